@@ -1,0 +1,94 @@
+# bcast: make | make check | make install PREFIX=... DESTDIR=... | make demo
+VERSION     := 0.1.0
+SOVERSION   := 0
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+# O: where objects, libraries and test programs go (sanitizer builds use
+# their own, e.g. O=build/asan SAN=address,undefined).
+O           ?= .
+SAN         ?=
+
+CC          ?= cc
+OPT         ?= -O2
+WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Iinclude/uapi $(CFLAGS)
+ifneq ($(SAN),)
+CFLAGS_ALL  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=$(SAN)
+endif
+LIB_CFLAGS  := $(CFLAGS_ALL) -fPIC -fvisibility=hidden
+
+LIB_SRCS    := $(wildcard lib/*.c)
+LIB_OBJS    := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+LIB_A       := $(O)/lib/libbcast.a
+LIB_SO      := $(O)/lib/libbcast.so.$(VERSION)
+HDRS        := include/bcast.h include/uapi/linux/bcast.h lib/internal.h
+
+TEST_SRCS   := $(wildcard tests/test-*.c)
+TEST_BINS   := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
+TOOL_SRCS   := $(wildcard tools/*.c)
+TOOL_BINS   := $(patsubst tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
+LDLIBS      := -lpthread -lm
+
+.PHONY: all lib tests tools check install uninstall clean fuzz
+
+all: lib tools
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(O)/lib/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) lib/libbcast.map
+	$(CC) -shared -Wl,-soname,libbcast.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libbcast.map $(LDFLAGS_SAN) -o $@ $(LIB_OBJS)
+	ln -sf libbcast.so.$(VERSION) $(O)/lib/libbcast.so.$(SOVERSION)
+	ln -sf libbcast.so.$(SOVERSION) $(O)/lib/libbcast.so
+
+tests: $(TEST_BINS)
+
+$(O)/tests/%: tests/%.c tests/harness.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
+
+tools: $(TOOL_BINS)
+
+$(O)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
+
+# libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).
+FUZZ_BIN := build/fuzz/fuzz-reader
+fuzz: $(FUZZ_BIN)
+$(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Iinclude/uapi \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
+
+check:
+	bash tests/check.sh
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(BINDIR)
+	install -m 644 include/bcast.h $(DESTDIR)$(INCLUDEDIR)/bcast.h
+	install -m 644 include/uapi/linux/bcast.h $(DESTDIR)$(INCLUDEDIR)/linux/bcast.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbcast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbcast.so.$(SOVERSION)
+	ln -sf libbcast.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libbcast.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    lib/bcast.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bcast.pc
+	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
+
+clean:
+	rm -rf build lib/*.o lib/libbcast.a lib/libbcast.so* tests/test-[a-z]*[!.][!c] tools/bin
+	rm -f $(patsubst tests/%.c,tests/%,$(TEST_SRCS)) $(patsubst tools/%.c,tools/%,$(TOOL_SRCS))

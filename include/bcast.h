@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libbcast: a single-producer / many-consumer broadcast ring in shared memory.
+ *
+ * One writer publishes variable-size messages; any number of readers, in any
+ * process, read them from the same memory without slowing the writer.  A
+ * reader that falls a whole ring behind is told so (-BCAST_EOVERRUN) with
+ * exact loss counts, never handed overwritten bytes.
+ *
+ * Every function returns >= 0 on success and a negative error code on
+ * failure: -errno, or -BCAST_EOVERRUN, -BCAST_ECORRUPT, -BCAST_EWRITERGONE.
+ * bcast_strerror() names them.  Fields of the structs below whose names end
+ * in an underscore are private.
+ */
+#ifndef BCAST_H
+#define BCAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BCAST_VERSION_MAJOR 0
+#define BCAST_VERSION_MINOR 1
+
+/* Error codes beyond errno, returned negated. */
+#define BCAST_EOVERRUN		5001	/* the writer lapped this reader */
+#define BCAST_ECORRUPT		5002	/* the ring holds impossible values */
+#define BCAST_EWRITERGONE	5003	/* no writer, and everything was read */
+
+/* bcast_ring_open() / bcast_ring_attach() flags */
+#define BCAST_RDONLY		0x0
+#define BCAST_RDWR		0x1
+#define BCAST_FORMAT		0x2	/* attach: initialise the memory */
+
+/* bcast_ring_opts.flags */
+#define BCAST_HUGEPAGE		0x1	/* back the ring with huge pages if possible */
+
+/* bcast_commit() flags */
+#define BCAST_DEFER		0x1	/* make visible at the next bcast_flush() */
+
+/* bcast_reader_open() `from` */
+#define BCAST_FROM_LATEST	0x0	/* only messages committed after opening */
+#define BCAST_FROM_OLDEST	0x1	/* the oldest intact message first */
+#define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest */
+
+/* bcast_msg.flags */
+#define BCAST_MSG_FRAGMENTED	0x1	/* carried in several frames */
+#define BCAST_MSG_COPIED	0x2	/* payload lives in a bulk buffer */
+
+struct bcast_ring;
+struct bcast_writer;
+struct bcast_reader;
+
+struct bcast_ring_opts {
+	size_t size;		/* data capacity: a power of two >= 4096 */
+	unsigned flags;		/* BCAST_HUGEPAGE */
+	const void *metadata;	/* copied into the header, <= 1024 bytes */
+	size_t metadata_len;
+	mode_t mode;		/* permissions of the ring; 0 means 0600 */
+	size_t mtu;		/* largest frame payload; 0 = default */
+};
+
+struct bcast_ring_info {
+	size_t capacity;
+	size_t mtu;
+	uint64_t committed;
+	uint64_t claimed;
+	int writer_alive;
+	pid_t writer_pid;
+	uint64_t writer_epoch;
+	int hugepage;
+	const char *backend;	/* "device", "shm", "file", "memory" */
+	const void *metadata;
+	size_t metadata_len;
+	size_t map_size;	/* bytes mapped: header + data */
+};
+
+struct bcast_claim {
+	void *data;		/* write the payload here */
+	size_t len;		/* may be lowered before bcast_commit() */
+	struct bcast_writer *w_;
+	uint64_t pos_;
+	size_t max_;
+};
+
+struct bcast_msg {
+	uint64_t pos;		/* ring position of the first frame */
+	uint32_t len;		/* payload length */
+	uint32_t type;		/* the writer's message type */
+	unsigned flags;		/* BCAST_MSG_* */
+	unsigned frames_;
+	const struct bcast_reader *rd_;
+	const void *data_;
+};
+
+struct bcast_batch {
+	struct bcast_reader *rd_;
+	uint64_t end_;
+};
+
+struct bcast_bulk {
+	unsigned char *buf_;
+	size_t len_;
+	size_t off_;
+	struct bcast_reader *rd_;
+	uint64_t pos_;
+};
+
+struct bcast_reader_stats {
+	uint64_t messages;	/* delivered */
+	uint64_t bytes;		/* payload bytes delivered */
+	uint64_t overruns;	/* times this reader was lapped */
+	uint64_t lost_messages;	/* messages skipped because of overruns */
+	uint64_t lost_bytes;	/* their payload bytes */
+	uint64_t heartbeats;	/* heartbeat frames seen */
+	uint64_t sleeps;	/* times bcast_wait() slept */
+	uint64_t missed_wakeups; /* sleeps ended by time-out with data ready
+				  * and no wake-up sent: must stay 0 */
+	uint64_t dropped_partial; /* fragments of messages the writer never
+				   * finished (it died mid-message) */
+};
+
+struct bcast_writer_stats {
+	uint64_t messages;
+	uint64_t bytes;
+	uint64_t frames;
+	uint64_t notifies;	/* system calls made to wake readers */
+	uint64_t heartbeats;
+	uint64_t frontier_steps; /* times `claimed` was advanced */
+};
+
+/* ---- rings ---- */
+
+/*
+ * Create a ring and map it read-write.  `name` is "shm:NAME" (POSIX shared
+ * memory), "file:/path", "/dev/bcastN" (device) or a bare NAME (the device
+ * when bcast.ko is loaded, else shm).  Fails with -EEXIST if it exists,
+ * -EINVAL if o->size is not a power of two in [4096, 2^40] or
+ * metadata_len > 1024.
+ */
+int bcast_ring_create(const char *name, const struct bcast_ring_opts *o,
+		      struct bcast_ring **out);
+/* Map an existing ring; BCAST_RDONLY rings can only be read. */
+int bcast_ring_open(const char *name, int flags, struct bcast_ring **out);
+/*
+ * Use `len` bytes at `mem` as a ring.  With BCAST_FORMAT the memory is
+ * initialised with the largest power-of-two data area that fits after the
+ * header; without it an existing ring is validated (-EINVAL if `mem` holds
+ * none, -EPROTO on an ABI mismatch).  The memory must outlive the ring.
+ */
+int bcast_ring_attach(void *mem, size_t len, int flags, struct bcast_ring **out);
+/* Like bcast_ring_attach(mem, len, BCAST_FORMAT, out) with options. */
+int bcast_ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
+		      struct bcast_ring **out);
+/* Remove a named ring; live mappings stay valid. */
+int bcast_ring_destroy(const char *name);
+/* Unmap; writers and readers of the ring must be closed first. */
+void bcast_ring_close(struct bcast_ring *r);
+int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);
+
+/* ---- writer ---- */
+
+/* Become the ring's only writer: -EBUSY if a live writer exists, -EACCES on
+ * a read-only ring.  A writer replacing a dead one continues its positions. */
+int bcast_writer_open(struct bcast_ring *r, struct bcast_writer **out);
+/* Reserve `len` bytes (-EMSGSIZE above the MTU, -EBUSY if a claim is open). */
+int bcast_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
+/* Publish a claim; BCAST_DEFER leaves it invisible until bcast_flush(). */
+int bcast_commit(struct bcast_claim *c, uint32_t type, unsigned flags);
+void bcast_abort(struct bcast_claim *c);
+/* Copy and publish a message of any size (fragmented above the MTU, up to
+ * 4 GiB - 1); returns 0. */
+int bcast_publish(struct bcast_writer *w, const void *p, size_t len,
+		  uint32_t type);
+int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
+		   int iovcnt, uint32_t type);
+/* Make every deferred commit visible with one position store. */
+int bcast_flush(struct bcast_writer *w);
+/* Publish an empty liveness frame. */
+int bcast_heartbeat(struct bcast_writer *w);
+int bcast_writer_stats(const struct bcast_writer *w,
+		       struct bcast_writer_stats *st);
+/* Flush, mark the writer gone and wake every reader. */
+void bcast_writer_close(struct bcast_writer *w);
+
+/* ---- reader ---- */
+
+/* `from`: BCAST_FROM_LATEST or BCAST_FROM_OLDEST, optionally | BCAST_RESYNC_LATEST. */
+int bcast_reader_open(struct bcast_ring *r, int from, struct bcast_reader **out);
+/*
+ * Copy the next message into buf and return its length; -EAGAIN if none,
+ * -EMSGSIZE (info->len = needed, nothing consumed) if cap is too small,
+ * -BCAST_EOVERRUN after being lapped (the reader has resynchronised).
+ */
+ssize_t bcast_receive(struct bcast_reader *rd, void *buf, size_t cap,
+		      struct bcast_msg *info);
+/* Snapshot what is pending: 0, -EAGAIN if nothing, -BCAST_EOVERRUN. */
+int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b);
+/* Next message of the snapshot without copying it: 1, or 0 at the end. */
+int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
+/* Copy a message (now or much later): its length, -EMSGSIZE, or
+ * -BCAST_EOVERRUN if it was overwritten. */
+ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf, size_t cap);
+/* Pointer to the payload in place (NULL for fragmented messages); only
+ * trust what was read through it if bcast_msg_valid() then returns 1. */
+const void *bcast_msg_peek(const struct bcast_msg *m);
+/* 1 if the message's bytes are still intact, 0 if overwritten. */
+int bcast_msg_valid(const struct bcast_msg *m);
+/* Copy whole pending messages (up to cap bytes) out of the ring in one go,
+ * check once, then walk them with bcast_bulk_next(): bytes copied,
+ * -EAGAIN, -EMSGSIZE if the next message does not fit, -BCAST_EOVERRUN. */
+ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst, size_t cap,
+			struct bcast_bulk *bulk);
+int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
+/* Block until a message is pending: 0, -ETIMEDOUT, -BCAST_EWRITERGONE (the
+ * writer is gone and everything was read), -EINTR.  timeout_ms < 0: forever. */
+int bcast_wait(struct bcast_reader *rd, int timeout_ms);
+/* A pollable fd (device rings); -ENOTSUP elsewhere. */
+int bcast_reader_fd(struct bcast_reader *rd);
+int bcast_reader_stats(const struct bcast_reader *rd,
+		       struct bcast_reader_stats *st);
+/* Position of the next frame this reader will look at. */
+uint64_t bcast_reader_position(const struct bcast_reader *rd);
+void bcast_reader_close(struct bcast_reader *rd);
+
+const char *bcast_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BCAST_H */

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * bcast: single-producer / many-consumer broadcast ring.
+ *
+ * The shared-memory layout of a ring and the ioctl interface of bcast.ko.
+ * Every field below lives in memory that another process writes: readers
+ * validate each value before use.
+ *
+ * A ring is BCAST_HDR_SIZE bytes of header followed by `capacity` bytes of
+ * data (a power of two).  Positions are 64-bit byte counters that only grow;
+ * the byte at position p lives at data[p & (capacity - 1)].
+ */
+#ifndef _UAPI_LINUX_BCAST_H
+#define _UAPI_LINUX_BCAST_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define BCAST_RING_MAGIC	0x31474e4952544342ULL	/* "BCTRING1" */
+#define BCAST_ABI_VERSION	1
+
+#define BCAST_HDR_SIZE		8192	/* data starts here */
+#define BCAST_WAKE_OFFSET	4096	/* page readers may write (shm only) */
+#define BCAST_LINE		128	/* hot words each own a line this big */
+#define BCAST_METADATA_MAX	1024
+#define BCAST_SYNC_SLOTS	64
+
+#define BCAST_MIN_CAPACITY	4096ULL
+#define BCAST_MAX_CAPACITY	(1ULL << 40)
+
+/* Frames: an 8-byte header then the payload, padded to 8 bytes. */
+#define BCAST_FRAME_HDR		8
+#define BCAST_FRAME_ALIGN	8
+#define BCAST_FRAME_LEN_MASK	0x00ffffffU	/* payload length: low 24 bits */
+#define BCAST_FRAME_FLAG_SHIFT	24
+#define BCAST_MAX_MTU		(BCAST_FRAME_LEN_MASK & ~7U)
+
+/* Frame flags (high 8 bits of the first header word). */
+#define BCAST_FRAME_FIN		0x01	/* last (or only) fragment of a message */
+#define BCAST_FRAME_CONT	0x02	/* not the first fragment; word 1 = offset */
+#define BCAST_FRAME_PAD		0x04	/* filler up to the end of the data area */
+#define BCAST_FRAME_HEARTBEAT	0x08	/* liveness frame, no payload */
+#define BCAST_FRAME_KNOWN	0x0f
+
+/* Ring header flags. */
+#define BCAST_RING_HUGEPAGE	0x01	/* data area is backed by huge pages */
+#define BCAST_RING_DEVICE	0x02	/* memory belongs to bcast.ko */
+
+/* writer_flags */
+#define BCAST_WRITER_MEMBARRIER	0x01	/* writer relies on readers' membarrier */
+
+/*
+ * A resynchronisation point, written by the writer each time it advances
+ * `claimed`: `pos` is a frame boundary, `seq` the number of messages and
+ * `bytes` the payload bytes of messages completed before it.  Readers read
+ * pos, seq, bytes, then pos again; a slot is only ever rewritten with a
+ * larger pos (BCAST_SYNC_INVALID while being rewritten).
+ */
+#define BCAST_SYNC_INVALID	(~0ULL)
+struct bcast_sync_point {
+	__u64 pos;
+	__u64 seq;
+	__u64 bytes;
+	__u64 reserved;
+};
+
+struct bcast_ring_hdr {
+	/* Line 0: written once by the creator. */
+	__u64 magic;
+	__u32 abi_version;
+	__u32 flags;			/* BCAST_RING_* */
+	__u64 capacity;			/* data bytes, a power of two */
+	__u32 mtu;			/* largest frame payload */
+	__u32 hdr_size;			/* == BCAST_HDR_SIZE */
+	__u32 metadata_len;
+	__u32 chunk_shift;		/* log2 of the claimed-frontier step */
+	__u8  line0_pad[BCAST_LINE - 40];
+
+	/* Line 1: frames below this position are complete (release/acquire). */
+	__u64 committed;
+	__u8  line1_pad[BCAST_LINE - 8];
+
+	/* Line 2: the writer writes no byte at position p before claimed > p. */
+	__u64 claimed;
+	__u8  line2_pad[BCAST_LINE - 8];
+
+	/* Line 3: writer state. */
+	__u32 writer_alive;
+	__u32 writer_pid;		/* lock word for user-space writers */
+	__u64 writer_epoch;		/* bumped on every writer attach */
+	__u64 writer_start;		/* writer's start time (clock ticks) */
+	__u64 writer_pidns;		/* inode of the writer's pid namespace */
+	__u32 writer_flags;		/* BCAST_WRITER_* */
+	__u32 sync_next;		/* next sync slot the writer fills */
+	__u8  line3_pad[BCAST_LINE - 40];
+
+	struct bcast_sync_point sync[BCAST_SYNC_SLOTS];
+	__u8  metadata[BCAST_METADATA_MAX];
+	__u8  page0_pad[BCAST_WAKE_OFFSET - 4 * BCAST_LINE -
+			BCAST_SYNC_SLOTS * 32 - BCAST_METADATA_MAX];
+
+	/* Page 1: wake-up words.  A reader about to sleep sets need_wakeup
+	 * and sleeps while wake_seq is unchanged; a writer that sees
+	 * need_wakeup clears it, bumps wake_seq and wakes the sleepers.
+	 */
+	__u32 need_wakeup;
+	__u32 wake_seq;			/* futex word */
+	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - 8];
+};
+
+/* ioctls of /dev/bcast-ctl and /dev/bcastN */
+#define BCAST_NAME_MAX		64
+
+struct bcast_ctl_create {
+	char  name[BCAST_NAME_MAX];	/* NUL-terminated */
+	__u64 size;			/* data capacity, a power of two */
+	__u32 flags;			/* BCAST_RING_HUGEPAGE */
+	__u32 mode;			/* permission bits of /dev/bcastN */
+	__u32 uid;
+	__u32 gid;
+	__u32 minor;			/* out: N of /dev/bcastN */
+	__u32 reserved;
+};
+
+struct bcast_ctl_destroy {
+	char  name[BCAST_NAME_MAX];
+};
+
+struct bcast_arm {
+	__u64 pos;			/* wake when committed moves past this */
+};
+
+#define BCAST_IOC_MAGIC		0xbc
+#define BCAST_CTL_CREATE	_IOWR(BCAST_IOC_MAGIC, 0x01, struct bcast_ctl_create)
+#define BCAST_CTL_DESTROY	_IOW(BCAST_IOC_MAGIC, 0x02, struct bcast_ctl_destroy)
+#define BCAST_IOC_ARM		_IOW(BCAST_IOC_MAGIC, 0x10, struct bcast_arm)
+#define BCAST_IOC_NOTIFY	_IO(BCAST_IOC_MAGIC, 0x11)
+#define BCAST_IOC_SET_EVENTFD	_IOW(BCAST_IOC_MAGIC, 0x12, __s32)
+
+#endif /* _UAPI_LINUX_BCAST_H */

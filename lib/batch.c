@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+/* Lazy reading: batches of messages left in the ring, read or peeked later. */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+BCAST_EXPORT int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b)
+{
+	uint64_t committed;
+	int err;
+
+	if (!rd || !b)
+		return -EINVAL;
+	if (rd->assembling || rd->asm_complete)
+		return -EBUSY;	/* finish that message with bcast_receive() */
+	if (rd->need_resync) {
+		err = reader_resync(rd);
+		if (err)
+			return err;
+	}
+	committed = load_acquire(&rd->hdr->committed);
+	if (committed == rd->pos)
+		return -EAGAIN;
+	err = reader_lapped(rd, committed);
+	if (err)
+		return err;
+	b->rd_ = rd;
+	b->end_ = committed;
+	return 0;
+}
+
+/* From a first fragment at `pos`, find the FIN fragment before `end`. */
+static int measure_message(struct bcast_reader *rd, const struct frame *first,
+			   uint64_t end, uint64_t *next, uint64_t *len,
+			   unsigned *frames)
+{
+	uint64_t q = rd->pos + first->total;
+	struct frame f;
+	int err;
+
+	*len = first->len;
+	*frames = 1;
+	for (;;) {
+		if (q >= end)
+			return -EAGAIN;	/* the rest is not committed yet */
+		err = frame_at(rd->r, q, end, &f);
+		if (err)
+			return err;
+		if (!(f.flags & BCAST_FRAME_CONT) &&
+		    !(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
+			/* A new message began: the writer that started this
+			 * one died before finishing it. */
+			*next = q;
+			return -ENOMSG;
+		}
+		q += f.total;
+		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))
+			continue;
+		if (f.word1 != *len)
+			return -BCAST_ECORRUPT;
+		*len += f.len;
+		(*frames)++;
+		if (f.flags & BCAST_FRAME_FIN)
+			break;
+	}
+	*next = q;
+	return 0;
+}
+
+static void fill_msg(struct bcast_msg *m, const struct bcast_reader *rd,
+		     uint64_t pos, uint64_t len, uint32_t type, unsigned frames)
+{
+	memset(m, 0, sizeof(*m));
+	m->pos = pos;
+	m->len = (uint32_t)len;
+	m->type = type;
+	m->flags = frames > 1 ? BCAST_MSG_FRAGMENTED : 0;
+	m->frames_ = frames;
+	m->rd_ = rd;
+}
+
+BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
+{
+	struct bcast_reader *rd;
+	int n, err;
+
+	if (!b || !b->rd_ || !m)
+		return -EINVAL;
+	rd = b->rd_;
+	for (n = 0; n < 4096; n++) {
+		uint64_t next, len;
+		unsigned frames;
+		struct frame f;
+
+		if (rd->need_resync || rd->pos >= b->end_)
+			return 0;
+		err = frame_at(rd->r, rd->pos, b->end_, &f);
+		if (!frame_intact(rd->r, rd->pos))
+			return reader_overrun(rd);
+		if (err)
+			return err;
+		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT | BCAST_FRAME_CONT)) {
+			reader_skip(rd, &f);
+			continue;
+		}
+		rd->orphans_lost = false;
+		next = rd->pos + f.total;
+		len = f.len;
+		frames = 1;
+		if (!(f.flags & BCAST_FRAME_FIN)) {
+			err = measure_message(rd, &f, b->end_, &next, &len, &frames);
+			if (!frame_intact(rd->r, rd->pos))
+				return reader_overrun(rd);
+			if (err == -EAGAIN)
+				return 0;
+			if (err == -ENOMSG) {
+				rd->st.dropped_partial += frames;
+				rd->pos = next;
+				continue;
+			}
+			if (err)
+				return err;
+		}
+		fill_msg(m, rd, rd->pos, len, f.word1, frames);
+		rd->seq++;
+		rd->bytes += len;
+		rd->pos = next;
+		reader_delivered(rd, len);
+		return 1;
+	}
+	return 0;
+}
+
+/* Copy the fragments of a message starting at m->pos, checking each header
+ * again: the ring may have moved on since the message was handed out. */
+static ssize_t copy_fragments(const struct bcast_msg *m, unsigned char *dst)
+{
+	const struct bcast_ring *r = m->rd_->r;
+	uint64_t committed = load_acquire(&r->hdr->committed);
+	uint64_t q = m->pos, got = 0;
+	unsigned frames = 0;
+	struct frame f;
+
+	while (frames < m->frames_) {
+		if (frame_at(r, q, committed, &f) ||
+		    (frames && !(f.flags & BCAST_FRAME_PAD) && f.word1 != got) ||
+		    (!(f.flags & BCAST_FRAME_PAD) && f.len > m->len - got))
+			return frame_intact(r, m->pos) ? -BCAST_ECORRUPT :
+							 -BCAST_EOVERRUN;
+		if (!(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
+			racy_begin();
+			memcpy(dst + got, r->data + (q & r->mask) + BCAST_FRAME_HDR,
+			       f.len);
+			racy_end();
+			got += f.len;
+			frames++;
+		}
+		q += f.total;
+	}
+	return got == m->len ? (ssize_t)got : -BCAST_ECORRUPT;
+}
+
+BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
+				    size_t cap)
+{
+	const struct bcast_ring *r;
+	uint64_t idx;
+	ssize_t n;
+
+	if (!m || (!m->rd_ && !m->data_) || (cap && !buf))
+		return -EINVAL;
+	if (m->len > cap)
+		return -EMSGSIZE;
+	if (m->data_) {
+		memcpy(buf, m->data_, m->len);
+		return m->len;
+	}
+	r = m->rd_->r;
+	if (m->frames_ > 1) {
+		n = copy_fragments(m, buf);
+	} else {
+		idx = m->pos & r->mask;
+		if (m->len > r->mtu || idx + BCAST_FRAME_HDR + m->len > r->cap)
+			return -EINVAL;
+		racy_begin();
+		memcpy(buf, r->data + idx + BCAST_FRAME_HDR, m->len);
+		racy_end();
+		n = m->len;
+	}
+	if (n >= 0 && !frame_intact(r, m->pos))
+		return -BCAST_EOVERRUN;
+	return n;
+}
+
+BCAST_EXPORT const void *bcast_msg_peek(const struct bcast_msg *m)
+{
+	const struct bcast_ring *r;
+	uint64_t idx;
+
+	if (!m)
+		return NULL;
+	if (m->data_)
+		return m->data_;
+	if (!m->rd_ || m->frames_ != 1)
+		return NULL;
+	r = m->rd_->r;
+	idx = m->pos & r->mask;
+	if (m->len > r->mtu || idx + BCAST_FRAME_HDR + m->len > r->cap)
+		return NULL;
+	return r->data + idx + BCAST_FRAME_HDR;
+}
+
+BCAST_EXPORT int bcast_msg_valid(const struct bcast_msg *m)
+{
+	if (!m || (!m->rd_ && !m->data_))
+		return 0;
+	if (m->data_)
+		return 1;
+	return frame_intact(m->rd_->r, m->pos) ? 1 : 0;
+}

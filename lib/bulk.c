@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* Bulk reading: copy a window of whole messages out in one go, check once,
+ * then parse the private copy. */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+static void copy_window(const struct bcast_reader *rd, unsigned char *dst,
+			uint64_t n)
+{
+	uint64_t idx = rd->pos & rd->mask;
+	uint64_t first = rd->cap - idx < n ? rd->cap - idx : n;
+
+	racy_begin();
+	memcpy(dst, rd->data + idx, first);
+	memcpy(dst + first, rd->data, n - first);
+	racy_end();
+}
+
+static uint64_t word_at(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/*
+ * Walk the frames copied to dst[0..n) and return the length of the prefix
+ * that ends on a message boundary, accounting each frame to the reader.
+ */
+static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
+			      uint64_t n)
+{
+	uint64_t off = 0, boundary = 0, pos = rd->pos;
+	uint64_t seq = rd->seq, bytes = rd->bytes, msgs = 0, msg_bytes = 0;
+	uint64_t lost = 0, lost_bytes = 0, beats = 0, partial = 0;
+	bool in_msg = false, orphans_lost = rd->orphans_lost;
+	struct frame f;
+	uint64_t expect = 0, frames = 0;
+
+	while (off + BCAST_FRAME_HDR <= n) {
+		if (frame_decode(word_at(dst + off), pos + off, rd->cap, rd->mtu,
+				 pos + n, &f))
+			break;	/* cut short by the window, or garbage */
+		if (f.flags & BCAST_FRAME_HEARTBEAT)
+			beats++;
+		if (!(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
+			if (!(f.flags & BCAST_FRAME_CONT)) {
+				if (in_msg)
+					partial += frames;
+				in_msg = !(f.flags & BCAST_FRAME_FIN);
+				orphans_lost = false;
+				expect = f.len;
+				frames = 1;
+				if (!in_msg) {
+					msgs++;
+					msg_bytes += f.len;
+				}
+			} else if (in_msg) {
+				if (f.word1 != expect)
+					return -BCAST_ECORRUPT;
+				expect += f.len;
+				frames++;
+				if (f.flags & BCAST_FRAME_FIN) {
+					in_msg = false;
+					msgs++;
+					msg_bytes += expect;
+				}
+			} else if ((f.flags & BCAST_FRAME_FIN) && orphans_lost) {
+				lost++;
+				lost_bytes += (uint64_t)f.word1 + f.len;
+			}
+			frame_account(&f, &seq, &bytes);
+		}
+		off += f.total;
+		if (!in_msg) {
+			boundary = off;
+			rd->seq = seq;
+			rd->bytes = bytes;
+			rd->st.messages += msgs;
+			rd->st.bytes += msg_bytes;
+			rd->st.lost_messages += lost;
+			rd->st.lost_bytes += lost_bytes;
+			rd->st.heartbeats += beats;
+			rd->st.dropped_partial += partial;
+			rd->orphans_lost = orphans_lost;
+			msgs = msg_bytes = lost = lost_bytes = beats = partial = 0;
+		}
+	}
+	return (ssize_t)boundary;
+}
+
+BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
+				     size_t cap, struct bcast_bulk *bulk)
+{
+	uint64_t committed, n;
+	ssize_t got;
+	int err;
+
+	if (!rd || !dst || !bulk)
+		return -EINVAL;
+	if (rd->assembling || rd->asm_complete)
+		return -EBUSY;
+	if (rd->need_resync) {
+		err = reader_resync(rd);
+		if (err)
+			return err;
+	}
+	committed = load_acquire(&rd->hdr->committed);
+	if (committed == rd->pos)
+		return -EAGAIN;
+	err = reader_lapped(rd, committed);
+	if (err)
+		return err;
+	n = committed - rd->pos;
+	if (n > (cap & ~7ULL))
+		n = cap & ~7ULL;
+	copy_window(rd, dst, n);
+	if (!frame_intact(rd->r, rd->pos))
+		return reader_overrun(rd);
+	got = whole_messages(rd, dst, n);
+	if (got < 0)
+		return got;
+	if (!got) {
+		struct frame f;
+
+		/* Nothing whole fits: a frame too big, a message not yet
+		 * complete, or garbage. */
+		if (n >= BCAST_FRAME_HDR &&
+		    frame_decode(word_at(dst), rd->pos, rd->cap, rd->mtu,
+				 committed, &f))
+			return -BCAST_ECORRUPT;
+		return n == committed - rd->pos ? -EAGAIN : -EMSGSIZE;
+	}
+	bulk->buf_ = dst;
+	bulk->len_ = (size_t)got;
+	bulk->off_ = 0;
+	bulk->rd_ = rd;
+	bulk->pos_ = rd->pos;
+	rd->pos += (uint64_t)got;
+	return got;
+}
+
+BCAST_EXPORT int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m)
+{
+	const struct bcast_reader *rd;
+	unsigned char *start;
+	struct frame f;
+
+	if (!bulk || !m || !bulk->rd_)
+		return -EINVAL;
+	rd = bulk->rd_;
+	while (bulk->off_ + BCAST_FRAME_HDR <= bulk->len_) {
+		uint64_t off = bulk->off_;
+		uint64_t len, q;
+		unsigned frames = 1;
+		bool abandoned = false;
+
+		if (frame_decode(word_at(bulk->buf_ + off), bulk->pos_ + off,
+				 rd->cap, rd->mtu, bulk->pos_ + bulk->len_, &f))
+			return -BCAST_ECORRUPT;
+		bulk->off_ += f.total;
+		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT |
+			       BCAST_FRAME_CONT))
+			continue;
+		start = bulk->buf_ + off + BCAST_FRAME_HDR;
+		len = f.len;
+		/* Fragments: move each payload down behind the previous one,
+		 * over headers that were already read. */
+		for (q = bulk->off_; !(f.flags & BCAST_FRAME_FIN); q += f.total) {
+			if (q + BCAST_FRAME_HDR > bulk->len_ ||
+			    frame_decode(word_at(bulk->buf_ + q), bulk->pos_ + q,
+					 rd->cap, rd->mtu,
+					 bulk->pos_ + bulk->len_, &f))
+				return -BCAST_ECORRUPT;
+			if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))
+				continue;
+			if (!(f.flags & BCAST_FRAME_CONT)) {
+				/* abandoned by a dead writer: go on from here */
+				abandoned = true;
+				bulk->off_ = q;
+				break;
+			}
+			memmove(start + len, bulk->buf_ + q + BCAST_FRAME_HDR,
+				f.len);
+			len += f.len;
+			frames++;
+			bulk->off_ = q + f.total;
+		}
+		if (abandoned)
+			continue;
+		memset(m, 0, sizeof(*m));
+		m->pos = bulk->pos_ + off;
+		m->len = (uint32_t)len;
+		m->type = word_at(start - BCAST_FRAME_HDR) >> 32;
+		m->flags = BCAST_MSG_COPIED |
+			   (frames > 1 ? BCAST_MSG_FRAGMENTED : 0);
+		m->frames_ = frames;
+		m->data_ = start;
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reading frames from memory another process writes: every value is checked
+ * before use, and every copy is confirmed by re-reading `claimed`.
+ */
+#include <errno.h>
+#include "internal.h"
+
+/*
+ * Decode the header word of the frame at `pos` and check that it could have
+ * been written by a correct writer: known flags, length within the MTU, not
+ * straddling the end of the data area, and ending at or before `limit`.
+ */
+int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
+		 uint64_t limit, struct frame *f)
+{
+	uint32_t w0 = (uint32_t)word;
+	uint64_t idx = pos & (cap - 1);
+
+	f->len = w0 & BCAST_FRAME_LEN_MASK;
+	f->flags = w0 >> BCAST_FRAME_FLAG_SHIFT;
+	f->word1 = (uint32_t)(word >> 32);
+	if ((pos & 7) || (f->flags & ~BCAST_FRAME_KNOWN))
+		return -BCAST_ECORRUPT;
+	if (f->flags & BCAST_FRAME_PAD) {
+		if (f->flags != BCAST_FRAME_PAD ||
+		    idx + BCAST_FRAME_HDR + f->len != cap)
+			return -BCAST_ECORRUPT;
+		f->total = cap - idx;
+	} else {
+		if (f->len > mtu)
+			return -BCAST_ECORRUPT;
+		if ((f->flags & BCAST_FRAME_HEARTBEAT) &&
+		    (f->flags != BCAST_FRAME_HEARTBEAT || f->len))
+			return -BCAST_ECORRUPT;
+		if ((f->flags & BCAST_FRAME_CONT) && !f->word1)
+			return -BCAST_ECORRUPT;
+		f->total = frame_total(f->len);
+		if (idx + f->total > cap)
+			return -BCAST_ECORRUPT;
+	}
+	if (limit < pos || f->total > limit - pos)
+		return -BCAST_ECORRUPT;
+	return 0;
+}
+
+int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
+	     struct frame *f)
+{
+	uint64_t word;
+
+	racy_begin();
+	word = load_relaxed((const uint64_t *)(r->data + (pos & r->mask)));
+	racy_end();
+	return frame_decode(word, pos, r->cap, r->mtu, committed, f);
+}
+
+/* Were the bytes from `pos` on still intact when they were read? */
+bool frame_intact(const struct bcast_ring *r, uint64_t pos)
+{
+	fence_acquire();
+	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
+}
+
+/* Count a frame into the writer's running message and byte totals. */
+void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes)
+{
+	if (!(f->flags & BCAST_FRAME_FIN))
+		return;
+	(*seq)++;
+	*bytes += f->len;
+	if (f->flags & BCAST_FRAME_CONT)
+		*bytes += f->word1;
+}
+
+static bool read_sync_point(const struct bcast_sync_point *sp,
+			    struct bcast_sync_point *out)
+{
+	out->pos = load_acquire(&sp->pos);
+	if (out->pos == BCAST_SYNC_INVALID)
+		return false;
+	out->seq = load_relaxed(&sp->seq);
+	out->bytes = load_relaxed(&sp->bytes);
+	fence_acquire();
+	return load_relaxed(&sp->pos) == out->pos;
+}
+
+/* The oldest (or newest) sync point that is committed and still intact. */
+static bool pick_sync_point(const struct bcast_ring *r, bool latest,
+			    uint64_t committed, uint64_t low,
+			    struct bcast_sync_point *best)
+{
+	struct bcast_sync_point sp;
+	bool found = false;
+	unsigned i;
+
+	for (i = 0; i < BCAST_SYNC_SLOTS; i++) {
+		if (!read_sync_point(&r->hdr->sync[i], &sp))
+			continue;
+		if (sp.pos > committed || sp.pos < low || (sp.pos & 7))
+			continue;
+		if (!found || (latest ? sp.pos > best->pos : sp.pos < best->pos)) {
+			*best = sp;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* Count the messages between a sync point and `committed`. */
+static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
+		   uint64_t committed)
+{
+	uint64_t seq = sp->seq, bytes = sp->bytes;
+	struct frame f;
+	int err;
+
+	while (sp->pos < committed) {
+		err = frame_at(r, sp->pos, committed, &f);
+		if (err)
+			return err;
+		frame_account(&f, &seq, &bytes);
+		sp->pos += f.total;
+	}
+	sp->seq = seq;
+	sp->bytes = bytes;
+	return 0;
+}
+
+/*
+ * Find a frame boundary to read from and the writer's message and byte
+ * counts there: the oldest intact one, or `committed` itself.  -EAGAIN when
+ * none can be had right now (the writer is mid-step); -BCAST_ECORRUPT when
+ * the frames between a sync point and `committed` make no sense.
+ */
+int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
+		uint64_t *seq, uint64_t *bytes)
+{
+	struct bcast_sync_point sp;
+	int attempt, err;
+
+	for (attempt = 0; attempt < 16; attempt++) {
+		uint64_t committed = load_acquire(&r->hdr->committed);
+		uint64_t claimed = load_acquire(&r->hdr->claimed);
+		uint64_t low = claimed > r->cap ? claimed - r->cap : 0;
+		uint64_t start;
+
+		if (committed > claimed || (committed & 7))
+			return -BCAST_ECORRUPT;
+		if (!low && (!latest || !pick_sync_point(r, true, committed, 0, &sp)))
+			sp = (struct bcast_sync_point){ 0, 0, 0, 0 };
+		else if (!pick_sync_point(r, latest, committed, low, &sp))
+			continue;
+		start = sp.pos;
+		if (latest) {
+			err = walk_to(r, &sp, committed);
+			if (err && frame_intact(r, start))
+				return err;
+			if (err)
+				continue;
+		}
+		if (frame_intact(r, start)) {
+			*pos = sp.pos;
+			*seq = sp.seq;
+			*bytes = sp.bytes;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}

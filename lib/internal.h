@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BCAST_INTERNAL_H
+#define BCAST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <linux/bcast.h>
+#include "bcast.h"
+
+#define BCAST_EXPORT __attribute__((visibility("default")))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define load_acquire(p)    __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_relaxed(p)    __atomic_load_n((p), __ATOMIC_RELAXED)
+#define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define fence_acquire()    __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define fence_release()    __atomic_thread_fence(__ATOMIC_RELEASE)
+#define fence_full()       __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* Reads of ring bytes that the writer may be overwriting are validated
+ * afterwards (the `claimed` re-check); hide them from ThreadSanitizer. */
+#if defined(__SANITIZE_THREAD__)
+#define BCAST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BCAST_TSAN 1
+#endif
+#endif
+#ifdef BCAST_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define racy_begin() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define racy_end()   AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define racy_begin() do { } while (0)
+#define racy_end()   do { } while (0)
+#endif
+
+enum bcast_backend { BACKEND_MEMORY, BACKEND_SHM, BACKEND_FILE, BACKEND_DEVICE };
+
+struct bcast_ring {
+	struct bcast_ring_hdr *hdr;
+	unsigned char *data;
+	uint64_t cap;
+	uint64_t mask;
+	uint32_t mtu;
+	unsigned chunk_shift;
+	size_t map_len;		/* 0 when the memory is the caller's */
+	int fd;			/* device/shm/file fd, or -1 */
+	bool writable;
+	bool wake_writable;	/* readers may set need_wakeup */
+	bool hugepage;
+	enum bcast_backend backend;
+	struct bcast_writer *writer;
+};
+
+struct bcast_writer {
+	struct bcast_ring *r;
+	struct bcast_ring_hdr *hdr;
+	unsigned char *data;
+	uint64_t mask;
+	uint64_t cap;
+	uint32_t mtu;
+	uint64_t chunk;
+	uint64_t pos;		/* next frame goes here */
+	uint64_t published;	/* last value stored to hdr->committed */
+	uint64_t claimed;	/* our copy of hdr->claimed */
+	uint64_t seq;		/* messages completed before pos */
+	uint64_t bytes;		/* their payload bytes */
+	bool claim_open;
+	bool membarrier;	/* readers fence for us */
+	struct bcast_writer_stats st;
+};
+
+struct bcast_reader {
+	struct bcast_ring *r;
+	const struct bcast_ring_hdr *hdr;
+	const unsigned char *data;
+	uint64_t cap;
+	uint64_t mask;
+	uint32_t mtu;
+	uint64_t pos;		/* next frame to look at */
+	uint64_t seq;		/* writer's message count at pos */
+	uint64_t bytes;		/* writer's payload byte count at pos */
+	bool resync_latest;
+	bool from_oldest;
+	bool need_resync;	/* lapped, no resync point found yet */
+	bool joining;		/* the pending resync is the first join */
+	uint64_t resync_seen;	/* committed when the last search failed */
+	bool orphans_lost;	/* tails of messages begun before pos are losses */
+	bool in_message;	/* a first fragment was seen, no FIN yet */
+	/* reassembly of fragmented messages */
+	unsigned char *asm_buf;
+	size_t asm_cap;
+	size_t asm_len;
+	uint32_t asm_type;
+	uint64_t asm_pos;
+	unsigned asm_frames;
+	bool assembling;
+	bool asm_complete;	/* whole message waiting for a larger buffer */
+	struct bcast_reader_stats st;
+};
+
+/* A frame header as read from the ring, before validation. */
+struct frame {
+	uint32_t len;
+	uint32_t flags;
+	uint32_t word1;		/* type, or fragment offset with FRAME_CONT */
+	uint64_t total;		/* header + padded payload */
+};
+
+static inline uint64_t frame_total(uint32_t len)
+{
+	return BCAST_FRAME_HDR + (((uint64_t)len + 7) & ~7ULL);
+}
+
+static inline uint64_t frame_word(uint32_t len, uint32_t flags, uint32_t word1)
+{
+	uint32_t w0 = len | (flags << BCAST_FRAME_FLAG_SHIFT);
+
+	return (uint64_t)w0 | ((uint64_t)word1 << 32);
+}
+
+/* ring.c */
+int ring_validate(const struct bcast_ring_hdr *h, size_t len);
+int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
+		unsigned ring_flags);
+int ring_init(struct bcast_ring *r, void *mem, size_t len);
+uint64_t ring_default_mtu(uint64_t cap);
+
+/* backend.c */
+int backend_create(const char *name, const struct bcast_ring_opts *o,
+		   struct bcast_ring *r);
+int backend_open(const char *name, int flags, struct bcast_ring *r);
+void backend_close(struct bcast_ring *r);
+
+/* wait.c */
+void wake_readers(struct bcast_ring *r);
+bool writer_registered_membarrier(void);
+int self_start_time(uint64_t *ticks);
+uint64_t self_pidns(void);
+bool writer_process_alive(const struct bcast_ring_hdr *h);
+
+/* frame.c: reading frames that someone else writes */
+int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
+		 uint64_t limit, struct frame *f);
+int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
+	     struct frame *f);
+bool frame_intact(const struct bcast_ring *r, uint64_t pos);
+void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes);
+int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
+		uint64_t *seq, uint64_t *bytes);
+
+/* reader.c, shared with batch.c */
+int reader_overrun(struct bcast_reader *rd);
+int reader_resync(struct bcast_reader *rd);
+int reader_lapped(struct bcast_reader *rd, uint64_t committed);
+void reader_skip(struct bcast_reader *rd, const struct frame *f);
+void reader_delivered(struct bcast_reader *rd, uint64_t len);
+bool reader_ready(const struct bcast_reader *rd);
+
+#endif

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/* The reader: joining, receiving, reassembly, overrun accounting. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* Frames a single call may skip (padding, heartbeats, fragments) before
+ * returning: a writer that never stops cannot keep a reader inside. */
+#define MAX_FRAMES_PER_CALL 4096
+
+BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
+				   struct bcast_reader **out)
+{
+	struct bcast_reader *rd;
+
+	if (!r || !out || (from & ~(BCAST_FROM_OLDEST | BCAST_RESYNC_LATEST)))
+		return -EINVAL;
+	rd = calloc(1, sizeof(*rd));
+	if (!rd)
+		return -ENOMEM;
+	rd->r = r;
+	rd->hdr = r->hdr;
+	rd->data = r->data;
+	rd->cap = r->cap;
+	rd->mask = r->mask;
+	rd->mtu = r->mtu;
+	rd->resync_latest = from & BCAST_RESYNC_LATEST;
+	rd->need_resync = true;
+	rd->joining = true;
+	rd->from_oldest = from & BCAST_FROM_OLDEST;
+	/* Join now if a boundary can be found; otherwise on the first read. */
+	reader_resync(rd);
+	*out = rd;
+	return 0;
+}
+
+BCAST_EXPORT void bcast_reader_close(struct bcast_reader *rd)
+{
+	if (!rd)
+		return;
+	free(rd->asm_buf);
+	free(rd);
+}
+
+BCAST_EXPORT int bcast_reader_stats(const struct bcast_reader *rd,
+				    struct bcast_reader_stats *st)
+{
+	if (!rd || !st)
+		return -EINVAL;
+	*st = rd->st;
+	return 0;
+}
+
+BCAST_EXPORT uint64_t bcast_reader_position(const struct bcast_reader *rd)
+{
+	return rd ? rd->pos : 0;
+}
+
+static void drop_assembly(struct bcast_reader *rd)
+{
+	if (rd->assembling)
+		rd->st.dropped_partial += rd->asm_frames;
+	rd->assembling = false;
+	rd->asm_complete = false;
+}
+
+/* Move to a readable boundary; after an overrun, count what was skipped. */
+int reader_resync(struct bcast_reader *rd)
+{
+	bool latest = rd->joining ? !rd->from_oldest : rd->resync_latest;
+	uint64_t pos, seq, bytes;
+	int err = ring_locate(rd->r, latest, &pos, &seq, &bytes);
+
+	if (err) {
+		rd->resync_seen = load_acquire(&rd->hdr->committed);
+		return err;
+	}
+	if (!rd->joining && seq >= rd->seq && bytes >= rd->bytes) {
+		rd->st.lost_messages += seq - rd->seq;
+		rd->st.lost_bytes += bytes - rd->bytes;
+	}
+	rd->orphans_lost = !rd->joining;
+	rd->pos = pos;
+	rd->seq = seq;
+	rd->bytes = bytes;
+	rd->need_resync = false;
+	rd->joining = false;
+	rd->in_message = false;
+	return 0;
+}
+
+int reader_overrun(struct bcast_reader *rd)
+{
+	rd->st.overruns++;
+	drop_assembly(rd);
+	rd->need_resync = true;
+	reader_resync(rd);
+	return -BCAST_EOVERRUN;
+}
+
+/* Has the writer lapped us before we even look? */
+int reader_lapped(struct bcast_reader *rd, uint64_t committed)
+{
+	if (committed < rd->pos)
+		return -BCAST_ECORRUPT;
+	if (committed - rd->pos > rd->cap || !frame_intact(rd->r, rd->pos))
+		return reader_overrun(rd);
+	return 0;
+}
+
+/* Step over a frame that carries no deliverable message. */
+void reader_skip(struct bcast_reader *rd, const struct frame *f)
+{
+	if (f->flags & BCAST_FRAME_HEARTBEAT)
+		rd->st.heartbeats++;
+	if ((f->flags & (BCAST_FRAME_CONT | BCAST_FRAME_FIN)) ==
+	    (BCAST_FRAME_CONT | BCAST_FRAME_FIN) && rd->orphans_lost) {
+		/* The tail of a message whose head was lost to an overrun. */
+		rd->st.lost_messages++;
+		rd->st.lost_bytes += (uint64_t)f->word1 + f->len;
+	}
+	frame_account(f, &rd->seq, &rd->bytes);
+	rd->pos += f->total;
+}
+
+void reader_delivered(struct bcast_reader *rd, uint64_t len)
+{
+	rd->st.messages++;
+	rd->st.bytes += len;
+}
+
+/* Ready to read (or to retry a resync)? */
+bool reader_ready(const struct bcast_reader *rd)
+{
+	uint64_t committed = load_acquire(&rd->hdr->committed);
+
+	if (rd->asm_complete)
+		return true;
+	if (rd->need_resync)
+		return committed != rd->resync_seen;
+	return committed != rd->pos;
+}
+
+static int assembly_append(struct bcast_reader *rd, const unsigned char *src,
+			   uint32_t len)
+{
+	size_t need = rd->asm_len + len;
+
+	if (need > rd->asm_cap) {
+		size_t cap = rd->asm_cap ? rd->asm_cap : 4096;
+		unsigned char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(rd->asm_buf, cap);
+		if (!p)
+			return -ENOMEM;
+		rd->asm_buf = p;
+		rd->asm_cap = cap;
+	}
+	racy_begin();
+	memcpy(rd->asm_buf + rd->asm_len, src, len);
+	racy_end();
+	rd->asm_len = need;
+	rd->asm_frames++;
+	return 0;
+}
+
+static ssize_t deliver_assembled(struct bcast_reader *rd, void *buf, size_t cap,
+				 struct bcast_msg *info)
+{
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->pos = rd->asm_pos;
+		info->len = (uint32_t)rd->asm_len;
+		info->type = rd->asm_type;
+		info->flags = BCAST_MSG_FRAGMENTED;
+		info->frames_ = rd->asm_frames;
+	}
+	if (rd->asm_len > cap)
+		return -EMSGSIZE;
+	if (rd->asm_len)
+		memcpy(buf, rd->asm_buf, rd->asm_len);
+	rd->asm_complete = false;
+	reader_delivered(rd, rd->asm_len);
+	return (ssize_t)rd->asm_len;
+}
+
+/* One fragment of a message larger than the MTU. */
+static int take_fragment(struct bcast_reader *rd, const struct frame *f,
+			 const unsigned char *payload)
+{
+	int err;
+
+	if (!(f->flags & BCAST_FRAME_CONT)) {
+		drop_assembly(rd);
+		rd->assembling = true;
+		rd->asm_pos = rd->pos;
+		rd->asm_type = f->word1;
+		rd->asm_len = 0;
+		rd->asm_frames = 0;
+	} else if (f->word1 != rd->asm_len) {
+		return -BCAST_ECORRUPT;
+	}
+	err = assembly_append(rd, payload, f->len);
+	if (err) {
+		drop_assembly(rd);
+		return err;
+	}
+	if (!frame_intact(rd->r, rd->pos))
+		return reader_overrun(rd);
+	frame_account(f, &rd->seq, &rd->bytes);
+	rd->pos += f->total;
+	if (f->flags & BCAST_FRAME_FIN) {
+		rd->assembling = false;
+		rd->asm_complete = true;
+	}
+	return 0;
+}
+
+static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
+			      const unsigned char *payload, void *buf,
+			      size_t cap, struct bcast_msg *info)
+{
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->pos = rd->pos;
+		info->len = f->len;
+		info->type = f->word1;
+		info->frames_ = 1;
+	}
+	if (f->len > cap) {
+		if (!frame_intact(rd->r, rd->pos))
+			return reader_overrun(rd);
+		return -EMSGSIZE;
+	}
+	racy_begin();
+	memcpy(buf, payload, f->len);
+	racy_end();
+	if (!frame_intact(rd->r, rd->pos))
+		return reader_overrun(rd);
+	drop_assembly(rd);
+	frame_account(f, &rd->seq, &rd->bytes);
+	rd->pos += f->total;
+	reader_delivered(rd, f->len);
+	return f->len;
+}
+
+BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
+				   size_t cap, struct bcast_msg *info)
+{
+	int n, err;
+
+	if (!rd || (cap && !buf))
+		return -EINVAL;
+	if (rd->need_resync) {
+		err = reader_resync(rd);
+		if (err)
+			return err;
+	}
+	if (rd->asm_complete)
+		return deliver_assembled(rd, buf, cap, info);
+	for (n = 0; n < MAX_FRAMES_PER_CALL; n++) {
+		uint64_t committed = load_acquire(&rd->hdr->committed);
+		const unsigned char *payload;
+		struct frame f;
+
+		if (rd->pos == committed)
+			return -EAGAIN;
+		err = reader_lapped(rd, committed);
+		if (err)
+			return err;
+		err = frame_at(rd->r, rd->pos, committed, &f);
+		if (err) {
+			if (!frame_intact(rd->r, rd->pos))
+				return reader_overrun(rd);
+			return err;
+		}
+		payload = rd->data + (rd->pos & rd->mask) + BCAST_FRAME_HDR;
+		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT) ||
+		    ((f.flags & BCAST_FRAME_CONT) && !rd->assembling)) {
+			if (!frame_intact(rd->r, rd->pos))
+				return reader_overrun(rd);
+			reader_skip(rd, &f);
+			continue;
+		}
+		rd->orphans_lost = false;
+		if ((f.flags & (BCAST_FRAME_FIN | BCAST_FRAME_CONT)) ==
+		    BCAST_FRAME_FIN)
+			return receive_single(rd, &f, payload, buf, cap, info);
+		err = take_fragment(rd, &f, payload);
+		if (err)
+			return err;
+		if (rd->asm_complete)
+			return deliver_assembled(rd, buf, cap, info);
+	}
+	return -EAGAIN;
+}

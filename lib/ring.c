@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/* Ring header: formatting, validation, attaching, information. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+_Static_assert(sizeof(struct bcast_ring_hdr) == BCAST_HDR_SIZE, "header size");
+_Static_assert(offsetof(struct bcast_ring_hdr, committed) == 1 * BCAST_LINE, "line 1");
+_Static_assert(offsetof(struct bcast_ring_hdr, claimed) == 2 * BCAST_LINE, "line 2");
+_Static_assert(offsetof(struct bcast_ring_hdr, writer_alive) == 3 * BCAST_LINE, "line 3");
+_Static_assert(offsetof(struct bcast_ring_hdr, sync) == 4 * BCAST_LINE, "sync");
+_Static_assert(sizeof(struct bcast_sync_point) == 32, "sync point");
+_Static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET, "wake page");
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static unsigned log2_u64(uint64_t v)
+{
+	return 63 - (unsigned)__builtin_clzll(v);
+}
+
+uint64_t ring_default_mtu(uint64_t cap)
+{
+	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;
+
+	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
+}
+
+static bool mtu_fits(uint64_t mtu, uint64_t cap)
+{
+	return mtu >= 8 && mtu <= ring_default_mtu(cap);
+}
+
+int ring_validate(const struct bcast_ring_hdr *h, size_t len)
+{
+	uint64_t cap;
+
+	if (len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
+		return -EINVAL;
+	if (h->magic != BCAST_RING_MAGIC)
+		return -EINVAL;
+	if (h->abi_version != BCAST_ABI_VERSION)
+		return -EPROTO;
+	cap = h->capacity;
+	if (h->hdr_size != BCAST_HDR_SIZE || !is_pow2(cap) ||
+	    cap < BCAST_MIN_CAPACITY || cap > BCAST_MAX_CAPACITY ||
+	    cap > len - BCAST_HDR_SIZE)
+		return -BCAST_ECORRUPT;
+	if (!mtu_fits(h->mtu, cap) || h->metadata_len > BCAST_METADATA_MAX)
+		return -BCAST_ECORRUPT;
+	if (h->chunk_shift < 3 || h->chunk_shift > log2_u64(cap) - 2)
+		return -BCAST_ECORRUPT;
+	return 0;
+}
+
+int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
+		unsigned ring_flags)
+{
+	struct bcast_ring_hdr *h = mem;
+	uint64_t cap, mtu;
+	unsigned i;
+
+	if (!mem || len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
+		return -EINVAL;
+	if ((uintptr_t)mem % 64)
+		return -EINVAL;
+	if (o && o->size) {
+		cap = o->size;
+		if (!is_pow2(cap) || cap < BCAST_MIN_CAPACITY ||
+		    cap > BCAST_MAX_CAPACITY || cap > len - BCAST_HDR_SIZE)
+			return -EINVAL;
+	} else {
+		cap = 1ULL << log2_u64(len - BCAST_HDR_SIZE);
+		if (cap > BCAST_MAX_CAPACITY)
+			cap = BCAST_MAX_CAPACITY;
+	}
+	mtu = o && o->mtu ? o->mtu : ring_default_mtu(cap);
+	if (!mtu_fits(mtu, cap))
+		return -EINVAL;
+	if (o && (o->metadata_len > BCAST_METADATA_MAX ||
+		  (o->metadata_len && !o->metadata)))
+		return -EINVAL;
+
+	memset(h, 0, sizeof(*h));
+	h->abi_version = BCAST_ABI_VERSION;
+	h->flags = ring_flags;
+	h->capacity = cap;
+	h->mtu = (uint32_t)mtu;
+	h->hdr_size = BCAST_HDR_SIZE;
+	h->chunk_shift = log2_u64(cap) - 4;
+	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
+		h->sync[i].pos = BCAST_SYNC_INVALID;
+	if (o && o->metadata_len) {
+		memcpy(h->metadata, o->metadata, o->metadata_len);
+		h->metadata_len = (uint32_t)o->metadata_len;
+	}
+	/* The magic goes last: a concurrent opener sees a whole header or none. */
+	store_release(&h->magic, BCAST_RING_MAGIC);
+	return 0;
+}
+
+int ring_init(struct bcast_ring *r, void *mem, size_t len)
+{
+	struct bcast_ring_hdr *h = mem;
+	int err = ring_validate(h, len);
+
+	if (err)
+		return err;
+	/* Copied once: a hostile writer changing them later changes nothing. */
+	r->hdr = h;
+	r->data = (unsigned char *)mem + BCAST_HDR_SIZE;
+	r->cap = h->capacity;
+	r->mask = r->cap - 1;
+	r->mtu = h->mtu;
+	r->chunk_shift = h->chunk_shift;
+	if (h->flags & BCAST_RING_HUGEPAGE)
+		r->hugepage = true;
+	return 0;
+}
+
+static int ring_alloc(struct bcast_ring **out)
+{
+	struct bcast_ring *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	*out = r;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_ring_format(void *mem, size_t len,
+				   const struct bcast_ring_opts *o,
+				   struct bcast_ring **out)
+{
+	struct bcast_ring *r;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	err = ring_format(mem, len, o, 0);
+	if (err)
+		return err;
+	err = ring_alloc(&r);
+	if (err)
+		return err;
+	err = ring_init(r, mem, len);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->writable = r->wake_writable = true;
+	r->backend = BACKEND_MEMORY;
+	*out = r;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_ring_attach(void *mem, size_t len, int flags,
+				   struct bcast_ring **out)
+{
+	struct bcast_ring *r;
+	int err;
+
+	if (!mem || !out || (flags & ~(BCAST_RDWR | BCAST_FORMAT)))
+		return -EINVAL;
+	if (flags & BCAST_FORMAT)
+		return bcast_ring_format(mem, len, NULL, out);
+	if ((uintptr_t)mem % 64)
+		return -EINVAL;
+	err = ring_alloc(&r);
+	if (err)
+		return err;
+	err = ring_init(r, mem, len);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->writable = r->wake_writable = true;
+	r->backend = BACKEND_MEMORY;
+	*out = r;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_ring_create(const char *name,
+				   const struct bcast_ring_opts *o,
+				   struct bcast_ring **out)
+{
+	struct bcast_ring *r;
+	int err;
+
+	if (!name || !o || !out)
+		return -EINVAL;
+	err = ring_alloc(&r);
+	if (err)
+		return err;
+	err = backend_create(name, o, r);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_ring_open(const char *name, int flags,
+				 struct bcast_ring **out)
+{
+	struct bcast_ring *r;
+	int err;
+
+	if (!name || !out || (flags & ~BCAST_RDWR))
+		return -EINVAL;
+	err = ring_alloc(&r);
+	if (err)
+		return err;
+	err = backend_open(name, flags, r);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+BCAST_EXPORT void bcast_ring_close(struct bcast_ring *r)
+{
+	if (!r)
+		return;
+	backend_close(r);
+	free(r);
+}
+
+static const char *backend_name(enum bcast_backend b)
+{
+	switch (b) {
+	case BACKEND_SHM:
+		return "shm";
+	case BACKEND_FILE:
+		return "file";
+	case BACKEND_DEVICE:
+		return "device";
+	default:
+		return "memory";
+	}
+}
+
+BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
+				 struct bcast_ring_info *info)
+{
+	const struct bcast_ring_hdr *h;
+	uint32_t mlen;
+
+	if (!r || !info)
+		return -EINVAL;
+	h = r->hdr;
+	memset(info, 0, sizeof(*info));
+	info->capacity = r->cap;
+	info->mtu = r->mtu;
+	info->committed = load_acquire(&h->committed);
+	info->claimed = load_acquire(&h->claimed);
+	info->writer_alive = load_acquire(&h->writer_alive) ? 1 : 0;
+	if (info->writer_alive && r->backend != BACKEND_DEVICE &&
+	    !writer_process_alive(h))
+		info->writer_alive = 0;
+	info->writer_pid = info->writer_alive ?
+			   (pid_t)load_relaxed(&h->writer_pid) : 0;
+	info->writer_epoch = load_relaxed(&h->writer_epoch);
+	info->hugepage = r->hugepage;
+	info->backend = backend_name(r->backend);
+	mlen = load_relaxed(&h->metadata_len);
+	info->metadata = h->metadata;
+	info->metadata_len = mlen > BCAST_METADATA_MAX ? BCAST_METADATA_MAX : mlen;
+	info->map_size = BCAST_HDR_SIZE + r->cap;
+	return 0;
+}
+
+BCAST_EXPORT const char *bcast_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return "success";
+	case BCAST_EOVERRUN:
+		return "reader overrun: the writer lapped this reader";
+	case BCAST_ECORRUPT:
+		return "ring corrupt: impossible value in shared memory";
+	case BCAST_EWRITERGONE:
+		return "writer gone: no writer and nothing left to read";
+	default:
+		return strerror(err);
+	}
+}

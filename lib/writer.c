@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/* The writer: claim, commit, publish, fragmentation, the claimed frontier. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define BCAST_MAX_MESSAGE 0xffffffffULL
+
+static void record_sync_point(struct bcast_writer *w)
+{
+	struct bcast_ring_hdr *h = w->hdr;
+	uint32_t slot = load_relaxed(&h->sync_next) % BCAST_SYNC_SLOTS;
+	struct bcast_sync_point *sp = &h->sync[slot];
+
+	store_relaxed(&sp->pos, BCAST_SYNC_INVALID);
+	fence_release();
+	store_relaxed(&sp->seq, w->seq);
+	store_relaxed(&sp->bytes, w->bytes);
+	store_release(&sp->pos, w->pos);
+	store_relaxed(&h->sync_next, slot + 1);
+}
+
+/*
+ * Before touching bytes below `end`, publish claimed >= end.  The frontier
+ * moves a chunk ahead at a time, so this store is rare; each step also
+ * leaves a sync point at the current frame boundary for lapped readers.
+ */
+static inline void reserve(struct bcast_writer *w, uint64_t end)
+{
+	if (likely(end <= w->claimed))
+		return;
+	record_sync_point(w);
+	w->claimed = end + w->chunk;
+	store_relaxed(&w->hdr->claimed, w->claimed);
+	/* No byte of the new lap may become visible before the frontier. */
+	fence_release();
+	w->st.frontier_steps++;
+}
+
+static inline void write_header(struct bcast_writer *w, uint64_t pos,
+				uint32_t len, uint32_t flags, uint32_t word1)
+{
+	uint64_t *hdr = (uint64_t *)(w->data + (pos & w->mask));
+
+	store_relaxed(hdr, frame_word(len, flags, word1));
+}
+
+/* Make room for a frame of `len` bytes at w->pos; returns its data index. */
+static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
+{
+	uint64_t total = frame_total(len);
+	uint64_t idx = w->pos & w->mask;
+
+	if (unlikely(idx + total > w->cap)) {
+		uint64_t pad = w->cap - idx;
+
+		reserve(w, w->pos + pad + total);
+		write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
+			     BCAST_FRAME_PAD, 0);
+		w->pos += pad;
+		return 0;
+	}
+	reserve(w, w->pos + total);
+	return idx;
+}
+
+static void notify(struct bcast_writer *w)
+{
+	wake_readers(w->r);
+	w->st.notifies++;
+}
+
+/* Store the committed position, then wake sleepers if any asked to be. */
+static inline void publish_position(struct bcast_writer *w)
+{
+	struct bcast_ring_hdr *h = w->hdr;
+
+	store_release(&h->committed, w->pos);
+	w->published = w->pos;
+	/*
+	 * Dekker with the reader's "set need_wakeup; fence; load committed".
+	 * When readers issue a global membarrier before sleeping, a compiler
+	 * barrier is enough here; otherwise a full fence is.
+	 */
+	if (w->membarrier)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	else
+		fence_full();
+	if (unlikely(load_relaxed(&h->need_wakeup)))
+		notify(w);
+}
+
+static void finish_frame(struct bcast_writer *w, uint64_t pos, uint32_t len,
+			 uint32_t flags, uint32_t word1)
+{
+	write_header(w, pos, len, flags, word1);
+	w->pos = pos + frame_total(len);
+	w->st.frames++;
+	if (flags & BCAST_FRAME_FIN) {
+		w->seq++;
+		w->st.messages++;
+	}
+}
+
+BCAST_EXPORT int bcast_claim(struct bcast_writer *w, size_t len,
+			     struct bcast_claim *c)
+{
+	uint64_t idx;
+
+	if (unlikely(!w || !c))
+		return -EINVAL;
+	if (unlikely(w->claim_open))
+		return -EBUSY;
+	if (unlikely(len > w->mtu))
+		return -EMSGSIZE;
+	idx = place_frame(w, (uint32_t)len);
+	c->data = w->data + idx + BCAST_FRAME_HDR;
+	c->len = len;
+	c->max_ = len;
+	c->pos_ = w->pos;
+	c->w_ = w;
+	w->claim_open = true;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_commit(struct bcast_claim *c, uint32_t type,
+			      unsigned flags)
+{
+	struct bcast_writer *w;
+
+	if (unlikely(!c || !c->w_ || !c->w_->claim_open || c->len > c->max_ ||
+		     (flags & ~BCAST_DEFER)))
+		return -EINVAL;
+	w = c->w_;
+	finish_frame(w, c->pos_, (uint32_t)c->len, BCAST_FRAME_FIN, type);
+	w->bytes += c->len;
+	w->st.bytes += c->len;
+	w->claim_open = false;
+	c->w_ = NULL;
+	/* Deferred frames stay well inside one chunk: none can be lapped
+	 * before it was ever visible. */
+	if (!(flags & BCAST_DEFER) || w->pos - w->published >= w->chunk)
+		publish_position(w);
+	return 0;
+}
+
+BCAST_EXPORT void bcast_abort(struct bcast_claim *c)
+{
+	if (!c || !c->w_)
+		return;
+	c->w_->claim_open = false;
+	c->w_ = NULL;
+}
+
+BCAST_EXPORT int bcast_flush(struct bcast_writer *w)
+{
+	if (!w)
+		return -EINVAL;
+	if (w->pos != w->published)
+		publish_position(w);
+	return 0;
+}
+
+BCAST_EXPORT int bcast_heartbeat(struct bcast_writer *w)
+{
+	uint64_t pos;
+
+	if (!w)
+		return -EINVAL;
+	if (w->claim_open)
+		return -EBUSY;
+	place_frame(w, 0);
+	pos = w->pos;
+	finish_frame(w, pos, 0, BCAST_FRAME_HEARTBEAT, 0);
+	w->st.heartbeats++;
+	publish_position(w);
+	return 0;
+}
+
+/* Copies from an iovec array, remembering where it stopped. */
+struct iov_cursor {
+	const struct iovec *iov;
+	int cnt;
+	size_t off;
+};
+
+static void copy_from_iov(struct iov_cursor *cur, unsigned char *dst, size_t n)
+{
+	while (n) {
+		size_t avail = cur->iov->iov_len - cur->off;
+		size_t take = avail < n ? avail : n;
+
+		if (take) {
+			memcpy(dst, (const char *)cur->iov->iov_base + cur->off,
+			       take);
+			dst += take;
+			n -= take;
+			cur->off += take;
+		}
+		if (cur->off == cur->iov->iov_len) {
+			cur->iov++;
+			cur->cnt--;
+			cur->off = 0;
+		}
+	}
+}
+
+BCAST_EXPORT int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
+				int iovcnt, uint32_t type)
+{
+	struct iov_cursor cur = { iov, iovcnt, 0 };
+	uint64_t total = 0, off = 0;
+	int i;
+
+	if (!w || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
+		return -EINVAL;
+	if (w->claim_open)
+		return -EBUSY;
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len && !iov[i].iov_base)
+			return -EFAULT;
+		if (iov[i].iov_len > BCAST_MAX_MESSAGE - total)
+			return -EMSGSIZE;
+		total += iov[i].iov_len;
+	}
+	do {
+		uint64_t frag = total - off < w->mtu ? total - off : w->mtu;
+		uint32_t flags = off + frag == total ? BCAST_FRAME_FIN : 0;
+		uint64_t idx = place_frame(w, (uint32_t)frag);
+
+		if (off)
+			flags |= BCAST_FRAME_CONT;
+		copy_from_iov(&cur, w->data + idx + BCAST_FRAME_HDR, frag);
+		finish_frame(w, w->pos, (uint32_t)frag, flags,
+			     off ? (uint32_t)off : type);
+		off += frag;
+		/* Fragments are published one by one: a message may be larger
+		 * than the ring, and a reader that keeps up still gets it. */
+		if (!(flags & BCAST_FRAME_FIN))
+			publish_position(w);
+	} while (off < total);
+	w->bytes += total;
+	w->st.bytes += total;
+	publish_position(w);
+	return 0;
+}
+
+BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
+			       size_t len, uint32_t type)
+{
+	struct bcast_claim c;
+	struct iovec iov;
+	int err;
+
+	if (!w || (len && !p))
+		return -EINVAL;
+	if (len > w->mtu) {
+		iov.iov_base = (void *)p;
+		iov.iov_len = len;
+		return bcast_publishv(w, &iov, 1, type);
+	}
+	err = bcast_claim(w, len, &c);
+	if (err)
+		return err;
+	memcpy(c.data, p, len);
+	return bcast_commit(&c, type, 0);
+}
+
+BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
+				    struct bcast_writer_stats *st)
+{
+	if (!w || !st)
+		return -EINVAL;
+	*st = w->st;
+	return 0;
+}
+
+/* Take the user-space writer lock: free, or held by a dead process. */
+static int lock_writer(struct bcast_ring_hdr *h)
+{
+	uint32_t me = (uint32_t)getpid();
+	uint32_t cur = load_acquire(&h->writer_pid);
+
+	for (;;) {
+		if (cur && load_acquire(&h->writer_alive) &&
+		    writer_process_alive(h))
+			return -EBUSY;
+		if (__atomic_compare_exchange_n(&h->writer_pid, &cur, me, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return 0;
+	}
+}
+
+/* Forget sync points a dead writer left beyond what it committed: the new
+ * writer's frames will not start there. */
+static void drop_stale_sync_points(struct bcast_ring_hdr *h, uint64_t committed)
+{
+	unsigned i;
+
+	for (i = 0; i < BCAST_SYNC_SLOTS; i++) {
+		uint64_t p = load_relaxed(&h->sync[i].pos);
+
+		if (p != BCAST_SYNC_INVALID && p > committed)
+			store_relaxed(&h->sync[i].pos, BCAST_SYNC_INVALID);
+	}
+}
+
+static int resume_positions(struct bcast_writer *w)
+{
+	struct bcast_ring_hdr *h = w->hdr;
+	uint64_t committed = load_acquire(&h->committed);
+	uint64_t pos, seq, bytes;
+	int err;
+
+	w->pos = w->published = committed;
+	w->claimed = load_acquire(&h->claimed);
+	if (w->claimed < committed)
+		return -BCAST_ECORRUPT;
+	drop_stale_sync_points(h, committed);
+	if (!committed)
+		return 0;
+	err = ring_locate(w->r, true, &pos, &seq, &bytes);
+	if (err)
+		return err;
+	w->seq = seq;
+	w->bytes = bytes;
+	return 0;
+}
+
+BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
+				   struct bcast_writer **out)
+{
+	struct bcast_ring_hdr *h;
+	struct bcast_writer *w;
+	uint64_t start = 0;
+	int err;
+
+	if (!r || !out)
+		return -EINVAL;
+	if (!r->writable)
+		return -EACCES;
+	if (r->writer)
+		return -EBUSY;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	h = r->hdr;
+	w->r = r;
+	w->hdr = h;
+	w->data = r->data;
+	w->cap = r->cap;
+	w->mask = r->mask;
+	w->mtu = r->mtu;
+	w->chunk = 1ULL << r->chunk_shift;
+
+	err = lock_writer(h);
+	if (err)
+		goto fail;
+	self_start_time(&start);
+	store_relaxed(&h->writer_start, start);
+	store_relaxed(&h->writer_pidns, self_pidns());
+	w->membarrier = writer_registered_membarrier();
+	store_relaxed(&h->writer_flags,
+		      w->membarrier ? BCAST_WRITER_MEMBARRIER : 0);
+	err = resume_positions(w);
+	if (err)
+		goto unlock;
+	__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELAXED);
+	/* Readers that saw the old writer_flags must be seen sleeping by our
+	 * first wake-up check (see publish_position). */
+	fence_full();
+	store_release(&h->writer_alive, 1);
+	r->writer = w;
+	*out = w;
+	return 0;
+unlock:
+	store_release(&h->writer_pid, 0);
+fail:
+	free(w);
+	return err;
+}
+
+BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
+{
+	struct bcast_ring_hdr *h;
+
+	if (!w)
+		return;
+	h = w->hdr;
+	bcast_flush(w);
+	store_release(&h->writer_alive, 0);
+	store_release(&h->writer_pid, 0);
+	fence_full();
+	wake_readers(w->r);
+	w->r->writer = NULL;
+	free(w);
+}
