@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define LIVENESS_SLICE_MS 50	/* how often a sleeper checks the writer */
+#define LIVENESS_SLICE_MS 25	/* how often a sleeper checks the writer */
 
 static long sys_futex(uint32_t *word, int op, uint32_t val,
 		      const struct timespec *ts)
@@ -63,7 +63,10 @@ static void reader_barrier(const struct bcast_ring_hdr *h)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 }
 
-/* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
+/*
+ * Field 22 of /proc/PID/stat: start time in clock ticks since boot; a
+ * zombie (field 3 'Z' or 'X') has died already: -ESRCH.
+ */
 static int start_time_of(pid_t pid, uint64_t *ticks)
 {
 	char path[64], buf[1024], *p;
@@ -77,8 +80,10 @@ static int start_time_of(pid_t pid, uint64_t *ticks)
 		return -errno;
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
-	if (!p || !(p = strrchr(buf, ')')))
+	if (!p || !(p = strrchr(buf, ')')) || !p[1] || !p[2])
 		return -EINVAL;
+	if (p[2] == 'Z' || p[2] == 'X')
+		return -ESRCH;
 	for (i = 0; i < 19 && p; i++)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", &v) != 1)
@@ -94,9 +99,12 @@ int self_start_time(uint64_t *ticks)
 
 uint64_t self_pidns(void)
 {
+	static uint64_t ino;
 	struct stat st;
 
-	return stat("/proc/self/ns/pid", &st) ? 0 : (uint64_t)st.st_ino;
+	if (!ino && !stat("/proc/self/ns/pid", &st))
+		ino = (uint64_t)st.st_ino;
+	return ino;
 }
 
 /* Does the process recorded as writer still exist?  Only answerable from
@@ -113,9 +121,14 @@ bool writer_process_alive(const struct bcast_ring_hdr *h)
 		return true;
 	if (kill(pid, 0) && errno == ESRCH)
 		return false;
-	if (want && !start_time_of(pid, &ticks) && ticks != want)
-		return false;	/* the pid was reused */
-	return true;
+	switch (start_time_of(pid, &ticks)) {
+	case -ESRCH:
+		return false;	/* exited, not yet reaped */
+	case 0:
+		return !want || ticks == want;	/* else the pid was reused */
+	default:
+		return true;
+	}
 }
 
 static bool writer_gone(const struct bcast_reader *rd)

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+/* Batches of lazy messages, zero-copy peeks, and bulk reads. */
+#include "harness.h"
+#include <linux/bcast.h>
+
+#define CAP 65536
+
+struct fixture {
+	void *mem;
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+};
+
+static int setup(struct fixture *f, size_t mtu)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	struct bcast_ring_opts o = { .size = CAP, .mtu = mtu };
+
+	f->mem = ring_memory(len);
+	if (!f->mem || bcast_ring_format(f->mem, len, &o, &f->r) ||
+	    bcast_writer_open(f->r, &f->w))
+		return -1;
+	return bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd);
+}
+
+static void teardown(struct fixture *f)
+{
+	bcast_reader_close(f->rd);
+	bcast_writer_close(f->w);
+	bcast_ring_close(f->r);
+	free(f->mem);
+}
+
+static size_t size_of(uint64_t seq)
+{
+	return mix64(seq) % 700;
+}
+
+static int publish_seq(struct bcast_writer *w, uint64_t seq)
+{
+	unsigned char buf[700];
+
+	fill_payload(buf, size_of(seq), seq);
+	return bcast_publish(w, buf, size_of(seq), (uint32_t)seq);
+}
+
+TEST(batch_yields_every_pending_message)
+{
+	struct fixture f;
+	struct bcast_batch b;
+	struct bcast_msg m;
+	unsigned char out[700];
+	uint64_t seq;
+	int n = 0;
+
+	CHECK_OK(setup(&f, 256));		/* sizes up to 700: fragments */
+	CHECK_EQ(bcast_batch(f.rd, &b), -EAGAIN);
+	for (seq = 0; seq < 50; seq++)
+		CHECK_OK(publish_seq(f.w, seq));
+	CHECK_OK(bcast_batch(f.rd, &b));
+	CHECK_OK(publish_seq(f.w, 50));	/* after the snapshot */
+	while (bcast_batch_next(&b, &m) == 1) {
+		CHECK_EQ(m.type, (uint32_t)n);
+		CHECK_EQ(m.len, size_of(n));
+		CHECK_EQ(!!(m.flags & BCAST_MSG_FRAGMENTED), m.len > 256);
+		CHECK_EQ(bcast_msg_read(&m, out, sizeof(out)), m.len);
+		CHECK(payload_ok(out, m.len, m.type));
+		if (m.len <= 256) {
+			const unsigned char *p = bcast_msg_peek(&m);
+
+			CHECK(p != NULL);
+			CHECK(payload_ok(p, m.len, m.type));
+			CHECK_EQ(bcast_msg_valid(&m), 1);
+		} else {
+			CHECK(bcast_msg_peek(&m) == NULL);
+		}
+		n++;
+	}
+	CHECK_EQ(n, 50);
+	CHECK_OK(bcast_batch(f.rd, &b));
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK_EQ(m.type, 50);
+	CHECK_EQ(bcast_batch_next(&b, &m), 0);
+	CHECK_EQ(bcast_batch(NULL, &b), -EINVAL);
+	CHECK_EQ(bcast_batch_next(NULL, &m), -EINVAL);
+	CHECK(bcast_msg_peek(NULL) == NULL);
+	CHECK_EQ(bcast_msg_valid(NULL), 0);
+	teardown(&f);
+}
+
+TEST(fragmented_message_after_an_aborted_claim)
+{
+	struct fixture f;
+	struct bcast_batch b;
+	struct bcast_msg m;
+	struct bcast_claim c;
+	static unsigned char big[1000], out[1000];
+
+	CHECK_OK(setup(&f, 256));
+	CHECK_OK(bcast_publish(f.w, "x", 1, 1));
+	CHECK_OK(bcast_claim(f.w, 8, &c));
+	bcast_abort(&c);
+	fill_payload(big, sizeof(big), 4);
+	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 2));
+	CHECK_OK(bcast_batch(f.rd, &b));
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK_EQ(m.type, 1);
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK_EQ(m.type, 2);
+	CHECK_EQ(m.len, sizeof(big));
+	CHECK_EQ(bcast_msg_read(&m, out, sizeof(out)), sizeof(big));
+	CHECK(payload_ok(out, sizeof(big), 4));
+	CHECK_EQ(bcast_batch_next(&b, &m), 0);
+	teardown(&f);
+}
+
+TEST(batch_after_lapping_reports_overrun_and_resyncs)
+{
+	struct fixture f;
+	struct bcast_batch b;
+	struct bcast_msg m;
+	struct bcast_reader_stats st;
+	uint64_t seq, got = 0;
+	int rc;
+
+	CHECK_OK(setup(&f, 0));
+	for (seq = 0; seq < 2000; seq++)
+		CHECK_OK(publish_seq(f.w, seq));
+	CHECK_EQ(bcast_batch(f.rd, &b), -BCAST_EOVERRUN);
+	CHECK_OK(bcast_batch(f.rd, &b));
+	while ((rc = bcast_batch_next(&b, &m)) == 1)
+		got++;
+	CHECK_EQ(rc, 0);
+	CHECK_OK(bcast_reader_stats(f.rd, &st));
+	CHECK_EQ(st.overruns, 1);
+	CHECK_EQ(st.messages, got);
+	CHECK_EQ(st.messages + st.lost_messages, 2000);
+	teardown(&f);
+}
+
+TEST(bulk_read_copies_whole_messages)
+{
+	struct fixture f;
+	struct bcast_bulk bulk;
+	struct bcast_msg m;
+	static unsigned char dst[8192];
+	uint64_t seq, next = 0;
+	ssize_t n;
+
+	CHECK_OK(setup(&f, 256));
+	CHECK_EQ(bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk), -EAGAIN);
+	for (seq = 0; seq < 100; seq++)	/* ~35 KB: less than the ring */
+		CHECK_OK(publish_seq(f.w, seq));
+	while ((n = bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk)) > 0) {
+		CHECK(n <= (ssize_t)sizeof(dst));
+		while (bcast_bulk_next(&bulk, &m) == 1) {
+			const unsigned char *p = bcast_msg_peek(&m);
+
+			CHECK_EQ(m.type, (uint32_t)next);
+			CHECK_EQ(m.len, size_of(next));
+			CHECK(m.flags & BCAST_MSG_COPIED);
+			CHECK(payload_ok(p, m.len, m.type));
+			CHECK_EQ(bcast_msg_valid(&m), 1);
+			next++;
+		}
+	}
+	CHECK_EQ(n, -EAGAIN);
+	CHECK_EQ(next, 100);
+	CHECK_EQ(bcast_read_bulk(f.rd, NULL, 10, &bulk), -EINVAL);
+	teardown(&f);
+}
+
+TEST(bulk_read_too_small_for_one_message)
+{
+	struct fixture f;
+	struct bcast_bulk bulk;
+	struct bcast_msg m;
+	unsigned char dst[1024];
+
+	CHECK_OK(setup(&f, 0));
+	memset(dst, 7, sizeof(dst));
+	CHECK_OK(bcast_publish(f.w, dst, 600, 1));
+	CHECK_EQ(bcast_read_bulk(f.rd, dst, 100, &bulk), -EMSGSIZE);
+	CHECK_EQ(bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk), 608);
+	CHECK_EQ(bcast_bulk_next(&bulk, &m), 1);
+	CHECK_EQ(m.len, 600);
+	CHECK_EQ(bcast_bulk_next(&bulk, &m), 0);
+	teardown(&f);
+}
+
+TEST(bulk_read_after_lapping_accounts_exactly)
+{
+	struct fixture f;
+	struct bcast_bulk bulk;
+	struct bcast_msg m;
+	struct bcast_reader_stats st;
+	static unsigned char dst[CAP];
+	uint64_t seq, delivered = 0;
+	ssize_t n;
+
+	CHECK_OK(setup(&f, 256));
+	for (seq = 0; seq < 3000; seq++)
+		CHECK_OK(publish_seq(f.w, seq));
+	CHECK_EQ(bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk),
+		 -BCAST_EOVERRUN);
+	while ((n = bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk)) > 0)
+		while (bcast_bulk_next(&bulk, &m) == 1) {
+			CHECK(payload_ok(bcast_msg_peek(&m), m.len, m.type));
+			delivered++;
+		}
+	CHECK_EQ(n, -EAGAIN);
+	CHECK_OK(bcast_reader_stats(f.rd, &st));
+	CHECK_EQ(st.messages, delivered);
+	CHECK_EQ(st.messages + st.lost_messages, 3000);
+	teardown(&f);
+}
+
+TEST_MAIN()

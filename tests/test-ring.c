@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/* Rings: create, open, attach, destroy, info, backends, hugepages, errors. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "harness.h"
+#include <linux/bcast.h>
+
+static char shm_name[64];
+
+static const char *unique_shm(const char *tag)
+{
+	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-%s-%d", tag,
+		 (int)getpid());
+	return shm_name;
+}
+
+TEST(attach_formats_largest_power_of_two)
+{
+	size_t len = BCAST_HDR_SIZE + 100000;
+	void *mem = ring_memory(len);
+	struct bcast_ring *r;
+	struct bcast_ring_info info;
+
+	CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.capacity, 65536);
+	CHECK_EQ(info.mtu, 65536 / 4 - 8);
+	CHECK(!strcmp(info.backend, "memory"));
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_EQ(info.committed, 0);
+	bcast_ring_close(r);
+	/* Attaching again without FORMAT validates and keeps the contents. */
+	CHECK_OK(bcast_ring_attach(mem, len, 0, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.capacity, 65536);
+	bcast_ring_close(r);
+	free(mem);
+}
+
+TEST(attach_rejects_what_is_not_a_ring)
+{
+	size_t len = BCAST_HDR_SIZE + 8192;
+	unsigned char *mem = ring_memory(len);
+	struct bcast_ring *r = NULL;
+	struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
+
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -EINVAL);
+	memset(mem, 0xa5, len);
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_attach(NULL, len, BCAST_FORMAT, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_attach(mem, 100, BCAST_FORMAT, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_attach(mem + 8, len - 8, BCAST_FORMAT, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_attach(mem, len, 0x100, &r), -EINVAL);
+	CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
+	bcast_ring_close(r);
+	h->abi_version = BCAST_ABI_VERSION + 1;
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -EPROTO);
+	h->abi_version = BCAST_ABI_VERSION;
+	h->capacity = 12345;
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -BCAST_ECORRUPT);
+	h->capacity = 1ULL << 20;	/* larger than the memory */
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -BCAST_ECORRUPT);
+	h->capacity = 8192;
+	h->mtu = 8192;			/* above capacity / 4 */
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -BCAST_ECORRUPT);
+	h->mtu = 1000;
+	h->metadata_len = 5000;
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -BCAST_ECORRUPT);
+	h->metadata_len = 0;
+	h->chunk_shift = 40;
+	CHECK_EQ(bcast_ring_attach(mem, len, 0, &r), -BCAST_ECORRUPT);
+	h->chunk_shift = 9;
+	CHECK_OK(bcast_ring_attach(mem, len, 0, &r));
+	bcast_ring_close(r);
+	free(mem);
+}
+
+TEST(format_options_are_checked)
+{
+	size_t len = BCAST_HDR_SIZE + 65536;
+	void *mem = ring_memory(len);
+	char meta[2000] = "instrument=ESZ6";
+	struct bcast_ring_opts o = { .size = 65536, .metadata = meta,
+				     .metadata_len = 16, .mtu = 1000 };
+	struct bcast_ring_info info;
+	struct bcast_ring *r;
+
+	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.mtu, 1000);
+	CHECK_EQ(info.metadata_len, 16);
+	CHECK(!memcmp(info.metadata, "instrument=ESZ6", 16));
+	bcast_ring_close(r);
+	o.size = 65536 + 8;
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	o.size = 131072;		/* does not fit */
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	o.size = 65536;
+	o.metadata_len = sizeof(meta);
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	o.metadata_len = 16;
+	o.mtu = 65536 / 2;		/* above capacity / 4 - 8 */
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	o.mtu = 4;
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	free(mem);
+}
+
+TEST(shm_create_open_destroy)
+{
+	const char *name = unique_shm("shm");
+	struct bcast_ring_opts o = { .size = 1 << 16, .mode = 0640,
+				     .metadata = "hello", .metadata_len = 5 };
+	struct bcast_ring *r, *r2;
+	struct bcast_ring_info info;
+	struct stat st;
+	char path[128];
+
+	bcast_ring_destroy(name);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_EQ(bcast_ring_create(name, &o, &r2), -EEXIST);
+	snprintf(path, sizeof(path), "/dev/shm/%s", name + 4);
+	CHECK(!stat(path, &st));
+	CHECK_EQ(st.st_mode & 07777, 0640);
+	CHECK_OK(bcast_ring_open(name, BCAST_RDONLY, &r2));
+	CHECK_OK(bcast_ring_info(r2, &info));
+	CHECK(!strcmp(info.backend, "shm"));
+	CHECK_EQ(info.capacity, 1 << 16);
+	CHECK_EQ(info.metadata_len, 5);
+	CHECK(!memcmp(info.metadata, "hello", 5));
+	bcast_ring_close(r2);
+	/* A bare name is shm while bcast.ko is not loaded. */
+	if (access("/dev/bcast-ctl", F_OK)) {
+		CHECK_OK(bcast_ring_open(name + 4, BCAST_RDWR, &r2));
+		bcast_ring_close(r2);
+	}
+	CHECK_OK(bcast_ring_destroy(name));
+	CHECK_EQ(bcast_ring_destroy(name), -ENOENT);
+	CHECK_EQ(bcast_ring_open(name, BCAST_RDONLY, &r2), -ENOENT);
+	bcast_ring_close(r);
+}
+
+TEST(bad_names_and_options)
+{
+	struct bcast_ring_opts o = { .size = 1 << 16 };
+	struct bcast_ring *r;
+
+	CHECK_EQ(bcast_ring_create("shm:", &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create("shm:a/b", &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create("shm:..", &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create("file:", &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create(NULL, &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create("shm:x", NULL, &r), -EINVAL);
+	o.size = 3000;
+	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
+	o.size = 1024;			/* below the minimum */
+	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
+	o.size = 1 << 16;
+	o.flags = 0x80;
+	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_open(unique_shm("bad"), 0x40, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_open("file:/nonexistent/ring", BCAST_RDONLY, &r),
+		 -ENOENT);
+	CHECK_EQ(bcast_ring_open("file:/etc/hostname", BCAST_RDONLY, &r),
+		 -EINVAL);
+}
+
+TEST(file_backend_and_garbage_file)
+{
+	char path[] = "/tmp/bcast-test-ringXXXXXX", name[64];
+	struct bcast_ring_opts o = { .size = 1 << 15 };
+	struct bcast_ring *r, *r2;
+	struct bcast_ring_info info;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	char buf[16];
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(name, sizeof(name), "file:%s", path);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK(!strcmp(info.backend, "file"));
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_publish(w, "persist", 7, 7));
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	/* The file keeps the ring across processes and mappings. */
+	CHECK_OK(bcast_ring_open(name, BCAST_RDONLY, &r2));
+	CHECK_OK(bcast_reader_open(r2, BCAST_FROM_OLDEST, &rd));
+	CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), NULL), 7);
+	CHECK(!memcmp(buf, "persist", 7));
+	bcast_reader_close(rd);
+	bcast_ring_close(r2);
+	/* A file of the right size that is not a ring is refused. */
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, "garbage!", 8, 0) == 8);
+	close(fd);
+	CHECK_EQ(bcast_ring_open(name, BCAST_RDONLY, &r2), -EINVAL);
+	CHECK_OK(bcast_ring_destroy(name));
+}
+
+TEST(readonly_ring_cannot_be_written)
+{
+	const char *name = unique_shm("ro");
+	struct bcast_ring_opts o = { .size = 1 << 16 };
+	struct bcast_ring *r, *ro;
+	struct bcast_writer *w;
+	struct bcast_ring_info info;
+	int status;
+	pid_t pid;
+
+	bcast_ring_destroy(name);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_ring_open(name, BCAST_RDONLY, &ro));
+	CHECK_EQ(bcast_writer_open(ro, &w), -EACCES);
+	CHECK_OK(bcast_ring_info(ro, &info));
+	pid = fork();
+	if (!pid) {
+		/* Writing the data area of a read-only mapping must fault. */
+		volatile unsigned char *data =
+			(volatile unsigned char *)info.metadata -
+			offsetof(struct bcast_ring_hdr, metadata) +
+			BCAST_HDR_SIZE;
+		data[0] = 1;
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+	bcast_ring_close(ro);
+	bcast_ring_close(r);
+	bcast_ring_destroy(name);
+}
+
+static int hugetlbfs_mounted(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/mounts", "r");
+	int found = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		found |= strstr(line, " hugetlbfs ") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+TEST(hugepage_fallback_is_reported)
+{
+	const char *name = unique_shm("huge");
+	struct bcast_ring_opts o = { .size = 1 << 21, .flags = BCAST_HUGEPAGE };
+	struct bcast_ring_info info;
+	struct bcast_ring *r;
+
+	bcast_ring_destroy(name);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	/* Without a mounted hugetlbfs the ring falls back to normal pages
+	 * and says so. */
+	printf("# shm ring with BCAST_HUGEPAGE: hugepage=%d\n", info.hugepage);
+	if (!hugetlbfs_mounted())
+		CHECK_EQ(info.hugepage, 0);
+	bcast_ring_close(r);
+	CHECK_OK(bcast_ring_destroy(name));
+}
+
+static int set_hugepages(long n)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%ld\n", n);
+	return fclose(f);
+}
+
+static long get_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+TEST(hugetlbfs_backed_rings)
+{
+	char dir[] = "/tmp/bcast-hugeXXXXXX", name[128], shm[64];
+	struct bcast_ring_opts o = { .size = 1 << 21, .flags = BCAST_HUGEPAGE };
+	struct bcast_ring_info info;
+	struct bcast_ring *r, *r2;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	long before = get_hugepages();
+	char buf[8];
+
+	if (geteuid() != 0 || before < 0) {
+		printf("# not root: hugetlbfs test needs to mount one\n");
+		CHECK(geteuid() != 0);
+		return;
+	}
+	if (before < 8)
+		set_hugepages(8);
+	CHECK(mkdtemp(dir));
+	if (mount("none", dir, "hugetlbfs", 0, "pagesize=2M")) {
+		rmdir(dir);
+		set_hugepages(before);
+		FAILF("mount hugetlbfs: %s", strerror(errno));
+	}
+	snprintf(name, sizeof(name), "file:%s/ring", dir);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.hugepage, 1);
+	CHECK_EQ(info.capacity, 1 << 21);
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_ring_open(name, BCAST_RDONLY, &r2));
+	CHECK_OK(bcast_reader_open(r2, BCAST_FROM_OLDEST, &rd));
+	CHECK_OK(bcast_publish(w, "huge", 4, 1));
+	CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), NULL), 4);
+	bcast_reader_close(rd);
+	bcast_ring_close(r2);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	CHECK_OK(bcast_ring_destroy(name));
+	/* shm: names use a mounted hugetlbfs when one is there */
+	snprintf(shm, sizeof(shm), "shm:bcast-hp-%d", (int)getpid());
+	CHECK_OK(bcast_ring_create(shm, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.hugepage, 1);
+	CHECK_OK(bcast_ring_open(shm, BCAST_RDONLY, &r2));
+	bcast_ring_close(r2);
+	bcast_ring_close(r);
+	CHECK_OK(bcast_ring_destroy(shm));
+	CHECK_EQ(bcast_ring_open(shm, BCAST_RDONLY, &r2), -ENOENT);
+	umount(dir);
+	rmdir(dir);
+	set_hugepages(before);
+}
+
+TEST(strerror_names_every_code)
+{
+	CHECK(strstr(bcast_strerror(-BCAST_EOVERRUN), "overrun"));
+	CHECK(strstr(bcast_strerror(-BCAST_ECORRUPT), "corrupt"));
+	CHECK(strstr(bcast_strerror(-BCAST_EWRITERGONE), "writer gone"));
+	CHECK(!strcmp(bcast_strerror(-EAGAIN), strerror(EAGAIN)));
+	CHECK(!strcmp(bcast_strerror(0), "success"));
+}
+
+TEST_MAIN()

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/* The writer: claim/commit/abort, publish, publishv, deferral, heartbeats,
+ * fragmentation, the claimed frontier, one writer at a time. */
+#include <pthread.h>
+#include "harness.h"
+#include <linux/bcast.h>
+
+#define CAP 65536
+
+struct fixture {
+	void *mem;
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+};
+
+static int setup(struct fixture *f, size_t mtu)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	struct bcast_ring_opts o = { .size = CAP, .mtu = mtu };
+
+	memset(f, 0, sizeof(*f));
+	f->mem = ring_memory(len);
+	if (!f->mem || bcast_ring_format(f->mem, len, &o, &f->r) ||
+	    bcast_writer_open(f->r, &f->w) ||
+	    bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd))
+		return -1;
+	return 0;
+}
+
+static void teardown(struct fixture *f)
+{
+	bcast_reader_close(f->rd);
+	bcast_writer_close(f->w);
+	bcast_ring_close(f->r);
+	free(f->mem);
+}
+
+static uint64_t committed(struct fixture *f)
+{
+	struct bcast_ring_info info;
+
+	bcast_ring_info(f->r, &info);
+	return info.committed;
+}
+
+TEST(claim_commit_abort)
+{
+	struct fixture f;
+	struct bcast_claim c, c2;
+	struct bcast_msg m;
+	char buf[64];
+
+	CHECK_OK(setup(&f, 0));
+	CHECK_OK(bcast_claim(f.w, 5, &c));
+	CHECK(c.data != NULL);
+	CHECK_EQ(c.len, 5);
+	CHECK_EQ(bcast_claim(f.w, 5, &c2), -EBUSY);
+	memcpy(c.data, "abort", 5);
+	bcast_abort(&c);
+	CHECK_EQ(committed(&f), 0);
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), -EAGAIN);
+	CHECK_EQ(bcast_commit(&c, 1, 0), -EINVAL);	/* already aborted */
+
+	CHECK_OK(bcast_claim(f.w, 32, &c));
+	memcpy(c.data, "shrunk", 6);
+	c.len = 6;				/* use less than claimed */
+	CHECK_OK(bcast_commit(&c, 42, 0));
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 6);
+	CHECK(!memcmp(buf, "shrunk", 6));
+	CHECK_EQ(m.type, 42);
+	CHECK_EQ(bcast_commit(&c, 1, 0), -EINVAL);	/* committed twice */
+
+	CHECK_OK(bcast_claim(f.w, 8, &c));
+	c.len = 9;				/* more than claimed */
+	CHECK_EQ(bcast_commit(&c, 1, 0), -EINVAL);
+	c.len = 8;
+	CHECK_EQ(bcast_commit(&c, 1, 0x80), -EINVAL);	/* unknown flag */
+	CHECK_OK(bcast_commit(&c, 1, 0));
+	CHECK_EQ(bcast_claim(NULL, 8, &c), -EINVAL);
+	CHECK_EQ(bcast_claim(f.w, 8, NULL), -EINVAL);
+	teardown(&f);
+}
+
+TEST(claim_above_mtu_fails_publish_fragments)
+{
+	struct fixture f;
+	struct bcast_claim c;
+	struct bcast_msg m;
+	struct bcast_writer_stats ws;
+	static unsigned char big[3 * 1000 + 17], out[sizeof(big)];
+
+	CHECK_OK(setup(&f, 1000));
+	CHECK_EQ(bcast_claim(f.w, 1001, &c), -EMSGSIZE);
+	CHECK_OK(bcast_claim(f.w, 1000, &c));
+	bcast_abort(&c);
+	fill_payload(big, sizeof(big), 7);
+	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 77));
+	CHECK_OK(bcast_writer_stats(f.w, &ws));
+	CHECK_EQ(ws.messages, 1);
+	CHECK_EQ(ws.frames, 4);			/* 3 x 1000 + 17 */
+	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), sizeof(big));
+	CHECK(payload_ok(out, sizeof(big), 7));
+	CHECK_EQ(m.type, 77);
+	CHECK(m.flags & BCAST_MSG_FRAGMENTED);
+	CHECK_EQ(bcast_publish(f.w, NULL, 5, 1), -EINVAL);
+	CHECK_OK(bcast_publish(f.w, NULL, 0, 3));	/* empty message */
+	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), 0);
+	CHECK_EQ(m.type, 3);
+	teardown(&f);
+}
+
+struct big_reader {
+	struct bcast_reader *rd;
+	unsigned char *out;
+	size_t cap;
+	ssize_t got;
+};
+
+static void *receive_big(void *arg)
+{
+	struct big_reader *br = arg;
+
+	do {
+		br->got = bcast_receive(br->rd, br->out, br->cap, NULL);
+		if (br->got == -EAGAIN)
+			bcast_wait(br->rd, 1000);
+	} while (br->got == -EAGAIN);
+	return NULL;
+}
+
+TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
+{
+	struct fixture f;
+	size_t len = 3 * CAP + 123;
+	unsigned char *big = malloc(len), *out = malloc(len);
+	struct big_reader br;
+	struct bcast_msg m;
+	struct bcast_batch b = { 0 };
+	pthread_t t;
+
+	CHECK(big && out);
+	CHECK_OK(setup(&f, 0));
+	br = (struct big_reader){ f.rd, out, len, 0 };
+	fill_payload(big, len, 99);
+	CHECK(!pthread_create(&t, NULL, receive_big, &br));
+	/* Fragments are published one by one: a reader that is never a
+	 * whole ring behind gets the message. */
+	CHECK_OK(bcast_publish(f.w, big, len, 5));
+	CHECK(!pthread_join(t, NULL));
+	if (br.got == -BCAST_EOVERRUN) {
+		/* The writer was faster than the reader thread: legitimate
+		 * for a broadcast ring, and accounted. */
+		struct bcast_reader_stats st;
+
+		/* The tail of the lost message is skipped and counted. */
+		CHECK_EQ(bcast_receive(f.rd, out, len, NULL), -EAGAIN);
+		bcast_reader_stats(f.rd, &st);
+		CHECK_EQ(st.overruns, 1);
+		CHECK_EQ(st.lost_messages, 1);
+		CHECK_EQ(st.lost_bytes, len);
+	} else {
+		CHECK_EQ(br.got, (ssize_t)len);
+		CHECK(payload_ok(out, len, 99));
+	}
+	/* Lazy reads cannot hold a message bigger than the ring. */
+	CHECK_OK(bcast_publish(f.w, big, len, 6));
+	CHECK_EQ(bcast_batch(f.rd, &b), -BCAST_EOVERRUN);
+	CHECK_EQ(bcast_batch_next(&b, &m), -EINVAL);	/* no snapshot taken */
+	free(big);
+	free(out);
+	teardown(&f);
+}
+
+TEST(deferred_commits_publish_once_at_flush)
+{
+	struct fixture f;
+	struct bcast_claim c;
+	struct bcast_msg m;
+	char buf[16];
+	int i;
+
+	CHECK_OK(setup(&f, 0));
+	for (i = 0; i < 10; i++) {
+		CHECK_OK(bcast_claim(f.w, 4, &c));
+		memcpy(c.data, &i, 4);
+		CHECK_OK(bcast_commit(&c, (uint32_t)i, BCAST_DEFER));
+	}
+	CHECK_EQ(committed(&f), 0);
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), -EAGAIN);
+	CHECK_OK(bcast_flush(f.w));
+	CHECK_EQ(committed(&f), 10 * 16);
+	for (i = 0; i < 10; i++) {
+		CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 4);
+		CHECK_EQ(m.type, (uint32_t)i);
+	}
+	CHECK_OK(bcast_flush(f.w));		/* nothing pending: no-op */
+	CHECK_EQ(bcast_flush(NULL), -EINVAL);
+	/* Deferral never lets a frame be lapped before it was visible:
+	 * past a chunk of deferred bytes the writer publishes by itself. */
+	for (i = 0; i < 1000; i++) {
+		CHECK_OK(bcast_claim(f.w, 56, &c));
+		CHECK_OK(bcast_commit(&c, 0, BCAST_DEFER));
+	}
+	CHECK(committed(&f) > 10 * 16);
+	CHECK(committed(&f) >= 1000 * 64 - CAP / 16);
+	teardown(&f);
+}
+
+TEST(publishv_gathers)
+{
+	struct fixture f;
+	struct iovec iov[3] = { { "head-", 5 }, { NULL, 0 }, { "tail", 4 } };
+	struct bcast_msg m;
+	char buf[32];
+
+	CHECK_OK(setup(&f, 0));
+	CHECK_OK(bcast_publishv(f.w, iov, 3, 9));
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 9);
+	CHECK(!memcmp(buf, "head-tail", 9));
+	CHECK_EQ(bcast_publishv(f.w, iov, -1, 9), -EINVAL);
+	CHECK_EQ(bcast_publishv(f.w, NULL, 2, 9), -EINVAL);
+	iov[1].iov_len = 3;			/* length without a base */
+	CHECK_EQ(bcast_publishv(f.w, iov, 3, 9), -EFAULT);
+	CHECK_OK(bcast_publishv(f.w, iov, 0, 5));	/* empty */
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 0);
+	teardown(&f);
+}
+
+TEST(publishv_fragments_across_iovecs)
+{
+	struct fixture f;
+	static unsigned char src[5000], out[5000];
+	struct iovec iov[4] = { { src, 1 }, { src + 1, 2998 },
+				{ src + 2999, 1 }, { src + 3000, 2000 } };
+	struct bcast_msg m;
+
+	CHECK_OK(setup(&f, 512));
+	fill_payload(src, sizeof(src), 3);
+	CHECK_OK(bcast_publishv(f.w, iov, 4, 11));
+	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), 5000);
+	CHECK(payload_ok(out, 5000, 3));
+	CHECK_EQ(m.type, 11);
+	teardown(&f);
+}
+
+TEST(heartbeats_are_frames_not_messages)
+{
+	struct fixture f;
+	struct bcast_reader_stats st;
+	struct bcast_writer_stats ws;
+	char buf[8];
+
+	CHECK_OK(setup(&f, 0));
+	CHECK_OK(bcast_heartbeat(f.w));
+	CHECK_OK(bcast_heartbeat(f.w));
+	CHECK_EQ(committed(&f), 16);
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), -EAGAIN);
+	CHECK_OK(bcast_reader_stats(f.rd, &st));
+	CHECK_EQ(st.heartbeats, 2);
+	CHECK_EQ(st.messages, 0);
+	CHECK_OK(bcast_writer_stats(f.w, &ws));
+	CHECK_EQ(ws.heartbeats, 2);
+	CHECK_EQ(ws.messages, 0);
+	CHECK_EQ(bcast_heartbeat(NULL), -EINVAL);
+	teardown(&f);
+}
+
+TEST(frontier_moves_in_chunks)
+{
+	struct fixture f;
+	struct bcast_writer_stats ws;
+	struct bcast_ring_info info;
+	char buf[64] = { 0 };
+	int i;
+
+	CHECK_OK(setup(&f, 0));
+	for (i = 0; i < 100000; i++)
+		CHECK_OK(bcast_publish(f.w, buf, 56, 0));
+	CHECK_OK(bcast_writer_stats(f.w, &ws));
+	CHECK_OK(bcast_ring_info(f.r, &info));
+	/* 6.4 MB through a 64 KiB ring: one step per 4 KiB chunk. */
+	CHECK(ws.frontier_steps <= 100000 * 64 / (CAP / 16) + 2);
+	CHECK(ws.frontier_steps >= 100000 * 64 / (CAP / 16) / 2);
+	CHECK(info.claimed >= info.committed);
+	CHECK(info.claimed - info.committed <= CAP / 16 + 64);
+	CHECK_EQ(ws.notifies, 0);		/* nobody slept */
+	teardown(&f);
+}
+
+TEST(one_writer_at_a_time_and_the_next_continues)
+{
+	const char *name = "shm:bcast-test-writer";
+	struct bcast_ring_opts o = { .size = CAP };
+	struct bcast_ring *r1, *r2;
+	struct bcast_writer *w1, *w2;
+	struct bcast_reader *rd;
+	struct bcast_ring_info info;
+	char buf[16];
+	uint64_t epoch;
+
+	bcast_ring_destroy(name);
+	CHECK_OK(bcast_ring_create(name, &o, &r1));
+	CHECK_OK(bcast_ring_open(name, BCAST_RDWR, &r2));
+	CHECK_OK(bcast_writer_open(r1, &w1));
+	CHECK_EQ(bcast_writer_open(r1, &w2), -EBUSY);
+	CHECK_EQ(bcast_writer_open(r2, &w2), -EBUSY);
+	CHECK_OK(bcast_ring_info(r2, &info));
+	CHECK_EQ(info.writer_alive, 1);
+	CHECK_EQ(info.writer_pid, getpid());
+	epoch = info.writer_epoch;
+	CHECK_OK(bcast_reader_open(r2, BCAST_FROM_OLDEST, &rd));
+	CHECK_OK(bcast_publish(w1, "one", 3, 1));
+	bcast_writer_close(w1);
+	CHECK_OK(bcast_ring_info(r2, &info));
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_OK(bcast_writer_open(r2, &w2));
+	CHECK_OK(bcast_ring_info(r2, &info));
+	CHECK_EQ(info.writer_epoch, epoch + 1);
+	CHECK_OK(bcast_publish(w2, "two", 3, 2));
+	CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), NULL), 3);
+	CHECK(!memcmp(buf, "one", 3));
+	CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), NULL), 3);
+	CHECK(!memcmp(buf, "two", 3));
+	bcast_reader_close(rd);
+	bcast_writer_close(w2);
+	bcast_ring_close(r2);
+	bcast_ring_close(r1);
+	bcast_ring_destroy(name);
+}
+
+TEST_MAIN()
