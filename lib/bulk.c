@@ -30,7 +30,7 @@ static uint64_t word_at(const unsigned char *p)
  * that ends on a message boundary, accounting each frame to the reader.
  */
 static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
-			      uint64_t n)
+			      uint64_t n, uint64_t committed)
 {
 	uint64_t off = 0, boundary = 0, pos = rd->pos;
 	uint64_t seq = rd->seq, bytes = rd->bytes, msgs = 0, msg_bytes = 0;
@@ -41,8 +41,10 @@ static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 
 	while (off + BCAST_FRAME_HDR <= n) {
 		if (frame_decode(word_at(dst + off), pos + off, rd->cap, rd->mtu,
-				 pos + n, &f))
-			break;	/* cut short by the window, or garbage */
+				 committed, &f))
+			return -BCAST_ECORRUPT;
+		if (f.total > n - off)
+			break;	/* cut short by the window */
 		if (f.flags & BCAST_FRAME_HEARTBEAT)
 			beats++;
 		if (!(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
@@ -119,20 +121,11 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	copy_window(rd, dst, n);
 	if (!frame_intact(rd->r, rd->pos))
 		return reader_overrun(rd);
-	got = whole_messages(rd, dst, n);
+	got = whole_messages(rd, dst, n, committed);
 	if (got < 0)
 		return got;
-	if (!got) {
-		struct frame f;
-
-		/* Nothing whole fits: a frame too big, a message not yet
-		 * complete, or garbage. */
-		if (n >= BCAST_FRAME_HDR &&
-		    frame_decode(word_at(dst), rd->pos, rd->cap, rd->mtu,
-				 committed, &f))
-			return -BCAST_ECORRUPT;
+	if (!got)	/* a message not complete yet, or too big for dst */
 		return n == committed - rd->pos ? -EAGAIN : -EMSGSIZE;
-	}
 	bulk->buf_ = dst;
 	bulk->len_ = (size_t)got;
 	bulk->off_ = 0;

@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
 done
 
 # Tests that run in the guest; the long stress runs stay on the host.
-GUEST_TESTS="test-basic test-ring test-writer test-reader test-batch test-wait"
+GUEST_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* Never trust the ring: impossible values in shared memory give errors,
+ * never a crash, an out-of-bounds access or a loop. */
+#include "harness.h"
+#include <linux/bcast.h>
+
+#define CAP 8192
+
+struct fixture {
+	unsigned char *mem;
+	struct bcast_ring_hdr *h;
+	unsigned char *data;
+	struct bcast_ring *r;
+	struct bcast_reader *rd;
+};
+
+/* A ring holding messages "m0" (type 0) and "m1" (type 1) at positions 0
+ * and 16, read by a reader from the oldest. */
+static int setup(struct fixture *f)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	struct bcast_writer *w;
+
+	f->mem = ring_memory(len);
+	if (!f->mem || bcast_ring_attach(f->mem, len, BCAST_FORMAT, &f->r) ||
+	    bcast_writer_open(f->r, &w) || bcast_publish(w, "m0", 2, 0) ||
+	    bcast_publish(w, "m1", 2, 1))
+		return -1;
+	bcast_writer_close(w);
+	f->h = (struct bcast_ring_hdr *)f->mem;
+	f->data = f->mem + BCAST_HDR_SIZE;
+	return bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd);
+}
+
+static void teardown(struct fixture *f)
+{
+	bcast_reader_close(f->rd);
+	bcast_ring_close(f->r);
+	free(f->mem);
+}
+
+static void set_frame(struct fixture *f, uint64_t pos, uint32_t len,
+		      uint32_t flags, uint32_t word1)
+{
+	uint32_t w0 = len | flags << BCAST_FRAME_FLAG_SHIFT;
+
+	memcpy(f->data + pos, &w0, 4);
+	memcpy(f->data + pos + 4, &word1, 4);
+}
+
+/* Every reader entry point, each with a new reader, must report `want`. */
+static int all_readers_say(struct fixture *f, int want)
+{
+	static unsigned char buf[CAP];
+	struct bcast_reader *rd[3];
+	struct bcast_batch b;
+	struct bcast_bulk bulk;
+	struct bcast_msg m;
+	int i, rc, bad = 0;
+
+	for (i = 0; i < 3; i++)
+		if (bcast_reader_open(f->r, BCAST_FROM_OLDEST, &rd[i]))
+			return 9;
+	if (bcast_receive(rd[0], buf, sizeof(buf), &m) != want &&
+	    bcast_receive(rd[0], buf, sizeof(buf), &m) != want)
+		bad = 1;
+	rc = bcast_batch(rd[1], &b);
+	if (rc == 0)
+		rc = bcast_batch_next(&b, &m);
+	if (!bad && rc != want)
+		bad = 2;
+	if (!bad && bcast_read_bulk(rd[2], buf, sizeof(buf), &bulk) != want)
+		bad = 3;
+	for (i = 0; i < 3; i++)
+		bcast_reader_close(rd[i]);
+	return bad;
+}
+
+TEST(frame_longer_than_mtu)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	set_frame(&f, 0, CAP, BCAST_FRAME_FIN, 0);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(unknown_flags)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	set_frame(&f, 0, 2, 0x80 | BCAST_FRAME_FIN, 0);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(padding_that_does_not_end_the_area)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	set_frame(&f, 0, 8, BCAST_FRAME_PAD, 0);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(heartbeat_with_payload)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	set_frame(&f, 0, 2, BCAST_FRAME_HEARTBEAT, 0);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(committed_inside_a_frame)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	f.h->committed = 8;		/* the first frame is 16 bytes */
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(committed_going_backwards)
+{
+	struct fixture f;
+	char buf[8];
+
+	CHECK_OK(setup(&f));
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), 2);
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), 2);
+	f.h->committed = 16;
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), -BCAST_ECORRUPT);
+	teardown(&f);
+}
+
+TEST(fragment_offset_that_does_not_follow)
+{
+	struct fixture f;
+
+	CHECK_OK(setup(&f));
+	set_frame(&f, 0, 2, 0, 7);			/* first fragment */
+	set_frame(&f, 16, 2, BCAST_FRAME_FIN | BCAST_FRAME_CONT, 5);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	set_frame(&f, 16, 2, BCAST_FRAME_FIN | BCAST_FRAME_CONT, 0);
+	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
+	teardown(&f);
+}
+
+TEST(frame_across_the_end_of_the_data_area)
+{
+	struct fixture f;
+	char buf[64];
+
+	CHECK_OK(setup(&f));
+	/* Pretend the ring wrapped so a frame sits 8 bytes before the end. */
+	f.h->committed = CAP + 16;
+	f.h->claimed = CAP + 16;
+	set_frame(&f, 0, 2, BCAST_FRAME_FIN, 0);
+	{
+		struct bcast_reader *rd;
+
+		CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
+		set_frame(&f, CAP - 8, 16, BCAST_FRAME_FIN, 0);
+		/* whatever it finds, it must not read past the area */
+		CHECK(bcast_receive(rd, buf, sizeof(buf), NULL) != -EFAULT);
+		bcast_reader_close(rd);
+	}
+	teardown(&f);
+}
+
+TEST(frontier_far_ahead_means_overrun_not_a_crash)
+{
+	struct fixture f;
+	char buf[8];
+	int i, rc = 0;
+
+	CHECK_OK(setup(&f));
+	f.h->claimed = 1ULL << 60;
+	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), -BCAST_EOVERRUN);
+	for (i = 0; i < 100; i++)
+		rc = (int)bcast_receive(f.rd, buf, sizeof(buf), NULL);
+	CHECK(rc == -EAGAIN || rc == -BCAST_ECORRUPT);
+	CHECK_EQ(bcast_wait(f.rd, 0), -BCAST_EWRITERGONE);
+	teardown(&f);
+}
+
+TEST(writer_refuses_a_ring_committed_past_its_frontier)
+{
+	struct fixture f;
+	struct bcast_writer *w;
+
+	CHECK_OK(setup(&f));
+	f.h->committed = f.h->claimed + 64;
+	CHECK_EQ(bcast_writer_open(f.r, &w), -BCAST_ECORRUPT);
+	teardown(&f);
+}
+
+TEST_MAIN()
