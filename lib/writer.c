@@ -265,7 +265,8 @@ BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 	err = bcast_claim(w, len, &c);
 	if (err)
 		return err;
-	memcpy(c.data, p, len);
+	if (len)
+		memcpy(c.data, p, len);
 	return bcast_commit(&c, type, 0);
 }
 
