@@ -108,7 +108,20 @@ struct bcast_ring_hdr {
 	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - 8];
 };
 
-/* ioctls of /dev/bcast-ctl and /dev/bcastN */
+/*
+ * bcast.ko: /dev/bcast-ctl creates and destroys rings; each ring is
+ * /dev/bcastN.  Opening it O_RDWR makes the one writer (-EBUSY if there is
+ * one); O_RDONLY makes a reader, whose mappings can never be written.
+ *
+ * BCAST_IOC_ARM (reader): record pos and set need_wakeup; returns 1 if
+ *	committed already differs from pos, else 0.  poll() then reports
+ *	EPOLLIN once committed != pos, EPOLLHUP while there is no writer.
+ * BCAST_IOC_NOTIFY (writer): clear need_wakeup, wake pollers, signal
+ *	every registered eventfd.
+ * BCAST_IOC_SET_EVENTFD (reader): signal this eventfd on every wake-up
+ *	(-1 removes it).
+ * BCAST_IOC_INFO: geometry and name of the ring.
+ */
 #define BCAST_NAME_MAX		64
 
 struct bcast_ctl_create {
@@ -130,11 +143,20 @@ struct bcast_arm {
 	__u64 pos;			/* wake when committed moves past this */
 };
 
+struct bcast_dev_info {
+	__u64 capacity;			/* data bytes */
+	__u64 map_size;			/* bytes to mmap from offset 0 */
+	__u32 flags;			/* BCAST_RING_* */
+	__u32 minor;
+	char  name[BCAST_NAME_MAX];
+};
+
 #define BCAST_IOC_MAGIC		0xbc
 #define BCAST_CTL_CREATE	_IOWR(BCAST_IOC_MAGIC, 0x01, struct bcast_ctl_create)
 #define BCAST_CTL_DESTROY	_IOW(BCAST_IOC_MAGIC, 0x02, struct bcast_ctl_destroy)
 #define BCAST_IOC_ARM		_IOW(BCAST_IOC_MAGIC, 0x10, struct bcast_arm)
 #define BCAST_IOC_NOTIFY	_IO(BCAST_IOC_MAGIC, 0x11)
 #define BCAST_IOC_SET_EVENTFD	_IOW(BCAST_IOC_MAGIC, 0x12, __s32)
+#define BCAST_IOC_INFO		_IOR(BCAST_IOC_MAGIC, 0x13, struct bcast_dev_info)
 
 #endif /* _UAPI_LINUX_BCAST_H */
