@@ -32,11 +32,6 @@ static bool valid_shm_name(const char *n)
 	       strcmp(n, "..");
 }
 
-static bool device_loaded(void)
-{
-	return !access("/dev/bcast-ctl", F_OK);
-}
-
 /* The first mounted hugetlbfs, for shm rings that ask for huge pages. */
 static bool hugetlbfs_dir(char *dir, size_t len)
 {
@@ -68,10 +63,11 @@ static int resolve(const char *name, struct ring_path *rp)
 			return -EINVAL;
 		return 0;
 	}
-	if (!strncmp(name, "/dev/bcast", 10) ||
-	    (!strncmp(name, "shm:", 4) ? false : device_loaded())) {
+	if (!strncmp(name, "/dev/", 5) ||
+	    (strncmp(name, "shm:", 4) && device_loaded())) {
 		rp->backend = BACKEND_DEVICE;
-		return -ENODEV;	/* needs bcast.ko's library support */
+		snprintf(rp->path, sizeof(rp->path), "%s", name);
+		return 0;
 	}
 	if (!strncmp(name, "shm:", 4))
 		name += 4;
@@ -184,6 +180,8 @@ int backend_create(const char *name, const struct bcast_ring_opts *o,
 	if (err)
 		return err;
 	r->backend = rp.backend;
+	if (rp.backend == BACKEND_DEVICE)
+		return device_create(rp.path, o, r);
 	if (rp.backend == BACKEND_SHM) {
 		if (!access(rp.path, F_OK) ||
 		    (rp.huge_path[0] && !access(rp.huge_path, F_OK)))
@@ -252,6 +250,12 @@ int backend_open(const char *name, int flags, struct bcast_ring *r)
 	if (err)
 		return err;
 	r->backend = rp.backend;
+	if (rp.backend == BACKEND_DEVICE) {
+		char path[64];
+
+		err = device_resolve(rp.path, path, sizeof(path));
+		return err ? err : device_open(path, flags, r);
+	}
 	if (rp.backend == BACKEND_SHM && rp.huge_path[0] &&
 	    access(rp.path, F_OK) && !access(rp.huge_path, F_OK))
 		return open_at(rp.huge_path, flags, r);
@@ -276,6 +280,8 @@ BCAST_EXPORT int bcast_ring_destroy(const char *name)
 	err = resolve(name, &rp);
 	if (err)
 		return err;
+	if (rp.backend == BACKEND_DEVICE)
+		return device_destroy(rp.path);
 	if (!unlink(rp.path))
 		return 0;
 	err = -errno;

@@ -157,7 +157,10 @@ static ssize_t copy_fragments(const struct bcast_msg *m, unsigned char *dst)
 		}
 		q += f.total;
 	}
-	return got == m->len ? (ssize_t)got : -BCAST_ECORRUPT;
+	if (got != m->len)	/* other frames now: overwritten, or garbage */
+		return frame_intact(r, m->pos) ? -BCAST_ECORRUPT :
+						 -BCAST_EOVERRUN;
+	return (ssize_t)got;
 }
 
 BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,

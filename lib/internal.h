@@ -55,6 +55,7 @@ struct bcast_ring {
 	bool hugepage;
 	enum bcast_backend backend;
 	struct bcast_writer *writer;
+	char path[64];		/* device node, for per-reader files */
 };
 
 struct bcast_writer {
@@ -101,6 +102,7 @@ struct bcast_reader {
 	unsigned asm_frames;
 	bool assembling;
 	bool asm_complete;	/* whole message waiting for a larger buffer */
+	int fd;			/* device rings: this reader's own file */
 	struct bcast_reader_stats st;
 };
 
@@ -136,6 +138,18 @@ int backend_create(const char *name, const struct bcast_ring_opts *o,
 		   struct bcast_ring *r);
 int backend_open(const char *name, int flags, struct bcast_ring *r);
 void backend_close(struct bcast_ring *r);
+
+/* device.c */
+bool device_loaded(void);
+int device_resolve(const char *name, char *path, size_t len);
+int device_create(const char *name, const struct bcast_ring_opts *o,
+		  struct bcast_ring *r);
+int device_open(const char *path, int flags, struct bcast_ring *r);
+int device_destroy(const char *name);
+int device_reader_fd(const struct bcast_ring *r);
+void device_notify(struct bcast_ring *r);
+int device_arm(int fd, uint64_t pos);
+int device_poll(int fd, int ms);
 
 /* wait.c */
 void wake_readers(struct bcast_ring *r);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 
 /* Frames a single call may skip (padding, heartbeats, fragments) before
@@ -29,6 +30,16 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->need_resync = true;
 	rd->joining = true;
 	rd->from_oldest = from & BCAST_FROM_OLDEST;
+	rd->fd = -1;
+	if (r->backend == BACKEND_DEVICE) {
+		rd->fd = device_reader_fd(r);
+		if (rd->fd < 0) {
+			int err = rd->fd;
+
+			free(rd);
+			return err;
+		}
+	}
 	/* Join now if a boundary can be found; otherwise on the first read. */
 	reader_resync(rd);
 	*out = rd;
@@ -39,6 +50,8 @@ BCAST_EXPORT void bcast_reader_close(struct bcast_reader *rd)
 {
 	if (!rd)
 		return;
+	if (rd->fd >= 0)
+		close(rd->fd);
 	free(rd->asm_buf);
 	free(rd);
 }
@@ -93,7 +106,9 @@ int reader_resync(struct bcast_reader *rd)
 int reader_overrun(struct bcast_reader *rd)
 {
 	rd->st.overruns++;
-	drop_assembly(rd);
+	/* A message being assembled is among the losses counted on resync. */
+	rd->assembling = false;
+	rd->asm_complete = false;
 	rd->need_resync = true;
 	reader_resync(rd);
 	return -BCAST_EOVERRUN;

@@ -34,6 +34,10 @@ void wake_readers(struct bcast_ring *r)
 {
 	struct bcast_ring_hdr *h = r->hdr;
 
+	if (r->backend == BACKEND_DEVICE) {
+		device_notify(r);
+		return;
+	}
 	store_relaxed(&h->need_wakeup, 0);
 	__atomic_fetch_add(&h->wake_seq, 1, __ATOMIC_SEQ_CST);
 	sys_futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
@@ -150,6 +154,27 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The position the kernel should wake this reader past. */
+static uint64_t wake_position(const struct bcast_reader *rd)
+{
+	return rd->need_resync ? rd->resync_seen : rd->pos;
+}
+
+/* Device rings: arm, fence, re-check, poll. */
+static int sleep_on_device(struct bcast_reader *rd, int ms)
+{
+	int rc = device_arm(rd->fd, wake_position(rd));
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	reader_barrier(rd->hdr);
+	if (reader_ready(rd) || writer_gone(rd))
+		return 0;
+	rd->st.sleeps++;
+	rc = device_poll(rd->fd, ms);
+	return rc < 0 ? rc : 0;
+}
+
 /* Sleep until woken, or `ms`; -EINTR on a signal. */
 static int sleep_on_ring(struct bcast_reader *rd, int ms)
 {
@@ -157,6 +182,8 @@ static int sleep_on_ring(struct bcast_reader *rd, int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	uint32_t seq;
 
+	if (rd->r->backend == BACKEND_DEVICE)
+		return sleep_on_device(rd, ms);
 	if (!rd->r->wake_writable) {
 		/* A reader that may not write the wake page polls. */
 		ts = (struct timespec){ 0, 1000000L };
@@ -207,5 +234,5 @@ BCAST_EXPORT int bcast_reader_fd(struct bcast_reader *rd)
 {
 	if (!rd)
 		return -EINVAL;
-	return -ENOTSUP;
+	return rd->fd >= 0 ? rd->fd : -ENOTSUP;
 }

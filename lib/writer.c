@@ -358,19 +358,24 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->mtu = r->mtu;
 	w->chunk = 1ULL << r->chunk_shift;
 
-	err = lock_writer(h);
-	if (err)
-		goto fail;
-	self_start_time(&start);
-	store_relaxed(&h->writer_start, start);
-	store_relaxed(&h->writer_pidns, self_pidns());
+	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
+	 * epoch and the alive flag; elsewhere the pid word is the lock. */
+	if (r->backend != BACKEND_DEVICE) {
+		err = lock_writer(h);
+		if (err)
+			goto fail;
+		self_start_time(&start);
+		store_relaxed(&h->writer_start, start);
+		store_relaxed(&h->writer_pidns, self_pidns());
+	}
 	w->membarrier = writer_registered_membarrier();
 	store_relaxed(&h->writer_flags,
 		      w->membarrier ? BCAST_WRITER_MEMBARRIER : 0);
 	err = resume_positions(w);
 	if (err)
 		goto unlock;
-	__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELAXED);
+	if (r->backend != BACKEND_DEVICE)
+		__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELAXED);
 	/* Readers that saw the old writer_flags must be seen sleeping by our
 	 * first wake-up check (see publish_position). */
 	fence_full();
@@ -379,7 +384,8 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	*out = w;
 	return 0;
 unlock:
-	store_release(&h->writer_pid, 0);
+	if (r->backend != BACKEND_DEVICE)
+		store_release(&h->writer_pid, 0);
 fail:
 	free(w);
 	return err;
@@ -394,7 +400,8 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 	h = w->hdr;
 	bcast_flush(w);
 	store_release(&h->writer_alive, 0);
-	store_release(&h->writer_pid, 0);
+	if (w->r->backend != BACKEND_DEVICE)
+		store_release(&h->writer_pid, 0);
 	fence_full();
 	wake_readers(w->r);
 	w->r->writer = NULL;
