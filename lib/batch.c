@@ -19,6 +19,7 @@ BCAST_EXPORT int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b)
 			return err;
 	}
 	committed = load_acquire(&rd->hdr->committed);
+	rd->stalled = false;
 	if (committed == rd->pos)
 		return -EAGAIN;
 	err = reader_lapped(rd, committed);
@@ -111,8 +112,10 @@ BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
 			err = measure_message(rd, &f, b->end_, &next, &len, &frames);
 			if (!frame_intact(rd->r, rd->pos))
 				return reader_overrun(rd);
-			if (err == -EAGAIN)
+			if (err == -EAGAIN) {
+				reader_stalled(rd, b->end_);
 				return 0;
+			}
 			if (err == -ENOMSG) {
 				rd->st.dropped_partial += frames;
 				rd->pos = next;

@@ -110,6 +110,7 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 			return err;
 	}
 	committed = load_acquire(&rd->hdr->committed);
+	rd->stalled = false;
 	if (committed == rd->pos)
 		return -EAGAIN;
 	err = reader_lapped(rd, committed);
@@ -124,8 +125,12 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	got = whole_messages(rd, dst, n, committed);
 	if (got < 0)
 		return got;
-	if (!got)	/* a message not complete yet, or too big for dst */
-		return n == committed - rd->pos ? -EAGAIN : -EMSGSIZE;
+	if (!got) {	/* a message not complete yet, or too big for dst */
+		if (n != committed - rd->pos)
+			return -EMSGSIZE;
+		reader_stalled(rd, committed);
+		return -EAGAIN;
+	}
 	bulk->buf_ = dst;
 	bulk->len_ = (size_t)got;
 	bulk->off_ = 0;

@@ -229,7 +229,7 @@ int device_arm(int fd, uint64_t pos)
 }
 
 /* Sleep on an armed reader file: 1 when the kernel says there is no
- * writer, 0 otherwise, -EINTR on a signal. */
+ * writer, 2 when the time ran out, 0 when woken, -EINTR on a signal. */
 int device_poll(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -237,5 +237,7 @@ int device_poll(int fd, int ms)
 
 	if (rc < 0)
 		return -errno;
+	if (!rc)
+		return 2;
 	return (p.revents & POLLHUP) && !(p.revents & POLLIN) ? 1 : 0;
 }

@@ -92,7 +92,8 @@ struct bcast_reader {
 	bool joining;		/* the pending resync is the first join */
 	uint64_t resync_seen;	/* committed when the last search failed */
 	bool orphans_lost;	/* tails of messages begun before pos are losses */
-	bool in_message;	/* a first fragment was seen, no FIN yet */
+	bool stalled;		/* batch/bulk: only an unfinished message */
+	uint64_t stalled_at;	/* committed when that was seen */
 	/* reassembly of fragmented messages */
 	unsigned char *asm_buf;
 	size_t asm_cap;
@@ -174,6 +175,7 @@ int reader_resync(struct bcast_reader *rd);
 int reader_lapped(struct bcast_reader *rd, uint64_t committed);
 void reader_skip(struct bcast_reader *rd, const struct frame *f);
 void reader_delivered(struct bcast_reader *rd, uint64_t len);
+void reader_stalled(struct bcast_reader *rd, uint64_t committed);
 bool reader_ready(const struct bcast_reader *rd);
 
 #endif

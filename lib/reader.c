@@ -99,7 +99,7 @@ int reader_resync(struct bcast_reader *rd)
 	rd->bytes = bytes;
 	rd->need_resync = false;
 	rd->joining = false;
-	rd->in_message = false;
+	rd->stalled = false;
 	return 0;
 }
 
@@ -139,6 +139,14 @@ void reader_skip(struct bcast_reader *rd, const struct frame *f)
 	rd->pos += f->total;
 }
 
+/* Batch and bulk reads leave an unfinished message in the ring: wait for
+ * committed to move past what was seen, not for it to differ from pos. */
+void reader_stalled(struct bcast_reader *rd, uint64_t committed)
+{
+	rd->stalled = true;
+	rd->stalled_at = committed;
+}
+
 void reader_delivered(struct bcast_reader *rd, uint64_t len)
 {
 	rd->st.messages++;
@@ -154,6 +162,8 @@ bool reader_ready(const struct bcast_reader *rd)
 		return true;
 	if (rd->need_resync)
 		return committed != rd->resync_seen;
+	if (rd->stalled)	/* only an unfinished message was pending */
+		return committed != rd->stalled_at;
 	return committed != rd->pos;
 }
 
@@ -208,6 +218,9 @@ static int take_fragment(struct bcast_reader *rd, const struct frame *f,
 {
 	int err;
 
+	/* The header may be from a newer lap: judge it only if intact. */
+	if (!frame_intact(rd->r, rd->pos))
+		return reader_overrun(rd);
 	if (!(f->flags & BCAST_FRAME_CONT)) {
 		drop_assembly(rd);
 		rd->assembling = true;

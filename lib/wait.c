@@ -23,6 +23,7 @@
 #include "internal.h"
 
 #define LIVENESS_SLICE_MS 25	/* how often a sleeper checks the writer */
+#define MISSED_GRACE_NS 100000000L
 
 static long sys_futex(uint32_t *word, int op, uint32_t val,
 		      const struct timespec *ts)
@@ -172,6 +173,8 @@ static int sleep_on_device(struct bcast_reader *rd, int ms)
 		return 0;
 	rd->st.sleeps++;
 	rc = device_poll(rd->fd, ms);
+	if (rc == 2 && reader_ready(rd))
+		rd->st.missed_wakeups++;	/* data came, no wake-up did */
 	return rc < 0 ? rc : 0;
 }
 
@@ -200,8 +203,15 @@ static int sleep_on_ring(struct bcast_reader *rd, int ms)
 	if (errno == EINTR)
 		return -EINTR;
 	if (errno == ETIMEDOUT && load_acquire(&h->wake_seq) == seq &&
-	    reader_ready(rd))
-		rd->st.missed_wakeups++;	/* data came, no wake-up did */
+	    reader_ready(rd)) {
+		/* Data came and no wake-up: lost, unless the writer is just
+		 * between its committed store and its flag check (preempted).
+		 * Give it a grace period before calling it lost. */
+		ts = (struct timespec){ 0, MISSED_GRACE_NS };
+		if (sys_futex(&h->wake_seq, FUTEX_WAIT, seq, &ts) &&
+		    errno == ETIMEDOUT)
+			rd->st.missed_wakeups++;
+	}
 	return 0;
 }
 

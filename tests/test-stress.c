@@ -1,0 +1,868 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Multi-process stress: one writer process and three reader processes on a
+ * POSIX shared-memory ring with a small MTU, so that messages of random
+ * sizes (0 .. 3 * MTU) are fragmented.
+ *
+ *   reader 0: bcast_receive(), blocks in bcast_wait() when idle;
+ *   reader 1: bcast_batch() / bcast_batch_next(), messages kept as values
+ *             and read later with bcast_msg_read() or bcast_msg_peek() +
+ *             bcast_msg_valid(); blocks in bcast_wait();
+ *   reader 2: deliberately slow (pauses every N messages, so it is lapped
+ *             many times) and rotates through bcast_receive(),
+ *             bcast_batch() and bcast_read_bulk() / bcast_bulk_next() at
+ *             every pause.
+ *
+ * Message `seq` (0 .. total-1) has type (uint32_t)seq, a length that is a
+ * function of seq, and a payload that is a function of seq (the seq itself
+ * in the first 8 bytes).  Every reader checks every message it is handed
+ * (increasing sequence, length, every byte), that after each message its
+ * counters say delivered + lost == seq + 1, and at the end that the gaps in
+ * what it was handed are exactly its lost_messages / lost_bytes and that
+ * delivered + lost adds up to what the writer published.
+ *
+ * Environment: BCAST_STRESS_MESSAGES (10000000), BCAST_STRESS_RING (1 MiB),
+ * BCAST_STRESS_MTU (512), BCAST_STRESS_SLOW_EVERY (2000 messages),
+ * BCAST_STRESS_SLOW_US (10000), BCAST_STRESS_RATE (writer messages per
+ * second, 500000; 0 = as fast as it can), BCAST_STRESS_TIMEOUT (300 s).
+ *
+ * A second test runs the same on a 4 KiB ring (MTU 256),
+ * BCAST_STRESS_TINY_MESSAGES (2000000) messages at BCAST_STRESS_TINY_RATE
+ * (500000) per second: there the writer overwrites the bytes readers are
+ * copying all the time (it catches a reader that skips the claimed re-check
+ * after copying).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "harness.h"
+
+#define NREADERS	3
+#define BULK_CAP	(256u << 10)
+#define POOL_SIZE	(1u << 20)
+#define LAZY_MAX	256
+
+struct cfg {
+	uint64_t messages;
+	uint64_t ring;
+	uint64_t mtu;
+	uint64_t slow_every;
+	uint64_t slow_us;
+	uint64_t timeout;
+	uint64_t rate;		/* writer's messages per second, 0 = flat out */
+};
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end) {
+		fprintf(stderr, "# ignoring %s=%s\n", name, s);
+		return def;
+	}
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the messages ---- */
+
+static unsigned char *pool;	/* random bytes the payloads are cut from */
+static size_t max_len;		/* 3 * MTU */
+
+static size_t msg_len(uint64_t seq)
+{
+	return (size_t)(mix64(seq * 0x9e3779b97f4a7c15ULL + 0x51) %
+			(max_len + 1));
+}
+
+static size_t pool_off(uint64_t seq)
+{
+	return (size_t)(mix64(seq ^ 0x0123456789abcdefULL) & (POOL_SIZE - 1));
+}
+
+static void make_payload(unsigned char *p, size_t len, uint64_t seq)
+{
+	uint64_t x = mix64(~seq);
+
+	if (len < 8) {
+		memcpy(p, &x, len);
+		return;
+	}
+	memcpy(p, &seq, 8);
+	memcpy(p + 8, pool + pool_off(seq), len - 8);
+}
+
+static int check_payload(const unsigned char *p, size_t len, uint64_t seq)
+{
+	uint64_t x = mix64(~seq);
+
+	if (len < 8)
+		return !memcmp(p, &x, len);
+	return !memcmp(p, &seq, 8) &&
+	       !memcmp(p + 8, pool + pool_off(seq), len - 8);
+}
+
+static int pool_init(void)
+{
+	pool = malloc(POOL_SIZE + max_len);
+	if (!pool)
+		return -ENOMEM;
+	fill_payload(pool, POOL_SIZE + max_len, 0x5eed);
+	return 0;
+}
+
+/* ---- reports sent to the parent (one write, < PIPE_BUF) ---- */
+
+enum { REP_READER = 1, REP_WRITER = 2 };
+
+struct report {
+	int kind;
+	int id;
+	int failed;
+	char err[400];
+	double secs;
+	/* reader */
+	uint64_t handed, handed_bytes;	/* messages the library handed out */
+	uint64_t verified, late_lost;	/* checked / overwritten before read */
+	uint64_t gap_msgs, gap_bytes;	/* holes in the handed-out sequence */
+	uint64_t overrun_returns, busy_fallbacks, counts_checked;
+	uint64_t no_progress;		/* batch/bulk calls that handed none
+					 * with data pending */
+	uint64_t calls[3];
+	struct bcast_reader_stats st;
+	/* writer */
+	uint64_t w_messages, w_bytes;
+	struct bcast_writer_stats wst;
+};
+
+static void send_report(int fd, const struct report *rep)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, rep, sizeof(*rep));
+	while (n < 0 && errno == EINTR);
+}
+
+/* ---- readers ---- */
+
+struct rstate {
+	struct bcast_reader *rd;
+	struct report rep;
+	uint64_t total;
+	uint64_t next;		/* sequence after the last one handed out */
+	unsigned char *buf;
+	size_t buf_cap;
+	unsigned char *bulk;
+	uint64_t alt;
+	struct bcast_msg lazy[LAZY_MAX];
+	uint64_t lazy_seq[LAZY_MAX];
+	unsigned nlazy;
+};
+
+static void rfail(struct rstate *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rfail(struct rstate *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->rep.failed)
+		return;
+	s->rep.failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(s->rep.err, sizeof(s->rep.err), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A message was handed out: work out its sequence number from its type
+ * (the low 32 bits) and what came before, account the gap before it, and
+ * check its length.  Returns UINT64_MAX on failure.
+ */
+static uint64_t take(struct rstate *s, uint32_t type, size_t len)
+{
+	uint64_t seq = (s->next & ~0xffffffffULL) | type, q;
+
+	if (seq < s->next)
+		seq += 1ULL << 32;
+	if (seq >= s->total) {
+		rfail(s, "message of type %u after seq %" PRIu64
+		      ": not increasing or out of range", type, s->next);
+		return UINT64_MAX;
+	}
+	for (q = s->next; q < seq; q++) {
+		s->rep.gap_msgs++;
+		s->rep.gap_bytes += msg_len(q);
+	}
+	s->next = seq + 1;
+	s->rep.handed++;
+	s->rep.handed_bytes += len;
+	if (len != msg_len(seq)) {
+		rfail(s, "seq %" PRIu64 ": length %zu, expected %zu", seq, len,
+		      msg_len(seq));
+		return UINT64_MAX;
+	}
+	return seq;
+}
+
+/* Every message before the last one handed out was delivered or lost. */
+static void check_counts(struct rstate *s)
+{
+	struct bcast_reader_stats st;
+
+	bcast_reader_stats(s->rd, &st);
+	s->rep.counts_checked++;
+	if (st.messages != s->rep.handed || st.bytes != s->rep.handed_bytes ||
+	    st.lost_messages != s->rep.gap_msgs ||
+	    st.lost_bytes != s->rep.gap_bytes)
+		rfail(s, "after seq %" PRIu64 ": stats say %" PRIu64
+		      " delivered (%" PRIu64 " B), %" PRIu64 " lost (%" PRIu64
+		      " B); handed %" PRIu64 " (%" PRIu64 " B), gaps %" PRIu64
+		      " (%" PRIu64 " B)", s->next - 1, st.messages, st.bytes,
+		      st.lost_messages, st.lost_bytes, s->rep.handed,
+		      s->rep.handed_bytes, s->rep.gap_msgs, s->rep.gap_bytes);
+}
+
+static int do_receive(struct rstate *s)
+{
+	struct bcast_msg m;
+	ssize_t n = bcast_receive(s->rd, s->buf, s->buf_cap, &m);
+	uint64_t seq;
+
+	if (n < 0)
+		return (int)n;
+	if (m.len != (uint64_t)n)
+		rfail(s, "receive returned %zd, info.len %u", n, m.len);
+	seq = take(s, m.type, (size_t)n);
+	if (seq == UINT64_MAX)
+		return 1;
+	if (!check_payload(s->buf, (size_t)n, seq))
+		rfail(s, "seq %" PRIu64 " (%zd B): payload corrupt", seq, n);
+	s->rep.verified++;
+	check_counts(s);
+	return 1;
+}
+
+/* Read a message handed out earlier by bcast_batch_next(). */
+static void read_late(struct rstate *s, const struct bcast_msg *m,
+		      uint64_t seq)
+{
+	ssize_t n;
+
+	if (!(m->flags & BCAST_MSG_FRAGMENTED) && (s->alt++ & 1)) {
+		const unsigned char *p = bcast_msg_peek(m);
+		int ok;
+
+		if (!p) {
+			rfail(s, "seq %" PRIu64 ": peek of a single-frame "
+			      "message gave NULL", seq);
+			return;
+		}
+		ok = check_payload(p, m->len, seq);
+		if (!bcast_msg_valid(m)) {
+			s->rep.late_lost++;
+			return;
+		}
+		if (!ok)
+			rfail(s, "seq %" PRIu64 ": peeked payload corrupt but "
+			      "bcast_msg_valid() says intact", seq);
+		s->rep.verified++;
+		return;
+	}
+	n = bcast_msg_read(m, s->buf, s->buf_cap);
+	if (n == -BCAST_EOVERRUN) {
+		s->rep.late_lost++;
+		return;
+	}
+	if (n < 0) {
+		int v1 = bcast_msg_valid(m);
+		ssize_t n2 = bcast_msg_read(m, s->buf, s->buf_cap);
+		rfail(s, "seq %" PRIu64 ": bcast_msg_read: %s (len %u, flags %#x, "
+		      "pos %" PRIu64 ", reader at %" PRIu64 "; then valid=%d, "
+		      "read again: %zd)", seq,
+		      bcast_strerror((int)n), m->len, m->flags, m->pos,
+		      bcast_reader_position(s->rd), v1, n2);
+		return;
+	}
+	if ((uint64_t)n != m->len || !check_payload(s->buf, (size_t)n, seq))
+		rfail(s, "seq %" PRIu64 ": bcast_msg_read gave %zd bytes of "
+		      "%u, or corrupt ones", seq, n, m->len);
+	s->rep.verified++;
+}
+
+static void read_lazy(struct rstate *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nlazy; i++)
+		read_late(s, &s->lazy[i], s->lazy_seq[i]);
+	s->nlazy = 0;
+}
+
+static int do_batch(struct rstate *s)
+{
+	struct bcast_batch b;
+	struct bcast_msg m;
+	int rc, got = 0;
+	uint64_t seq;
+
+	rc = bcast_batch(s->rd, &b);
+	if (rc < 0)
+		return rc;
+	while ((rc = bcast_batch_next(&b, &m)) == 1) {
+		seq = take(s, m.type, m.len);
+		if (seq == UINT64_MAX)
+			break;
+		check_counts(s);
+		/* Keep the message as a value and read it later. */
+		s->lazy[s->nlazy] = m;
+		s->lazy_seq[s->nlazy++] = seq;
+		if (s->nlazy == LAZY_MAX)
+			read_lazy(s);
+		got++;
+	}
+	read_lazy(s);
+	return rc < 0 ? rc : got;
+}
+
+static int do_bulk(struct rstate *s)
+{
+	struct bcast_bulk bk;
+	struct bcast_msg m;
+	ssize_t n;
+	int rc, got = 0;
+	uint64_t seq;
+
+	n = bcast_read_bulk(s->rd, s->bulk, BULK_CAP, &bk);
+	if (n < 0)
+		return (int)n;
+	while ((rc = bcast_bulk_next(&bk, &m)) == 1) {
+		const unsigned char *p;
+
+		seq = take(s, m.type, m.len);
+		if (seq == UINT64_MAX)
+			return 1;
+		if (!(m.flags & BCAST_MSG_COPIED))
+			rfail(s, "bulk message without BCAST_MSG_COPIED");
+		if (s->alt++ & 1) {
+			p = bcast_msg_peek(&m);
+			if (!p || !bcast_msg_valid(&m) ||
+			    !check_payload(p, m.len, seq))
+				rfail(s, "seq %" PRIu64 ": bulk payload "
+				      "missing or corrupt", seq);
+		} else if (bcast_msg_read(&m, s->buf, s->buf_cap) != m.len ||
+			   !check_payload(s->buf, m.len, seq)) {
+			rfail(s, "seq %" PRIu64 ": bulk bcast_msg_read failed "
+			      "or corrupt", seq);
+		}
+		s->rep.verified++;
+		got++;
+	}
+	if (rc < 0)
+		return rc;
+	/* The window's counters are settled once it has been walked. */
+	if (got)
+		check_counts(s);
+	return got;
+}
+
+static void reader_main(int id, const char *name, const struct cfg *c,
+			int ready_fd, int rep_fd)
+{
+	static struct rstate s;
+	struct bcast_ring *r;
+	bool slow = id == 2;
+	uint64_t next_pause = c->slow_every;
+	int style = id, rc;
+	double t0;
+
+	s.rep.kind = REP_READER;
+	s.rep.id = id;
+	s.total = c->messages;
+	s.buf_cap = max_len + 64;
+	s.buf = malloc(s.buf_cap);
+	s.bulk = malloc(BULK_CAP);
+	if (!s.buf || !s.bulk) {
+		rfail(&s, "out of memory");
+		goto out;
+	}
+	rc = bcast_ring_open(name, BCAST_RDONLY, &r);
+	if (rc < 0) {
+		rfail(&s, "bcast_ring_open: %s", bcast_strerror(rc));
+		goto out;
+	}
+	rc = bcast_reader_open(r, BCAST_FROM_OLDEST, &s.rd);
+	if (rc < 0) {
+		rfail(&s, "bcast_reader_open: %s", bcast_strerror(rc));
+		goto out;
+	}
+	if (write(ready_fd, "r", 1) != 1) {
+		rfail(&s, "ready pipe: %s", strerror(errno));
+		goto out;
+	}
+	t0 = now_s();
+	for (;;) {
+		if (style == 0)
+			rc = do_receive(&s);
+		else if (style == 1)
+			rc = do_batch(&s);
+		else
+			rc = do_bulk(&s);
+		s.rep.calls[style]++;
+		if (rc == -EBUSY) {
+			/* batch and bulk reads refuse while bcast_receive()
+			 * holds half a message: let it finish. */
+			s.rep.busy_fallbacks++;
+			rc = do_receive(&s);
+		}
+		if (s.rep.failed)
+			break;
+		if (rc == -EAGAIN) {
+			rc = bcast_wait(s.rd, 1000);
+			if (rc == -BCAST_EWRITERGONE)
+				break;
+			if (rc == 0 && style != 0) {
+				/* Ready at once: probably only part of a
+				 * fragmented message, which batch and bulk
+				 * reads leave in the ring. */
+				s.rep.no_progress++;
+				sched_yield();
+			}
+			if (rc == 0 || rc == -ETIMEDOUT || rc == -EINTR)
+				continue;
+			rfail(&s, "bcast_wait: %s", bcast_strerror(rc));
+			break;
+		}
+		if (rc == -BCAST_EOVERRUN) {
+			s.rep.overrun_returns++;
+			continue;
+		}
+		if (rc == 0) {
+			/* Only part of a fragmented message is committed:
+			 * bcast_wait() would return at once, so let the
+			 * writer finish it. */
+			s.rep.no_progress++;
+			sched_yield();
+		}
+		if (rc < 0) {
+			struct bcast_ring_info ri;
+			uint64_t pos = bcast_reader_position(s.rd);
+
+			bcast_ring_info(r, &ri);
+			rfail(&s, "read (style %d) after seq %" PRIu64 ": %s; "
+			      "reader at %" PRIu64 ", now committed %" PRIu64
+			      ", claimed %" PRIu64 " (claimed - position %s "
+			      "capacity %zu: %s)", style, s.next - 1,
+			      bcast_strerror(rc), pos, ri.committed, ri.claimed,
+			      ri.claimed - pos > ri.capacity ? ">" : "<=",
+			      ri.capacity, ri.claimed - pos > ri.capacity ?
+			      "overwritten, an overrun" : "intact");
+			break;
+		}
+		if (slow && s.rep.handed >= next_pause) {
+			usleep((useconds_t)c->slow_us);
+			next_pause = s.rep.handed + c->slow_every;
+			style = (style + 1) % 3;
+		}
+	}
+	s.rep.secs = now_s() - t0;
+	bcast_reader_stats(s.rd, &s.rep.st);
+out:
+	send_report(rep_fd, &s.rep);
+	_exit(s.rep.failed ? 1 : 0);
+}
+
+/* ---- the writer ---- */
+
+static void writer_main(const char *name, const struct cfg *c, int ready_fd,
+			int rep_fd)
+{
+	struct report rep = { .kind = REP_WRITER };
+	struct bcast_writer *w = NULL;
+	struct bcast_ring *r;
+	unsigned char *buf = malloc(max_len + 8);
+	uint64_t seq, bytes = 0;
+	double t0;
+	int rc = 0;
+
+	if (!buf) {
+		snprintf(rep.err, sizeof(rep.err), "out of memory");
+		goto fail;
+	}
+	rc = bcast_ring_open(name, BCAST_RDWR, &r);
+	if (rc < 0) {
+		snprintf(rep.err, sizeof(rep.err), "bcast_ring_open: %s",
+			 bcast_strerror(rc));
+		goto fail;
+	}
+	rc = bcast_writer_open(r, &w);
+	if (rc < 0) {
+		snprintf(rep.err, sizeof(rep.err), "bcast_writer_open: %s",
+			 bcast_strerror(rc));
+		goto fail;
+	}
+	if (write(ready_fd, "w", 1) != 1) {
+		snprintf(rep.err, sizeof(rep.err), "ready pipe");
+		goto fail;
+	}
+	t0 = now_s();
+	for (seq = 0; seq < c->messages; seq++) {
+		size_t len = msg_len(seq);
+		uint32_t type = (uint32_t)seq;
+
+		if (c->rate && !(seq & 255)) {
+			/* Pace to the rate: readers that keep up then go to
+			 * sleep in bcast_wait() and get woken all the time. */
+			double ahead = (double)seq / (double)c->rate -
+				       (now_s() - t0);
+
+			if (ahead > 0.0005)
+				usleep((useconds_t)(ahead * 1e6));
+		}
+
+		if (seq % 8 == 3 && len <= c->mtu) {
+			struct bcast_claim cl;
+
+			rc = bcast_claim(w, len, &cl);
+			if (rc == 0) {
+				make_payload(cl.data, len, seq);
+				rc = bcast_commit(&cl, type, 0);
+			}
+		} else if (seq % 8 == 5 && len >= 2) {
+			struct iovec iov[2];
+
+			make_payload(buf, len, seq);
+			iov[0] = (struct iovec){ buf, len / 3 };
+			iov[1] = (struct iovec){ buf + len / 3, len - len / 3 };
+			rc = bcast_publishv(w, iov, 2, type);
+		} else {
+			make_payload(buf, len, seq);
+			rc = bcast_publish(w, buf, len, type);
+		}
+		if (rc < 0) {
+			snprintf(rep.err, sizeof(rep.err),
+				 "publishing seq %" PRIu64 ": %s", seq,
+				 bcast_strerror(rc));
+			goto fail;
+		}
+		bytes += len;
+	}
+	rep.secs = now_s() - t0;
+	rep.w_messages = seq;
+	rep.w_bytes = bytes;
+	bcast_writer_stats(w, &rep.wst);
+	bcast_writer_close(w);
+	send_report(rep_fd, &rep);
+	_exit(0);
+fail:
+	rep.failed = 1;
+	if (w)
+		bcast_writer_close(w);
+	send_report(rep_fd, &rep);
+	_exit(1);
+}
+
+/* ---- the parent ---- */
+
+struct run {
+	char err[512];
+	struct report readers[NREADERS];
+	struct report writer;
+	int have_reader[NREADERS], have_writer;
+	int status[NREADERS + 1];
+	double secs;
+};
+
+static void kill_children(pid_t *pids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+			pids[i] = 0;
+		}
+}
+
+/* Read `n` bytes from the ready pipe within `secs`. */
+static int wait_ready(int fd, int n, double secs)
+{
+	double deadline = now_s() + secs;
+	char c;
+
+	while (n > 0) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		double left = deadline - now_s();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+			return -errno;
+		if (pfd.revents & POLLIN) {
+			if (read(fd, &c, 1) == 1)
+				n--;
+		} else if (pfd.revents & (POLLHUP | POLLERR)) {
+			return -EPIPE;
+		}
+	}
+	return 0;
+}
+
+static void run_stress(const char *name, const struct cfg *c, struct run *res)
+{
+	pid_t pids[NREADERS + 1] = { 0 };
+	int ready[2], rep[2], i, left, rc;
+	double deadline, t0;
+	struct report rp;
+
+	if (pipe(ready) || pipe2(rep, O_NONBLOCK)) {
+		snprintf(res->err, sizeof(res->err), "pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < NREADERS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			alarm((unsigned)c->timeout + 60);
+			close(ready[0]);
+			close(rep[0]);
+			reader_main(i, name, c, ready[1], rep[1]);
+		}
+		if (pids[i] < 0) {
+			snprintf(res->err, sizeof(res->err), "fork: %s",
+				 strerror(errno));
+			goto out;
+		}
+	}
+	/* Every reader is attached before the writer starts. */
+	rc = wait_ready(ready[0], NREADERS, 30);
+	if (rc) {
+		snprintf(res->err, sizeof(res->err),
+			 "readers did not attach: %s", strerror(-rc));
+		goto out;
+	}
+	t0 = now_s();
+	pids[NREADERS] = fork();
+	if (pids[NREADERS] == 0) {
+		alarm((unsigned)c->timeout + 60);
+		close(ready[0]);
+		close(rep[0]);
+		writer_main(name, c, ready[1], rep[1]);
+	}
+	if (pids[NREADERS] < 0) {
+		snprintf(res->err, sizeof(res->err), "fork: %s", strerror(errno));
+		goto out;
+	}
+	rc = wait_ready(ready[0], 1, 30);
+	if (rc) {
+		snprintf(res->err, sizeof(res->err),
+			 "writer did not attach: %s", strerror(-rc));
+		goto out;
+	}
+	/* Everybody has it mapped: the name can go now. */
+	bcast_ring_destroy(name);
+
+	deadline = t0 + (double)c->timeout;
+	left = NREADERS + 1;
+	while (left) {
+		for (i = 0; i <= NREADERS; i++) {
+			if (pids[i] <= 0)
+				continue;
+			if (waitpid(pids[i], &res->status[i], WNOHANG) ==
+			    pids[i]) {
+				pids[i] = 0;
+				left--;
+			}
+		}
+		if (left && now_s() > deadline) {
+			snprintf(res->err, sizeof(res->err),
+				 "timed out after %.0f s with %d of %d "
+				 "processes still running (a hang)",
+				 (double)c->timeout, left, NREADERS + 1);
+			goto out;
+		}
+		if (left)
+			usleep(5000);
+	}
+	res->secs = now_s() - t0;
+	while (read(rep[0], &rp, sizeof(rp)) == (ssize_t)sizeof(rp)) {
+		if (rp.kind == REP_WRITER) {
+			res->writer = rp;
+			res->have_writer = 1;
+		} else if (rp.kind == REP_READER && rp.id >= 0 &&
+			   rp.id < NREADERS) {
+			res->readers[rp.id] = rp;
+			res->have_reader[rp.id] = 1;
+		}
+	}
+out:
+	kill_children(pids, NREADERS + 1);
+	close(ready[0]);
+	close(ready[1]);
+	close(rep[0]);
+	close(rep[1]);
+}
+
+static const char *const reader_names[NREADERS] = {
+	"receive+wait", "batch+wait", "slow, rotating styles"
+};
+
+static void stress(struct cfg c, const char *tag)
+{
+	struct bcast_ring_opts o = { .size = c.ring, .mtu = c.mtu };
+	static struct run res;
+	struct bcast_ring_info info;
+	struct bcast_ring *r;
+	char name[64];
+	uint64_t total_lost = 0;
+	int i;
+
+	memset(&res, 0, sizeof(res));
+	snprintf(name, sizeof(name), "shm:%s-%d", tag, (int)getpid());
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	bcast_ring_info(r, &info);
+	max_len = 3 * info.mtu;
+	c.mtu = info.mtu;
+	free(pool);
+	if (pool_init()) {
+		bcast_ring_destroy(name);
+		FAILF("out of memory");
+	}
+	printf("# %" PRIu64 " messages of 0..%zu bytes, ring %zu B, MTU %zu, "
+	       "writer rate limit %" PRIu64 " msg/s (0: none), slow reader "
+	       "pauses %" PRIu64 " us every %" PRIu64 " messages\n",
+	       c.messages, max_len, info.capacity, info.mtu, c.rate,
+	       c.slow_us, c.slow_every);
+	run_stress(name, &c, &res);
+	bcast_ring_destroy(name);	/* already gone unless we failed early */
+	if (res.err[0]) {
+		bcast_ring_close(r);
+		FAILF("%s", res.err);
+	}
+	bcast_ring_info(r, &info);
+	bcast_ring_close(r);
+
+	CHECK(res.have_writer);
+	if (res.writer.failed)
+		FAILF("writer: %s", res.writer.err);
+	CHECK(WIFEXITED(res.status[NREADERS]) &&
+	      WEXITSTATUS(res.status[NREADERS]) == 0);
+	printf("# writer: %" PRIu64 " messages, %" PRIu64 " bytes in %.2f s: "
+	       "%.0f msg/s, %.1f MB/s; %" PRIu64 " frames, %" PRIu64
+	       " wake-up syscalls, %" PRIu64 " frontier steps; whole run %.2f s\n",
+	       res.writer.w_messages, res.writer.w_bytes, res.writer.secs,
+	       (double)res.writer.w_messages / res.writer.secs,
+	       (double)res.writer.w_bytes / res.writer.secs / 1e6,
+	       res.writer.wst.frames, res.writer.wst.notifies,
+	       res.writer.wst.frontier_steps, res.secs);
+	CHECK_EQ(res.writer.w_messages, c.messages);
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_EQ(info.writer_epoch, 1);
+
+	for (i = 0; i < NREADERS; i++) {
+		const struct report *rp = &res.readers[i];
+		const struct bcast_reader_stats *st = &rp->st;
+
+		if (!res.have_reader[i])
+			FAILF("reader %d sent no report (status %#x)", i,
+			      res.status[i]);
+		printf("# reader %d (%s): handed %" PRIu64 " (%" PRIu64
+		       " B), verified %" PRIu64 ", overwritten before the "
+		       "late read %" PRIu64 ", lost %" PRIu64 " (%" PRIu64
+		       " B) in %" PRIu64 " overruns, %.2f s, %.0f msg/s, "
+		       "%" PRIu64 " sleeps, %" PRIu64 " missed wake-ups, "
+		       "%" PRIu64 " per-message count checks\n",
+		       i, reader_names[i], rp->handed, rp->handed_bytes,
+		       rp->verified, rp->late_lost, st->lost_messages,
+		       st->lost_bytes, st->overruns, rp->secs,
+		       (double)rp->handed / rp->secs, st->sleeps,
+		       st->missed_wakeups, rp->counts_checked);
+		printf("# reader %d calls: receive %" PRIu64 ", batch %" PRIu64
+		       ", bulk %" PRIu64 " (%" PRIu64 " handed nothing), "
+		       "-EBUSY fallbacks %" PRIu64 ", -BCAST_EOVERRUN returns %"
+		       PRIu64 "\n", i, rp->calls[0], rp->calls[1], rp->calls[2],
+		       rp->no_progress, rp->busy_fallbacks, rp->overrun_returns);
+		fflush(stdout);
+		if (rp->failed)
+			FAILF("reader %d: %s", i, rp->err);
+		CHECK(WIFEXITED(res.status[i]) && WEXITSTATUS(res.status[i]) == 0);
+		/* exact loss accounting */
+		CHECK_EQ(rp->handed + st->lost_messages, res.writer.w_messages);
+		CHECK_EQ(rp->handed_bytes + st->lost_bytes, res.writer.w_bytes);
+		CHECK_EQ(st->messages, rp->handed);
+		CHECK_EQ(st->bytes, rp->handed_bytes);
+		CHECK_EQ(rp->gap_msgs, st->lost_messages);
+		CHECK_EQ(rp->gap_bytes, st->lost_bytes);
+		CHECK_EQ(rp->verified + rp->late_lost, rp->handed);
+		CHECK(st->lost_messages == 0 || st->overruns > 0);
+		total_lost += st->lost_messages;
+	}
+	/* The slow reader must really have been lapped, or the test is weak. */
+	if (c.messages >= 1000000)
+		CHECK(res.readers[2].st.overruns > 10);
+	printf("# all readers: %" PRIu64 " messages lost to overruns\n",
+	       total_lost);
+	/* "fragments of messages the writer never finished (it died
+	 * mid-message)": this writer finished every message. */
+	for (i = 0; i < NREADERS; i++)
+		CHECK_EQ(res.readers[i].st.dropped_partial, 0);
+}
+
+TEST(stress_one_writer_three_readers)
+{
+	struct cfg c = {
+		.messages = env_u64("BCAST_STRESS_MESSAGES", 10000000),
+		.ring = env_u64("BCAST_STRESS_RING", 1u << 20),
+		.mtu = env_u64("BCAST_STRESS_MTU", 512),
+		.slow_every = env_u64("BCAST_STRESS_SLOW_EVERY", 2000),
+		.slow_us = env_u64("BCAST_STRESS_SLOW_US", 10000),
+		.timeout = env_u64("BCAST_STRESS_TIMEOUT", 300),
+		.rate = env_u64("BCAST_STRESS_RATE", 500000),
+	};
+
+	stress(c, "bcast-stress");
+}
+
+/*
+ * The same on the smallest ring: every reader is lapped all the time and the
+ * writer is always overwriting the bytes being copied, which is where torn
+ * copies would slip through.
+ */
+TEST(stress_tiny_ring_flat_out)
+{
+	struct cfg c = {
+		.messages = env_u64("BCAST_STRESS_TINY_MESSAGES", 2000000),
+		.ring = 4096,
+		.mtu = 256,
+		.slow_every = 500,
+		.slow_us = 1000,
+		.timeout = env_u64("BCAST_STRESS_TIMEOUT", 300),
+		.rate = env_u64("BCAST_STRESS_TINY_RATE", 500000),
+	};
+
+	stress(c, "bcast-stress-tiny");
+}
+
+TEST_MAIN()
