@@ -222,6 +222,10 @@ int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
 int bcast_wait(struct bcast_reader *rd, int timeout_ms);
 /* A pollable fd (device rings); -ENOTSUP elsewhere. */
 int bcast_reader_fd(struct bcast_reader *rd);
+/* Before polling that fd yourself (epoll, an eventfd): ask the kernel to
+ * wake it once a message is pending.  1 if one already is, 0 if armed,
+ * -ENOTSUP for rings without a device. */
+int bcast_reader_arm(struct bcast_reader *rd);
 int bcast_reader_stats(const struct bcast_reader *rd,
 		       struct bcast_reader_stats *st);
 /* Position of the next frame this reader will look at. */

@@ -42,7 +42,8 @@ static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 	while (off + BCAST_FRAME_HDR <= n) {
 		if (frame_decode(word_at(dst + off), pos + off, rd->cap, rd->mtu,
 				 committed, &f))
-			return -BCAST_ECORRUPT;
+			/* hand out the good messages first, then report */
+			return boundary ? (ssize_t)boundary : -BCAST_ECORRUPT;
 		if (f.total > n - off)
 			break;	/* cut short by the window */
 		if (f.flags & BCAST_FRAME_HEARTBEAT)
@@ -61,7 +62,8 @@ static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 				}
 			} else if (in_msg) {
 				if (f.word1 != expect)
-					return -BCAST_ECORRUPT;
+					return boundary ? (ssize_t)boundary :
+							  -BCAST_ECORRUPT;
 				expect += f.len;
 				frames++;
 				if (f.flags & BCAST_FRAME_FIN) {

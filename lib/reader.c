@@ -185,7 +185,8 @@ static int assembly_append(struct bcast_reader *rd, const unsigned char *src,
 		rd->asm_cap = cap;
 	}
 	racy_begin();
-	memcpy(rd->asm_buf + rd->asm_len, src, len);
+	if (len)
+		memcpy(rd->asm_buf + rd->asm_len, src, len);
 	racy_end();
 	rd->asm_len = need;
 	rd->asm_frames++;
@@ -264,7 +265,8 @@ static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
 		return -EMSGSIZE;
 	}
 	racy_begin();
-	memcpy(buf, payload, f->len);
+	if (f->len)
+		memcpy(buf, payload, f->len);
 	racy_end();
 	if (!frame_intact(rd->r, rd->pos))
 		return reader_overrun(rd);

@@ -240,6 +240,23 @@ BCAST_EXPORT int bcast_wait(struct bcast_reader *rd, int timeout_ms)
 	}
 }
 
+BCAST_EXPORT int bcast_reader_arm(struct bcast_reader *rd)
+{
+	int rc;
+
+	if (!rd)
+		return -EINVAL;
+	if (rd->fd < 0)
+		return -ENOTSUP;
+	if (reader_ready(rd))
+		return 1;
+	rc = device_arm(rd->fd, wake_position(rd));
+	if (rc)
+		return rc;
+	reader_barrier(rd->hdr);
+	return reader_ready(rd) ? 1 : 0;
+}
+
 BCAST_EXPORT int bcast_reader_fd(struct bcast_reader *rd)
 {
 	if (!rd)

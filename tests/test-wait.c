@@ -56,6 +56,7 @@ TEST(wait_returns_ready_or_times_out)
 	CHECK_EQ(bcast_wait(rd, -1), 0);
 	CHECK_EQ(bcast_wait(NULL, 0), -EINVAL);
 	CHECK_EQ(bcast_reader_fd(rd), -ENOTSUP);
+	CHECK_EQ(bcast_reader_arm(rd), -ENOTSUP);
 	bcast_reader_close(rd);
 	bcast_writer_close(w);
 	bcast_ring_close(r);

@@ -7,8 +7,28 @@
  * aligned heap buffer of exactly BCAST_HDR_SIZE + capacity bytes (the
  * padding of the header is poisoned for ASan, so a negative data index is
  * caught as well as one past the end), attaches without BCAST_FORMAT and,
- * when the library accepts the memory, drives every reader entry point,
- * then a writer, reading back what it published.
+ * when the library accepts the memory:
+ *
+ *  1. four readers (FROM_OLDEST / FROM_LATEST, with and without
+ *     RESYNC_LATEST) drain the ring with bcast_receive (small, zero and
+ *     large buffers), batches (bcast_msg_read / peek / valid, also of
+ *     messages handed out earlier), bulk reads, or all of them mixed;
+ *     every payload is read in full and every buffer is exactly as large
+ *     as the library was told, so ASan sees any overflow;
+ *  2. a writer opens on the ring (it must fail cleanly or work): a few
+ *     messages are published and a reader that joined at `committed`
+ *     must get exactly them back;
+ *  3. the writer and four readers take turns (messages up to 1.5 rings
+ *     long, heartbeats, deferred commits, aborted claims), so readers are
+ *     lapped and resynchronise; whatever a reader delivers, or confirms
+ *     intact, at a position where the writer put a message must be that
+ *     message, byte for byte; then every reader must drain.
+ *
+ * Every call is bounded by the target; a library call that does not
+ * return is a hang for libFuzzer's -timeout.  On a ring nobody writes,
+ * a reader that never runs out of messages, or is lapped again and again,
+ * is a failure too.  BCAST_FUZZ_STRICT=1 adds consistency checks (see
+ * strict_mode()).
  *
  * Input format (integers in host byte order, i.e. little-endian):
  *
@@ -66,6 +86,14 @@
 #define unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
+/* Harness loops over payload bytes need no coverage feedback: it would
+ * cost more than the library itself. */
+#if defined(__clang__)
+#define NOCOV __attribute__((no_sanitize("coverage"), noinline))
+#else
+#define NOCOV
+#endif
+
 #define FUZZ_PREFIX	4
 #define FUZZ_LINE0	40
 #define FUZZ_LINE3	40
@@ -73,7 +101,8 @@
 #define FUZZ_SYNC_SIZE	32
 
 #define MAX_CALLS	10000	/* per drive loop */
-#define MAX_OVERRUNS	256	/* per drive loop, on a ring nobody writes */
+#define MAX_OVERRUNS	64	/* per drive loop: on a ring nobody writes,
+				 * one resync must end the overruns */
 
 _Static_assert(FUZZ_FIXED == 108, "input layout");
 _Static_assert(sizeof(struct bcast_sync_point) == FUZZ_SYNC_SIZE, "sync");
@@ -156,7 +185,7 @@ static void header_pads(struct bcast_ring_hdr *h, bool on)
 	}
 }
 
-static void take(unsigned char *dst, size_t n, const uint8_t **p, size_t *left)
+NOCOV static void take(unsigned char *dst, size_t n, const uint8_t **p, size_t *left)
 {
 	size_t k = *left < n ? *left : n;
 
@@ -210,7 +239,7 @@ static int fuzz_decode(const uint8_t *data, size_t size, struct fuzz_ring *fr)
  * Encode a ring (BCAST_HDR_SIZE + cap bytes at mem) as a fuzz input; returns
  * its length.  `out` must hold fuzz_encoded_max(cap) bytes.
  */
-static inline size_t fuzz_encoded_max(uint64_t cap)
+static inline __attribute__((unused)) size_t fuzz_encoded_max(uint64_t cap)
 {
 	return FUZZ_FIXED + BCAST_SYNC_SLOTS * FUZZ_SYNC_SIZE + cap;
 }
@@ -254,7 +283,7 @@ fuzz_encode(const void *mem, uint64_t cap, unsigned ctl, unsigned ops,
 
 /* ---- helpers ---- */
 
-static uint64_t rng_next(uint64_t *s)
+NOCOV static uint64_t rng_next(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
 
@@ -264,7 +293,7 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /* Read every byte, so that ASan sees any out-of-bounds pointer. */
-static unsigned touch(const void *p, size_t n)
+NOCOV static unsigned touch(const void *p, size_t n)
 {
 	const volatile unsigned char *q = p;
 	unsigned s = 0;
@@ -294,50 +323,222 @@ static bool known_error(long err)
 	return false;
 }
 
-#define SAVED_MAX 8
+NOCOV static uint64_t hash(const void *p, size_t n)
+{
+	const unsigned char *q = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ q[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+#define SAVED_MAX	8
+#define RECORD_MAX	4096
+
+struct saved_msg {
+	const struct bcast_reader *rd;
+	struct bcast_msg m;
+};
+
+/* What a reader delivered, to compare the entry points (strict mode). */
+struct record {
+	unsigned n;
+	bool stopped;		/* an error ended it: what follows may differ */
+	uint64_t pos[RECORD_MAX], sum[RECORD_MAX];
+	uint32_t len[RECORD_MAX], type[RECORD_MAX];
+};
+
+/* Where our own writer put each message, to check what readers get. */
+struct live_msg {
+	uint64_t pos;		/* of the first frame */
+	uint32_t len, type;
+};
+
+struct live {
+	struct live_msg *v;
+	unsigned n, max;
+	uint64_t pos;		/* where the writer's next frame goes */
+	uint64_t start;		/* where it began: older frames are not ours */
+	uint64_t cap, mtu;
+	uint32_t counter;	/* messages published */
+	bool verify;		/* positions are known exactly */
+};
 
 struct fuzz_ctx {
 	struct bcast_ring *r;
 	uint64_t cap;		/* the ring's data capacity */
 	size_t big;		/* a buffer size no message of a static ring exceeds */
+	unsigned char *rbuf;	/* `big` bytes: messages are read into its tail */
+	unsigned char *bbuf;	/* `big` bytes: bulk windows, at its tail */
 	uint64_t rng;
 	bool static_ring;	/* nobody writes while we drain */
-	struct bcast_msg saved[SAVED_MAX];
+	struct record *rec;	/* where delivered messages go, or NULL */
+	uint64_t delivered;	/* messages handed to us by the current drive */
+	struct live *live;	/* messages our writer published, or NULL */
+	struct saved_msg saved[SAVED_MAX];
 	unsigned nsaved;
 };
 
-static void check_msg_common(const struct bcast_msg *m)
+/*
+ * The last `n` bytes of a `big`-byte buffer: a library write past `n` bytes
+ * runs off the end of the allocation, which ASan reports.
+ */
+static unsigned char *tail(const struct fuzz_ctx *c, unsigned char *buf,
+			   size_t n)
 {
-	const void *p;
-	unsigned char *b;
-	ssize_t n;
+	FUZZ_CHECK(n <= c->big);
+	return buf + c->big - n;
+}
 
-	FUZZ_CHECK(m->len <= 0xffffffffU);
+/*
+ * BCAST_FUZZ_STRICT=1 adds consistency checks beyond memory safety and
+ * termination: a message just handed out from a ring nobody writes must
+ * read back whole, bcast_receive, batches and bulk reads started at the
+ * same place must deliver the same messages, a reader's stats.messages
+ * must count exactly the messages it handed out, and once the writer is
+ * gone bcast_wait() must not say "ready" to a reader that has nothing
+ * left to read.
+ */
+static bool strict_mode(void)
+{
+	static int strict = -1;
+
+	if (strict < 0) {
+		const char *e = getenv("BCAST_FUZZ_STRICT");
+
+		strict = e && *e && strcmp(e, "0");
+	}
+	return strict;
+}
+
+NOCOV static void fill(unsigned char *p, size_t n, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 131 + (i >> 8));
+}
+
+NOCOV static uint64_t live_seed(uint32_t type)
+{
+	return type * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+NOCOV static const struct live_msg *live_find(const struct live *L, uint64_t pos)
+{
+	unsigned lo = 0, hi = L->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (L->v[mid].pos == pos)
+			return &L->v[mid];
+		if (L->v[mid].pos < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * A message a reader handed out (or a copy it confirmed intact) at the
+ * position where our writer put one must be exactly that message: never
+ * bytes of a later lap, never a mix.
+ */
+NOCOV static void live_verify(const struct fuzz_ctx *c, const struct bcast_msg *m,
+			const unsigned char *p, size_t len, const char *how)
+{
+	const struct live_msg *want;
+	size_t i;
+
+	if (!c->live || !c->live->verify || !(want = live_find(c->live, m->pos)))
+		return;
+	for (i = 0; i < len; i++) {
+		uint64_t seed = live_seed(want->type);
+		unsigned char e = (unsigned char)(seed + i * 131 + (i >> 8));
+
+		if (p[i] != e)
+			break;
+	}
+	if (len == want->len && m->type == want->type && i == len)
+		return;
+	fprintf(stderr, "fuzz-reader: %s: message at %llu: len %zu type %u, "
+		"published len %u type %u; payload %s at byte %zu\n", how,
+		(unsigned long long)m->pos, len, m->type, want->len, want->type,
+		i == len ? "intact" : "differs", i);
+	FUZZ_CHECK(!"readers get what the writer published");
+}
+
+static void record(struct fuzz_ctx *c, const struct bcast_msg *m,
+		   const void *payload, size_t len)
+{
+	struct record *rec = c->rec;
+
+	live_verify(c, m, payload, len, "delivered");
+	if (!rec || rec->stopped || rec->n >= RECORD_MAX)
+		return;
+	rec->pos[rec->n] = m->pos;
+	rec->len[rec->n] = (uint32_t)len;
+	rec->type[rec->n] = m->type;
+	rec->sum[rec->n] = hash(payload, len);
+	rec->n++;
+}
+
+static void record_stop(struct fuzz_ctx *c)
+{
+	if (c->rec)
+		c->rec->stopped = true;
+}
+
+/* Peek, validate and read a message; returns what bcast_msg_read said
+ * (the payload is then at the tail of c->rbuf). */
+static ssize_t check_msg_common(struct fuzz_ctx *c, const struct bcast_msg *m)
+{
+	unsigned char *b;
+	const void *p;
+	ssize_t n, ret;
+
 	p = bcast_msg_peek(m);
 	if (p) {
 		touch(p, m->len);
 		FUZZ_CHECK(!(m->flags & BCAST_MSG_FRAGMENTED) ||
 			   (m->flags & BCAST_MSG_COPIED));
+		/* nobody writes between the peek and the check */
+		if (bcast_msg_valid(m) == 1)
+			live_verify(c, m, p, m->len, "peeked and valid");
 	}
 	(void)bcast_msg_valid(m);
-	b = xbuf(m->len);
-	n = bcast_msg_read(m, b, m->len);
-	FUZZ_CHECK(n < 0 ? known_error(n) : n == (ssize_t)m->len);
-	if (n > 0)
-		touch(b, (size_t)n);
-	free(b);
+	if (m->len > c->big) {
+		/* only a message of a live ring can be this long */
+		FUZZ_CHECK(!c->static_ring);
+		return -EMSGSIZE;
+	}
 	if (m->len) {
 		/* one byte short: must refuse, never write past the buffer */
-		b = xbuf(m->len - 1);
+		b = tail(c, c->rbuf, m->len - 1);
 		n = bcast_msg_read(m, b, m->len - 1);
 		FUZZ_CHECK(n < 0 && known_error(n));
-		free(b);
 	}
+	b = tail(c, c->rbuf, m->len);
+	ret = n = bcast_msg_read(m, b, m->len);
+	FUZZ_CHECK(n < 0 ? known_error(n) : n == (ssize_t)m->len);
+	if (n >= 0) {
+		touch(b, (size_t)n);
+		live_verify(c, m, b, (size_t)n, "bcast_msg_read");
+	}
+	return ret;
 }
 
-static void save_msg(struct fuzz_ctx *c, const struct bcast_msg *m)
+static void save_msg(struct fuzz_ctx *c, const struct bcast_reader *rd,
+		     const struct bcast_msg *m)
 {
-	c->saved[c->nsaved++ % SAVED_MAX] = *m;
+	struct saved_msg *s = &c->saved[c->nsaved++ % SAVED_MAX];
+
+	s->rd = rd;
+	s->m = *m;
 }
 
 /* Read the messages handed out earlier, now that the ring may have moved. */
@@ -346,63 +547,95 @@ static void reread_saved(struct fuzz_ctx *c, const struct bcast_reader *rd)
 	unsigned i, n = c->nsaved < SAVED_MAX ? c->nsaved : SAVED_MAX;
 
 	for (i = 0; i < n; i++)
-		if (c->saved[i].rd_ == rd)
-			check_msg_common(&c->saved[i]);
+		if (c->saved[i].rd == rd)
+			check_msg_common(c, &c->saved[i].m);
 }
 
 /* ---- reader strategies: each returns when the reader stops making sense ---- */
+
+/* Count an overrun; false to stop driving.  Lapped again and again by a
+ * writer that does not exist: a reader that would loop forever. */
+static bool overrun(struct fuzz_ctx *c, unsigned *overruns)
+{
+	record_stop(c);
+	if (++*overruns < MAX_OVERRUNS)
+		return true;
+	FUZZ_CHECK(!c->static_ring);
+	return false;
+}
+
+/*
+ * Strict mode: `api` just said there is nothing to deliver, on a ring
+ * nobody writes any more.  bcast_wait() must not then report data ready,
+ * or a reader waiting for it spins forever instead of hearing that the
+ * writer is gone.
+ */
+static void check_no_spin(const struct fuzz_ctx *c, struct bcast_reader *rd,
+			  const char *api)
+{
+	struct bcast_ring_info info;
+
+	if (!strict_mode() || !c->static_ring)
+		return;
+	FUZZ_CHECK(bcast_ring_info(c->r, &info) == 0);
+	if (info.writer_alive || bcast_wait(rd, 0) != 0)
+		return;
+	fprintf(stderr, "fuzz-reader: %s has nothing to deliver at %llu "
+		"(committed %llu), the writer is gone, yet bcast_wait() "
+		"returns 0: a waiting reader spins\n", api,
+		(unsigned long long)bcast_reader_position(rd),
+		(unsigned long long)info.committed);
+	FUZZ_CHECK(!"bcast_wait() reports ready only when there is something to read");
+}
 
 static bool receive_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 			 unsigned *overruns, bool *progress)
 {
 	struct bcast_msg info;
-	size_t sz;
 	unsigned char *b;
+	size_t sz;
 	ssize_t n;
 	unsigned pick = (unsigned)(rng_next(&c->rng) % 8);
 
 	*progress = false;
-	if (pick == 0) {
-		sz = 0;
-		b = NULL;
-	} else if (pick < 4) {
+	if (pick == 0)
+		sz = 0;		/* asking for the size only */
+	else if (pick < 4)
 		sz = 1 + (size_t)(rng_next(&c->rng) % 96);
-		b = xbuf(sz);
-	} else {
+	else
 		sz = c->big;
-		b = xbuf(sz);
-	}
+	b = sz ? tail(c, c->rbuf, sz) : NULL;
 	memset(&info, 0xa5, sizeof(info));
 	n = bcast_receive(rd, b, sz, &info);
-	if (n >= 0) {
-		FUZZ_CHECK((size_t)n <= sz && info.len == (uint32_t)n);
-		touch(b, (size_t)n);
-		*progress = true;
-	} else if (n == -EMSGSIZE) {
+	if (n == -EMSGSIZE) {
 		FUZZ_CHECK(info.len > sz);
 		/* nothing consumed: the big buffer must take it */
 		if (c->static_ring) {
-			free(b);
-			b = xbuf(c->big);
-			n = bcast_receive(rd, b, c->big, &info);
+			sz = c->big;
+			b = c->rbuf;
+			n = bcast_receive(rd, b, sz, &info);
 			FUZZ_CHECK(n != -EMSGSIZE);
-			if (n >= 0) {
-				touch(b, (size_t)n);
-				*progress = true;
-			}
 		}
 	}
-	free(b);
-	if (n == -BCAST_EOVERRUN) {
-		(*overruns)++;
+	if (n >= 0) {
+		FUZZ_CHECK((size_t)n <= sz && info.len == (uint32_t)n);
+		touch(b, (size_t)n);
+		record(c, &info, b, (size_t)n);
+		c->delivered++;
 		*progress = true;
-		return *overruns < MAX_OVERRUNS;
+		return true;
 	}
-	if (n < 0 && n != -EMSGSIZE) {
-		FUZZ_CHECK(known_error(n));
-		return false;
+	if (n == -BCAST_EOVERRUN) {
+		*progress = true;
+		return overrun(c, overruns);
 	}
-	return true;
+	if (n == -EMSGSIZE)
+		return true;
+	FUZZ_CHECK(known_error(n));
+	if (n == -EAGAIN)
+		check_no_spin(c, rd, "bcast_receive");
+	record_stop(c);
+	return false;
 }
 
 static void drive_receive(struct fuzz_ctx *c, struct bcast_reader *rd)
@@ -421,10 +654,11 @@ static void drive_receive(struct fuzz_ctx *c, struct bcast_reader *rd)
 static bool batch_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		       unsigned *overruns, bool *progress)
 {
+	uint64_t before = bcast_reader_position(rd);
 	struct bcast_batch b;
 	struct bcast_msg m;
-	uint64_t before = bcast_reader_position(rd);
 	unsigned k;
+	ssize_t n;
 	int err;
 
 	*progress = false;
@@ -435,10 +669,13 @@ static bool batch_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 	}
 	if (err == -BCAST_EOVERRUN) {
 		*progress = true;
-		return ++*overruns < MAX_OVERRUNS;
+		return overrun(c, overruns);
 	}
 	if (err) {
 		FUZZ_CHECK(err < 0 && known_error(err));
+		if (err == -EAGAIN)
+			check_no_spin(c, rd, "bcast_batch");
+		record_stop(c);
 		return false;
 	}
 	for (k = 0; k < MAX_CALLS; k++) {
@@ -446,21 +683,39 @@ static bool batch_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		if (err != 1)
 			break;
 		*progress = true;
-		check_msg_common(&m);
-		save_msg(c, &m);
+		c->delivered++;
+		n = check_msg_common(c, &m);
+		if (strict_mode() && c->static_ring &&
+		    (n != (ssize_t)m.len || bcast_msg_valid(&m) != 1)) {
+			fprintf(stderr, "fuzz-reader: batch message at %llu, "
+				"len %u, flags %#x: bcast_msg_read %zd (%s), "
+				"bcast_msg_valid %d\n",
+				(unsigned long long)m.pos, m.len, m.flags, n,
+				n < 0 ? bcast_strerror((int)n) : "ok",
+				bcast_msg_valid(&m));
+			FUZZ_CHECK(!"a fresh message of a static ring reads back");
+		}
+		if (n == (ssize_t)m.len)
+			record(c, &m, tail(c, c->rbuf, m.len), m.len);
+		else
+			record_stop(c);
+		save_msg(c, rd, &m);
 	}
 	if (err == -BCAST_EOVERRUN) {
 		*progress = true;
-		return ++*overruns < MAX_OVERRUNS;
+		return overrun(c, overruns);
 	}
 	if (err < 0) {
 		FUZZ_CHECK(known_error(err));
+		record_stop(c);
 		return false;
 	}
 	if (bcast_reader_position(rd) != before)
 		*progress = true;
 	/* A batch that yields nothing and moves nowhere: an incomplete
 	 * message at the end of what is committed. */
+	if (!*progress)
+		check_no_spin(c, rd, "bcast_batch_next");
 	return *progress;
 }
 
@@ -480,8 +735,9 @@ static bool bulk_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 {
 	struct bcast_bulk bulk;
 	struct bcast_msg m;
-	size_t sz;
 	unsigned char *dst, *b;
+	const unsigned char *p;
+	size_t sz;
 	ssize_t got, n;
 	unsigned k;
 	int err;
@@ -498,25 +754,22 @@ static bool bulk_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		sz = c->big;
 		break;
 	}
-	dst = xbuf(sz);
+	dst = tail(c, c->bbuf, sz);
 	got = bcast_read_bulk(rd, dst, sz, &bulk);
-	if (got == -EBUSY) {
-		free(dst);
+	if (got == -EBUSY)
 		return receive_step(c, rd, overruns, progress);
-	}
-	if (got == -EMSGSIZE && sz < c->big) {
-		free(dst);
+	if (got == -EMSGSIZE && sz < c->big)
 		return true;	/* the next step may pick the big buffer */
-	}
 	if (got == -BCAST_EOVERRUN) {
-		free(dst);
 		*progress = true;
-		return ++*overruns < MAX_OVERRUNS;
+		return overrun(c, overruns);
 	}
 	if (got < 0) {
-		free(dst);
 		/* the big buffer holds any window of a static ring */
 		FUZZ_CHECK(known_error(got) && (got != -EMSGSIZE || !c->static_ring));
+		if (got == -EAGAIN)
+			check_no_spin(c, rd, "bcast_read_bulk");
+		record_stop(c);
 		return false;
 	}
 	FUZZ_CHECK(got > 0 && (size_t)got <= sz);
@@ -525,20 +778,20 @@ static bool bulk_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		err = bcast_bulk_next(&bulk, &m);
 		if (err != 1)
 			break;
+		p = bcast_msg_peek(&m);
 		FUZZ_CHECK(m.flags & BCAST_MSG_COPIED);
-		FUZZ_CHECK(bcast_msg_peek(&m) != NULL);
-		FUZZ_CHECK((const unsigned char *)bcast_msg_peek(&m) >= dst &&
-			   (const unsigned char *)bcast_msg_peek(&m) + m.len <=
-			   dst + got);
+		FUZZ_CHECK(p && p >= dst && p + m.len <= dst + got);
 		FUZZ_CHECK(bcast_msg_valid(&m) == 1);
-		b = xbuf(m.len);
+		b = tail(c, c->rbuf, m.len);
 		n = bcast_msg_read(&m, b, m.len);
 		FUZZ_CHECK(n == (ssize_t)m.len);
-		FUZZ_CHECK(!m.len || !memcmp(b, bcast_msg_peek(&m), m.len));
-		free(b);
+		FUZZ_CHECK(!m.len || !memcmp(b, p, m.len));
+		record(c, &m, p, m.len);
+		c->delivered++;
 	}
 	FUZZ_CHECK(err == 0 || (err < 0 && known_error(err)));
-	free(dst);
+	if (err)
+		record_stop(c);
 	return true;
 }
 
@@ -588,9 +841,11 @@ static void drive_mixed(struct fuzz_ctx *c, struct bcast_reader *rd)
 
 static void drive(struct fuzz_ctx *c, struct bcast_reader *rd, unsigned how)
 {
-	struct bcast_reader_stats st;
+	struct bcast_reader_stats st0, st;
 	int err;
 
+	FUZZ_CHECK(bcast_reader_stats(rd, &st0) == 0);
+	c->delivered = 0;
 	switch (how % 4) {
 	case 0:
 		drive_receive(c, rd);
@@ -607,9 +862,68 @@ static void drive(struct fuzz_ctx *c, struct bcast_reader *rd, unsigned how)
 	}
 	reread_saved(c, rd);
 	FUZZ_CHECK(bcast_reader_stats(rd, &st) == 0);
+	if (strict_mode() && st.messages - st0.messages != c->delivered) {
+		fprintf(stderr, "fuzz-reader: stats.messages grew by %llu, "
+			"%llu messages were delivered (strategy %u)\n",
+			(unsigned long long)(st.messages - st0.messages),
+			(unsigned long long)c->delivered, how % 4);
+		FUZZ_CHECK(!"stats count the messages delivered");
+	}
 	err = bcast_wait(rd, 0);
 	FUZZ_CHECK(err == 0 || err == -ETIMEDOUT || err == -BCAST_EWRITERGONE);
 	FUZZ_CHECK(bcast_reader_fd(rd) < 0);
+}
+
+/*
+ * Strict mode: readers joining at the oldest message and draining with
+ * bcast_receive, batches and bulk reads must deliver the same messages,
+ * up to the first error any of them met.
+ */
+static void differential(struct fuzz_ctx *c)
+{
+	static struct record recs[3];
+	struct bcast_reader *rd;
+	unsigned i, k, n;
+
+	for (k = 0; k < 3; k++) {
+		memset(&recs[k], 0, offsetof(struct record, pos));
+		FUZZ_CHECK(bcast_reader_open(c->r, BCAST_FROM_OLDEST, &rd) == 0);
+		c->rec = &recs[k];
+		drive(c, rd, k);
+		c->rec = NULL;
+		bcast_reader_close(rd);
+	}
+	n = recs[0].n;
+	for (k = 1; k < 3; k++)
+		if (recs[k].n < n)
+			n = recs[k].n;
+	for (k = 1; k < 3; k++) {
+		if (!recs[0].stopped && !recs[k].stopped &&
+		    recs[0].n != recs[k].n) {
+			fprintf(stderr, "fuzz-reader: receive delivered %u "
+				"messages, %s %u\n", recs[0].n,
+				k == 1 ? "batches" : "bulk reads", recs[k].n);
+			FUZZ_CHECK(!"every entry point delivers the same messages");
+		}
+		for (i = 0; i < n; i++) {
+			if (recs[0].pos[i] == recs[k].pos[i] &&
+			    recs[0].len[i] == recs[k].len[i] &&
+			    recs[0].type[i] == recs[k].type[i] &&
+			    recs[0].sum[i] == recs[k].sum[i])
+				continue;
+			fprintf(stderr, "fuzz-reader: message %u: receive "
+				"pos %llu len %u type %u, %s pos %llu len %u "
+				"type %u (%s payload)\n", i,
+				(unsigned long long)recs[0].pos[i],
+				recs[0].len[i], recs[0].type[i],
+				k == 1 ? "batch" : "bulk",
+				(unsigned long long)recs[k].pos[i],
+				recs[k].len[i], recs[k].type[i],
+				recs[0].sum[i] == recs[k].sum[i] ? "same" :
+				"different");
+			FUZZ_CHECK(!"every entry point delivers the same messages");
+		}
+	}
 }
 
 static void ring_info(struct bcast_ring *r)
@@ -633,12 +947,185 @@ struct published {
 	uint64_t seed;
 };
 
-static void fill(unsigned char *p, size_t n, uint64_t seed)
-{
-	size_t i;
+/* ---- a live ring: our writer and the readers take turns ---- */
 
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)(seed + i * 131 + (i >> 8));
+#define LIVE_STEPS 256
+
+/* The writer's placement rule: a frame that would straddle the end of the
+ * data area goes to the start, after a padding frame. */
+NOCOV static uint64_t sim_frame(struct live *L, uint64_t len)
+{
+	uint64_t total = BCAST_FRAME_HDR + ((len + 7) & ~7ULL);
+	uint64_t idx = L->pos & (L->cap - 1), at;
+
+	if (idx + total > L->cap)
+		L->pos += L->cap - idx;
+	at = L->pos;
+	L->pos += total;
+	return at;
+}
+
+static void live_add(struct live *L, uint64_t pos, uint32_t len,
+		     uint32_t type)
+{
+	if (L->n == L->max) {
+		L->max = L->max ? 2 * L->max : 64;
+		L->v = realloc(L->v, L->max * sizeof(*L->v));
+		FUZZ_CHECK(L->v);
+	}
+	if (L->n && L->v[L->n - 1].pos >= pos)
+		L->verify = false;	/* positions wrapped around 2^64 */
+	L->v[L->n++] = (struct live_msg){ pos, len, type };
+}
+
+static uint64_t committed_now(const struct fuzz_ctx *c)
+{
+	struct bcast_ring_info info;
+
+	FUZZ_CHECK(bcast_ring_info(c->r, &info) == 0);
+	return info.committed;
+}
+
+/* One writer action; the committed position must be where we expect. */
+static void live_write(struct fuzz_ctx *c, struct bcast_writer *w,
+		       struct live *L, uint64_t r, unsigned char *b)
+{
+	uint32_t type = (uint32_t)(++L->counter * 2654435761U) ^ (uint32_t)(r >> 32);
+	struct bcast_claim cl;
+	uint64_t len, at;
+	bool deferred = false;
+
+	switch ((r >> 4) % 8) {
+	case 0:
+		len = (r >> 8) % 16;
+		break;
+	case 1: case 2: case 3: case 4:
+		len = (r >> 8) % (L->mtu + 1);
+		break;
+	case 5: case 6:
+		len = L->mtu + 1 + (r >> 8) % (L->mtu + 64);
+		break;
+	default:
+		len = (r >> 8) % (L->cap + L->cap / 2);	/* maybe larger than the ring */
+		break;
+	}
+	fill(b, len, live_seed(type));
+	switch ((r >> 40) % 8) {
+	case 0:
+		FUZZ_CHECK(bcast_heartbeat(w) == 0);
+		sim_frame(L, 0);
+		break;
+	case 1:
+	case 2:
+		if (len > L->mtu)
+			goto publish;
+		FUZZ_CHECK(bcast_claim(w, len, &cl) == 0 && cl.len == len);
+		at = sim_frame(L, len);
+		if (len)
+			memcpy(cl.data, b, len);
+		deferred = (r >> 40) % 8 == 2;
+		FUZZ_CHECK(bcast_commit(&cl, type, deferred ? BCAST_DEFER : 0) == 0);
+		live_add(L, at, (uint32_t)len, type);
+		break;
+	case 3:
+		/* a claim given back: only the padding it needed stays */
+		if (len > L->mtu)
+			len = L->mtu;
+		FUZZ_CHECK(bcast_claim(w, len, &cl) == 0);
+		memset(cl.data, 0xee, len);
+		bcast_abort(&cl);
+		at = L->pos & (L->cap - 1);
+		if (at + BCAST_FRAME_HDR + ((len + 7) & ~7ULL) > L->cap)
+			L->pos += L->cap - at;
+		deferred = true;	/* the padding is not published yet */
+		break;
+	default:
+	publish:
+		FUZZ_CHECK(bcast_publish(w, b, len, type) == 0);
+		at = sim_frame(L, len < L->mtu ? len : L->mtu);
+		for (uint64_t left = len > L->mtu ? len - L->mtu : 0; left;) {
+			uint64_t frag = left < L->mtu ? left : L->mtu;
+
+			sim_frame(L, frag);
+			left -= frag;
+		}
+		live_add(L, at, (uint32_t)len, type);
+		break;
+	}
+	if (!deferred)
+		FUZZ_CHECK(committed_now(c) == L->pos);
+	if ((r >> 48) % 4 == 0) {
+		FUZZ_CHECK(bcast_flush(w) == 0);
+		FUZZ_CHECK(committed_now(c) == L->pos);
+	}
+}
+
+/*
+ * The writer publishes (messages up to 1.5 rings long, heartbeats,
+ * deferred commits, aborted claims) while readers that joined at
+ * different places read with every entry point, so that they are lapped,
+ * resynchronise and read messages handed out long before.  Whatever they
+ * deliver at a position where we published must be what we published.
+ */
+static void live_phase(struct fuzz_ctx *c, struct bcast_writer *w,
+		       struct bcast_reader **rds, unsigned nrd,
+		       uint64_t committed0)
+{
+	struct live L = { 0 };
+	unsigned char *b = xbuf(c->cap + c->cap / 2);
+	unsigned step, i, overruns = 0;
+	bool progress;
+
+	L.pos = L.start = committed0;
+	L.cap = c->cap;
+	{
+		struct bcast_ring_info info;
+
+		FUZZ_CHECK(bcast_ring_info(c->r, &info) == 0);
+		L.mtu = info.mtu;
+	}
+	L.verify = committed0 < (1ULL << 62);
+	c->live = &L;
+	c->static_ring = false;
+	c->nsaved = 0;
+	for (step = 0; step < LIVE_STEPS; step++) {
+		uint64_t r = rng_next(&c->rng);
+		struct bcast_reader *rd = rds[(r >> 8) % nrd];
+
+		if (r % 8 < 3) {
+			live_write(c, w, &L, r, b);
+			continue;
+		}
+		switch ((r >> 16) % 5) {
+		case 0:
+		case 1:
+			receive_step(c, rd, &overruns, &progress);
+			break;
+		case 2:
+			batch_step(c, rd, &overruns, &progress);
+			break;
+		case 3:
+			bulk_step(c, rd, &overruns, &progress);
+			break;
+		default:
+			(void)bcast_wait(rd, 0);
+			for (i = 0; i < SAVED_MAX && i < c->nsaved; i++)
+				check_msg_common(c, &c->saved[i].m);
+			break;
+		}
+	}
+	FUZZ_CHECK(bcast_flush(w) == 0);
+	FUZZ_CHECK(committed_now(c) == L.pos);
+	/* the writer stops: every reader must drain */
+	c->static_ring = true;
+	for (i = 0; i < nrd; i++)
+		drive(c, rds[i], (unsigned)rng_next(&c->rng));
+	for (i = 0; i < SAVED_MAX && i < c->nsaved; i++)
+		check_msg_common(c, &c->saved[i].m);
+	c->nsaved = 0;
+	c->live = NULL;
+	free(L.v);
+	free(b);
 }
 
 static void writer_phase(struct fuzz_ctx *c)
@@ -708,7 +1195,7 @@ static void writer_phase(struct fuzz_ctx *c)
 		if (r & 0x10000 && len <= mtu) {
 			struct bcast_claim cl;
 
-			FUZZ_CHECK(bcast_claim(c->r->writer ? w : w, len, &cl) == 0);
+			FUZZ_CHECK(bcast_claim(w, len, &cl) == 0);
 			FUZZ_CHECK(cl.len == len);
 			memcpy(cl.data, b, len);
 			FUZZ_CHECK(bcast_commit(&cl, pub[npub].type,
@@ -757,6 +1244,16 @@ static void writer_phase(struct fuzz_ctx *c)
 	c->static_ring = true;	/* the writer is idle from here on */
 	drive(c, oldest, c->rng);
 	drive(c, latest, c->rng + 1);
+	{
+		struct bcast_reader *rds[4] = { oldest, latest, NULL, NULL };
+
+		FUZZ_CHECK(bcast_reader_open(c->r, BCAST_FROM_OLDEST, &rds[2]) == 0);
+		FUZZ_CHECK(bcast_reader_open(c->r, BCAST_FROM_LATEST |
+					     BCAST_RESYNC_LATEST, &rds[3]) == 0);
+		live_phase(c, w, rds, 4, committed_now(c));
+		bcast_reader_close(rds[2]);
+		bcast_reader_close(rds[3]);
+	}
 	bcast_writer_close(w);
 	err = bcast_wait(latest, 0);
 	FUZZ_CHECK(err == 0 || err == -BCAST_EWRITERGONE || err == -ETIMEDOUT);
@@ -815,14 +1312,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c.cap <= fr.size - BCAST_HDR_SIZE);
 	}
 	c.big = 2 * c.cap + 64;
+	c.rbuf = xbuf(c.big);
+	c.bbuf = xbuf(c.big);
 	c.rng = fr.ops * 0x100000001b3ULL + fr.ext;
 	c.static_ring = true;
+
+	if (strict_mode())
+		differential(&c);
 
 	for (i = 0; i < 4; i++) {
 		err = bcast_reader_open(r, modes[i], &rd[i]);
 		FUZZ_CHECK(err == 0);
 	}
-	FUZZ_CHECK(bcast_reader_open(r, 0x4, &rd[0]) == -EINVAL);
+	{
+		struct bcast_reader *bad = NULL;
+
+		FUZZ_CHECK(bcast_reader_open(r, 0x4, &bad) == -EINVAL && !bad);
+	}
 	for (i = 0; i < 4; i++)
 		drive(&c, rd[i], fr.ops + i);
 	for (i = 0; i < 4; i++) {
@@ -832,6 +1338,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.nsaved = 0;
 	writer_phase(&c);
 	bcast_ring_close(r);
+	free(c.rbuf);
+	free(c.bbuf);
 out:
 	header_pads((struct bcast_ring_hdr *)fr.mem, false);
 	free(fr.mem);
