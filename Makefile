@@ -32,9 +32,29 @@ TOOL_SRCS   := $(wildcard tools/*.c)
 TOOL_BINS   := $(patsubst tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 LDLIBS      := -lpthread -lm
 
-.PHONY: all lib tests tools check install uninstall clean fuzz
+.PHONY: all lib tests tools check install uninstall clean fuzz module module-clean vmtests
 
-all: lib tools
+all: lib tools module
+
+# bcast.ko against installed kernel headers (kbuild gets none of this
+# Makefile's variables: O, CC, SAN mean other things there): KVER (default: the running
+# kernel if its headers are installed, else the newest installed Debian
+# headers) or KDIR directly.
+KVER ?= $(shell r=$$(uname -r); if [ -d /lib/modules/$$r/build ]; then echo $$r; \
+	else ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4; fi)
+KDIR ?= /lib/modules/$(KVER)/build
+
+module:
+	@if [ -d "$(KDIR)" ]; then \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -C "$(KDIR)" M=$(CURDIR) modules; \
+	else \
+		echo "module: no kernel headers in '$(KDIR)' (install linux-headers-amd64 or set KVER/KDIR); skipping bcast.ko"; \
+	fi
+
+# Not kbuild's clean: with M=. it would delete the library's objects too.
+module-clean:
+	rm -f kmod/*.o kmod/*.ko kmod/*.mod kmod/*.mod.c kmod/.*.cmd \
+		kmod/modules.order modules.order Module.symvers .*.cmd
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -72,6 +92,28 @@ $(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Iinclude/uapi \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
+
+# Device tests for the VM: kselftest harness from Debian's linux-source-6.1.
+KSELFTEST_TAR ?= /usr/src/linux-source-6.1.tar.xz
+VM_SRCS  := $(wildcard tests/vm/device/test-*.c)
+VM_BINS  := $(patsubst tests/vm/device/%.c,build/vm/%,$(VM_SRCS))
+VM_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Wno-empty-body -Wno-sign-compare \
+	-Iinclude -Iinclude/uapi -Ibuild/kselftest -Itests/vm/device
+
+vmtests: $(VM_BINS)
+
+build/kselftest/kselftest_harness.h:
+	@test -f $(KSELFTEST_TAR) || { echo "vmtests: $(KSELFTEST_TAR) missing (apt-get install linux-source-6.1)"; exit 1; }
+	@mkdir -p build/kselftest
+	tar -xf $(KSELFTEST_TAR) -C build/kselftest --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h
+	touch $@
+
+build/vm/%: tests/vm/device/%.c tests/vm/device/common.h build/kselftest/kselftest_harness.h $(LIB_A)
+	@mkdir -p build/vm
+	clang $(VM_CFLAGS) -o $@ $< $(LIB_A) -lpthread
 
 check:
 	bash tests/check.sh

@@ -104,7 +104,7 @@ fi
 
 if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
     # The whole suite under ASan + UBSan; the long runs are scaled down.
-    if build asan O=build/asan SAN=address,undefined CC=clang all tests; then
+    if build asan O=build/asan SAN=address,undefined CC=clang lib tools tests; then
         say "host tests under ASan+UBSan"
         BCAST_STRESS_MESSAGES=${BCAST_ASAN_STRESS_MESSAGES:-2000000} \
         BCAST_CRASH_ROUNDS=${BCAST_ASAN_CRASH_ROUNDS:-200} \
@@ -120,7 +120,7 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
             run "tsan test-threads" 900 build/tsan/tests/test-threads
     fi
     say "fuzzing the reader for ${BCAST_FUZZ_SECONDS:-60}s"
-    run "fuzz fuzz-reader" 900 bash tests/fuzz/run.sh "${BCAST_FUZZ_SECONDS:-60}"
+    BCAST_FUZZ_STRICT=1 run "fuzz fuzz-reader" 900 bash tests/fuzz/run.sh "${BCAST_FUZZ_SECONDS:-60}"
 
     say "VM tests"
     for k in ${BCAST_VM_KERNELS:-6.1 6.12}; do

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ring object: creation (memory, header, minor, device), the registry
+ * of rings by minor and by name, destruction and the last reference.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/cdev.h>
+#include <linux/cred.h>
+#include <linux/idr.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
+
+#include "internal.h"
+
+/* bcast_lock protects bcast_idr, ring->ready and the device nodes. */
+DEFINE_MUTEX(bcast_lock);
+static DEFINE_IDR(bcast_idr);
+dev_t bcast_devt;
+
+static_assert(sizeof(struct bcast_ring_hdr) == BCAST_HDR_SIZE);
+static_assert(offsetof(struct bcast_ring_hdr, committed) == 1 * BCAST_LINE);
+static_assert(offsetof(struct bcast_ring_hdr, claimed) == 2 * BCAST_LINE);
+static_assert(offsetof(struct bcast_ring_hdr, writer_alive) == 3 * BCAST_LINE);
+static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET);
+static_assert(BCAST_WAKE_OFFSET == PAGE_SIZE);
+
+/* ASCII only: the kernel's isalnum() accepts Latin-1 letters. */
+static bool bcast_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* Ring names become /dev/bcast/NAME: [A-Za-z0-9._-], not "." or "..". */
+bool bcast_name_valid(const char *name, size_t max)
+{
+	size_t i, len = strnlen(name, max);
+
+	if (!len || len == max)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!bcast_name_char(name[i]))
+			return false;
+	return true;
+}
+
+/* The header the library's ring_format() writes, the magic last. */
+static void bcast_ring_format(struct bcast_ring *ring)
+{
+	struct bcast_ring_hdr *h = ring->hdr;
+	u64 cap = ring->capacity;
+	unsigned int i;
+
+	h->abi_version = BCAST_ABI_VERSION;
+	h->flags = BCAST_RING_DEVICE |
+		   (bcast_mem_huge(&ring->mem) ? BCAST_RING_HUGEPAGE : 0);
+	h->capacity = cap;
+	h->mtu = (u32)min_t(u64, cap / 4 - BCAST_FRAME_HDR, BCAST_MAX_MTU);
+	h->hdr_size = BCAST_HDR_SIZE;
+	h->chunk_shift = ilog2(cap) - 4;
+	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
+		h->sync[i].pos = BCAST_SYNC_INVALID;
+	/* Last, with release: whoever sees the magic sees the header. */
+	smp_store_release(&h->magic, BCAST_RING_MAGIC);
+}
+
+static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
+{
+	struct bcast_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+
+	if (!ring)
+		return NULL;
+	kref_init(&ring->kref);
+	strscpy(ring->name, p->name, sizeof(ring->name));
+	ring->capacity = p->size;
+	ring->mode = p->mode ? p->mode : BCAST_DEFAULT_MODE;
+	ring->uid = p->uid;
+	ring->gid = p->gid;
+	ring->want_huge = p->hugepage;
+	mutex_init(&ring->lock);
+	spin_lock_init(&ring->efd_lock);
+	INIT_LIST_HEAD(&ring->efd_list);
+	init_waitqueue_head(&ring->wq);
+	atomic_long_set(&ring->pmd_mappings, 0);
+	return ring;
+}
+
+static int bcast_ring_alloc_mem(struct bcast_ring *ring)
+{
+	int err;
+
+	err = bcast_mem_alloc(&ring->mem, BCAST_HDR_SIZE + ring->capacity,
+			      ring->want_huge);
+	if (err)
+		return err;
+	ring->hdr = bcast_mem_addr(&ring->mem, 0);
+	ring->need_wakeup = bcast_mem_addr(&ring->mem, BCAST_WAKE_OFFSET);
+	bcast_ring_format(ring);
+	return 0;
+}
+
+static void bcast_ring_release(struct kref *kref)
+{
+	struct bcast_ring *ring = container_of(kref, struct bcast_ring, kref);
+
+	WARN_ON_ONCE(ring->writer || ring->readers);
+	bcast_mem_free(&ring->mem);
+	kfree(ring);
+}
+
+void bcast_ring_put(struct bcast_ring *ring)
+{
+	kref_put(&ring->kref, bcast_ring_release);
+}
+
+/* Under bcast_lock.  Rings still being created count: names are unique. */
+static struct bcast_ring *bcast_ring_find(const char *name)
+{
+	struct bcast_ring *ring;
+	int id;
+
+	idr_for_each_entry(&bcast_idr, ring, id)
+		if (!strcmp(ring->name, name))
+			return ring;
+	return NULL;
+}
+
+/* Claim the name and a minor, before any memory is allocated. */
+static int bcast_ring_reserve(struct bcast_ring *ring)
+{
+	int id;
+
+	mutex_lock(&bcast_lock);
+	if (bcast_ring_find(ring->name)) {
+		mutex_unlock(&bcast_lock);
+		return -EEXIST;
+	}
+	id = idr_alloc(&bcast_idr, ring, 0, bcast_max_rings, GFP_KERNEL);
+	mutex_unlock(&bcast_lock);
+	if (id < 0)
+		return id;
+	ring->minor = id;
+	return 0;
+}
+
+static void bcast_ring_unreserve(struct bcast_ring *ring)
+{
+	mutex_lock(&bcast_lock);
+	idr_remove(&bcast_idr, ring->minor);
+	mutex_unlock(&bcast_lock);
+}
+
+static int bcast_cdev_add(struct bcast_ring *ring)
+{
+	struct cdev *cdev = cdev_alloc();
+	int err;
+
+	if (!cdev)
+		return -ENOMEM;
+	cdev->owner = THIS_MODULE;
+	cdev->ops = &bcast_fops;
+	err = cdev_add(cdev, MKDEV(MAJOR(bcast_devt), ring->minor), 1);
+	if (err) {
+		kobject_put(&cdev->kobj);
+		return err;
+	}
+	ring->cdev = cdev;
+	return 0;
+}
+
+/* Under bcast_lock: make /dev/bcastN appear. */
+static int bcast_ring_publish(struct bcast_ring *ring)
+{
+	int err;
+
+	err = bcast_cdev_add(ring);
+	if (err)
+		return err;
+	err = bcast_device_add(ring);
+	if (err) {
+		cdev_del(ring->cdev);
+		ring->cdev = NULL;
+		return err;
+	}
+	ring->ready = true;
+	return 0;
+}
+
+/* Under bcast_lock: the node goes, open files keep the ring. */
+static void bcast_ring_unpublish(struct bcast_ring *ring)
+{
+	ring->ready = false;
+	idr_remove(&bcast_idr, ring->minor);
+	bcast_device_del(ring);
+	cdev_del(ring->cdev);
+	ring->cdev = NULL;
+	bcast_ring_put(ring);
+}
+
+int bcast_ring_create(const struct bcast_ring_params *p, u32 *minor)
+{
+	struct bcast_ring *ring;
+	int err;
+
+	ring = bcast_ring_alloc(p);
+	if (!ring)
+		return -ENOMEM;
+	err = bcast_ring_reserve(ring);
+	if (err)
+		goto put;
+	err = bcast_ring_alloc_mem(ring);
+	if (err)
+		goto unreserve;
+	mutex_lock(&bcast_lock);
+	err = bcast_ring_publish(ring);
+	mutex_unlock(&bcast_lock);
+	if (err)
+		goto unreserve;
+	*minor = ring->minor;
+	pr_info("ring '%s' is /dev/bcast%u: %llu bytes, %s pages\n",
+		ring->name, ring->minor, ring->capacity,
+		bcast_mem_huge(&ring->mem) ? "2 MiB" : "4 KiB");
+	return 0;
+
+unreserve:
+	bcast_ring_unreserve(ring);
+put:
+	bcast_ring_put(ring);
+	return err;
+}
+
+/* Without @any, only a ring whose node the caller (uid or euid) owns. */
+int bcast_ring_destroy(const char *name, bool any)
+{
+	struct bcast_ring *ring;
+	int err = 0;
+
+	mutex_lock(&bcast_lock);
+	ring = bcast_ring_find(name);
+	if (!ring || !ring->ready)
+		err = -ENOENT;
+	else if (!any && !uid_eq(ring->uid, current_uid()) &&
+		 !uid_eq(ring->uid, current_euid()))
+		err = -EPERM;
+	else
+		bcast_ring_unpublish(ring);
+	mutex_unlock(&bcast_lock);
+	return err;
+}
+
+void bcast_ring_destroy_all(void)
+{
+	struct bcast_ring *ring;
+	int id;
+
+	mutex_lock(&bcast_lock);
+	idr_for_each_entry(&bcast_idr, ring, id)
+		if (ring->ready)
+			bcast_ring_unpublish(ring);
+	mutex_unlock(&bcast_lock);
+}
+
+/*
+ * A reference to the ring behind @minor, if it is still the one @cdev
+ * (the inode's) belongs to: a destroyed ring's minor may be reused.
+ */
+struct bcast_ring *bcast_ring_get(unsigned int minor, struct cdev *cdev)
+{
+	struct bcast_ring *ring;
+
+	mutex_lock(&bcast_lock);
+	ring = idr_find(&bcast_idr, minor);
+	if (ring && ring->ready && ring->cdev == cdev)
+		kref_get(&ring->kref);
+	else
+		ring = NULL;
+	mutex_unlock(&bcast_lock);
+	return ring;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the device tests: rings made through /dev/bcast-ctl. */
+#ifndef BCAST_DEVICE_TEST_COMMON_H
+#define BCAST_DEVICE_TEST_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/bcast.h>
+
+static inline int ctl_create(const char *name, unsigned long long size,
+			     unsigned flags, unsigned *minor)
+{
+	struct bcast_ctl_create req;
+	int fd = open("/dev/bcast-ctl", O_RDWR), rc;
+
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	req.size = size;
+	req.flags = flags;
+	req.mode = 0666;
+	rc = ioctl(fd, BCAST_CTL_CREATE, &req) ? -errno : 0;
+	close(fd);
+	if (!rc && minor)
+		*minor = req.minor;
+	return rc;
+}
+
+static inline int ctl_destroy(const char *name)
+{
+	struct bcast_ctl_destroy req;
+	int fd = open("/dev/bcast-ctl", O_RDWR), rc;
+
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	rc = ioctl(fd, BCAST_CTL_DESTROY, &req) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static inline int open_ring(unsigned minor, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/bcast%u", minor);
+	return open(path, flags | O_CLOEXEC);
+}
+
+/* Read /sys/class/bcast/bcastN/ATTR as a number (-1 if unreadable). */
+static inline long long sysfs_num(unsigned minor, const char *attr)
+{
+	char path[128], buf[64];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/bcast/bcast%u/%s", minor, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static inline int sysfs_str(unsigned minor, const char *attr, char *out,
+			    size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/bcast/bcast%u/%s", minor, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+	return 0;
+}
+
+static inline struct bcast_ring_hdr *map_ring(int fd, int prot, size_t *len)
+{
+	struct bcast_dev_info di;
+	void *p;
+
+	if (ioctl(fd, BCAST_IOC_INFO, &di))
+		return NULL;
+	p = mmap(NULL, di.map_size, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = di.map_size;
+	return p;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#endif
