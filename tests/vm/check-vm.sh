@@ -16,12 +16,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ ! -f /usr/src/linux-source-6.1.tar.xz ] && [ "$(id -u)" = 0 ]; then
-    echo "check-vm: installing linux-source-6.1 (kselftest harness)"
+missing=()
+[ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)	# kselftest harness
+command -v sparse >/dev/null || missing+=(sparse)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+    echo "check-vm: installing ${missing[*]}"
     { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
       DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-          linux-source-6.1; } >/dev/null || { echo "check-vm: apt-get failed" >&2; exit 1; }
+          "${missing[@]}"; } >/dev/null || { echo "check-vm: apt-get failed" >&2; exit 1; }
 fi
+command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1; }
 
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait"
@@ -36,11 +40,11 @@ kdir=$(bash tests/vm/run.sh --kernel "$KERNEL" --print-kdir) ||
 mkdir -p "$work/src"
 cp -r Kbuild kmod include "$work/src/"
 rm -f "$work"/src/kmod/*.o "$work"/src/kmod/*.ko "$work"/src/kmod/.*.cmd
-echo "check-vm: building bcast.ko against $kdir"
-make -s -C "$kdir" M="$work/src" modules >"$work/kbuild.log" 2>&1 ||
+echo "check-vm: building bcast.ko against $kdir (with sparse)"
+make -s -C "$kdir" M="$work/src" C=1 modules >"$work/kbuild.log" 2>&1 ||
     { cat "$work/kbuild.log"; echo "check-vm: module build failed" >&2; exit 1; }
 if grep -q 'warning:' "$work/kbuild.log"; then
-    cat "$work/kbuild.log"; echo "check-vm: module build has warnings" >&2; exit 1
+    cat "$work/kbuild.log"; echo "check-vm: module build or sparse has warnings" >&2; exit 1
 fi
 make -s lib tests vmtests >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log"; echo "check-vm: build failed" >&2; exit 1; }
