@@ -57,6 +57,8 @@ TEST(create_rejects_bad_requests)
 	EXPECT_EQ(-EINVAL, ctl_create("", 64 * KIB, 0, NULL));
 	EXPECT_EQ(-EINVAL, ctl_create("a/b", 64 * KIB, 0, NULL));
 	EXPECT_EQ(-EINVAL, ctl_create("sp ace", 64 * KIB, 0, NULL));
+	EXPECT_EQ(-EINVAL, ctl_create("caf\xe9", 64 * KIB, 0, NULL));
+	EXPECT_EQ(-EINVAL, ctl_create("..", 64 * KIB, 0, NULL));
 	EXPECT_EQ(-EINVAL, ctl_create("t-bad", 64 * KIB, 0x80, NULL));
 
 	memset(&req, 'x', sizeof(req));		/* name not terminated */
