@@ -55,13 +55,6 @@ int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
 	return frame_decode(word, pos, r->cap, r->mtu, committed, f);
 }
 
-/* Were the bytes from `pos` on still intact when they were read? */
-bool frame_intact(const struct bcast_ring *r, uint64_t pos)
-{
-	fence_acquire();
-	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
-}
-
 /* Count a frame into the writer's running message and byte totals. */
 void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes)
 {

@@ -159,12 +159,18 @@ int self_start_time(uint64_t *ticks);
 uint64_t self_pidns(void);
 bool writer_process_alive(const struct bcast_ring_hdr *h);
 
+/* Were the bytes from `pos` on still intact when they were read? */
+static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)
+{
+	fence_acquire();
+	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
+}
+
 /* frame.c: reading frames that someone else writes */
 int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 		 uint64_t limit, struct frame *f);
 int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
 	     struct frame *f);
-bool frame_intact(const struct bcast_ring *r, uint64_t pos);
 void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes);
 int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 		uint64_t *seq, uint64_t *bytes);

@@ -277,13 +277,85 @@ static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
 	return f->len;
 }
 
+/*
+ * The common case: a whole message in one frame, in bounds, that fits the
+ * buffer.  Anything else (and any doubt) goes the general way.  Checking
+ * `claimed` after the copy is what makes it safe: a header from a newer
+ * lap can only make us copy in-bounds bytes that the check then rejects.
+ */
+#define GO_SLOW ((ssize_t)-0x10000000000LL)	/* receive_fast: take the general path */
+
+static inline ssize_t receive_fast(struct bcast_reader *rd, void *buf,
+				   size_t cap, struct bcast_msg *info)
+{
+	uint64_t committed = load_acquire(&rd->hdr->committed);
+	uint64_t pos = rd->pos, idx = pos & rd->mask, word, total;
+	uint32_t len;
+
+	if (pos == committed)
+		return -EAGAIN;
+	if (unlikely(committed - pos > rd->cap || rd->assembling))
+		return GO_SLOW;
+	racy_begin();
+	word = load_relaxed((const uint64_t *)(rd->data + idx));
+	racy_end();
+	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
+		     BCAST_FRAME_FIN))
+		return GO_SLOW;
+	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+	total = frame_total(len);
+	if (unlikely(len > rd->mtu || len > cap || idx + total > rd->cap ||
+		     total > committed - pos))
+		return GO_SLOW;
+	racy_begin();
+	if (len)
+		memcpy(buf, rd->data + idx + BCAST_FRAME_HDR, len);
+	racy_end();
+	if (unlikely(!frame_intact(rd->r, pos)))
+		return reader_overrun(rd);
+	rd->orphans_lost = false;
+	rd->pos = pos + total;
+	rd->seq++;
+	rd->bytes += len;
+	rd->st.messages++;
+	rd->st.bytes += len;
+	if (info) {
+		info->pos = pos;
+		info->len = len;
+		info->type = (uint32_t)(word >> 32);
+		info->flags = 0;
+		info->frames_ = 1;
+		info->rd_ = NULL;
+		info->data_ = NULL;
+	}
+	return len;
+}
+
+static ssize_t receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
+			    struct bcast_msg *info);
+
 BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 				   size_t cap, struct bcast_msg *info)
 {
+	ssize_t got;
+
+	if (unlikely(!rd || (cap && !buf)))
+		return -EINVAL;
+	if (likely(!rd->need_resync && !rd->asm_complete)) {
+		got = receive_fast(rd, buf, cap, info);
+		if (likely(got != GO_SLOW))
+			return got;
+	}
+	return receive_slow(rd, buf, cap, info);
+}
+
+/* Everything else: resync, reassembly, padding, heartbeats, errors. */
+static __attribute__((noinline)) ssize_t
+receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
+	     struct bcast_msg *info)
+{
 	int n, err;
 
-	if (!rd || (cap && !buf))
-		return -EINVAL;
 	if (rd->need_resync) {
 		err = reader_resync(rd);
 		if (err)
