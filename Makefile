@@ -74,7 +74,7 @@ $(LIB_SO): $(LIB_OBJS) lib/libbcast.map
 
 tests: $(TEST_BINS)
 
-$(O)/tests/%: tests/%.c tests/harness.h $(LIB_A)
+$(O)/tests/%: tests/%.c tests/harness.h tests/payload.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
 

@@ -35,38 +35,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "harness.h"
+#include "payload.h"
 
 #define STRIDE		1000000ULL	/* sequence numbers per round */
 #define FINAL_MSGS	10		/* published by a clean last writer */
-#define POOL_SIZE	(1u << 20)
 
 #define ld_acq(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define st_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
-
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "# ignoring %s=%s\n", name, s);
-		return def;
-	}
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng_state;
 
@@ -86,7 +61,6 @@ static void spin_us(uint64_t us)
 
 /* ---- the messages: length and bytes are functions of the sequence ---- */
 
-static unsigned char *pool;
 static size_t mtu;
 
 static size_t msg_len(uint64_t seq)
@@ -97,33 +71,6 @@ static size_t msg_len(uint64_t seq)
 	if (h & 1)
 		return (size_t)((h >> 1) % (mtu + 1));
 	return mtu + 1 + (size_t)((h >> 1) % (3 * mtu));
-}
-
-static size_t pool_off(uint64_t seq)
-{
-	return (size_t)(mix64(seq ^ 0x0123456789abcdefULL) & (POOL_SIZE - 1));
-}
-
-static void make_payload(unsigned char *p, size_t len, uint64_t seq)
-{
-	uint64_t x = mix64(~seq);
-
-	if (len < 8) {
-		memcpy(p, &x, len);
-		return;
-	}
-	memcpy(p, &seq, 8);
-	memcpy(p + 8, pool + pool_off(seq), len - 8);
-}
-
-static int check_payload(const unsigned char *p, size_t len, uint64_t seq)
-{
-	uint64_t x = mix64(~seq);
-
-	if (len < 8)
-		return !memcmp(p, &x, len);
-	return !memcmp(p, &seq, 8) &&
-	       !memcmp(p + 8, pool + pool_off(seq), len - 8);
 }
 
 /* Ring bytes taken by a message of `len` bytes (without padding). */

@@ -42,10 +42,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "harness.h"
+#include "payload.h"
 
 #define NREADERS	3
 #define BULK_CAP	(256u << 10)
-#define POOL_SIZE	(1u << 20)
 #define LAZY_MAX	256
 
 struct cfg {
@@ -58,67 +58,14 @@ struct cfg {
 	uint64_t rate;		/* writer's messages per second, 0 = flat out */
 };
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "# ignoring %s=%s\n", name, s);
-		return def;
-	}
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- the messages ---- */
 
-static unsigned char *pool;	/* random bytes the payloads are cut from */
 static size_t max_len;		/* 3 * MTU */
 
 static size_t msg_len(uint64_t seq)
 {
 	return (size_t)(mix64(seq * 0x9e3779b97f4a7c15ULL + 0x51) %
 			(max_len + 1));
-}
-
-static size_t pool_off(uint64_t seq)
-{
-	return (size_t)(mix64(seq ^ 0x0123456789abcdefULL) & (POOL_SIZE - 1));
-}
-
-static void make_payload(unsigned char *p, size_t len, uint64_t seq)
-{
-	uint64_t x = mix64(~seq);
-
-	if (len < 8) {
-		memcpy(p, &x, len);
-		return;
-	}
-	memcpy(p, &seq, 8);
-	memcpy(p + 8, pool + pool_off(seq), len - 8);
-}
-
-static int check_payload(const unsigned char *p, size_t len, uint64_t seq)
-{
-	uint64_t x = mix64(~seq);
-
-	if (len < 8)
-		return !memcmp(p, &x, len);
-	return !memcmp(p, &seq, 8) &&
-	       !memcmp(p + 8, pool + pool_off(seq), len - 8);
 }
 
 static int pool_init(void)
