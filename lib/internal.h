@@ -84,6 +84,7 @@ struct bcast_reader {
 	uint64_t mask;
 	uint32_t mtu;
 	uint64_t pos;		/* next frame to look at */
+	uint64_t known_committed; /* last committed loaded by the fast path */
 	uint64_t seq;		/* writer's message count at pos */
 	uint64_t bytes;		/* writer's payload byte count at pos */
 	bool resync_latest;

@@ -288,12 +288,18 @@ static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
 static inline ssize_t receive_fast(struct bcast_reader *rd, void *buf,
 				   size_t cap, struct bcast_msg *info)
 {
-	uint64_t committed = load_acquire(&rd->hdr->committed);
+	uint64_t committed = rd->known_committed;
 	uint64_t pos = rd->pos, idx = pos & rd->mask, word, total;
 	uint32_t len;
 
-	if (pos == committed)
-		return -EAGAIN;
+	/* Touch the writer's hot line only once what it last said is read:
+	 * one acquire load covers every frame below the value it returns. */
+	if (pos == committed || committed - pos > rd->cap) {
+		committed = load_acquire(&rd->hdr->committed);
+		rd->known_committed = committed;
+		if (pos == committed)
+			return -EAGAIN;
+	}
 	if (unlikely(committed - pos > rd->cap || rd->assembling))
 		return GO_SLOW;
 	racy_begin();
