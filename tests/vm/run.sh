@@ -10,6 +10,7 @@ set -u -o pipefail
 PROG=run.sh
 KERNEL=6.1
 MODULE=
+NO_MODULE=
 ADDS=()
 TIMEOUT=600
 CMD=()
@@ -30,7 +31,10 @@ Options:
   --kernel 6.1|6.12   Debian kernel to boot (default 6.1).  A full release
                       name with a /boot/vmlinuz-RELEASE file is accepted too.
   --module FILE.ko    copy FILE.ko to /opt and insmod it before CMD
-                      (a failed insmod fails the run)
+                      (a failed insmod fails the run); without it the
+                      module is built from this tree for the booted kernel
+                      (with sparse) and loaded
+  --no-module         boot without bcast.ko
   --add FILE          copy FILE (or a directory) into /opt; repeatable.
                       Shared libraries of dynamically linked ELF files
                       (per ldd) and the dynamic loader are copied too.
@@ -43,7 +47,9 @@ Options:
 CMD runs under busybox sh in /opt with PATH=/opt:/bin:/sbin and stdin from
 /dev/null.  A single argument is taken as shell text ('make -C x && y'),
 several arguments as one command with its arguments.  Without CMD the
-guest runs /opt/run-tests (which must then be given with --add).
+guest runs /opt/run-tests if it was given with --add; with neither, the
+whole VM suite runs (tests/vm/check-vm.sh: library tests, kselftest device
+tests, ioctl/mmap fuzzing, load/unload cycles).
 
 Guest set-up: proc, sysfs, devtmpfs, tmpfs on /dev/shm, hugetlbfs on
 /dev/hugepages, vm.nr_hugepages=64, 2 CPUs, 1 GiB RAM.
@@ -70,6 +76,7 @@ while [ $# -gt 0 ]; do
         --kernel=*) KERNEL=${1#*=}; shift ;;
         --module) [ $# -ge 2 ] || die "--module needs a file"; MODULE=$2; shift 2 ;;
         --module=*) MODULE=${1#*=}; shift ;;
+        --no-module) NO_MODULE=1; shift ;;
         --add) [ $# -ge 2 ] || die "--add needs a file"; ADDS+=("$2"); shift 2 ;;
         --add=*) ADDS+=("${1#*=}"); shift ;;
         --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
@@ -153,7 +160,9 @@ if [ ${#CMD[@]} -eq 0 ]; then
         [ "$(basename "$f")" = run-tests ] && have_rt=1
         [ -d "$f" ] && [ -e "$f/run-tests" ] && have_rt=1
     done
-    [ -n "$have_rt" ] || die "no command given and no run-tests added (use --add .../run-tests or -- CMD)"
+    # Nothing to run given: the whole VM suite (it calls back with a
+    # run-tests script).
+    [ -n "$have_rt" ] || exec bash "$(dirname "$0")/check-vm.sh" --kernel "$KERNEL"
 fi
 
 if [ -n "$MODULE" ] && command -v modinfo >/dev/null 2>&1; then
@@ -169,6 +178,11 @@ cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+if [ -z "$MODULE" ] && [ -z "$NO_MODULE" ]; then
+    MODULE=$(bash "$(dirname "$0")/build-module.sh" "/lib/modules/$KREL/build" \
+             "$WORK/module") || die "building bcast.ko for $KREL failed"
+fi
 
 ROOT=$WORK/root
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,opt,etc,root}
