@@ -552,7 +552,7 @@ TEST(library_uses_the_device)
 	EXPECT_EQ(0, bcast_ring_destroy("libring"));
 }
 
-TEST(library_sees_writer_death_within_100ms)
+TEST(library_sees_writer_death_within_100ms_and_a_new_writer_continues)
 {
 	struct bcast_ring_opts o = { .size = 1 << 16 };
 	struct bcast_ring *r, *rr;
@@ -599,6 +599,42 @@ TEST(library_sees_writer_death_within_100ms)
 	TH_LOG("writer death seen after %.1f ms", (now_s() - t0) * 1e3);
 	EXPECT_GT(0.1, now_s() - t0);
 	waitpid(pid, &status, 0);
+
+	/* A new writer continues the positions; the reader just goes on. */
+	{
+		struct bcast_ring_info before, after;
+		uint64_t where = bcast_reader_position(rd);
+
+		ASSERT_EQ(0, bcast_ring_info(rr, &before));
+		pid = fork();
+		if (!pid) {
+			struct bcast_ring *wr;
+			struct bcast_writer *w;
+			int i;
+
+			if (bcast_ring_open("libdeath", BCAST_RDWR, &wr) ||
+			    bcast_writer_open(wr, &w))
+				_exit(1);
+			for (i = 0; i < 5; i++)
+				bcast_publish(w, &i, sizeof(i), 0);
+			bcast_writer_close(w);
+			bcast_ring_close(wr);
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_EQ(0, WEXITSTATUS(status));
+		ASSERT_EQ(0, bcast_ring_info(rr, &after));
+		EXPECT_EQ(before.writer_epoch + 1, after.writer_epoch);
+		EXPECT_EQ(where + 5 * 16, after.committed);
+		for (v = 0; v < 5; v++) {
+			int got;
+
+			ASSERT_EQ(sizeof(got),
+				  bcast_receive(rd, &got, sizeof(got), NULL));
+			EXPECT_EQ(v, got);
+		}
+		EXPECT_EQ(-BCAST_EWRITERGONE, bcast_wait(rd, 1000));
+	}
 	bcast_reader_close(rd);
 	bcast_ring_close(rr);
 	EXPECT_EQ(0, bcast_ring_destroy("libdeath"));
