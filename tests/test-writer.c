@@ -153,10 +153,16 @@ TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
 		 * for a broadcast ring, and accounted. */
 		struct bcast_reader_stats st;
 
-		/* The tail of the lost message is skipped and counted. */
-		CHECK_EQ(bcast_receive(f.rd, out, len, NULL), -EAGAIN);
+		ssize_t n;
+
+		/* The tail of the lost message is skipped and counted (the
+		 * writer may have lapped the reader again meanwhile). */
+		while ((n = bcast_receive(f.rd, out, len, NULL)) ==
+		       -BCAST_EOVERRUN)
+			;
+		CHECK_EQ(n, -EAGAIN);
 		bcast_reader_stats(f.rd, &st);
-		CHECK_EQ(st.overruns, 1);
+		CHECK(st.overruns >= 1);
 		CHECK_EQ(st.lost_messages, 1);
 		CHECK_EQ(st.lost_bytes, len);
 	} else {
