@@ -28,16 +28,21 @@ static void record_sync_point(struct bcast_writer *w)
  * moves a chunk ahead at a time, so this store is rare; each step also
  * leaves a sync point at the current frame boundary for lapped readers.
  */
-static inline void reserve(struct bcast_writer *w, uint64_t end)
+static __attribute__((noinline)) void step_frontier(struct bcast_writer *w,
+							uint64_t end)
 {
-	if (likely(end <= w->claimed))
-		return;
 	record_sync_point(w);
 	w->claimed = end + w->chunk;
 	store_relaxed(&w->hdr->claimed, w->claimed);
 	/* No byte of the new lap may become visible before the frontier. */
 	fence_release();
 	w->st.frontier_steps++;
+}
+
+static inline void reserve(struct bcast_writer *w, uint64_t end)
+{
+	if (unlikely(end > w->claimed))
+		step_frontier(w, end);
 }
 
 static inline void write_header(struct bcast_writer *w, uint64_t pos,
@@ -48,21 +53,27 @@ static inline void write_header(struct bcast_writer *w, uint64_t pos,
 	store_relaxed(hdr, frame_word(len, flags, word1));
 }
 
+/* A frame never straddles the end: fill the rest of the lap with padding. */
+static __attribute__((noinline)) uint64_t pad_to_end(struct bcast_writer *w,
+						     uint64_t total)
+{
+	uint64_t pad = w->cap - (w->pos & w->mask);
+
+	reserve(w, w->pos + pad + total);
+	write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
+		     BCAST_FRAME_PAD, 0);
+	w->pos += pad;
+	return 0;
+}
+
 /* Make room for a frame of `len` bytes at w->pos; returns its data index. */
 static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
 {
 	uint64_t total = frame_total(len);
 	uint64_t idx = w->pos & w->mask;
 
-	if (unlikely(idx + total > w->cap)) {
-		uint64_t pad = w->cap - idx;
-
-		reserve(w, w->pos + pad + total);
-		write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
-			     BCAST_FRAME_PAD, 0);
-		w->pos += pad;
-		return 0;
-	}
+	if (unlikely(idx + total > w->cap))
+		return pad_to_end(w, total);
 	reserve(w, w->pos + total);
 	return idx;
 }
