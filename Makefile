@@ -78,7 +78,17 @@ $(O)/tests/%: tests/%.c tests/harness.h tests/payload.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
 
-tools: $(TOOL_BINS)
+# bcast-bench is several files; ZeroMQ is a baseline when its headers exist.
+BENCH_SRCS  := $(wildcard tools/bench/*.c)
+BENCH_BIN   := $(O)/tools/bcast-bench
+ZMQ_FLAGS   := $(if $(wildcard /usr/include/zmq.h),-DBCAST_HAVE_ZMQ)
+ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
+
+tools: $(TOOL_BINS) $(BENCH_BIN)
+
+$(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) tools/cli.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS) $(ZMQ_LIBS)
 
 $(O)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -129,8 +139,8 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    lib/bcast.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bcast.pc
-	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
+	install -m 755 $(TOOL_BINS) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf build lib/*.o lib/libbcast.a lib/libbcast.so* tests/test-[a-z]*[!.][!c] tools/bin
-	rm -f $(patsubst tests/%.c,tests/%,$(TEST_SRCS)) $(patsubst tools/%.c,tools/%,$(TOOL_SRCS))
+	rm -f $(patsubst tests/%.c,tests/%,$(TEST_SRCS)) $(patsubst tools/%.c,tools/%,$(TOOL_SRCS)) tools/bcast-bench

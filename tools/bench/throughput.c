@@ -44,17 +44,12 @@
 #include "bcast.h"
 #include <linux/bcast.h>
 #include "refring.h"
+#include "bench.h"
 
-#define PROG "bcast-bench"
-#define MAX_SIZES 64
 #define HUGE_2M (2UL << 20)
 #define MIN_MESSAGES 1000ULL
 
-enum impl { IMPL_BCAST, IMPL_REF, IMPL_COUNT };
-enum mode { MODE_RECEIVE, MODE_BATCH, MODE_BULK };
-
-static const char *const impl_name[IMPL_COUNT] = { "bcast", "reference" };
-static const char *const mode_name[] = { "receive", "batch", "bulk" };
+const char *const mode_name[3] = { "receive", "batch", "bulk" };
 static const char *const mode_desc[] = {
 	"bcast_receive() into a buffer; reference: one acquire load and one copy per message",
 	"bcast_batch() + bcast_batch_next() + bcast_msg_read() into a buffer; "
@@ -62,86 +57,6 @@ static const char *const mode_desc[] = {
 	"bcast_read_bulk() + bcast_bulk_next(); "
 	"reference: one acquire load and one window copy per bulk, then a walk",
 };
-
-struct options {
-	size_t sizes[MAX_SIZES];
-	int nsizes;
-	int rounds;
-	double seconds;
-	uint64_t capacity;
-	enum mode mode;
-	bool json;
-	bool verbose;
-	uint64_t messages;	/* 0: calibrate per size */
-	int wcpu, rcpu;
-	bool backpressure;	/* the writer waits for the reader */
-	int retries;		/* times a disturbed pair may be run again */
-};
-
-/* ------------------------------------------------------------------ */
-/* small helpers                                                        */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try '" PROG " --help')\n");
-	exit(2);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-	double tmp[n > 0 ? n : 1];
-
-	if (n <= 0)
-		return 0;
-	memcpy(tmp, v, sizeof(double) * (size_t)n);
-	qsort(tmp, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
 static void min_max(const double *v, int n, double *lo, double *hi)
 {
 	int i;
@@ -183,318 +98,6 @@ static uint64_t mtu_of(uint64_t cap)
 
 /* ------------------------------------------------------------------ */
 /* option parsing                                                       */
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"Usage: " PROG " [OPTIONS]\n"
-"\n"
-"Throughput of one libbcast writer thread and one reader thread, each pinned\n"
-"to its own CPU, against a bare reference ring (tools/refring.h) run in the\n"
-"same process, interleaved round by round: bcast, reference, bcast, ...\n"
-"\n"
-"The figure is messages delivered per second at the reader; messages lost to\n"
-"overruns (the writer lapping the reader) are reported separately, and so\n"
-"are rounds disturbed by other load on the two CPUs.\n"
-"\n"
-"Options:\n"
-"  --sizes LIST      message sizes in bytes, comma-separated (default 8,64,255,4096)\n"
-"  --rounds N        measured rounds per implementation and size (default 7)\n"
-"  --seconds S       target duration of one round (default 0.3); the messages\n"
-"                    per round are calibrated per size so that the faster\n"
-"                    implementation takes about S seconds\n"
-"  --messages N      messages per round instead of calibrating\n"
-"  --capacity BYTES  ring data capacity, a power of two >= 4096; suffixes\n"
-"                    k, m, g (x1024) accepted (default 1m)\n"
-"  --mode MODE       reader API: receive (bcast_receive, the default),\n"
-"                    batch (bcast_batch/bcast_msg_read) or bulk (bcast_read_bulk)\n"
-"  --backpressure B  wait (default): the writer waits while the reader is a\n"
-"                    ring behind, the same harness-side credit for both rings,\n"
-"                    so nothing is lost; none: the writer never waits (bcast's\n"
-"                    own behaviour) and lapped readers lose messages\n"
-"  --retries N       run a (bcast, reference) pair again, up to N times, when\n"
-"                    either round was disturbed: a thread got < 97%% of its CPU\n"
-"                    or the hypervisor stole > 3%% (default 3; 0: never)\n"
-"  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
-"  --json            print the results as JSON instead of a table\n"
-"  -v, --verbose     print every round on stderr\n"
-"  -h, --help        show this help\n"
-"\n"
-"Exit status: 0 on success, 1 if a run failed, 2 on a usage error.\n");
-}
-
-/* Parse an unsigned decimal integer, rejecting signs, junk and overflow. */
-static bool parse_u64(const char *s, uint64_t *out, char **end)
-{
-	unsigned long long v;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return false;
-	errno = 0;
-	v = strtoull(s, end, 10);
-	if (errno)
-		return false;
-	*out = v;
-	return true;
-}
-
-static uint64_t parse_count(const char *opt, const char *arg, uint64_t lo,
-			    uint64_t hi)
-{
-	uint64_t v;
-	char *end;
-
-	if (!parse_u64(arg, &v, &end) || *end)
-		usage_error("%s: '%s' is not a whole number", opt, arg);
-	if (v < lo || v > hi)
-		usage_error("%s: %s is out of range [%" PRIu64 ", %" PRIu64 "]",
-			    opt, arg, lo, hi);
-	return v;
-}
-
-static uint64_t parse_capacity(const char *arg)
-{
-	uint64_t v, mul = 1;
-	char *end;
-
-	if (!parse_u64(arg, &v, &end))
-		usage_error("--capacity: '%s' is not a size in bytes", arg);
-	if (*end) {
-		switch (tolower((unsigned char)*end)) {
-		case 'k': mul = 1ULL << 10; break;
-		case 'm': mul = 1ULL << 20; break;
-		case 'g': mul = 1ULL << 30; break;
-		default:
-			usage_error("--capacity: '%s' has an unknown suffix "
-				    "(use k, m or g)", arg);
-		}
-		if (end[1] && !((end[1] == 'i' || end[1] == 'I') &&
-				(end[2] == 'b' || end[2] == 'B') && !end[3]) &&
-		    !((end[1] == 'b' || end[1] == 'B') && !end[2]))
-			usage_error("--capacity: '%s' has an unknown suffix "
-				    "(use k, m or g)", arg);
-		if (v > (1ULL << 30))
-			usage_error("--capacity: '%s' is too large (at most 1g)", arg);
-		v *= mul;
-	}
-	if (v < 4096 || v > (1ULL << 30))
-		usage_error("--capacity: %s is out of range [4096, 1g]", arg);
-	if (v & (v - 1))
-		usage_error("--capacity: %s is not a power of two", arg);
-	return v;
-}
-
-static void parse_sizes(const char *arg, struct options *o)
-{
-	const char *p = arg;
-
-	o->nsizes = 0;
-	if (!*arg)
-		usage_error("--sizes: empty list");
-	for (;;) {
-		uint64_t v;
-		char *end;
-
-		if (!parse_u64(p, &v, &end) || (*end && *end != ','))
-			usage_error("--sizes: '%s' is not a comma-separated list "
-				    "of sizes in bytes", arg);
-		if (v < 1 || v > BCAST_MAX_MTU)
-			usage_error("--sizes: %" PRIu64 " is out of range [1, %u]",
-				    v, BCAST_MAX_MTU);
-		if (o->nsizes == MAX_SIZES)
-			usage_error("--sizes: more than %d sizes", MAX_SIZES);
-		o->sizes[o->nsizes++] = (size_t)v;
-		if (!*end)
-			break;
-		p = end + 1;
-	}
-}
-
-static void parse_cpus(const char *arg, struct options *o)
-{
-	uint64_t w, r;
-	char *end;
-
-	if (!parse_u64(arg, &w, &end) || *end != ',' ||
-	    !parse_u64(end + 1, &r, &end) || *end)
-		usage_error("--cpus: '%s' is not two CPU numbers W,R", arg);
-	if (w >= CPU_SETSIZE || r >= CPU_SETSIZE)
-		usage_error("--cpus: '%s': CPU numbers must be below %d", arg,
-			    CPU_SETSIZE);
-	if (w == r)
-		usage_error("--cpus: '%s': the writer and the reader need two "
-			    "different CPUs", arg);
-	o->wcpu = (int)w;
-	o->rcpu = (int)r;
-}
-
-static void parse_options(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "sizes", required_argument, NULL, 's' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "seconds", required_argument, NULL, 'S' },
-		{ "messages", required_argument, NULL, 'n' },
-		{ "capacity", required_argument, NULL, 'c' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'C' },
-		{ "backpressure", required_argument, NULL, 'b' },
-		{ "retries", required_argument, NULL, 'R' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	bool sizes_given = false;
-	cpu_set_t allowed;
-	uint64_t mtu;
-	int c, i;
-
-	memset(o, 0, sizeof(*o));
-	o->sizes[0] = 8;
-	o->sizes[1] = 64;
-	o->sizes[2] = 255;
-	o->sizes[3] = 4096;
-	o->nsizes = 4;
-	o->rounds = 7;
-	o->seconds = 0.3;
-	o->capacity = 1ULL << 20;
-	o->mode = MODE_RECEIVE;
-	o->wcpu = 0;
-	o->rcpu = 1;
-	o->backpressure = true;
-	o->retries = 3;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			parse_sizes(optarg, o);
-			sizes_given = true;
-			break;
-		case 'r':
-			o->rounds = (int)parse_count("--rounds", optarg, 1, 1000);
-			break;
-		case 'S': {
-			char *end;
-
-			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			if (!*optarg || *end || errno || !isfinite(o->seconds) ||
-			    isspace((unsigned char)*optarg))
-				usage_error("--seconds: '%s' is not a number", optarg);
-			if (o->seconds < 0.001 || o->seconds > 3600)
-				usage_error("--seconds: %s is out of range "
-					    "[0.001, 3600]", optarg);
-			break;
-		}
-		case 'n':
-			o->messages = parse_count("--messages", optarg, 1,
-						  1000000000000ULL);
-			break;
-		case 'c':
-			o->capacity = parse_capacity(optarg);
-			break;
-		case 'm':
-			for (i = 0; i < 3; i++)
-				if (!strcmp(optarg, mode_name[i]))
-					break;
-			if (i == 3)
-				usage_error("--mode: '%s' is not one of receive, "
-					    "batch, bulk", optarg);
-			o->mode = (enum mode)i;
-			break;
-		case 'C':
-			parse_cpus(optarg, o);
-			break;
-		case 'R':
-			o->retries = (int)parse_count("--retries", optarg, 0, 100);
-			break;
-		case 'b':
-			if (!strcmp(optarg, "none"))
-				o->backpressure = false;
-			else if (!strcmp(optarg, "wait"))
-				o->backpressure = true;
-			else
-				usage_error("--backpressure: '%s' is not one of "
-					    "none, wait", optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case ':':
-			usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default: {
-			const char *bad = argv[optind - 1];
-
-			if (!strncmp(bad, "--", 2)) {
-				size_t n = strcspn(bad, "=");
-
-				if (bad[n])
-					usage_error("option '%.*s' takes no argument",
-						    (int)n, bad);
-				usage_error("unknown option '%s'", bad);
-			}
-			usage_error("unknown option '-%c'", optopt ? optopt : '?');
-		}
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-
-	mtu = mtu_of(o->capacity);
-	for (i = 0; i < o->nsizes; i++) {
-		uint64_t need = 4096;
-
-		if (o->sizes[i] <= mtu)
-			continue;
-		while (mtu_of(need) < o->sizes[i])
-			need <<= 1;
-		usage_error("%s: a %zu-byte message does not fit the %" PRIu64
-			    "-byte MTU of a %" PRIu64 "-byte ring (the reference "
-			    "ring does not fragment); use --capacity %" PRIu64
-			    " or more", sizes_given ? "--sizes" : "--capacity",
-			    o->sizes[i], mtu, o->capacity, need);
-	}
-
-	for (i = 0; o->backpressure && i < o->nsizes; i++)
-		if (credit_of(o->capacity, o->sizes[i]) < 1)
-			usage_error("--backpressure wait: a %" PRIu64 "-byte ring "
-				    "cannot hold a %zu-byte message in flight; "
-				    "use a larger --capacity", o->capacity,
-				    o->sizes[i]);
-
-	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		die("sched_getaffinity: %s", strerror(errno));
-	if (!CPU_ISSET(o->wcpu, &allowed) || !CPU_ISSET(o->rcpu, &allowed)) {
-		int first = -1, second = -1;
-
-		for (i = 0; i < CPU_SETSIZE; i++)
-			if (CPU_ISSET(i, &allowed)) {
-				if (first < 0)
-					first = i;
-				else if (second < 0)
-					second = i;
-			}
-		if (second < 0)
-			usage_error("--cpus: this process may only run on %d CPU; "
-				    "the benchmark needs two", CPU_COUNT(&allowed));
-		usage_error("--cpus: CPU %d is not available to this process; "
-			    "CPUs %d and %d are",
-			    CPU_ISSET(o->wcpu, &allowed) ? o->rcpu : o->wcpu,
-			    first, second);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* the ring memory                                                      */
-
 struct memory {
 	unsigned char *base;	/* 2 MiB aligned */
 	size_t len;		/* BCAST_HDR_SIZE + capacity */
@@ -609,6 +212,7 @@ struct round {
 	size_t buf_cap;
 	struct bcast_writer *bw;
 	struct bcast_reader *br;
+	struct channel *ch;	/* pipe, unix, zeromq */
 	struct control *ctl;
 
 	/* the writer's */
@@ -630,21 +234,6 @@ struct round {
 	const char *rerr_where;
 	_Alignas(128) char end_pad;
 };
-
-static void pin_self(int cpu, const char *who)
-{
-	cpu_set_t set;
-	int err;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (err)
-		die("cannot pin the %s thread to CPU %d: %s", who, cpu,
-		    strerror(err));
-	if (sched_getcpu() != cpu)
-		sched_yield();
-}
 
 /* Backpressure: wait until fewer than `credit` messages are unread. */
 static __attribute__((noinline)) uint64_t wait_credit(struct control *ctl,
@@ -699,6 +288,24 @@ static void *writer_main(void *arg)
 			if (deadline && now_s() >= deadline)
 				break;
 		}
+	} else if (rd->ch) {
+		while (i < n) {
+			uint64_t stop = n - i < 256 ? n : i + 256;
+
+			for (; i < stop; i++) {
+				int err;
+
+				if (credit && i - seen >= credit)
+					seen = wait_credit(ctl, i, credit);
+				err = channel_send(rd->ch, src, size);
+				if (err) {
+					rd->werr = err;
+					goto out;
+				}
+			}
+			if (deadline && now_s() >= deadline)
+				break;
+		}
 	} else {
 		struct ref_writer *w = &rd->rw;
 
@@ -715,6 +322,8 @@ static void *writer_main(void *arg)
 		}
 	}
 out:
+	if (rd->ch)
+		channel_end(rd->ch);
 	t1 = now_s();
 	usage_since(&rd->wu);
 	rd->written = i;
@@ -866,6 +475,24 @@ static void reader_ref(struct round *rd, struct sink_ctx *s)
 	}
 }
 
+static void reader_channel(struct round *rd, struct sink_ctx *s)
+{
+	for (;;) {
+		ssize_t got = channel_recv(rd->ch, 0, rd->buf, rd->buf_cap);
+
+		if (got >= 0) {
+			deliver(s, rd->buf, (uint32_t)got);
+			continue;
+		}
+		return_credit(s);
+		if (got != -EPIPE) {
+			rd->rerr = (int)got;
+			rd->rerr_where = impl_name[rd->impl];
+		}
+		return;
+	}
+}
+
 static void *reader_main(void *arg)
 {
 	struct round *rd = arg;
@@ -882,6 +509,8 @@ static void *reader_main(void *arg)
 	__atomic_store_n(&ctl->go, 1, __ATOMIC_RELEASE);
 	if (rd->impl == IMPL_BCAST)
 		reader_bcast(rd, &s);
+	else if (rd->ch)
+		reader_channel(rd, &s);
 	else
 		reader_ref(rd, &s);
 	t1 = now_s();
@@ -896,7 +525,7 @@ static void *reader_main(void *arg)
 }
 
 struct bench {
-	struct options *o;
+	const struct options *o;
 	struct memory mem;
 	uint64_t mtu;
 	unsigned char *src;
@@ -959,11 +588,12 @@ static long steal_ticks(int cpu)
 static void run_round(struct bench *b, enum impl impl, size_t size,
 		      uint64_t messages, struct result *res)
 {
-	struct options *o = b->o;
+	const struct options *o = b->o;
 	struct control *ctl;
 	struct bcast_ring *ring = NULL;
 	struct bcast_reader_stats st;
 	struct round rd;
+	struct channel ch;
 	pthread_t wt, rt;
 	long steal0, steal1;
 	int err;
@@ -1008,10 +638,17 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 		err = bcast_reader_open(ring, BCAST_FROM_OLDEST, &rd.br);
 		if (err)
 			die("bcast_reader_open: %s", bcast_strerror(err));
-	} else {
+	} else if (impl == IMPL_REF) {
 		ref_ring_format(&rd.rw.r, b->mem.base, o->capacity,
 				(uint32_t)b->mtu);
 		rd.rr.r = rd.rw.r;
+	} else {
+		const char *what;
+
+		err = channel_open(&ch, impl, 1, &what);
+		if (err)
+			die("%s: %s", what, strerror(-err));
+		rd.ch = &ch;
 	}
 
 	steal0 = steal_ticks(o->wcpu) + steal_ticks(o->rcpu);
@@ -1025,8 +662,11 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 	pthread_join(rt, NULL);
 	steal1 = steal_ticks(o->wcpu) + steal_ticks(o->rcpu);
 
+	if (rd.ch)
+		channel_close(rd.ch);
 	if (rd.werr)
-		die("%s writer: bcast_publish: %s", impl_name[impl],
+		die("%s writer: %s: %s", impl_name[impl],
+		    impl == IMPL_BCAST ? "bcast_publish" : "send",
 		    bcast_strerror(rd.werr));
 	if (rd.rerr)
 		die("%s reader: %s: %s", impl_name[impl], rd.rerr_where,
@@ -1065,13 +705,14 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 
 struct size_report {
 	size_t size;
-	uint64_t messages;
-	struct result *r[IMPL_COUNT];	/* [rounds] */
+	uint64_t messages;		/* per round, the two rings */
+	uint64_t count[IMPL_COUNT];	/* per round, each implementation */
+	struct result *r[IMPL_COUNT];	/* [rounds], NULL: not run */
 	double med_rate[IMPL_COUNT], med_gbps[IMPL_COUNT];
 	double lo[IMPL_COUNT], hi[IMPL_COUNT];
 	uint64_t lost[IMPL_COUNT], overruns[IMPL_COUNT], written[IMPL_COUNT];
-	double ratio, paired;
-	int retries;		/* disturbed pairs run again */
+	double ratio, paired;		/* bcast / reference */
+	int retries;			/* disturbed ring pairs run again */
 };
 
 static void summarise(struct size_report *sr, int rounds)
@@ -1081,6 +722,8 @@ static void summarise(struct size_report *sr, int rounds)
 
 	for (k = 0; k < IMPL_COUNT; k++) {
 		sr->lost[k] = sr->overruns[k] = sr->written[k] = 0;
+		if (!sr->r[k])
+			continue;
 		for (i = 0; i < rounds; i++) {
 			rate[i] = sr->r[k][i].rate;
 			gbps[i] = sr->r[k][i].gbps;
@@ -1103,11 +746,12 @@ static void summarise(struct size_report *sr, int rounds)
 static void print_preamble(const struct bench *b)
 {
 	const struct options *o = b->o;
+	int k;
 
-	printf(PROG ": 1 writer (CPU %d) -> 1 reader (CPU %d), mode %s\n",
+	printf("throughput: 1 writer (CPU %d) -> 1 reader (CPU %d), mode %s\n",
 	       o->wcpu, o->rcpu, mode_name[o->mode]);
 	printf("  reader:       %s\n", mode_desc[o->mode]);
-	printf("  ring:         capacity %" PRIu64 " B, MTU %" PRIu64
+	printf("  rings:        capacity %" PRIu64 " B, MTU %" PRIu64
 	       " B; both rings in the same 2 MiB-aligned anonymous mapping",
 	       o->capacity, b->mtu);
 	if (b->mem.huge_kb >= 0)
@@ -1116,39 +760,47 @@ static void print_preamble(const struct bench *b)
 	else
 		printf("\n");
 	if (o->backpressure)
-		printf("  backpressure: the same for both rings, outside them: the "
-		       "writer waits while\n"
-		       "                the reader is a ring behind (credits "
-		       "returned every <= 64 messages),\n"
+		printf("  backpressure: the same for every implementation, in "
+		       "the harness: the writer waits\n"
+		       "                while the reader is a ring behind "
+		       "(credits returned every <= 64 messages),\n"
 		       "                so nothing is lost\n");
 	else
-		printf("  backpressure: none for either ring: the writer never "
+		printf("  backpressure: none for the rings: the writer never "
 		       "waits; a lapped reader\n"
 		       "                skips ahead (bcast: -BCAST_EOVERRUN, "
-		       "reference: position check)\n");
+		       "reference: position check);\n"
+		       "                the kernel channels block their writer "
+		       "when full\n");
 	printf("  figure:       messages DELIVERED per second at the reader "
 	       "(GB/s = payload 1e9 B/s);\n"
 	       "                messages lost to overruns are counted "
 	       "separately\n");
-	printf("  reference:    tools/refring.h: SPSC, same frame layout and "
-	       "padding, release/acquire\n"
+	printf("  reference:    tools/bench/refring.h: SPSC, same frame layout "
+	       "and padding, release/acquire\n"
 	       "                committed, reader copies out, no validation, "
 	       "noinline like a library call\n");
-	printf("  rounds:       %d x (bcast, reference) interleaved per size, ",
-	       o->rounds);
+	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+		if (o->impls & (1u << k))
+			printf("  %-13s %s\n", impl_name[k], impl_desc[k]);
+	printf("  rounds:       %d x (bcast, reference", o->rounds);
+	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+		if (o->impls & (1u << k))
+			printf(", %s", impl_name[k]);
+	printf(") interleaved per size, ");
 	if (o->messages)
 		printf("%" PRIu64 " messages each\n", o->messages);
 	else
 		printf("messages per round calibrated\n"
-		       "                so the faster side takes ~%.2f s\n",
-		       o->seconds);
+		       "                so each takes ~%.2f s (the two rings "
+		       "the same count)\n", o->seconds);
 	if (o->retries)
-		printf("                a pair disturbed by other load is run "
-		       "again, up to %d times\n", o->retries);
+		printf("                a ring pair disturbed by other load is "
+		       "run again, up to %d times\n", o->retries);
 	printf("\n");
 }
 
-static void print_table(const struct bench *b, struct size_report *sr, int n)
+static void print_rings(const struct bench *b, struct size_report *sr, int n)
 {
 	const struct options *o = b->o;
 	bool any_loss = false;
@@ -1206,7 +858,7 @@ static void print_table(const struct bench *b, struct size_report *sr, int n)
 		int k;
 
 		printf("  %4zu |", s->size);
-		for (k = 0; k < IMPL_COUNT; k++) {
+		for (k = 0; k < IMPL_PIPE; k++) {
 			long sw = 0;
 			double lo = 1;
 			int d = 0, j;
@@ -1230,180 +882,249 @@ static void print_table(const struct bench *b, struct size_report *sr, int n)
 		       "processes or the hypervisor\n  shared these CPUs, so "
 		       "the figures are less reliable than they look\n",
 		       total_disturbed, 2 * o->rounds * n);
-	for (i = 0; i < n; i++)
-		if (sr[i].size == 64)
-			printf("\n  target: bcast >= 0.90x reference at 64 B: "
-			       "%.3fx -> %s\n", sr[i].ratio,
-			       sr[i].ratio >= 0.9 ? "met" : "NOT met");
 }
 
-static void json_result(const struct result *r)
+static void print_baselines(const struct bench *b, struct size_report *sr,
+			    int n)
 {
-	printf("{\"msgs_per_s\": %.1f, \"gb_per_s\": %.6f, "
-	       "\"writer_msgs_per_s\": %.1f, \"seconds\": %.6f, "
-	       "\"written\": %" PRIu64 ", \"delivered\": %" PRIu64 ", "
-	       "\"lost\": %" PRIu64 ", \"overruns\": %" PRIu64,
-	       r->rate, r->gbps, r->wrate, r->secs, r->written, r->delivered,
-	       r->lost, r->overruns);
-	printf(", \"ivcsw\": %ld, \"cpu_share\": %.4f, \"steal_ticks\": %ld, "
-	       "\"disturbed\": %s", r->ivcsw, r->cpu_share, r->steal,
-	       disturbed(r) ? "true" : "false");
+	const struct options *o = b->o;
+	int i, k;
+
+	if (!(o->impls & ~((1u << IMPL_BCAST) | (1u << IMPL_REF))))
+		return;
+	printf("\n  against the kernel channels (median Mmsg/s delivered; "
+	       "bcast's ratio to each):\n  size |");
+	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+		if (o->impls & (1u << k))
+			printf(" %8s Mmsg/s  bcast/%-7s|", impl_name[k],
+			       impl_name[k]);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		printf("  %4zu |", sr[i].size);
+		for (k = IMPL_PIPE; k < IMPL_COUNT; k++) {
+			double r = sr[i].med_rate[k];
+
+			if (!(o->impls & (1u << k)))
+				continue;
+			printf(" %15.3f  %12.1fx |", r / 1e6,
+			       r > 0 ? sr[i].med_rate[IMPL_BCAST] / r : 0);
+		}
+		printf("\n");
+	}
 }
 
-static void print_json(const struct bench *b, struct size_report *sr, int n)
+static void json_result(FILE *f, const struct result *r)
+{
+	fprintf(f, "{\"msgs_per_s\": %.1f, \"gb_per_s\": %.6f, "
+		"\"writer_msgs_per_s\": %.1f, \"seconds\": %.6f, "
+		"\"written\": %" PRIu64 ", \"delivered\": %" PRIu64 ", "
+		"\"lost\": %" PRIu64 ", \"overruns\": %" PRIu64,
+		r->rate, r->gbps, r->wrate, r->secs, r->written, r->delivered,
+		r->lost, r->overruns);
+	fprintf(f, ", \"ivcsw\": %ld, \"cpu_share\": %.4f, \"steal_ticks\": %ld, "
+		"\"disturbed\": %s", r->ivcsw, r->cpu_share, r->steal,
+		disturbed(r) ? "true" : "false");
+}
+
+static void print_json(FILE *f, const struct bench *b,
+		       struct size_report *sr, int n)
 {
 	const struct options *o = b->o;
 	int i, k, j;
 
-	printf("{\n  \"tool\": \"" PROG "\",\n");
-	printf("  \"mode\": \"%s\",\n", mode_name[o->mode]);
-	printf("  \"capacity\": %" PRIu64 ",\n  \"mtu\": %" PRIu64 ",\n",
-	       o->capacity, b->mtu);
-	printf("  \"rounds\": %d,\n  \"seconds\": %g,\n", o->rounds, o->seconds);
-	printf("  \"messages\": %" PRIu64 ",\n", o->messages);
-	printf("  \"writer_cpu\": %d,\n  \"reader_cpu\": %d,\n", o->wcpu, o->rcpu);
-	printf("  \"huge_kb\": %ld,\n  \"map_kb\": %zu,\n", b->mem.huge_kb,
-	       b->mem.map_len / 1024);
-	printf("  \"backpressure\": \"%s\",\n", o->backpressure ? "wait" : "none");
-	printf("  \"retries\": %d,\n", o->retries);
-	printf("  \"figure\": \"delivered messages per second at the reader\",\n");
-	printf("  \"results\": [\n");
+	fprintf(f, "\"throughput\": {\n");
+	fprintf(f, "  \"mode\": \"%s\",\n", mode_name[o->mode]);
+	fprintf(f, "  \"capacity\": %" PRIu64 ",\n  \"mtu\": %" PRIu64 ",\n",
+		o->capacity, b->mtu);
+	fprintf(f, "  \"rounds\": %d,\n  \"seconds\": %g,\n", o->rounds,
+		o->seconds);
+	fprintf(f, "  \"writer_cpu\": %d,\n  \"reader_cpu\": %d,\n", o->wcpu,
+		o->rcpu);
+	fprintf(f, "  \"huge_kb\": %ld,\n  \"map_kb\": %zu,\n", b->mem.huge_kb,
+		b->mem.map_len / 1024);
+	fprintf(f, "  \"backpressure\": \"%s\",\n",
+		o->backpressure ? "wait" : "none");
+	fprintf(f, "  \"figure\": \"delivered messages per second at the "
+		"reader\",\n  \"results\": [\n");
 	for (i = 0; i < n; i++) {
 		struct size_report *s = &sr[i];
 
-		printf("    {\"size\": %zu, \"messages_per_round\": %" PRIu64 ",\n",
-		       s->size, s->messages);
+		fprintf(f, "    {\"size\": %zu,\n", s->size);
 		for (k = 0; k < IMPL_COUNT; k++) {
-			printf("     \"%s\": {\"median_msgs_per_s\": %.1f, "
-			       "\"median_gb_per_s\": %.6f, \"min_msgs_per_s\": %.1f, "
-			       "\"max_msgs_per_s\": %.1f, \"lost\": %" PRIu64
-			       ", \"overruns\": %" PRIu64 ",\n      \"rounds\": [",
-			       impl_name[k], s->med_rate[k], s->med_gbps[k],
-			       s->lo[k], s->hi[k], s->lost[k], s->overruns[k]);
+			if (!s->r[k])
+				continue;
+			fprintf(f, "     \"%s\": {\"messages_per_round\": %" PRIu64
+				", \"median_msgs_per_s\": %.1f, "
+				"\"median_gb_per_s\": %.6f, \"min_msgs_per_s\": %.1f, "
+				"\"max_msgs_per_s\": %.1f, \"lost\": %" PRIu64
+				", \"overruns\": %" PRIu64 ", \"bcast_ratio\": %.4f,"
+				"\n      \"rounds\": [", impl_name[k],
+				s->count[k], s->med_rate[k], s->med_gbps[k],
+				s->lo[k], s->hi[k], s->lost[k], s->overruns[k],
+				s->med_rate[k] > 0 ?
+				s->med_rate[IMPL_BCAST] / s->med_rate[k] : 0);
 			for (j = 0; j < o->rounds; j++) {
-				printf(j ? ",\n        " : "\n        ");
-				json_result(&s->r[k][j]);
+				fprintf(f, j ? ",\n        " : "\n        ");
+				json_result(f, &s->r[k][j]);
 				if (k == IMPL_BCAST)
-					printf(", \"lib_lost\": %" PRIu64
-					       ", \"lib_overruns\": %" PRIu64,
-					       s->r[k][j].lib_lost,
-					       s->r[k][j].lib_overruns);
-				printf("}");
+					fprintf(f, ", \"lib_lost\": %" PRIu64
+						", \"lib_overruns\": %" PRIu64,
+						s->r[k][j].lib_lost,
+						s->r[k][j].lib_overruns);
+				fprintf(f, "}");
 			}
-			printf("]},\n");
+			fprintf(f, "]},\n");
 		}
-		printf("     \"ratio_of_medians\": %.4f, \"median_paired_ratio\": %.4f, "
-		       "\"pairs_rerun\": %d}%s\n",
-		       s->ratio, s->paired, s->retries, i + 1 < n ? "," : "");
+		fprintf(f, "     \"ratio_of_medians\": %.4f, "
+			"\"median_paired_ratio\": %.4f, \"pairs_rerun\": %d}%s\n",
+			s->ratio, s->paired, s->retries, i + 1 < n ? "," : "");
 	}
-	printf("  ]\n}\n");
+	fprintf(f, "  ]\n}");
 }
 
 /* ------------------------------------------------------------------ */
 
-int main(int argc, char **argv)
+static void bench_init(struct bench *b, const struct options *o)
 {
-	struct options o;
-	struct bench b;
-	struct size_report *sr;
 	size_t maxsize = 0;
-	int i, k, j;
+	int i;
 
-	parse_options(argc, argv, &o);
-	memset(&b, 0, sizeof(b));
-	b.o = &o;
-	b.mtu = mtu_of(o.capacity);
-	memory_init(&b.mem, o.capacity);
-	for (i = 0; i < o.nsizes; i++)
-		if (o.sizes[i] > maxsize)
-			maxsize = o.sizes[i];
-	b.src = aligned_alloc(128, (maxsize + 127) & ~(size_t)127);
-	b.buf = aligned_alloc(128, (b.mtu + 127) & ~(uint64_t)127);
-	b.bulk_cap = 65536;
-	if (b.bulk_cap < 2 * frame_total(maxsize))
-		b.bulk_cap = (size_t)(2 * frame_total(maxsize) + 127) & ~(size_t)127;
-	b.bulk = aligned_alloc(128, b.bulk_cap);
-	if (!b.src || !b.buf || !b.bulk)
+	memset(b, 0, sizeof(*b));
+	b->o = o;
+	b->mtu = mtu_of(o->capacity);
+	memory_init(&b->mem, o->capacity);
+	for (i = 0; i < o->nsizes; i++)
+		if (o->sizes[i] > maxsize)
+			maxsize = o->sizes[i];
+	b->src = aligned_alloc(128, (maxsize + 127) & ~(size_t)127);
+	b->buf = aligned_alloc(128, (b->mtu + 127) & ~(uint64_t)127);
+	b->bulk_cap = 65536;
+	if (b->bulk_cap < 2 * frame_total(maxsize))
+		b->bulk_cap = (size_t)(2 * frame_total(maxsize) + 127) & ~(size_t)127;
+	b->bulk = aligned_alloc(128, b->bulk_cap);
+	if (!b->src || !b->buf || !b->bulk)
 		die("out of memory");
 	for (i = 0; i < (int)maxsize; i++)
-		b.src[i] = (unsigned char)(i * 131 + 7);
-	memset(b.buf, 0, b.mtu);
-	memset(b.bulk, 0, b.bulk_cap);
+		b->src[i] = (unsigned char)(i * 131 + 7);
+	memset(b->buf, 0, b->mtu);
+	memset(b->bulk, 0, b->bulk_cap);
+}
 
-	sr = calloc((size_t)o.nsizes, sizeof(*sr));
-	if (!sr)
-		die("out of memory");
-	if (!o.json)
-		print_preamble(&b);
-	fflush(stdout);
+static void log_round(const struct options *o, const struct size_report *s,
+		      int j, int k, const struct result *r)
+{
+	if (!o->verbose)
+		return;
+	fprintf(stderr, "size %zu round %d %-9s %8.3f Mmsg/s %7.3f GB/s  "
+		"writer %8.3f Mmsg/s  lost %" PRIu64 " overruns %" PRIu64
+		"  %.3f s  ivcsw %ld cpu %.0f%% steal %ld\n",
+		s->size, j + 1, impl_name[k], r->rate / 1e6, r->gbps,
+		r->wrate / 1e6, r->lost, r->overruns, r->secs, r->ivcsw,
+		100 * r->cpu_share, r->steal);
+}
 
-	for (i = 0; i < o.nsizes; i++) {
-		struct size_report *s = &sr[i];
-		struct result warm[IMPL_COUNT];
+/* Warm every implementation up (time-based), which calibrates the counts. */
+static void calibrate(struct bench *b, struct size_report *s)
+{
+	const struct options *o = b->o;
+	struct result warm;
+	double rate[IMPL_COUNT] = { 0 };
+	int k;
 
-		s->size = o.sizes[i];
-		for (k = 0; k < IMPL_COUNT; k++) {
-			s->r[k] = calloc((size_t)o.rounds, sizeof(struct result));
-			if (!s->r[k])
-				die("out of memory");
-		}
-		/* Warm-up (time-based), which also calibrates the count. */
-		for (k = 0; k < IMPL_COUNT; k++)
-			run_round(&b, (enum impl)k, s->size, o.messages, &warm[k]);
-		if (o.messages) {
-			s->messages = o.messages;
-		} else {
-			double best = 0;
+	for (k = 0; k < IMPL_COUNT; k++) {
+		if (!s->r[k])
+			continue;
+		run_round(b, (enum impl)k, s->size, 0, &warm);
+		rate[k] = warm.secs > 0 ? (double)warm.written / warm.secs : 0;
+	}
+	/* The two rings run the same count: the faster one's. */
+	if (rate[IMPL_REF] > rate[IMPL_BCAST])
+		rate[IMPL_BCAST] = rate[IMPL_REF];
+	rate[IMPL_REF] = rate[IMPL_BCAST];
+	for (k = 0; k < IMPL_COUNT; k++) {
+		s->count[k] = o->messages ? o->messages :
+			      (uint64_t)(rate[k] * o->seconds);
+		if (s->count[k] < MIN_MESSAGES)
+			s->count[k] = MIN_MESSAGES;
+	}
+	s->messages = s->count[IMPL_BCAST];
+}
 
-			for (k = 0; k < IMPL_COUNT; k++) {
-				double r = warm[k].secs > 0 ?
-					   (double)warm[k].written / warm[k].secs : 0;
-				if (r > best)
-					best = r;
-			}
-			s->messages = (uint64_t)(best * o.seconds);
-			if (s->messages < MIN_MESSAGES)
-				s->messages = MIN_MESSAGES;
-		}
-		if (o.verbose)
-			fprintf(stderr, "size %zu: %" PRIu64 " messages per round\n",
-				s->size, s->messages);
-		for (j = 0; j < o.rounds; j++) {
-			int attempt = 0;
+static void measure_size(struct bench *b, struct size_report *s)
+{
+	const struct options *o = b->o;
+	int j, k;
 
-		again:
-			for (k = 0; k < IMPL_COUNT; k++) {
-				struct result *r = &s->r[k][j];
+	for (k = 0; k < IMPL_COUNT; k++) {
+		if (k > IMPL_REF && !(o->impls & (1u << k)))
+			continue;
+		s->r[k] = calloc((size_t)o->rounds, sizeof(struct result));
+		if (!s->r[k])
+			die("out of memory");
+	}
+	calibrate(b, s);
+	for (j = 0; j < o->rounds; j++) {
+		int attempt = 0;
 
-				run_round(&b, (enum impl)k, s->size, s->messages, r);
-				if (o.verbose)
-					fprintf(stderr, "size %zu round %d %-9s "
-						"%8.3f Mmsg/s %7.3f GB/s  writer "
-						"%8.3f Mmsg/s  lost %" PRIu64
-						" overruns %" PRIu64 "  %.3f s"
-						"  ivcsw %ld cpu %.0f%% steal %ld\n",
-						s->size, j + 1, impl_name[k],
-						r->rate / 1e6, r->gbps,
-						r->wrate / 1e6, r->lost,
-						r->overruns, r->secs, r->ivcsw,
-						100 * r->cpu_share, r->steal);
+		do {
+			for (k = IMPL_BCAST; k <= IMPL_REF; k++) {
+				run_round(b, (enum impl)k, s->size, s->count[k],
+					  &s->r[k][j]);
+				log_round(o, s, j, k, &s->r[k][j]);
 			}
 			/* Run a disturbed pair again, a few times at most. */
-			if ((disturbed(&s->r[IMPL_BCAST][j]) ||
-			     disturbed(&s->r[IMPL_REF][j])) && attempt < o.retries) {
-				attempt++;
-				s->retries++;
-				goto again;
-			}
+			if (!disturbed(&s->r[IMPL_BCAST][j]) &&
+			    !disturbed(&s->r[IMPL_REF][j]))
+				break;
+		} while (attempt++ < o->retries && ++s->retries);
+		for (k = IMPL_PIPE; k < IMPL_COUNT; k++) {
+			if (!s->r[k])
+				continue;
+			run_round(b, (enum impl)k, s->size, s->count[k],
+				  &s->r[k][j]);
+			log_round(o, s, j, k, &s->r[k][j]);
 		}
-		summarise(s, o.rounds);
 	}
+	summarise(s, o->rounds);
+}
 
-	if (o.json)
-		print_json(&b, sr, o.nsizes);
-	else
-		print_table(&b, sr, o.nsizes);
+void throughput_run(const struct options *o, struct figures *fig, FILE *json)
+{
+	struct bench b;
+	struct size_report *sr;
+	int i, k;
+
+	bench_init(&b, o);
+	sr = calloc((size_t)o->nsizes, sizeof(*sr));
+	if (!sr)
+		die("out of memory");
+	if (!o->json)
+		print_preamble(&b);
+	fflush(stdout);
+	for (i = 0; i < o->nsizes; i++) {
+		sr[i].size = o->sizes[i];
+		measure_size(&b, &sr[i]);
+		fig->sizes[i] = sr[i].size;
+		fig->ratio_ref[i] = sr[i].ratio;
+		for (k = 0; k < IMPL_COUNT; k++)
+			fig->rate[i][k] = sr[i].r[k] ? sr[i].med_rate[k] : 0;
+	}
+	fig->nsizes = o->nsizes;
+	if (o->json) {
+		print_json(json, &b, sr, o->nsizes);
+	} else {
+		print_rings(&b, sr, o->nsizes);
+		print_baselines(&b, sr, o->nsizes);
+		printf("\n");
+	}
 	if (b.sink == 0x5eed5eed5eedULL)	/* keep the payload reads alive */
 		fprintf(stderr, "\n");
-	return 0;
+	for (i = 0; i < o->nsizes; i++)
+		for (k = 0; k < IMPL_COUNT; k++)
+			free(sr[i].r[k]);
+	free(sr);
+	munmap(b.mem.raw, b.mem.raw_len);
+	free(b.src);
+	free(b.buf);
+	free(b.bulk);
 }

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <linux/bcast.h>
 
-#define REF_NOINLINE __attribute__((noinline))
+#define REF_NOINLINE __attribute__((noinline, unused))
 #define REF_FRAME_FIN	0x01u
 #define REF_FRAME_PAD	0x04u
 #define REF_COMMITTED_OFF BCAST_LINE	/* same line as bcast's `committed` */

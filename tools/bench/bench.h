@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bcast-bench: what its parts share.  main.c parses options and prints the
+ * verdicts; throughput.c, latency.c and wakeup.c each measure one thing
+ * against the baselines of channel.c (pipe, Unix socket, ZeroMQ) and the
+ * bare reference ring of refring.h; plot.c draws the figures.
+ */
+#ifndef BCAST_BENCH_H
+#define BCAST_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define PROG "bcast-bench"
+#define MAX_SIZES 64
+
+/* What is measured; the first two are rings, the rest kernel channels. */
+enum impl {
+	IMPL_BCAST, IMPL_REF, IMPL_PIPE, IMPL_UNIX, IMPL_ZMQ, IMPL_COUNT
+};
+extern const char *const impl_name[IMPL_COUNT];
+extern const char *const impl_desc[IMPL_COUNT];
+
+enum mode { MODE_RECEIVE, MODE_BATCH, MODE_BULK };
+extern const char *const mode_name[3];
+
+#define TEST_THROUGHPUT	0x1
+#define TEST_LATENCY	0x2
+#define TEST_WAKEUP	0x4
+
+struct options {
+	unsigned tests;		/* TEST_* */
+	unsigned impls;		/* 1 << impl: what runs */
+	size_t sizes[MAX_SIZES];
+	int nsizes;
+	int rounds;
+	double seconds;
+	uint64_t capacity;
+	enum mode mode;
+	bool json;
+	bool verbose;
+	uint64_t messages;	/* 0: calibrate per size */
+	int wcpu, rcpu;
+	bool backpressure;	/* the writer waits for the reader */
+	int retries;		/* times a disturbed pair may be run again */
+	/* latency */
+	uint64_t lat_rate;	/* paced messages per second */
+	uint64_t lat_samples;	/* per implementation and round */
+	size_t lat_size;
+	/* wake-ups */
+	uint64_t wakeups;	/* per implementation and round */
+	double wake_gap_us;	/* the reader is asleep this long before each */
+	const char *plot;	/* PNG file, or NULL */
+};
+
+/* Samples of a latency-like figure in nanoseconds. */
+struct samples {
+	uint64_t *v;
+	size_t n, cap;
+	bool sorted;
+};
+
+void samples_add(struct samples *s, uint64_t ns);
+double samples_pct(struct samples *s, double pct);	/* nanoseconds */
+void samples_free(struct samples *s);
+
+/* The percentiles every latency table shows. */
+#define NPCT 6
+extern const double pct_points[NPCT];
+extern const char *const pct_names[NPCT];
+
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+double now_s(void);
+uint64_t now_ns(void);
+double median(const double *v, int n);
+void pin_self(int cpu, const char *who);
+void json_samples(FILE *f, struct samples *s);
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * A kernel channel from one writer to `n` readers: a pipe per reader
+ * (length-prefixed stream, the reader drains it in big reads), a Unix
+ * SOCK_SEQPACKET pair per reader (one message per system call), or one
+ * ZeroMQ PUB socket with n SUB sockets over ipc://.
+ */
+#define CHANNEL_MAX_READERS 16
+struct channel {
+	enum impl impl;
+	int n;
+	int wfd[CHANNEL_MAX_READERS], rfd[CHANNEL_MAX_READERS];
+	void *zctx, *zpub, *zsub[CHANNEL_MAX_READERS];
+	char zpath[108];
+	/* pipe readers: what one read() brought in */
+	unsigned char *rbuf[CHANNEL_MAX_READERS];
+	size_t rlen[CHANNEL_MAX_READERS], roff[CHANNEL_MAX_READERS];
+};
+
+bool channel_available(enum impl impl, const char **why);
+int channel_open(struct channel *c, enum impl impl, int readers,
+		 const char **what);
+/* Send to every reader, blocking: 0 or -errno. */
+int channel_send(struct channel *c, const void *p, size_t len);
+/* Tell every reader the stream ended. */
+void channel_end(struct channel *c);
+/* Reader i's next message, blocking: its length, -EPIPE at the end, -errno. */
+ssize_t channel_recv(struct channel *c, int i, void *buf, size_t cap);
+void channel_close(struct channel *c);
+
+/* Results that outlive a section: for the verdicts, the plot and JSON. */
+struct figures {
+	/* throughput: median delivered msgs/s per size and implementation */
+	int nsizes;
+	size_t sizes[MAX_SIZES];
+	double rate[MAX_SIZES][IMPL_COUNT];	/* 0: not measured */
+	double ratio_ref[MAX_SIZES];		/* bcast / reference */
+	/* latency: samples per implementation, spinning and blocking bcast */
+	struct samples lat[IMPL_COUNT];
+	struct samples lat_bcast_wait;
+	bool lat_done;
+	/* wake-ups */
+	struct samples wake_bcast_shm, wake_futex, wake_eventfd;
+	struct samples wake_bcast_dev, wake_pipe, wake_unix;
+	bool wake_done, wake_dev_done;
+};
+
+void throughput_run(const struct options *o, struct figures *fig, FILE *json);
+void latency_run(const struct options *o, struct figures *fig, FILE *json);
+void wakeup_run(const struct options *o, struct figures *fig, FILE *json);
+int plot_write(const struct options *o, struct figures *fig);
+
+#endif /* BCAST_BENCH_H */

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bcast-bench: libbcast against what a user would otherwise pick, measured
+ * in one run, interleaved: a bare reference ring, a pipe, a Unix-domain
+ * socket and ZeroMQ PUB/SUB.  Throughput, one-way latency of a paced
+ * writer, and the wake-up latency of a blocked reader; every figure with
+ * its ratio to the baselines and the project's targets judged at the end.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "bcast.h"
+#include <linux/bcast.h>
+#include "../cli.h"
+#include "bench.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: " PROG " [OPTIONS]\n"
+"\n"
+"Measures libbcast against a bare reference ring (tools/bench/refring.h), a\n"
+"pipe, a Unix-domain socket and ZeroMQ PUB/SUB over ipc://, all in the same\n"
+"run, interleaved round by round, and prints every figure with its ratio to\n"
+"the baselines, then the targets met or missed.\n"
+"\n"
+"  throughput  one writer thread and one reader thread pinned to two CPUs;\n"
+"              messages delivered per second at the reader\n"
+"  latency     a paced writer stamps each message; the reader (spinning on\n"
+"              the rings, blocked in the kernel on the channels, and bcast\n"
+"              once more blocked in bcast_wait) takes receive time - stamp\n"
+"  wakeup      the reader sleeps; the writer publishes one message and the\n"
+"              time until the reader runs again is measured: bcast_wait on\n"
+"              a shm ring against a raw futex, on a device ring against an\n"
+"              eventfd, and a pipe and a socket for context\n"
+"\n"
+"Options:\n"
+"  --tests LIST      what to run: throughput,latency,wakeup (default: all)\n"
+"  --baselines LIST  kernel channels to compare with: pipe,unix,zeromq or\n"
+"                    none (default: all that are built)\n"
+"  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
+"  --rounds N        rounds per implementation (default 7)\n"
+"  --json            print the results as one JSON object instead\n"
+"  --plot FILE.png   draw the latency distributions and throughput bars\n"
+"                    with gnuplot\n"
+"  -v, --verbose     print every round on stderr\n"
+"  -h, --help        show this help\n"
+"\n"
+"Throughput:\n"
+"  --sizes LIST      message sizes in bytes (default 8,64,255,4096)\n"
+"  --seconds S       target duration of one round (default 0.3); messages per\n"
+"                    round are calibrated per size and implementation\n"
+"  --messages N      messages per round instead of calibrating\n"
+"  --capacity BYTES  ring data capacity, a power of two >= 4096; suffixes\n"
+"                    K, M, G (default 1M)\n"
+"  --mode MODE       bcast reader API: receive (default), batch, bulk\n"
+"  --backpressure B  wait (default): the writer waits while the reader is a\n"
+"                    ring behind (a harness-side credit, the same for all), so\n"
+"                    nothing is lost; none: the rings' writer never waits\n"
+"  --retries N       run a disturbed (bcast, reference) pair again, up to N\n"
+"                    times (default 3)\n"
+"Latency:\n"
+"  --rate N          paced messages per second (default 20k)\n"
+"  --samples N       messages per implementation and round (default 5000)\n"
+"  --size BYTES      message size (default 64)\n"
+"Wake-up:\n"
+"  --wakeups N       wake-ups per implementation and round (default 300)\n"
+"  --gap US          the reader sleeps this long before each (default 300);\n"
+"                    a device ring is measured too when /dev/bcast-ctl exists\n"
+"\n"
+"Exit status: 0 on success (targets missed included), 1 if a measurement\n"
+"failed, 2 on a usage error.\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *out, char **end)
+{
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtoull(s, end, 10);
+	if (errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void parse_sizes(const char *arg, struct options *o)
+{
+	const char *p = arg;
+
+	o->nsizes = 0;
+	if (!*arg)
+		cli_usage_error("--sizes: empty list");
+	for (;;) {
+		uint64_t v;
+		char *end;
+
+		if (!parse_u64(p, &v, &end) || (*end && *end != ','))
+			cli_usage_error("--sizes: '%s' is not a comma-separated "
+					"list of sizes in bytes", arg);
+		if (v < 1 || v > BCAST_MAX_MTU)
+			cli_usage_error("--sizes: %" PRIu64 " is out of range "
+					"[1, %u]", v, BCAST_MAX_MTU);
+		if (o->nsizes == MAX_SIZES)
+			cli_usage_error("--sizes: more than %d sizes", MAX_SIZES);
+		o->sizes[o->nsizes++] = (size_t)v;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+}
+
+static void parse_cpus(const char *arg, struct options *o)
+{
+	uint64_t w, r;
+	char *end;
+
+	if (!parse_u64(arg, &w, &end) || *end != ',' ||
+	    !parse_u64(end + 1, &r, &end) || *end)
+		cli_usage_error("--cpus: '%s' is not two CPU numbers W,R", arg);
+	if (w >= CPU_SETSIZE || r >= CPU_SETSIZE)
+		cli_usage_error("--cpus: '%s': CPU numbers must be below %d",
+				arg, CPU_SETSIZE);
+	if (w == r)
+		cli_usage_error("--cpus: '%s': the writer and the reader need "
+				"two different CPUs", arg);
+	o->wcpu = (int)w;
+	o->rcpu = (int)r;
+}
+
+/* A comma-separated list of names out of `names`; returns a bit mask. */
+static unsigned parse_list(const char *opt, const char *arg,
+			   const char *const *names, int n, int first)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	unsigned mask = 0;
+	int i;
+
+	if (!copy)
+		die("out of memory");
+	if (!strcmp(arg, "none")) {
+		free(copy);
+		return 0;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = first; i < n; i++)
+			if (!strcmp(tok, names[i]))
+				break;
+		if (i == n)
+			cli_usage_error("%s: '%s' is not one of the accepted "
+					"names (see --help)", opt, tok);
+		mask |= 1u << i;
+	}
+	free(copy);
+	if (!mask)
+		cli_usage_error("%s: empty list", opt);
+	return mask;
+}
+
+static double parse_seconds(const char *opt, const char *arg, double lo,
+			    double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!*arg || *end || errno || !isfinite(v) || isspace((unsigned char)*arg))
+		cli_usage_error("%s: '%s' is not a number", opt, arg);
+	if (v < lo || v > hi)
+		cli_usage_error("%s: %s is out of range [%g, %g]", opt, arg, lo,
+				hi);
+	return v;
+}
+
+static uint64_t mtu_of(uint64_t cap)
+{
+	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;	/* libbcast's default */
+
+	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
+}
+
+static void check_cpus(const struct options *o)
+{
+	cpu_set_t allowed;
+	int i, first = -1, second = -1;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		die("sched_getaffinity: %s", strerror(errno));
+	if (CPU_ISSET(o->wcpu, &allowed) && CPU_ISSET(o->rcpu, &allowed))
+		return;
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &allowed)) {
+			if (first < 0)
+				first = i;
+			else if (second < 0)
+				second = i;
+		}
+	if (second < 0)
+		cli_usage_error("--cpus: this process may only run on %d CPU; "
+				"the benchmark needs two", CPU_COUNT(&allowed));
+	cli_usage_error("--cpus: CPU %d is not available to this process; "
+			"CPUs %d and %d are",
+			CPU_ISSET(o->wcpu, &allowed) ? o->rcpu : o->wcpu,
+			first, second);
+}
+
+static void check_sizes(const struct options *o, bool sizes_given)
+{
+	uint64_t mtu = mtu_of(o->capacity);
+	int i;
+
+	for (i = 0; i < o->nsizes; i++) {
+		uint64_t need = 4096;
+
+		if (o->sizes[i] <= mtu)
+			continue;
+		while (mtu_of(need) < o->sizes[i])
+			need <<= 1;
+		cli_usage_error("%s: a %zu-byte message does not fit the %" PRIu64
+				"-byte MTU of a %" PRIu64 "-byte ring (the "
+				"reference ring does not fragment); use "
+				"--capacity %" PRIu64 " or more",
+				sizes_given ? "--sizes" : "--capacity",
+				o->sizes[i], mtu, o->capacity, need);
+	}
+}
+
+static void set_defaults(struct options *o)
+{
+	int k;
+	const char *why;
+
+	memset(o, 0, sizeof(*o));
+	o->tests = TEST_THROUGHPUT | TEST_LATENCY | TEST_WAKEUP;
+	o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF);
+	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+		if (channel_available((enum impl)k, &why))
+			o->impls |= 1u << k;
+	o->sizes[0] = 8;
+	o->sizes[1] = 64;
+	o->sizes[2] = 255;
+	o->sizes[3] = 4096;
+	o->nsizes = 4;
+	o->rounds = 7;
+	o->seconds = 0.3;
+	o->capacity = 1ULL << 20;
+	o->mode = MODE_RECEIVE;
+	o->wcpu = 0;
+	o->rcpu = 1;
+	o->backpressure = true;
+	o->retries = 3;
+	o->lat_rate = 20000;
+	o->lat_samples = 5000;
+	o->lat_size = 64;
+	o->wakeups = 300;
+	o->wake_gap_us = 300;
+}
+
+enum {
+	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP,
+};
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "sizes", required_argument, NULL, 's' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "seconds", required_argument, NULL, 'S' },
+		{ "messages", required_argument, NULL, 'n' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "backpressure", required_argument, NULL, 'b' },
+		{ "retries", required_argument, NULL, 'R' },
+		{ "tests", required_argument, NULL, OPT_TESTS },
+		{ "baselines", required_argument, NULL, OPT_BASELINES },
+		{ "plot", required_argument, NULL, OPT_PLOT },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "samples", required_argument, NULL, OPT_SAMPLES },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "wakeups", required_argument, NULL, OPT_WAKEUPS },
+		{ "gap", required_argument, NULL, OPT_GAP },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const test_names[] = { "throughput", "latency",
+						  "wakeup" };
+	bool sizes_given = false;
+	const char *why;
+	int c, i, k;
+
+	set_defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			parse_sizes(optarg, o);
+			sizes_given = true;
+			break;
+		case 'r':
+			o->rounds = (int)cli_number("--rounds", optarg, false, 1, 1000);
+			break;
+		case 'S':
+			o->seconds = parse_seconds("--seconds", optarg, 0.001, 3600);
+			break;
+		case 'n':
+			o->messages = cli_number("--messages", optarg, false, 1,
+						 1000000000000ULL);
+			break;
+		case 'c':
+			o->capacity = cli_number("--capacity", optarg, true, 4096,
+						 1ULL << 30);
+			if (o->capacity & (o->capacity - 1))
+				cli_usage_error("--capacity: %s is not a power "
+						"of two", optarg);
+			break;
+		case 'm':
+			for (i = 0; i < 3; i++)
+				if (!strcmp(optarg, mode_name[i]))
+					break;
+			if (i == 3)
+				cli_usage_error("--mode: '%s' is not one of "
+						"receive, batch, bulk", optarg);
+			o->mode = (enum mode)i;
+			break;
+		case 'C':
+			parse_cpus(optarg, o);
+			break;
+		case 'R':
+			o->retries = (int)cli_number("--retries", optarg, false, 0, 100);
+			break;
+		case 'b':
+			if (strcmp(optarg, "none") && strcmp(optarg, "wait"))
+				cli_usage_error("--backpressure: '%s' is not one "
+						"of none, wait", optarg);
+			o->backpressure = !strcmp(optarg, "wait");
+			break;
+		case OPT_TESTS:
+			o->tests = parse_list("--tests", optarg, test_names, 3, 0);
+			break;
+		case OPT_BASELINES:
+			o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF) |
+				   parse_list("--baselines", optarg, impl_name,
+					      IMPL_COUNT, IMPL_PIPE);
+			for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+				if ((o->impls & (1u << k)) &&
+				    !channel_available((enum impl)k, &why))
+					cli_usage_error("--baselines: %s is %s",
+							impl_name[k], why);
+			break;
+		case OPT_PLOT:
+			o->plot = optarg;
+			break;
+		case OPT_RATE:
+			o->lat_rate = cli_number("--rate", optarg, false, 1, 10000000);
+			break;
+		case OPT_SAMPLES:
+			o->lat_samples = cli_number("--samples", optarg, false, 10,
+						    100000000);
+			break;
+		case OPT_SIZE:
+			o->lat_size = cli_number("--size", optarg, true,
+						 sizeof(uint64_t), 65536);
+			break;
+		case OPT_WAKEUPS:
+			o->wakeups = cli_number("--wakeups", optarg, false, 1,
+						10000000);
+			break;
+		case OPT_GAP:
+			o->wake_gap_us = parse_seconds("--gap", optarg, 10, 1e6);
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case ':':
+			cli_usage_error("option '%s' needs an argument",
+					argv[optind - 1]);
+		default:
+			cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->tests & TEST_THROUGHPUT)
+		check_sizes(o, sizes_given);
+	if (o->lat_size > mtu_of(o->capacity))
+		cli_usage_error("--size: %zu bytes do not fit the MTU of a "
+				"%" PRIu64 "-byte ring", o->lat_size, o->capacity);
+	check_cpus(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* verdicts                                                             */
+
+struct verdict {
+	const char *what;
+	double value, limit;
+	bool at_most;		/* value must be <= limit, else >= */
+	bool measured;
+};
+
+static int collect_verdicts(const struct options *o, struct figures *fig,
+			    struct verdict *v)
+{
+	int n = 0, i;
+
+	for (i = 0; i < fig->nsizes; i++) {
+		if (fig->sizes[i] != 64)
+			continue;
+		v[n++] = (struct verdict){ "64 B throughput / reference ring",
+			fig->ratio_ref[i], 0.9, false, fig->ratio_ref[i] > 0 };
+		v[n++] = (struct verdict){ "64 B throughput / Unix socket",
+			fig->rate[i][IMPL_UNIX] > 0 ?
+			fig->rate[i][IMPL_BCAST] / fig->rate[i][IMPL_UNIX] : 0,
+			20, false, fig->rate[i][IMPL_UNIX] > 0 };
+	}
+	if (fig->lat_done) {
+		double ref = samples_pct(&fig->lat[IMPL_REF], 50);
+
+		v[n++] = (struct verdict){ "spinning latency p50 / reference",
+			ref > 0 ? samples_pct(&fig->lat[IMPL_BCAST], 50) / ref : 0,
+			1.3, true, ref > 0 };
+	}
+	if (fig->wake_done) {
+		double ref = samples_pct(&fig->wake_futex, 50);
+
+		v[n++] = (struct verdict){ "shm wake-up p50 / raw futex",
+			ref > 0 ? samples_pct(&fig->wake_bcast_shm, 50) / ref : 0,
+			1.2, true, ref > 0 };
+	}
+	if (fig->wake_dev_done) {
+		double ref = samples_pct(&fig->wake_eventfd, 50);
+
+		v[n++] = (struct verdict){ "device wake-up p50 / eventfd",
+			ref > 0 ? samples_pct(&fig->wake_bcast_dev, 50) / ref : 0,
+			1.2, true, ref > 0 };
+	}
+	(void)o;
+	return n;
+}
+
+static bool verdict_met(const struct verdict *v)
+{
+	return v->at_most ? v->value <= v->limit : v->value >= v->limit;
+}
+
+static void print_verdicts(struct verdict *v, int n)
+{
+	int i;
+
+	if (!n)
+		return;
+	printf("targets:\n");
+	for (i = 0; i < n; i++) {
+		if (!v[i].measured) {
+			printf("  %-36s not measured\n", v[i].what);
+			continue;
+		}
+		printf("  %-36s %8.3fx  (target %s %.1fx)  %s\n", v[i].what,
+		       v[i].value, v[i].at_most ? "<=" : ">=", v[i].limit,
+		       verdict_met(&v[i]) ? "met" : "NOT met");
+	}
+}
+
+static void json_verdicts(struct verdict *v, int n)
+{
+	int i;
+
+	printf("\"targets\": [");
+	for (i = 0; i < n; i++) {
+		printf("%s\n  {\"what\": ", i ? "," : "");
+		cli_json_string(stdout, v[i].what);
+		printf(", \"value\": %.4f, \"limit\": %.2f, \"compare\": \"%s\", "
+		       "\"measured\": %s, \"met\": %s}", v[i].value, v[i].limit,
+		       v[i].at_most ? "<=" : ">=", v[i].measured ? "true" : "false",
+		       v[i].measured && verdict_met(&v[i]) ? "true" : "false");
+	}
+	printf("\n]");
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct figures fig;
+	struct verdict v[8];
+	int n, k;
+	const char *sep = "";
+
+	cli_prog = PROG;
+	parse_options(argc, argv, &o);
+	memset(&fig, 0, sizeof(fig));
+	if (o.json)
+		printf("{\"tool\": \"" PROG "\",\n");
+	if (o.tests & TEST_THROUGHPUT) {
+		throughput_run(&o, &fig, stdout);
+		sep = ",\n";
+	}
+	fflush(stdout);
+	if (o.tests & TEST_LATENCY) {
+		printf("%s", o.json ? sep : "");
+		latency_run(&o, &fig, stdout);
+		sep = ",\n";
+	}
+	fflush(stdout);
+	if (o.tests & TEST_WAKEUP) {
+		printf("%s", o.json ? sep : "");
+		wakeup_run(&o, &fig, stdout);
+		sep = ",\n";
+	}
+	n = collect_verdicts(&o, &fig, v);
+	if (o.json) {
+		printf("%s", sep);
+		json_verdicts(v, n);
+		printf("\n}\n");
+	} else {
+		print_verdicts(v, n);
+	}
+	fflush(stdout);
+	if (o.plot && plot_write(&o, &fig))
+		return 1;
+	for (k = 0; k < IMPL_COUNT; k++)
+		samples_free(&fig.lat[k]);
+	samples_free(&fig.lat_bcast_wait);
+	samples_free(&fig.wake_bcast_shm);
+	samples_free(&fig.wake_futex);
+	samples_free(&fig.wake_eventfd);
+	samples_free(&fig.wake_bcast_dev);
+	samples_free(&fig.wake_pipe);
+	samples_free(&fig.wake_unix);
+	return 0;
+}
