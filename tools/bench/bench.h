@@ -30,6 +30,7 @@ extern const char *const mode_name[3];
 #define TEST_THROUGHPUT	0x1
 #define TEST_LATENCY	0x2
 #define TEST_WAKEUP	0x4
+#define TEST_FANOUT	0x8
 
 struct options {
 	unsigned tests;		/* TEST_* */
@@ -44,6 +45,7 @@ struct options {
 	bool verbose;
 	uint64_t messages;	/* 0: calibrate per size */
 	int wcpu, rcpu;
+	int readers;		/* fan-out: 1..readers readers */
 	bool backpressure;	/* the writer waits for the reader */
 	int retries;		/* times a disturbed pair may be run again */
 	/* latency */
@@ -124,6 +126,9 @@ struct figures {
 	size_t sizes[MAX_SIZES];
 	double rate[MAX_SIZES][IMPL_COUNT];	/* 0: not measured */
 	double ratio_ref[MAX_SIZES];		/* bcast / reference */
+	/* fan-out: the slowest reader's msgs/s, [readers - 1][impl] */
+	int fan_readers;
+	double fan[CHANNEL_MAX_READERS][IMPL_COUNT];
 	/* latency: samples per implementation, spinning and blocking bcast */
 	struct samples lat[IMPL_COUNT];
 	struct samples lat_bcast_wait;
@@ -135,6 +140,7 @@ struct figures {
 };
 
 void throughput_run(const struct options *o, struct figures *fig, FILE *json);
+void fanout_run(const struct options *o, struct figures *fig, FILE *json);
 void latency_run(const struct options *o, struct figures *fig, FILE *json);
 void wakeup_run(const struct options *o, struct figures *fig, FILE *json);
 int plot_write(const struct options *o, struct figures *fig);

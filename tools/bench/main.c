@@ -41,7 +41,8 @@ static void usage(FILE *f)
 "              eventfd, and a pipe and a socket for context\n"
 "\n"
 "Options:\n"
-"  --tests LIST      what to run: throughput,latency,wakeup (default: all)\n"
+"  --tests LIST      what to run: throughput,fanout,latency,wakeup (default:\n"
+"                    all)\n"
 "  --baselines LIST  kernel channels to compare with: pipe,unix,zeromq or\n"
 "                    none (default: all that are built)\n"
 "  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
@@ -65,7 +66,11 @@ static void usage(FILE *f)
 "                    nothing is lost; none: the rings' writer never waits\n"
 "  --retries N       run a disturbed (bcast, reference) pair again, up to N\n"
 "                    times (default 3)\n"
-"Latency:\n"
+"Fan-out:\n"
+"  --readers N       1..N reader threads, all on the reader CPU, every one\n"
+"                    getting every message (default 3, at most 16); the\n"
+"                    figure is the slowest reader's messages per second\n"
+"Latency (and fan-out):\n"
 "  --rate N          paced messages per second (default 20k)\n"
 "  --samples N       messages per implementation and round (default 5000)\n"
 "  --size BYTES      message size (default 64)\n"
@@ -241,7 +246,8 @@ static void set_defaults(struct options *o)
 	const char *why;
 
 	memset(o, 0, sizeof(*o));
-	o->tests = TEST_THROUGHPUT | TEST_LATENCY | TEST_WAKEUP;
+	o->tests = TEST_THROUGHPUT | TEST_FANOUT | TEST_LATENCY | TEST_WAKEUP;
+	o->readers = 3;
 	o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF);
 	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
 		if (channel_available((enum impl)k, &why))
@@ -268,7 +274,7 @@ static void set_defaults(struct options *o)
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
-	OPT_SIZE, OPT_WAKEUPS, OPT_GAP,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS,
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -291,13 +297,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "wakeups", required_argument, NULL, OPT_WAKEUPS },
 		{ "gap", required_argument, NULL, OPT_GAP },
+		{ "readers", required_argument, NULL, OPT_READERS },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const test_names[] = { "throughput", "latency",
-						  "wakeup" };
+						  "wakeup", "fanout" };
 	bool sizes_given = false;
 	const char *why;
 	int c, i, k;
@@ -349,7 +356,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->backpressure = !strcmp(optarg, "wait");
 			break;
 		case OPT_TESTS:
-			o->tests = parse_list("--tests", optarg, test_names, 3, 0);
+			o->tests = parse_list("--tests", optarg, test_names, 4, 0);
 			break;
 		case OPT_BASELINES:
 			o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF) |
@@ -378,6 +385,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_WAKEUPS:
 			o->wakeups = cli_number("--wakeups", optarg, false, 1,
 						10000000);
+			break;
+		case OPT_READERS:
+			o->readers = (int)cli_number("--readers", optarg, false, 1,
+						     CHANNEL_MAX_READERS);
 			break;
 		case OPT_GAP:
 			o->wake_gap_us = parse_seconds("--gap", optarg, 10, 1e6);
@@ -512,6 +523,12 @@ int main(int argc, char **argv)
 		printf("{\"tool\": \"" PROG "\",\n");
 	if (o.tests & TEST_THROUGHPUT) {
 		throughput_run(&o, &fig, stdout);
+		sep = ",\n";
+	}
+	fflush(stdout);
+	if (o.tests & TEST_FANOUT) {
+		printf("%s", o.json ? sep : "");
+		fanout_run(&o, &fig, stdout);
 		sep = ",\n";
 	}
 	fflush(stdout);

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fan-out throughput: one writer pinned to its CPU, 1..N reader threads
+ * (pinned together to the reader CPU: on a two-CPU machine that is all
+ * there is, and it shows what each reader costs).  Every reader must get
+ * every message; the writer waits while the slowest is a ring behind (the
+ * harness's credit, the same for all), so the figure is what the slowest
+ * reader receives per second.  A ring is read by all readers from the same
+ * memory; a pipe or socket needs one copy per reader; ZeroMQ's I/O thread
+ * does the copies.  Readers that find nothing yield, so that N of them can
+ * share one CPU.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bcast.h"
+#include <linux/bcast.h>
+#include "bench.h"
+#include "refring.h"
+
+#define FAN_MAX CHANNEL_MAX_READERS
+
+struct fan_reader {
+	_Alignas(128) uint64_t count;	/* messages taken, for the credit */
+	_Alignas(128) struct fan_round *fr;
+	int idx;
+	struct bcast_reader *br;
+	struct ref_reader rr;
+	uint64_t delivered, sink;
+	int err;
+};
+
+struct fan_round {
+	const struct options *o;
+	enum impl impl;
+	int k;
+	size_t size;
+	uint64_t credit;
+	struct bcast_ring *ring;
+	struct bcast_writer *bw;
+	struct channel ch;
+	_Alignas(128) struct ref_writer rw;	/* written per message */
+	unsigned char *msg;
+	size_t buf_cap;
+	struct fan_reader rd[FAN_MAX];
+	_Alignas(128) int started;
+	_Alignas(128) int done;
+	_Alignas(128) uint64_t written;
+	double secs;
+	int err;
+};
+
+static uint64_t slowest(struct fan_round *fr)
+{
+	uint64_t m = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < fr->k; i++) {
+		uint64_t c = __atomic_load_n(&fr->rd[i].count, __ATOMIC_ACQUIRE);
+
+		if (c < m)
+			m = c;
+	}
+	return m;
+}
+
+static void *fan_writer(void *arg)
+{
+	struct fan_round *fr = arg;
+	uint64_t i = 0, seen = 0;
+	double deadline;
+	int err = 0;
+
+	pin_self(fr->o->wcpu, "writer");
+	while (__atomic_load_n(&fr->started, __ATOMIC_ACQUIRE) < fr->k)
+		sched_yield();
+	deadline = now_s() + fr->o->seconds;
+	/* Only locals change per message: the readers poll lines of `fr`. */
+	while (!err) {
+		uint64_t stop = i + 256;
+
+		for (; i < stop && !err; i++) {
+			while (i - seen >= fr->credit) {
+				seen = slowest(fr);
+				if (i - seen >= fr->credit)
+					sched_yield();
+			}
+			if (fr->impl == IMPL_BCAST)
+				err = bcast_publish(fr->bw, fr->msg, fr->size, 1);
+			else if (fr->impl == IMPL_REF)
+				ref_publish(&fr->rw, fr->msg, (uint32_t)fr->size, 1);
+			else
+				err = channel_send(&fr->ch, fr->msg, fr->size);
+		}
+		if (now_s() >= deadline)
+			break;
+	}
+	fr->err = err;
+	fr->written = i;
+	if (fr->impl >= IMPL_PIPE)
+		channel_end(&fr->ch);
+	__atomic_store_n(&fr->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static ssize_t fan_next(struct fan_reader *r, unsigned char *buf)
+{
+	struct fan_round *fr = r->fr;
+	ssize_t got;
+
+	switch (fr->impl) {
+	case IMPL_BCAST:
+		got = bcast_receive(r->br, buf, fr->buf_cap, NULL);
+		return got == -BCAST_EOVERRUN ? -EPROTO : got;
+	case IMPL_REF:
+		got = ref_receive(&r->rr, buf);
+		return got == REF_ELAPPED ? -EPROTO : got < 0 ? -EAGAIN : got;
+	default:
+		return channel_recv(&fr->ch, r->idx, buf, fr->buf_cap);
+	}
+}
+
+static void *fan_reader_main(void *arg)
+{
+	struct fan_reader *r = arg;
+	struct fan_round *fr = r->fr;
+	unsigned char *buf = malloc(fr->buf_cap);
+
+	if (!buf)
+		die("out of memory");
+	pin_self(fr->o->rcpu, "reader");
+	__atomic_fetch_add(&fr->started, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		bool was_done = __atomic_load_n(&fr->done, __ATOMIC_ACQUIRE);
+		ssize_t got = fan_next(r, buf);
+
+		if (got >= 0) {
+			r->delivered++;
+			r->sink += got ? buf[0] : 0;
+			if (!(r->delivered & 63))
+				__atomic_store_n(&r->count, r->delivered,
+						 __ATOMIC_RELEASE);
+			continue;
+		}
+		__atomic_store_n(&r->count, r->delivered, __ATOMIC_RELEASE);
+		if (got == -EPIPE || (got == -EAGAIN && was_done))
+			break;
+		if (got != -EAGAIN) {
+			r->err = (int)got;
+			break;
+		}
+		sched_yield();
+	}
+	free(buf);
+	return NULL;
+}
+
+static void fan_open(struct fan_round *fr, unsigned char *mem, size_t len)
+{
+	struct bcast_ring_opts ro = { .size = fr->o->capacity };
+	const char *what;
+	int err = 0, i;
+
+	if (fr->impl == IMPL_BCAST) {
+		err = bcast_ring_format(mem, len, &ro, &fr->ring);
+		if (!err)
+			err = bcast_writer_open(fr->ring, &fr->bw);
+		for (i = 0; !err && i < fr->k; i++)
+			err = bcast_reader_open(fr->ring, BCAST_FROM_OLDEST,
+						&fr->rd[i].br);
+		if (err)
+			die("fan-out: opening a bcast ring: %s", bcast_strerror(err));
+	} else if (fr->impl == IMPL_REF) {
+		ref_ring_format(&fr->rw.r, mem, fr->o->capacity,
+				(uint32_t)(fr->o->capacity / 4 - BCAST_FRAME_HDR));
+		for (i = 0; i < fr->k; i++)
+			fr->rd[i].rr.r = fr->rw.r;
+	} else {
+		err = channel_open(&fr->ch, fr->impl, fr->k, &what);
+		if (err)
+			die("fan-out: %s: %s", what, strerror(-err));
+	}
+}
+
+static void fan_close(struct fan_round *fr)
+{
+	int i;
+
+	for (i = 0; i < fr->k; i++)
+		if (fr->rd[i].br)
+			bcast_reader_close(fr->rd[i].br);
+	if (fr->bw)
+		bcast_writer_close(fr->bw);
+	if (fr->ring)
+		bcast_ring_close(fr->ring);
+	if (fr->impl >= IMPL_PIPE)
+		channel_close(&fr->ch);
+}
+
+/* One round: the slowest reader's delivered messages per second. */
+static double fan_round(const struct options *o, enum impl impl, int k,
+			unsigned char *mem, size_t len)
+{
+	struct fan_round *fr;
+	pthread_t wt, rt[FAN_MAX];
+	uint64_t low = UINT64_MAX, frame;
+	double rate;
+	int i, err;
+
+	fr = aligned_alloc(128, (sizeof(*fr) + 127) & ~(size_t)127);
+	if (!fr)
+		die("out of memory");
+	memset(fr, 0, sizeof(*fr));
+	fr->o = o;
+	fr->impl = impl;
+	fr->k = k;
+	fr->size = o->lat_size;
+	fr->buf_cap = o->capacity;
+	frame = BCAST_FRAME_HDR + ((fr->size + 7) & ~(size_t)7);
+	fr->credit = (o->capacity - o->capacity / 16) / frame - 2;
+	fr->msg = calloc(1, fr->size);
+	if (!fr->msg)
+		die("out of memory");
+	fan_open(fr, mem, len);
+	for (i = 0; i < k; i++) {
+		fr->rd[i].fr = fr;
+		fr->rd[i].idx = i;
+		err = pthread_create(&rt[i], NULL, fan_reader_main, &fr->rd[i]);
+		if (err)
+			die("pthread_create: %s", strerror(err));
+	}
+	err = pthread_create(&wt, NULL, fan_writer, fr);
+	if (err)
+		die("pthread_create: %s", strerror(err));
+	pthread_join(wt, NULL);
+	for (i = 0; i < k; i++)
+		pthread_join(rt[i], NULL);
+	fr->secs = o->seconds;
+	if (fr->err)
+		die("fan-out %s: writer: %s", impl_name[impl], bcast_strerror(fr->err));
+	for (i = 0; i < k; i++) {
+		if (fr->rd[i].err)
+			die("fan-out %s: reader %d: %s", impl_name[impl], i,
+			    bcast_strerror(fr->rd[i].err));
+		if (fr->rd[i].delivered < low)
+			low = fr->rd[i].delivered;
+	}
+	rate = (double)low / fr->secs;
+	fan_close(fr);
+	free(fr->msg);
+	free(fr);
+	return rate;
+}
+
+void fanout_run(const struct options *o, struct figures *fig, FILE *json)
+{
+	size_t len = BCAST_HDR_SIZE + o->capacity;
+	unsigned char *mem = aligned_alloc(4096, len);
+	double *rates[IMPL_COUNT];
+	int j, k, n, i;
+
+	if (!mem)
+		die("out of memory");
+	memset(mem, 0, len);
+	for (k = 0; k < IMPL_COUNT; k++) {
+		rates[k] = calloc((size_t)(o->readers * o->rounds), sizeof(double));
+		if (!rates[k])
+			die("out of memory");
+	}
+	for (j = 0; j < o->rounds; j++)
+		for (n = 1; n <= o->readers; n++)
+			for (k = 0; k < IMPL_COUNT; k++) {
+				if (k > IMPL_REF && !(o->impls & (1u << k)))
+					continue;
+				rates[k][(n - 1) * o->rounds + j] =
+					fan_round(o, (enum impl)k, n, mem, len);
+			}
+	for (n = 1; n <= o->readers; n++)
+		for (k = 0; k < IMPL_COUNT; k++)
+			fig->fan[n - 1][k] = median(&rates[k][(n - 1) * o->rounds],
+						    o->rounds);
+	fig->fan_readers = o->readers;
+	if (o->json) {
+		fprintf(json, "\"fanout\": {\"size\": %zu, \"rounds\": %d, "
+			"\"figure\": \"slowest reader's messages per second\", "
+			"\"readers\": [", o->lat_size, o->rounds);
+		for (n = 1; n <= o->readers; n++) {
+			fprintf(json, "%s\n  {\"readers\": %d", n > 1 ? "," : "", n);
+			for (k = 0; k < IMPL_COUNT; k++)
+				if (fig->fan[n - 1][k] > 0)
+					fprintf(json, ", \"%s\": %.1f", impl_name[k],
+						fig->fan[n - 1][k]);
+			fprintf(json, "}");
+		}
+		fprintf(json, "]}");
+	} else {
+		printf("fan-out: 1 writer (CPU %d) -> 1..%d readers (all on CPU "
+		       "%d), %zu-byte messages, %d rounds;\n  median Mmsg/s of "
+		       "the slowest reader (every reader gets every message)\n",
+		       o->wcpu, o->readers, o->rcpu, o->lat_size, o->rounds);
+		printf("  readers |");
+		for (k = 0; k < IMPL_COUNT; k++)
+			if (fig->fan[0][k] > 0)
+				printf(" %10s", impl_name[k]);
+		printf(" | bcast / each\n");
+		for (n = 1; n <= o->readers; n++) {
+			printf("  %7d |", n);
+			for (k = 0; k < IMPL_COUNT; k++)
+				if (fig->fan[0][k] > 0)
+					printf(" %10.3f", fig->fan[n - 1][k] / 1e6);
+			printf(" |");
+			for (i = 1; i < IMPL_COUNT; i++)
+				if (fig->fan[n - 1][i] > 0)
+					printf(" %7.1fx", fig->fan[n - 1][IMPL_BCAST] /
+					       fig->fan[n - 1][i]);
+			printf("\n");
+		}
+		printf("\n");
+	}
+	for (k = 0; k < IMPL_COUNT; k++)
+		free(rates[k]);
+	free(mem);
+}
