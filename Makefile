@@ -32,7 +32,7 @@ TOOL_SRCS   := $(wildcard tools/*.c)
 TOOL_BINS   := $(patsubst tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 LDLIBS      := -lpthread -lm
 
-.PHONY: all lib tests tools check install uninstall clean fuzz module module-clean vmtests
+.PHONY: all lib tests tools check install uninstall clean fuzz module module-clean vmtests demo vm-demo
 
 all: lib tools module
 
@@ -127,6 +127,18 @@ build/vm/%: tests/vm/device/%.c tests/vm/device/common.h build/kselftest/kselfte
 
 check:
 	bash tests/check.sh
+
+# The main job on a fresh machine: a publisher, two subscribers, figures.
+demo: lib tools
+	sh tools/demo.sh
+
+# The same inside the VM, on a device ring of bcast.ko (emulated CPUs: a
+# lower rate).  VM_KERNEL=6.1 or 6.12.
+VM_KERNEL ?= 6.1
+vm-demo: lib tools
+	bash tests/vm/run.sh --kernel $(VM_KERNEL) --add tools/bcastctl \
+		--add tools/bcast-pub --add tools/bcast-sub --add tools/demo.sh \
+		-- 'BCAST_TOOLS=/opt BCAST_DEMO_RATE=$${BCAST_DEMO_RATE:-20k} sh /opt/demo.sh'
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(BINDIR)

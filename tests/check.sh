@@ -23,6 +23,10 @@ need_packages() {
     command -v make >/dev/null || missing+=(make)
     command -v clang >/dev/null || missing+=(clang)
     dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
+    # bcast-bench's ZeroMQ baseline and --plot; the tool tests parse JSON.
+    dpkg -s libzmq3-dev >/dev/null 2>&1 || missing+=(libzmq3-dev)
+    command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+    command -v python3 >/dev/null || missing+=(python3)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         echo "check: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -92,6 +96,10 @@ host_tests() {
     for t in "$dir"/tests/test-*; do
         [ -x "$t" ] || continue
         run "$label $(basename "$t")" 900 "$t"
+    done
+    # The command-line tools, against shm rings (the VM runs them on the device).
+    for t in tests/tools/test-*.sh; do
+        run "$label tools/$(basename "$t" .sh)" 900 env BCAST_TOOLS="$dir/tools" sh "$t"
     done
 }
 

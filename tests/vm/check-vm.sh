@@ -31,15 +31,20 @@ command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait"
 DEVICE_TESTS="test-device test-ioctl-fuzz test-module-cycles"
+# The command-line tools against device rings (bare names: the module is loaded).
+TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
+TOOL_TESTS=$(cd tests/tools && ls test-*.sh)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-make -s lib tests vmtests >"$work/build.log" 2>&1 ||
+make -s lib tests tools vmtests >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log"; echo "check-vm: build failed" >&2; exit 1; }
 
 adds=()
 for t in $LIB_TESTS; do adds+=(--add "tests/$t"); done
 for t in $DEVICE_TESTS; do adds+=(--add "build/vm/$t"); done
+for t in $TOOLS; do adds+=(--add "tools/$t"); done
+for t in $TOOL_TESTS; do adds+=(--add "tests/tools/$t"); done
 cat >"$work/run-tests" <<SCRIPT
 #!/bin/sh
 # Runs inside the VM: every test program (TAP), non-zero on any failure.
@@ -54,6 +59,10 @@ for t in $LIB_TESTS $DEVICE_TESTS; do
     else
         ./\$t || status=1
     fi
+done
+for t in $TOOL_TESTS; do
+    echo "# tools/\$t on \$(uname -r)"
+    BCAST_TOOLS=/opt BCAST_TEST_PREFIX=vm-\${t%.sh} sh ./\$t || status=1
 done
 exit \$status
 SCRIPT

@@ -1,0 +1,107 @@
+#!/bin/sh
+# bcast-bench: options, every section in a short run, JSON, the plot.
+# Runs on the host and in the VM (busybox sh); TAP output.
+# BCAST_TOOLS: where the binaries are (default: tools/ of this tree).
+T=${BCAST_TOOLS:-$(dirname "$0")/../../tools}
+B="$T/bcast-bench"
+work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-bench.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT INT TERM
+n=0
+failed=0
+echo "1..9"
+
+result() {	# result STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $n - $2"
+    else
+        echo "not ok $n - $2"
+        failed=$((failed + 1))
+    fi
+}
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+# Tiny figures: this checks the program works, not how fast anything is.
+QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0"
+
+"$B" --help >"$work/help" 2>&1
+st=$?
+grep -q -- '--plot' "$work/help" && grep -q -- '--baselines' "$work/help"
+result $((st + $?)) "--help exits 0 and documents --plot and --baselines"
+
+"$B" --no-such-option >"$work/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q "unknown option '--no-such-option'" "$work/out"
+result $? "an unknown option exits 2 and is named (exit $st)"
+
+"$B" --sizes 64,0 >"$work/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q -- "--sizes" "$work/out"
+result $? "a bad --sizes exits 2 naming the option (exit $st)"
+
+"$B" --tests latency --size 4 >"$work/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q -- "--size" "$work/out"
+result $? "a latency message smaller than its time stamp is refused (exit $st)"
+
+# shellcheck disable=SC2086
+"$B" $QUICK >"$work/text" 2>"$work/err"
+st=$?
+for section in "throughput:" "fan-out:" "latency:" "wake-up:" "targets:"; do
+    grep -q "^$section" "$work/text" || st=1
+done
+result $st "a short run prints every section and the targets"
+[ $st -eq 0 ] || sed 's/^/# /' "$work/err" "$work/text" | head -n 40
+
+grep -E '^  (pipe|unix|zeromq) ' "$work/text" >/dev/null &&
+    grep -q 'bcast-wait' "$work/text"
+result $? "the latency table has the baselines and the blocking bcast reader"
+
+# shellcheck disable=SC2086
+"$B" $QUICK --json >"$work/json" 2>"$work/err"
+st=$?
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$work/json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for key in ("throughput", "fanout", "latency", "wakeup", "targets"):
+    assert key in d, key
+r = d["throughput"]["results"]
+assert [x["size"] for x in r] == [64, 255], r
+for x in r:
+    assert x["bcast"]["median_msgs_per_s"] > 0 and x["reference"]["median_msgs_per_s"] > 0
+    assert x["bcast"]["lost"] == 0, "backpressure wait loses nothing"
+assert len(d["fanout"]["readers"]) == 2
+assert d["latency"]["bcast"]["samples"] == 200, d["latency"]["bcast"]
+assert d["latency"]["bcast"]["p50_ns"] <= d["latency"]["bcast"]["max_ns"]
+w = d["wakeup"]
+assert w["bcast_shm"]["samples"] + w["bcast_shm_not_asleep"] == 20, w
+assert w["futex"]["samples"] + w["futex_not_asleep"] == 20, w
+assert all("met" in t for t in d["targets"])
+PY
+    result $((st + $?)) "--json is valid JSON with every section and sane figures"
+else
+    head -c 1 "$work/json" | grep -q '{' && tail -n 1 "$work/json" | grep -q '}' &&
+        grep -q '"wakeup"' "$work/json" && grep -q '"targets"' "$work/json"
+    result $((st + $?)) "--json prints one object with every section (no python3 to parse it)"
+fi
+
+if [ -e /dev/bcast-ctl ]; then
+    grep -q '"bcast_device"' "$work/json" && grep -q '"eventfd"' "$work/json"
+    result $? "with the module loaded, a device ring's wake-up is measured against an eventfd"
+else
+    skip "bcast.ko not loaded: no device wake-up"
+fi
+
+if command -v gnuplot >/dev/null 2>&1; then
+    "$B" --rounds 1 --seconds 0.02 --sizes 64 --samples 200 --wakeups 20 \
+        --readers 1 --retries 0 --plot "$work/bench.png" >/dev/null 2>"$work/err"
+    st=$?
+    [ "$(head -c 4 "$work/bench.png" 2>/dev/null | od -An -c | tr -d ' ')" = "211PNG" ]
+    result $((st + $?)) "--plot draws a PNG with gnuplot"
+else
+    skip "gnuplot is not installed"
+fi
+
+echo "# $((n - failed)) of $n passed"
+[ $failed -eq 0 ]

@@ -1,0 +1,79 @@
+#!/bin/sh
+# make demo (and, inside the VM with bcast.ko loaded, make vm-demo): create a
+# ring (the device when the module is loaded, else POSIX shared memory), run
+# a synthetic market-data publisher for a few seconds with two subscribers,
+# one spinning and one blocked in bcast_wait(), print what each got (messages,
+# rate, one-way latency percentiles, overruns) and remove the ring.
+#
+# Environment: BCAST_TOOLS (where bcastctl, bcast-pub, bcast-sub are;
+# default: this script's directory), BCAST_DEMO_SECONDS (5),
+# BCAST_DEMO_RATE (messages/s, 100k), BCAST_DEMO_SIZE (bytes, 64).
+set -u
+T=${BCAST_TOOLS:-$(cd "$(dirname "$0")" && pwd)}
+SECS=${BCAST_DEMO_SECONDS:-5}
+RATE=${BCAST_DEMO_RATE:-100k}
+SIZE=${BCAST_DEMO_SIZE:-64}
+for tool in bcastctl bcast-pub bcast-sub; do
+    [ -x "$T/$tool" ] || { echo "demo: $T/$tool is missing (run make first)" >&2; exit 1; }
+done
+
+if [ -e /dev/bcast-ctl ]; then
+    RING=demo-$$
+    WHERE="a device ring of bcast.ko (/dev/bcast-ctl is there)"
+else
+    RING=shm:bcast-demo-$$
+    WHERE="a POSIX shared-memory ring (bcast.ko is not loaded)"
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-demo.XXXXXX") || exit 1
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    "$T/bcastctl" destroy --force "$RING" >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "ring $RING: $WHERE"
+"$T/bcastctl" create "$RING" --size 4M --hugepage || exit 1
+"$T/bcastctl" info "$RING" || exit 1
+
+step "publisher: $RATE synthetic quotes/s of $SIZE bytes for ${SECS}s; two subscribers"
+"$T/bcast-pub" "$RING" --rate "$RATE" --size "$SIZE" --seconds "$SECS" \
+    >"$work/pub.out" 2>"$work/pub.err" &
+pub=$!
+pids="$pub"
+# The subscribers read from the oldest message, so starting them a moment
+# after the publisher loses nothing; they stop when the publisher does.
+tries=0
+until "$T/bcastctl" info --json "$RING" 2>/dev/null | grep -q '"writer_alive": true'; do
+    tries=$((tries + 1))
+    [ $tries -lt 50 ] || { echo "demo: the publisher did not start:" >&2; cat "$work/pub.err" >&2; exit 1; }
+    sleep 0.1
+done
+"$T/bcast-sub" "$RING" --from oldest --spin --quiet --stats --label spinning \
+    2>"$work/spin.err" &
+spin=$!
+"$T/bcast-sub" "$RING" --from oldest --quiet --stats --label blocking \
+    2>"$work/block.err" &
+block=$!
+pids="$pub $spin $block"
+
+step "bcastctl stat $RING (live, once a second)"
+"$T/bcastctl" stat "$RING" --interval 1 --count "$SECS" 2>&1 | head -n $((SECS + 3))
+
+status=0
+wait "$pub" || { echo "demo: the publisher failed:" >&2; status=1; }
+wait "$spin" || { echo "demo: the spinning subscriber failed" >&2; status=1; }
+wait "$block" || { echo "demo: the blocking subscriber failed" >&2; status=1; }
+pids=""
+
+step "publisher"
+cat "$work/pub.err" "$work/pub.out"
+step "subscribers (latency = receive time - the publisher's time stamp)"
+cat "$work/spin.err" "$work/block.err"
+step "removing $RING"
+"$T/bcastctl" destroy "$RING" && echo "done"
+exit $status
