@@ -138,4 +138,22 @@ struct synth_hdr {
 	uint64_t sent_ns;
 };
 
+/*
+ * Appended for bcast-pub and bcast-sub (both take --seconds): a duration in
+ * seconds, fractions allowed ("0.5", "10"), within [0, 1e9], or a usage
+ * error naming the option.
+ */
+static inline double cli_seconds(const char *opt, const char *arg)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = arg && *arg ? strtod(arg, &end) : -1;
+	if (!arg || !*arg || errno || *end || !(v >= 0 && v <= 1e9))
+		cli_usage_error("%s: '%s' is not a number of seconds in [0, 1e9]",
+				opt, arg ? arg : "");
+	return v;
+}
+
 #endif /* BCAST_TOOLS_CLI_H */

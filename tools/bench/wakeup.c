@@ -322,8 +322,7 @@ static void print_wake(const struct options *o, const struct wake_env *env,
 		for (i = 0; i < NPCT; i++)
 			printf(" %9.2f", samples_pct(s, pct_points[i]) / 1e3);
 		printf("   %6.2fx %s", b > 0 ? samples_pct(s, 50) / b : 0,
-		       k == WAKE_BCAST_DEV || k == WAKE_EVENTFD ? "eventfd" :
-								   "futex");
+		       k == WAKE_BCAST_DEV ? "eventfd" : "futex");
 		if (not_asleep[k])
 			printf("  (%" PRIu64 " dropped: not asleep)", not_asleep[k]);
 		printf("\n");
