@@ -138,7 +138,9 @@ VM_KERNEL ?= 6.1
 vm-demo: lib tools
 	bash tests/vm/run.sh --kernel $(VM_KERNEL) --add tools/bcastctl \
 		--add tools/bcast-pub --add tools/bcast-sub --add tools/demo.sh \
-		-- 'BCAST_TOOLS=/opt BCAST_DEMO_RATE=$${BCAST_DEMO_RATE:-20k} sh /opt/demo.sh'
+		-- "BCAST_TOOLS=/opt BCAST_DEMO_RATE=$${BCAST_DEMO_RATE:-20k} \
+		    BCAST_DEMO_SECONDS=$${BCAST_DEMO_SECONDS:-5} \
+		    BCAST_DEMO_SIZE=$${BCAST_DEMO_SIZE:-64} sh /opt/demo.sh"
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(BINDIR)
