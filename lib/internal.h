@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/bcast.h>
 #include "bcast.h"
 
@@ -39,6 +40,54 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define racy_end()   do { } while (0)
 #endif
 
+/*
+ * Copy a payload on a fast path.  Small messages are the common case, and a
+ * call to memcpy() costs more than the copy: overlapping 16-byte moves, as
+ * a libc memcpy does for small sizes, without the call (and without the
+ * registers a call makes the caller save).
+ */
+#ifndef BCAST_INLINE_COPY
+#define BCAST_INLINE_COPY 64
+#endif
+typedef unsigned char bcast_v16 __attribute__((vector_size(16), aligned(1),
+					      may_alias));
+typedef uint64_t bcast_u64u __attribute__((aligned(1), may_alias));
+typedef uint32_t bcast_u32u __attribute__((aligned(1), may_alias));
+
+/* n <= BCAST_INLINE_COPY */
+static inline void copy_small(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	if (n >= 16) {
+		bcast_v16 last = *(const bcast_v16 *)(s + n - 16);
+		size_t i;
+
+		for (i = 0; i + 16 < n; i += 16)
+			*(bcast_v16 *)(d + i) = *(const bcast_v16 *)(s + i);
+		*(bcast_v16 *)(d + n - 16) = last;
+	} else if (n >= 8) {
+		uint64_t a = *(const bcast_u64u *)s;
+		uint64_t b = *(const bcast_u64u *)(s + n - 8);
+
+		*(bcast_u64u *)d = a;
+		*(bcast_u64u *)(d + n - 8) = b;
+	} else if (n >= 4) {
+		uint32_t a = *(const bcast_u32u *)s;
+		uint32_t b = *(const bcast_u32u *)(s + n - 4);
+
+		*(bcast_u32u *)d = a;
+		*(bcast_u32u *)(d + n - 4) = b;
+	} else if (n) {
+		unsigned char a = s[0], b = s[n / 2], c = s[n - 1];
+
+		d[0] = a;
+		d[n / 2] = b;
+		d[n - 1] = c;
+	}
+}
+
 enum bcast_backend { BACKEND_MEMORY, BACKEND_SHM, BACKEND_FILE, BACKEND_DEVICE };
 
 struct bcast_ring {
@@ -71,6 +120,10 @@ struct bcast_writer {
 	uint64_t claimed;	/* our copy of hdr->claimed */
 	uint64_t seq;		/* messages completed before pos */
 	uint64_t bytes;		/* their payload bytes */
+	uint64_t seq0, bytes0;	/* seq and bytes when this writer opened */
+	uint64_t extra_frames;	/* frames that end no message: fragments,
+				 * heartbeats (stats derive the rest) */
+	uint32_t inline_max;	/* bcast_publish's own copy: up to this */
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */
 	struct bcast_writer_stats st;
@@ -83,6 +136,7 @@ struct bcast_reader {
 	uint64_t cap;
 	uint64_t mask;
 	uint32_t mtu;
+	uint32_t inline_max;	/* bcast_receive's own copy: up to this */
 	uint64_t pos;		/* next frame to look at */
 	uint64_t known_committed; /* last committed loaded by the fast path */
 	uint64_t seq;		/* writer's message count at pos */

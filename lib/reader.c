@@ -26,6 +26,7 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->cap = r->cap;
 	rd->mask = r->mask;
 	rd->mtu = r->mtu;
+	rd->inline_max = r->mtu < BCAST_INLINE_COPY ? r->mtu : BCAST_INLINE_COPY;
 	rd->resync_latest = from & BCAST_RESYNC_LATEST;
 	rd->need_resync = true;
 	rd->joining = true;
@@ -103,7 +104,7 @@ int reader_resync(struct bcast_reader *rd)
 	return 0;
 }
 
-int reader_overrun(struct bcast_reader *rd)
+__attribute__((noinline)) int reader_overrun(struct bcast_reader *rd)
 {
 	rd->st.overruns++;
 	/* A message being assembled is among the losses counted on resync. */
@@ -277,50 +278,30 @@ static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
 	return f->len;
 }
 
-/*
- * The common case: a whole message in one frame, in bounds, that fits the
- * buffer.  Anything else (and any doubt) goes the general way.  Checking
- * `claimed` after the copy is what makes it safe: a header from a newer
- * lap can only make us copy in-bounds bytes that the check then rejects.
- */
-#define GO_SLOW ((ssize_t)-0x10000000000LL)	/* receive_fast: take the general path */
-
-static inline ssize_t receive_fast(struct bcast_reader *rd, void *buf,
-				   size_t cap, struct bcast_msg *info)
+/* reader_overrun() as a tail call from functions returning ssize_t. */
+static __attribute__((noinline)) ssize_t overrun(struct bcast_reader *rd)
 {
-	uint64_t committed = rd->known_committed;
-	uint64_t pos = rd->pos, idx = pos & rd->mask, word, total;
-	uint32_t len;
+	return reader_overrun(rd);
+}
 
-	/* Touch the writer's hot line only once what it last said is read:
-	 * one acquire load covers every frame below the value it returns. */
-	if (pos == committed || committed - pos > rd->cap) {
-		committed = load_acquire(&rd->hdr->committed);
-		rd->known_committed = committed;
-		if (pos == committed)
-			return -EAGAIN;
-	}
-	if (unlikely(committed - pos > rd->cap || rd->assembling))
-		return GO_SLOW;
+/* Copy a checked single-frame message out, re-check, account for it. */
+static inline __attribute__((always_inline)) ssize_t
+take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
+	    uint64_t pos, uint64_t word, bool small)
+{
+	uint32_t len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+	const unsigned char *src = rd->data + (pos & rd->mask) + BCAST_FRAME_HDR;
+
 	racy_begin();
-	word = load_relaxed((const uint64_t *)(rd->data + idx));
-	racy_end();
-	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
-		     BCAST_FRAME_FIN))
-		return GO_SLOW;
-	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
-	total = frame_total(len);
-	if (unlikely(len > rd->mtu || len > cap || idx + total > rd->cap ||
-		     total > committed - pos))
-		return GO_SLOW;
-	racy_begin();
-	if (len)
-		memcpy(buf, rd->data + idx + BCAST_FRAME_HDR, len);
+	if (small)
+		copy_small(buf, src, len);
+	else
+		memcpy(buf, src, len);
 	racy_end();
 	if (unlikely(!frame_intact(rd->r, pos)))
-		return reader_overrun(rd);
+		return overrun(rd);
 	rd->orphans_lost = false;
-	rd->pos = pos + total;
+	rd->pos = pos + frame_total(len);
 	rd->seq++;
 	rd->bytes += len;
 	rd->st.messages++;
@@ -337,22 +318,68 @@ static inline ssize_t receive_fast(struct bcast_reader *rd, void *buf,
 	return len;
 }
 
+/* Larger messages: the same with memcpy(), out of the fast path's way. */
+static __attribute__((noinline)) ssize_t
+take_single_large(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
+		  uint64_t pos, uint64_t word)
+{
+	return take_single(rd, buf, info, pos, word, false);
+}
+
 static ssize_t receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
 			    struct bcast_msg *info);
 
+static __attribute__((noinline)) ssize_t
+receive_general(struct bcast_reader *rd, void *buf, size_t cap,
+		struct bcast_msg *info)
+{
+	if (!rd || (cap && !buf))
+		return -EINVAL;
+	return receive_slow(rd, buf, cap, info);
+}
+
+/*
+ * The common case: a whole message in one frame, in bounds, that fits the
+ * buffer.  Anything else (and any doubt) goes the general way.  Checking
+ * `claimed` after the copy is what makes it safe: a header from a newer
+ * lap can only make us copy in-bounds bytes that the check then rejects.
+ * Small messages are copied in line (see copy_small()); every call here
+ * is a tail call, so the fast path saves no registers.
+ */
 BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 				   size_t cap, struct bcast_msg *info)
 {
-	ssize_t got;
+	uint64_t committed, pos, idx, word, total;
+	uint32_t len;
 
-	if (unlikely(!rd || (cap && !buf)))
-		return -EINVAL;
-	if (likely(!rd->need_resync && !rd->asm_complete)) {
-		got = receive_fast(rd, buf, cap, info);
-		if (likely(got != GO_SLOW))
-			return got;
+	if (unlikely(!rd || (!buf && cap) || rd->need_resync ||
+		     rd->asm_complete || rd->assembling))
+		return receive_general(rd, buf, cap, info);
+	committed = rd->known_committed;
+	pos = rd->pos;
+	idx = pos & rd->mask;
+	/* Touch the writer's hot line only once what it last said is read:
+	 * one acquire load covers every frame below the value it returns. */
+	if (pos == committed || committed - pos > rd->cap) {
+		committed = load_acquire(&rd->hdr->committed);
+		rd->known_committed = committed;
+		if (pos == committed)
+			return -EAGAIN;
+		if (unlikely(committed - pos > rd->cap))
+			return receive_general(rd, buf, cap, info);
 	}
-	return receive_slow(rd, buf, cap, info);
+	racy_begin();
+	word = load_relaxed((const uint64_t *)(rd->data + idx));
+	racy_end();
+	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+	total = frame_total(len);
+	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
+		     BCAST_FRAME_FIN || len > rd->mtu || len > cap ||
+		     idx + total > rd->cap || total > committed - pos))
+		return receive_general(rd, buf, cap, info);
+	if (len > rd->inline_max)
+		return take_single_large(rd, buf, info, pos, word);
+	return take_single(rd, buf, info, pos, word, true);
 }
 
 /* Everything else: resync, reassembly, padding, heartbeats, errors. */

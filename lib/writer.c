@@ -78,14 +78,19 @@ static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
 	return idx;
 }
 
-static void notify(struct bcast_writer *w)
+static __attribute__((noinline)) int notify(struct bcast_writer *w)
 {
 	wake_readers(w->r);
 	w->st.notifies++;
+	return 0;
 }
 
-/* Store the committed position, then wake sleepers if any asked to be. */
-static inline void publish_position(struct bcast_writer *w)
+/*
+ * Store the committed position, then wake sleepers if any asked to be.
+ * Returns 0; the wake-up is a tail call, so that the publish fast path
+ * calls nothing else and needs no registers saved.
+ */
+static inline int publish_position(struct bcast_writer *w)
 {
 	struct bcast_ring_hdr *h = w->hdr;
 
@@ -101,7 +106,8 @@ static inline void publish_position(struct bcast_writer *w)
 	else
 		fence_full();
 	if (unlikely(load_relaxed(&h->need_wakeup)))
-		notify(w);
+		return notify(w);
+	return 0;
 }
 
 static void finish_frame(struct bcast_writer *w, uint64_t pos, uint32_t len,
@@ -109,11 +115,10 @@ static void finish_frame(struct bcast_writer *w, uint64_t pos, uint32_t len,
 {
 	write_header(w, pos, len, flags, word1);
 	w->pos = pos + frame_total(len);
-	w->st.frames++;
-	if (flags & BCAST_FRAME_FIN) {
+	if (flags & BCAST_FRAME_FIN)
 		w->seq++;
-		w->st.messages++;
-	}
+	else
+		w->extra_frames++;
 }
 
 BCAST_EXPORT int bcast_claim(struct bcast_writer *w, size_t len,
@@ -148,7 +153,6 @@ BCAST_EXPORT int bcast_commit(struct bcast_claim *c, uint32_t type,
 	w = c->w_;
 	finish_frame(w, c->pos_, (uint32_t)c->len, BCAST_FRAME_FIN, type);
 	w->bytes += c->len;
-	w->st.bytes += c->len;
 	w->claim_open = false;
 	c->w_ = NULL;
 	/* Deferred frames stay well inside one chunk: none can be lapped
@@ -254,42 +258,56 @@ BCAST_EXPORT int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
 			publish_position(w);
 	} while (off < total);
 	w->bytes += total;
-	w->st.bytes += total;
-	publish_position(w);
-	return 0;
+	return publish_position(w);
 }
 
+/* Everything bcast_publish() does not do itself: large and fragmented
+ * messages, the end of a lap, a frontier step, bad arguments. */
+static __attribute__((noinline)) int publish_general(struct bcast_writer *w,
+						     const void *p, size_t len,
+						     uint32_t type)
+{
+	struct iovec iov = { (void *)p, len };
+	uint64_t idx, pos;
+
+	if (!w || (len && !p))
+		return -EINVAL;
+	if (len > w->mtu)
+		return bcast_publishv(w, &iov, 1, type);
+	if (w->claim_open)
+		return -EBUSY;
+	idx = place_frame(w, (uint32_t)len);
+	pos = w->pos;
+	if (len)
+		memcpy(w->data + idx + BCAST_FRAME_HDR, p, len);
+	finish_frame(w, pos, (uint32_t)len, BCAST_FRAME_FIN, type);
+	w->bytes += len;
+	return publish_position(w);
+}
+
+/*
+ * The common case in as few instructions as possible: a small message
+ * that fits before the end of the lap and below the frontier.  It calls
+ * nothing but tail calls, so it saves no registers.
+ */
 BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 			       size_t len, uint32_t type)
 {
-	struct iovec iov;
+	uint64_t pos, idx, total;
 
-	if (unlikely(!w || (len && !p)))
-		return -EINVAL;
-	if (unlikely(len > w->mtu)) {
-		iov.iov_base = (void *)p;
-		iov.iov_len = len;
-		return bcast_publishv(w, &iov, 1, type);
-	}
-	if (unlikely(w->claim_open))
-		return -EBUSY;
-	/* The common case without a claim: place, copy, header, publish. */
-	{
-		uint64_t idx = place_frame(w, (uint32_t)len);
-		uint64_t pos = w->pos;
-
-		if (len)
-			memcpy(w->data + idx + BCAST_FRAME_HDR, p, len);
-		write_header(w, pos, (uint32_t)len, BCAST_FRAME_FIN, type);
-		w->pos = pos + frame_total((uint32_t)len);
-		w->seq++;
-		w->bytes += len;
-		w->st.frames++;
-		w->st.messages++;
-		w->st.bytes += len;
-		publish_position(w);
-	}
-	return 0;
+	if (unlikely(!w || !p || len > w->inline_max || w->claim_open))
+		return publish_general(w, p, len, type);
+	pos = w->pos;
+	idx = pos & w->mask;
+	total = frame_total((uint32_t)len);
+	if (unlikely(idx + total > w->cap || pos + total > w->claimed))
+		return publish_general(w, p, len, type);
+	copy_small(w->data + idx + BCAST_FRAME_HDR, p, len);
+	write_header(w, pos, (uint32_t)len, BCAST_FRAME_FIN, type);
+	w->pos = pos + total;
+	w->seq++;
+	w->bytes += len;
+	return publish_position(w);
 }
 
 BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
@@ -298,6 +316,9 @@ BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
 	if (!w || !st)
 		return -EINVAL;
 	*st = w->st;
+	st->messages = w->seq - w->seq0;
+	st->bytes = w->bytes - w->bytes0;
+	st->frames = st->messages + w->extra_frames;
 	return 0;
 }
 
@@ -379,6 +400,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->mask = r->mask;
 	w->mtu = r->mtu;
 	w->chunk = 1ULL << r->chunk_shift;
+	w->inline_max = w->mtu < BCAST_INLINE_COPY ? w->mtu : BCAST_INLINE_COPY;
 
 	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
 	 * epoch and the alive flag; elsewhere the pid word is the lock. */
@@ -396,6 +418,8 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	err = resume_positions(w);
 	if (err)
 		goto unlock;
+	w->seq0 = w->seq;
+	w->bytes0 = w->bytes;
 	if (r->backend != BACKEND_DEVICE)
 		__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELAXED);
 	/* Readers that saw the old writer_flags must be seen sleeping by our
