@@ -125,7 +125,8 @@ struct figures {
 	int nsizes;
 	size_t sizes[MAX_SIZES];
 	double rate[MAX_SIZES][IMPL_COUNT];	/* 0: not measured */
-	double ratio_ref[MAX_SIZES];		/* bcast / reference */
+	double ratio_ref[MAX_SIZES];		/* bcast / reference, medians */
+	double paired_ref[MAX_SIZES];		/* median of per-round ratios */
 	/* fan-out: the slowest reader's msgs/s, [readers - 1][impl] */
 	int fan_readers;
 	double fan[CHANNEL_MAX_READERS][IMPL_COUNT];

@@ -437,8 +437,11 @@ static int collect_verdicts(const struct options *o, struct figures *fig,
 	for (i = 0; i < fig->nsizes; i++) {
 		if (fig->sizes[i] != 64)
 			continue;
+		/* Per-round pairs ran back to back, under the same load: their
+		 * ratios are what compares the two when the machine's speed
+		 * swings between rounds. */
 		v[n++] = (struct verdict){ "64 B throughput / reference ring",
-			fig->ratio_ref[i], 0.9, false, fig->ratio_ref[i] > 0 };
+			fig->paired_ref[i], 0.9, false, fig->paired_ref[i] > 0 };
 		v[n++] = (struct verdict){ "64 B throughput / Unix socket",
 			fig->rate[i][IMPL_UNIX] > 0 ?
 			fig->rate[i][IMPL_BCAST] / fig->rate[i][IMPL_UNIX] : 0,

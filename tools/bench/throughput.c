@@ -1106,6 +1106,7 @@ void throughput_run(const struct options *o, struct figures *fig, FILE *json)
 		measure_size(&b, &sr[i]);
 		fig->sizes[i] = sr[i].size;
 		fig->ratio_ref[i] = sr[i].ratio;
+		fig->paired_ref[i] = sr[i].paired;
 		for (k = 0; k < IMPL_COUNT; k++)
 			fig->rate[i][k] = sr[i].r[k] ? sr[i].med_rate[k] : 0;
 	}
