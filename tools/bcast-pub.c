@@ -229,23 +229,11 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case O_JSON: o->json = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(); exit(0);
-		case 'V':
-			printf("%s %d.%d\n", PROG, BCAST_VERSION_MAJOR,
-			       BCAST_VERSION_MINOR);
-			exit(0);
-		case ':':
-			cli_usage_error("option '%s' needs a value",
-					argv[optind - 1]);
 		default:
-			cli_usage_error("unknown option '%s'", argv[optind - 1]);
+			cli_common_option(c, argv, optind);
 		}
 	}
-	if (optind == argc)
-		cli_usage_error("missing ring NAME");
-	if (optind + 1 < argc)
-		cli_usage_error("one ring NAME expected, got '%s' too",
-				argv[optind + 1]);
-	o->name = argv[optind];
+	o->name = cli_ring_name(argc, argv, optind);
 	if ((records + !!o->chunk + synth) > 1)
 		cli_usage_error("--records, --chunk and the synthetic options "
 				"(--rate, --size, --count, --seconds) exclude "
@@ -386,15 +374,6 @@ static int wait_event(int fd, uint64_t deadline_ns)
 		rc = -errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
 }
 
 /* ---- publishing ---- */

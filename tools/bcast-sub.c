@@ -213,23 +213,11 @@ static void parse_args(struct options *o, int argc, char **argv)
 			break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(); exit(0);
-		case 'V':
-			printf("%s %d.%d\n", PROG, BCAST_VERSION_MAJOR,
-			       BCAST_VERSION_MINOR);
-			exit(0);
-		case ':':
-			cli_usage_error("option '%s' needs a value",
-					argv[optind - 1]);
 		default:
-			cli_usage_error("unknown option '%s'", argv[optind - 1]);
+			cli_common_option(c, argv, optind);
 		}
 	}
-	if (optind == argc)
-		cli_usage_error("missing ring NAME");
-	if (optind + 1 < argc)
-		cli_usage_error("one ring NAME expected, got '%s' too",
-				argv[optind + 1]);
-	o->name = argv[optind];
+	o->name = cli_ring_name(argc, argv, optind);
 	if (formats > 1)
 		cli_usage_error("--hex, --raw and --records exclude each other");
 	if (o->json || o->quiet)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bcast.h"
 
 /* Exit codes every tool documents. */
 #define EXIT_USAGE	2	/* bad command line */
@@ -139,9 +140,8 @@ struct synth_hdr {
 };
 
 /*
- * Appended for bcast-pub and bcast-sub (both take --seconds): a duration in
- * seconds, fractions allowed ("0.5", "10"), within [0, 1e9], or a usage
- * error naming the option.
+ * A duration in seconds, fractions allowed ("0.5", "10"), within [0, 1e9],
+ * or a usage error naming the option.
  */
 static inline double cli_seconds(const char *opt, const char *arg)
 {
@@ -154,6 +154,45 @@ static inline double cli_seconds(const char *opt, const char *arg)
 		cli_usage_error("%s: '%s' is not a number of seconds in [0, 1e9]",
 				opt, arg ? arg : "");
 	return v;
+}
+
+/*
+ * What getopt_long() returned that every tool answers the same way:
+ * 'V' (--version), ':' (a missing value) and anything unknown.  Exits.
+ */
+static inline void cli_common_option(int c, char **argv, int optind_now)
+	__attribute__((noreturn));
+static inline void cli_common_option(int c, char **argv, int optind_now)
+{
+	if (c == 'V') {
+		printf("%s %d.%d\n", cli_prog, BCAST_VERSION_MAJOR,
+		       BCAST_VERSION_MINOR);
+		exit(0);
+	}
+	if (c == ':')
+		cli_usage_error("option '%s' needs a value", argv[optind_now - 1]);
+	cli_usage_error("unknown option '%s'", argv[optind_now - 1]);
+}
+
+/* The one ring NAME left after the options. */
+static inline const char *cli_ring_name(int argc, char **argv, int optind_now)
+{
+	if (optind_now == argc)
+		cli_usage_error("missing ring NAME");
+	if (optind_now + 1 < argc)
+		cli_usage_error("one ring NAME expected, got '%s' too",
+				argv[optind_now + 1]);
+	return argv[optind_now];
+}
+
+/* Spinning politely: the sibling hyperthread gets the core meanwhile. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
 }
 
 #endif /* BCAST_TOOLS_CLI_H */

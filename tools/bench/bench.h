@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "bcast.h"
+#include "../cli.h"
 
 #define PROG "bcast-bench"
 #define MAX_SIZES 64
@@ -81,14 +83,6 @@ double median(const double *v, int n);
 void pin_self(int cpu, const char *who);
 void json_samples(FILE *f, struct samples *s);
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 /*
  * A kernel channel from one writer to `n` readers: a pipe per reader
