@@ -162,6 +162,14 @@ int bcast_ring_destroy(const char *name);
 /* Unmap; writers and readers of the ring must be closed first. */
 void bcast_ring_close(struct bcast_ring *r);
 int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);
+/*
+ * Messages and payload bytes committed to the ring so far, by every writer
+ * it has had: exact, counted from the newest sync point (a walk over at
+ * most capacity/16 bytes of frames).  For monitors; -EAGAIN if the writer
+ * is in the middle of a frontier step (try again), -BCAST_ECORRUPT.
+ */
+int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
+		     uint64_t *bytes);
 
 /* ---- writer ---- */
 

@@ -249,6 +249,23 @@ static const char *backend_name(enum bcast_backend b)
 	}
 }
 
+BCAST_EXPORT int bcast_ring_count(const struct bcast_ring *r,
+				  uint64_t *messages, uint64_t *bytes)
+{
+	uint64_t pos;
+	int err;
+
+	if (!r || !messages || !bytes)
+		return -EINVAL;
+	*messages = *bytes = 0;
+	if (!load_acquire(&r->hdr->committed))
+		return 0;
+	err = ring_locate(r, true, &pos, messages, bytes);
+	if (err)
+		*messages = *bytes = 0;
+	return err;
+}
+
 BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 				 struct bcast_ring_info *info)
 {

@@ -368,6 +368,51 @@ TEST(hugetlbfs_backed_rings)
 	set_hugepages(before);
 }
 
+/* Exact counts from any writer, across laps, fragments and a new writer. */
+TEST(ring_count_is_exact)
+{
+	static unsigned char mem[BCAST_HDR_SIZE + 8192];
+	static unsigned char big[5000];
+	struct bcast_ring_opts o = { .size = 8192, .mtu = 512 };
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	uint64_t msgs, bytes, want_msgs = 0, want_bytes = 0;
+	int i;
+
+	CHECK_OK(bcast_ring_format(mem, sizeof(mem), &o, &r));
+	CHECK_EQ(bcast_ring_count(r, &msgs, &bytes), 0);
+	CHECK_EQ(msgs, 0);
+	CHECK_EQ(bytes, 0);
+	CHECK_EQ(bcast_ring_count(NULL, &msgs, &bytes), -EINVAL);
+	CHECK_EQ(bcast_ring_count(r, NULL, &bytes), -EINVAL);
+	CHECK_OK(bcast_writer_open(r, &w));
+	/* Many laps of an 8 KiB ring, sizes 0..1600 (fragmented above 512),
+	 * heartbeats in between (not messages). */
+	for (i = 0; i < 3000; i++) {
+		size_t len = (size_t)(i * 37) % 1601;
+
+		CHECK_OK(bcast_publish(w, big, len, 1));
+		want_msgs++;
+		want_bytes += len;
+		if (i % 100 == 7)
+			CHECK_OK(bcast_heartbeat(w));
+		if (i % 250 == 0) {
+			CHECK_OK(bcast_ring_count(r, &msgs, &bytes));
+			CHECK_EQ(msgs, want_msgs);
+			CHECK_EQ(bytes, want_bytes);
+		}
+	}
+	bcast_writer_close(w);
+	/* A second writer continues the counts. */
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_publish(w, big, 3, 1));
+	CHECK_OK(bcast_ring_count(r, &msgs, &bytes));
+	CHECK_EQ(msgs, want_msgs + 1);
+	CHECK_EQ(bytes, want_bytes + 3);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+}
+
 TEST(strerror_names_every_code)
 {
 	CHECK(strstr(bcast_strerror(-BCAST_EOVERRUN), "overrun"));

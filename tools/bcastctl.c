@@ -152,9 +152,9 @@ static const char usage_info[] =
 static const char usage_stat[] =
 "Usage: bcastctl stat NAME [--interval SECONDS] [--count N] [--device] [--json]\n"
 "\n"
-"Watch a ring: committed and claimed positions, the byte rate at which\n"
-"committed advances (positions count bytes; the header holds no message\n"
-"count), writer, huge pages and readers.  On a terminal the display is\n"
+"Watch a ring: committed and claimed positions, messages and payload bytes\n"
+"published so far and their rates per second, writer, huge pages and\n"
+"readers.  On a terminal the display is\n"
 "redrawn in place; otherwise one line of KEY=VALUE pairs (or, with --json,\n"
 "one JSON object) is printed per refresh.  Ctrl-C ends it (exit 0).\n"
 "\n"
@@ -603,6 +603,8 @@ struct snap {
 	long readers;		/* -1: unknown */
 	long hidden;		/* processes whose mappings could not be read */
 	long pmd_mappings;	/* device rings, else -1 */
+	bool have_count;	/* messages and payload known */
+	uint64_t messages, payload;	/* published so far (bcast_ring_count) */
 	double time;		/* CLOCK_MONOTONIC seconds */
 };
 
@@ -643,6 +645,7 @@ static void view_close(struct view *v)
 static void snap_header(const struct view *v, struct snap *s)
 {
 	struct bcast_ring_info in;
+	int tries, err = -EAGAIN;
 
 	if (bcast_ring_info(v->r, &in))
 		return;
@@ -659,6 +662,13 @@ static void snap_header(const struct view *v, struct snap *s)
 	s->writer_pid = in.writer_alive ? (long)in.writer_pid : 0;
 	s->meta_len = in.metadata_len;
 	memcpy(s->meta, in.metadata, in.metadata_len);
+	/* -EAGAIN: the writer is stepping its frontier right now. */
+	for (tries = 0; tries < 100; tries++) {
+		err = bcast_ring_count(v->r, &s->messages, &s->payload);
+		if (err != -EAGAIN)
+			break;
+	}
+	s->have_count = !err;
 }
 
 /* Device rings: what the module says; -ENOENT once the ring is gone. */
@@ -1566,6 +1576,8 @@ static void info_json(const struct view *v, const struct snap *s)
 		jcount(&j, "pmd_mappings", s->pmd_mappings);
 	ju64(&j, "committed", s->committed);
 	ju64(&j, "claimed", s->claimed);
+	jcount(&j, "messages", s->have_count ? (long)s->messages : -1);
+	jcount(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
 	jbool(&j, "writer_alive", s->writer_alive);
 	jcount(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
 	jcount(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
@@ -1648,6 +1660,12 @@ static void info_text(const struct view *v, const struct snap *s)
 	putchar('\n');
 	printf("%-12s%llu\n", "committed", (unsigned long long)s->committed);
 	printf("%-12s%llu\n", "claimed", (unsigned long long)s->claimed);
+	if (s->have_count)
+		printf("%-12s%llu (%llu payload bytes)\n", "messages",
+		       (unsigned long long)s->messages,
+		       (unsigned long long)s->payload);
+	else
+		printf("%-12s%s\n", "messages", "unknown");
 	writer_text(s, buf, sizeof(buf));
 	printf("%-12s%s\n", "writer", buf);
 	if (s->have_hdr)
@@ -1774,8 +1792,33 @@ static void clock_text(char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+/* Per second between two snapshots; < 0: unknown (first refresh, or no
+ * counts from the header). */
+struct rates {
+	double bytes;		/* of `committed`: frame bytes */
+	double messages;
+	double payload;
+};
+
+static struct rates rates_between(const struct snap *a, const struct snap *b)
+{
+	double dt = b->time - a->time;
+	struct rates r = { -1, -1, -1 };
+
+	if (dt <= 0)
+		return r;
+	r.bytes = b->committed >= a->committed ?
+		  (double)(b->committed - a->committed) / dt : 0;
+	if (a->have_count && b->have_count && b->messages >= a->messages &&
+	    b->payload >= a->payload) {
+		r.messages = (double)(b->messages - a->messages) / dt;
+		r.payload = (double)(b->payload - a->payload) / dt;
+	}
+	return r;
+}
+
 static void stat_json(const struct view *v, const struct snap *s, double dt,
-		      double rate)
+		      const struct rates *r)
 {
 	struct json j = { true };
 	struct timespec ts;
@@ -1789,8 +1832,12 @@ static void stat_json(const struct view *v, const struct snap *s, double dt,
 	printf("%.3f", dt);
 	ju64(&j, "committed", s->committed);
 	ju64(&j, "claimed", s->claimed);
+	jcount(&j, "messages", s->have_count ? (long)s->messages : -1);
+	jcount(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
 	jkey(&j, "bytes_per_sec");
-	printf("%.0f", rate);
+	printf("%.0f", r->bytes);
+	jcount(&j, "messages_per_sec", r->messages < 0 ? -1 : (long)(r->messages + 0.5));
+	jcount(&j, "payload_bytes_per_sec", r->payload < 0 ? -1 : (long)(r->payload + 0.5));
 	jbool(&j, "writer_alive", s->writer_alive);
 	jcount(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
 	jcount(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
@@ -1799,23 +1846,32 @@ static void stat_json(const struct view *v, const struct snap *s, double dt,
 	fputs("}\n", stdout);
 }
 
-static void stat_line(const struct snap *s, double rate)
+static void stat_line(const struct snap *s, const struct rates *r)
 {
-	char clk[16], rd[24];
+	char clk[16], rd[24], msgs[32], mrate[32];
 
 	clock_text(clk, sizeof(clk));
 	readers_text(s, rd, sizeof(rd));
-	printf("time=%s committed=%llu claimed=%llu bytes_per_sec=%.0f "
-	       "writer_alive=%d writer_pid=%ld writer_epoch=%llu hugepage=%d "
-	       "readers=%s\n", clk, (unsigned long long)s->committed,
-	       (unsigned long long)s->claimed, rate, s->writer_alive,
-	       s->writer_alive ? s->writer_pid : 0,
+	if (s->have_count)
+		snprintf(msgs, sizeof(msgs), "%llu", (unsigned long long)s->messages);
+	else
+		snprintf(msgs, sizeof(msgs), "?");
+	if (r->messages >= 0)
+		snprintf(mrate, sizeof(mrate), "%.0f", r->messages);
+	else
+		snprintf(mrate, sizeof(mrate), "?");
+	printf("time=%s committed=%llu claimed=%llu messages=%s "
+	       "messages_per_sec=%s bytes_per_sec=%.0f writer_alive=%d "
+	       "writer_pid=%ld writer_epoch=%llu hugepage=%d readers=%s\n",
+	       clk, (unsigned long long)s->committed,
+	       (unsigned long long)s->claimed, msgs, mrate, r->bytes,
+	       s->writer_alive, s->writer_alive ? s->writer_pid : 0,
 	       (unsigned long long)s->epoch, s->hugepage, rd);
 }
 
 /* The terminal view: a block redrawn in place.  Returns its line count. */
 static int stat_screen(const struct view *v, const struct snap *s,
-		       double interval, double rate, int prev_lines)
+		       double interval, const struct rates *r, int prev_lines)
 {
 	char clk[16], sz[32], rt[32], buf[128];
 
@@ -1826,22 +1882,32 @@ static int stat_screen(const struct view *v, const struct snap *s,
 	printf("  %-10s %s  %s\n", "backend", s->backend, view_path(v));
 	printf("  %-10s %s, hugepage %s\n", "capacity",
 	       fmt_size(s->capacity, sz, sizeof(sz)), s->hugepage ? "yes" : "no");
-	if (rate < 0)
+	if (r->bytes < 0)
 		snprintf(rt, sizeof(rt), "measuring");
 	else
-		fmt_rate(rate, rt, sizeof(rt));
+		fmt_rate(r->bytes, rt, sizeof(rt));
 	printf("  %-10s %llu  (%s)\n", "committed",
 	       (unsigned long long)s->committed, rt);
 	printf("  %-10s %llu\n", "claimed", (unsigned long long)s->claimed);
+	if (!s->have_count)
+		printf("  %-10s unknown\n", "messages");
+	else if (r->messages < 0)
+		printf("  %-10s %llu  (measuring)\n", "messages",
+		       (unsigned long long)s->messages);
+	else
+		printf("  %-10s %llu  (%.0f msg/s, %s of payload)\n", "messages",
+		       (unsigned long long)s->messages, r->messages,
+		       fmt_rate(r->payload, rt, sizeof(rt)));
 	writer_text(s, buf, sizeof(buf));
 	printf("  %-10s %s\n", "writer", buf);
 	readers_text(s, buf, sizeof(buf));
 	printf("  %-10s %s\n", "readers", buf);
-	return 7;
+	return 8;
 }
 
 static int cmd_stat(int argc, char **argv)
 {
+	static const struct rates none = { -1, -1, -1 };
 	struct watch_args a;
 	struct snap prev, cur;
 	struct view v;
@@ -1856,11 +1922,11 @@ static int cmd_stat(int argc, char **argv)
 	if (snapshot(&v, &prev))
 		no_ring(&v.t);
 	if (tty) {
-		lines = stat_screen(&v, &prev, a.interval, -1, 0);
+		lines = stat_screen(&v, &prev, a.interval, &none, 0);
 		fflush(stdout);
 	}
 	for (n = 0; !stop && (!a.count || n < a.count); n++) {
-		double dt, rate;
+		struct rates r;
 
 		sleep_until(prev.time + a.interval);
 		if (stop)
@@ -1870,15 +1936,13 @@ static int cmd_stat(int argc, char **argv)
 			view_close(&v);
 			return EXIT_NORING;
 		}
-		dt = cur.time - prev.time;
-		rate = dt > 0 && cur.committed >= prev.committed ?
-		       (double)(cur.committed - prev.committed) / dt : 0;
+		r = rates_between(&prev, &cur);
 		if (json_out)
-			stat_json(&v, &cur, dt, rate);
+			stat_json(&v, &cur, cur.time - prev.time, &r);
 		else if (tty)
-			lines = stat_screen(&v, &cur, a.interval, rate, lines);
+			lines = stat_screen(&v, &cur, a.interval, &r, lines);
 		else
-			stat_line(&cur, rate);
+			stat_line(&cur, &r);
 		fflush(stdout);
 		prev = cur;
 	}

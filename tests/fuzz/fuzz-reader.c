@@ -929,6 +929,7 @@ static void differential(struct fuzz_ctx *c)
 static void ring_info(struct bcast_ring *r)
 {
 	struct bcast_ring_info info;
+	uint64_t msgs, bytes;
 
 	FUZZ_CHECK(bcast_ring_info(r, &info) == 0);
 	FUZZ_CHECK(info.metadata_len <= BCAST_METADATA_MAX);
@@ -937,6 +938,8 @@ static void ring_info(struct bcast_ring *r)
 		   !(info.capacity & (info.capacity - 1)));
 	FUZZ_CHECK(info.mtu >= 8 && info.mtu <= info.capacity / 2);
 	FUZZ_CHECK(info.backend && !strcmp(info.backend, "memory"));
+	/* Walks frames from a sync point: must stop, whatever they say. */
+	FUZZ_CHECK(bcast_ring_count(r, &msgs, &bytes) <= 0);
 }
 
 /* ---- the writer on a ring it did not format ---- */

@@ -23,7 +23,7 @@ TOOLS=${BCAST_TOOLS:-$here/../../tools}
 CTL=$TOOLS/bcastctl
 PUB=$TOOLS/bcast-pub
 PREFIX=${BCAST_TEST_PREFIX:-shm:bcastctl-test-$$}
-PLAN=49
+PLAN=50
 
 # How NAME resolves: device rings for bare names while bcast.ko is loaded.
 case $PREFIX in
@@ -35,6 +35,7 @@ esac
 
 R=$PREFIX-a		# the main ring
 W=$PREFIX-w		# held by a live writer
+C=$PREFIX-c		# counted messages
 M=$PREFIX-missing	# never created
 H=shm:$base-huge	# shm with --hugepage
 if [ "$device" = yes ]; then
@@ -54,7 +55,7 @@ cleanup() {
 	for p in $bg; do
 		kill "$p" 2>/dev/null
 	done
-	for r in "$R" "$W" "$H" "$F"; do
+	for r in "$R" "$W" "$C" "$H" "$F"; do
 		"$CTL" destroy --force "$r" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -297,7 +298,7 @@ fi
 # ---- stat ----
 run "$CTL" stat "$R" --count 3 --interval 0.1
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 3 ] &&
-   [ "$(grep -c "committed=0 claimed=0 bytes_per_sec=0 writer_alive=0 .*readers=0" "$tmp/out")" -eq 3 ]; then
+   [ "$(grep -c "committed=0 claimed=0 messages=0 messages_per_sec=0 bytes_per_sec=0 writer_alive=0 .*readers=0" "$tmp/out")" -eq 3 ]; then
 	pass "stat --count 3: three lines"
 else
 	fail "stat --count 3: three lines" "exit $rc"
@@ -438,20 +439,31 @@ if [ -x "$PUB" ]; then
 	fi
 	run "$CTL" stat "$W" --count 3 --interval 0.5
 	if [ "$rc" -eq 0 ] && grep -q "writer_alive=1 writer_pid=$pub " "$tmp/out" &&
-	   grep -v -q "bytes_per_sec=0 " "$tmp/out"; then
-		pass "stat: the writer and a byte rate"
+	   grep -v -q "bytes_per_sec=0 " "$tmp/out" &&
+	   grep -q "messages_per_sec=[1-9]" "$tmp/out"; then
+		pass "stat: the writer, a message rate and a byte rate"
 	else
-		fail "stat: the writer and a byte rate" "exit $rc"
+		fail "stat: the writer, a message rate and a byte rate" "exit $rc"
 	fi
 	run "$CTL" destroy --force "$W"
 	check "destroy --force with a live writer" 0 out "destroyed"
 	kill "$pub" 2>/dev/null
 	wait "$pub" 2>/dev/null
+	# 3000 messages of 40 bytes through a 16 KiB ring: many laps.
+	"$PUB" "$C" --create --ring-size 16K --count 3000 --size 40 -q 2>"$tmp/pub.err"
+	run "$CTL" info --json "$C"
+	if [ "$rc" -eq 0 ] && [ "$(jfield "$tmp/out" messages)" = 3000 ] &&
+	   [ "$(jfield "$tmp/out" payload_bytes)" = 120000 ]; then
+		pass "info counts every message published"
+	else
+		fail "info counts every message published" "$(cat "$tmp/out" "$tmp/pub.err")"
+	fi
 else
 	for what in "bcast-pub attached as writer" \
 		    "destroy while the writer is alive: exit 4" \
 		    "list shows the writer's pid" \
-		    "stat: the writer and a byte rate" \
+		    "stat: the writer, a message rate and a byte rate" \
+		    "info counts every message published" \
 		    "destroy --force with a live writer"; do
 		skip "$what: no $PUB"
 	done
