@@ -33,7 +33,7 @@ LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt 
 DEVICE_TESTS="test-device test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench demo.sh"
-TOOL_TESTS=$(cd tests/tools && ls test-*.sh)
+TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
