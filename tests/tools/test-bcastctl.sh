@@ -23,7 +23,7 @@ TOOLS=${BCAST_TOOLS:-$here/../../tools}
 CTL=$TOOLS/bcastctl
 PUB=$TOOLS/bcast-pub
 PREFIX=${BCAST_TEST_PREFIX:-shm:bcastctl-test-$$}
-PLAN=50
+PLAN=51
 
 # How NAME resolves: device rings for bare names while bcast.ko is loaded.
 case $PREFIX in
@@ -352,6 +352,15 @@ else
 fi
 run "$CTL" info "$M"
 check "the error says where it looked" 3 err "$check_msg"
+
+# ---- permissions: the ring is 0600 root's; another user may not look ----
+# (A device ring is still described to them, from sysfs.)
+if [ "$device" = no ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" info "$R"
+	check "another user: permission denied, named" 1 err "permission denied"
+else
+	skip "another user: permission denied, named: needs an shm ring, root and setpriv"
+fi
 
 # ---- device nodes and --device ----
 if [ "$device" = yes ]; then
