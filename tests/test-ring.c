@@ -371,7 +371,7 @@ TEST(hugetlbfs_backed_rings)
 /* Exact counts from any writer, across laps, fragments and a new writer. */
 TEST(ring_count_is_exact)
 {
-	static unsigned char mem[BCAST_HDR_SIZE + 8192];
+	static unsigned char mem[BCAST_HDR_SIZE + 8192] __attribute__((aligned(4096)));
 	static unsigned char big[5000];
 	struct bcast_ring_opts o = { .size = 8192, .mtu = 512 };
 	struct bcast_ring *r;
