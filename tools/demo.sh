@@ -74,6 +74,12 @@ step "publisher"
 cat "$work/pub.err" "$work/pub.out"
 step "subscribers (latency = receive time - the publisher's time stamp)"
 cat "$work/spin.err" "$work/block.err"
+cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 0)
+if [ "$cpus" -gt 0 ] && [ "$cpus" -le 2 ]; then
+    echo "note: $cpus CPUs for a publisher that spins out its schedule, a spinning"
+    echo "      subscriber and a blocking one: they take turns, which is what the"
+    echo "      publisher's shortfall and the latency tails above show"
+fi
 step "removing $RING"
 "$T/bcastctl" destroy "$RING" && echo "done"
 exit $status
