@@ -84,7 +84,6 @@ struct input {
 	bool eof;
 };
 
-static volatile sig_atomic_t stop_requested;
 static sigset_t stop_signals;
 
 static void usage(void)
@@ -324,20 +323,9 @@ static int open_writer(struct pub *p)
 
 /* ---- signals and waiting ---- */
 
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	/* No SA_RESTART: a blocked read() or sleep must return at once. */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop_signals();
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
@@ -357,7 +345,7 @@ static int wait_event(int fd, uint64_t deadline_ns)
 	int rc;
 
 	sigprocmask(SIG_BLOCK, &stop_signals, &old);
-	if (stop_requested) {
+	if (cli_stop_requested) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -EINTR;
 	}
@@ -563,7 +551,7 @@ static int input_fill(struct pub *p, struct input *in, size_t want)
 			in->eof = true;
 			return 0;
 		}
-		if (errno == EINTR && stop_requested)
+		if (errno == EINTR && cli_stop_requested)
 			return -EINTR;
 		if (errno != EINTR && errno != EAGAIN) {
 			cli_error("reading stdin: %s", strerror(errno));
@@ -852,7 +840,7 @@ static int wait_until(struct pub *p, uint64_t due)
 
 		if (now >= due)
 			return 0;
-		if (stop_requested)
+		if (cli_stop_requested)
 			return -EINTR;
 		if (svc <= now) {
 			err = service(p, now);
@@ -900,7 +888,7 @@ static int run_synth(struct pub *p)
 	for (uint64_t i = 0; !p->o.count || i < p->o.count; i++) {
 		uint64_t now = cli_now_ns();
 
-		if (stop_requested)
+		if (cli_stop_requested)
 			break;
 		if (p->o.rate) {
 			uint64_t due = base_ns + (uint64_t)((double)(i - base_i) *

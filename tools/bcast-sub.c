@@ -89,7 +89,6 @@ struct sub {
 /* What an idle wait says the loop should do. */
 enum { GO_ON = 0, DONE = 1 };
 
-static volatile sig_atomic_t stop_requested;
 
 static void usage(void)
 {
@@ -243,20 +242,9 @@ static void say(const struct sub *s, const char *fmt, ...)
 #define notice(s, ...) \
 	do { if (!(s)->o.quiet && !(s)->o.json) say(s, __VA_ARGS__); } while (0)
 
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	/* No SA_RESTART: the futex wait returns -EINTR at once. */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop_signals();
 	/* A closed stdout is an EPIPE write error, ending the run cleanly. */
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -611,7 +599,7 @@ static int run(struct sub *s)
 		ssize_t len;
 		int rc;
 
-		if (stop_requested) {
+		if (cli_stop_requested) {
 			s->end = "signal";
 			return 0;
 		}
@@ -668,7 +656,7 @@ static int open_ring(struct sub *s)
 		if (!told)
 			notice(s, "waiting for ring '%s' to appear", s->o.name);
 		told = true;
-		if (stop_requested)
+		if (cli_stop_requested)
 			return -1;
 		if (s->end_ns && cli_now_ns() >= s->end_ns)
 			return -1;
@@ -803,7 +791,7 @@ int main(int argc, char **argv)
 	if (status > 0)
 		return status;
 	if (status < 0) {	/* stopped while waiting for the ring */
-		s.end = stop_requested ? "signal" : "seconds";
+		s.end = cli_stop_requested ? "signal" : "seconds";
 		finish(&s);
 		return 0;
 	}

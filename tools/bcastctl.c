@@ -1748,27 +1748,6 @@ static int cmd_info(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* stat */
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-/* Ctrl-C and SIGTERM end the loop (exit 0); no SA_RESTART, so the sleep
- * returns at once. */
-static void catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Sleep until `deadline` (CLOCK_MONOTONIC seconds) or a signal. */
 static void sleep_until(double deadline)
 {
@@ -1778,8 +1757,8 @@ static void sleep_until(double deadline)
 	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
 	if (ts.tv_nsec >= 1000000000L)
 		ts.tv_nsec = 999999999L;
-	while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-					NULL) == EINTR)
+	while (!cli_stop_requested &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -1917,7 +1896,8 @@ static int cmd_stat(int argc, char **argv)
 
 	watch_parse(argc, argv, &a, true);
 	view_open(&v, a.name, a.device);
-	catch_signals();
+	/* Ctrl-C and SIGTERM end the loop (exit 0). */
+	cli_catch_stop_signals();
 	tty = !json_out && isatty(STDOUT_FILENO);
 	if (snapshot(&v, &prev))
 		no_ring(&v.t);
@@ -1925,11 +1905,11 @@ static int cmd_stat(int argc, char **argv)
 		lines = stat_screen(&v, &prev, a.interval, &none, 0);
 		fflush(stdout);
 	}
-	for (n = 0; !stop && (!a.count || n < a.count); n++) {
+	for (n = 0; !cli_stop_requested && (!a.count || n < a.count); n++) {
 		struct rates r;
 
 		sleep_until(prev.time + a.interval);
-		if (stop)
+		if (cli_stop_requested)
 			break;
 		if (snapshot(&v, &cur)) {
 			cli_error("ring '%s' was removed", a.name);

@@ -9,6 +9,7 @@
 #define BCAST_TOOLS_CLI_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -183,6 +184,30 @@ static inline const char *cli_ring_name(int argc, char **argv, int optind_now)
 		cli_usage_error("one ring NAME expected, got '%s' too",
 				argv[optind_now + 1]);
 	return argv[optind_now];
+}
+
+/* Set once SIGINT or SIGTERM came, after cli_catch_stop_signals(). */
+static volatile sig_atomic_t cli_stop_requested;
+
+static inline void cli_on_stop_signal(int sig)
+{
+	(void)sig;
+	cli_stop_requested = 1;
+}
+
+/*
+ * SIGINT and SIGTERM ask the tool to stop cleanly.  No SA_RESTART: a
+ * blocked read(), sleep or futex wait returns at once with EINTR.
+ */
+static inline void cli_catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Spinning politely: the sibling hyperthread gets the core meanwhile. */
