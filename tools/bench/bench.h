@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "bcast.h"
+#include <linux/bcast.h>
 #include "../cli.h"
 
 #define PROG "bcast-bench"
@@ -76,9 +77,35 @@ void samples_free(struct samples *s);
 extern const double pct_points[NPCT];
 extern const char *const pct_names[NPCT];
 
+/* Ring arithmetic every part needs, the same for bcast and the reference. */
+static inline uint64_t frame_total(size_t len)
+{
+	return BCAST_FRAME_HDR + (((uint64_t)len + 7) & ~7ULL);
+}
+
+/* libbcast's default MTU for a ring of `cap` data bytes. */
+static inline uint64_t mtu_of(uint64_t cap)
+{
+	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;
+
+	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
+}
+
+/*
+ * Backpressure: the most messages of `size` bytes that may be unread.  The
+ * bcast writer's `claimed` frontier runs up to a chunk (capacity/16) ahead
+ * of its position, and a wrap wastes less than a frame, so this many frames
+ * never make a reader see an overrun.  The reference uses the same figure.
+ */
+static inline uint64_t credit_of(uint64_t cap, size_t size)
+{
+	uint64_t n = (cap - cap / 16) / frame_total(size);
+
+	return n > 2 ? n - 2 : 0;
+}
+
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 double now_s(void);
-uint64_t now_ns(void);
 double median(const double *v, int n);
 void pin_self(int cpu, const char *who);
 void json_samples(FILE *f, struct samples *s);

@@ -175,7 +175,7 @@ static void fan_open(struct fan_round *fr, unsigned char *mem, size_t len)
 			die("fan-out: opening a bcast ring: %s", bcast_strerror(err));
 	} else if (fr->impl == IMPL_REF) {
 		ref_ring_format(&fr->rw.r, mem, fr->o->capacity,
-				(uint32_t)(fr->o->capacity / 4 - BCAST_FRAME_HDR));
+				(uint32_t)mtu_of(fr->o->capacity));
 		for (i = 0; i < fr->k; i++)
 			fr->rd[i].rr.r = fr->rw.r;
 	} else {
@@ -206,7 +206,7 @@ static double fan_round(const struct options *o, enum impl impl, int k,
 {
 	struct fan_round *fr;
 	pthread_t wt, rt[FAN_MAX];
-	uint64_t low = UINT64_MAX, frame;
+	uint64_t low = UINT64_MAX;
 	double rate;
 	int i, err;
 
@@ -219,8 +219,7 @@ static double fan_round(const struct options *o, enum impl impl, int k,
 	fr->k = k;
 	fr->size = o->lat_size;
 	fr->buf_cap = o->capacity;
-	frame = BCAST_FRAME_HDR + ((fr->size + 7) & ~(size_t)7);
-	fr->credit = (o->capacity - o->capacity / 16) / frame - 2;
+	fr->credit = credit_of(o->capacity, fr->size);
 	fr->msg = calloc(1, fr->size);
 	if (!fr->msg)
 		die("out of memory");

@@ -48,7 +48,7 @@ struct lat_round {
 
 static void stamp(unsigned char *msg)
 {
-	uint64_t t = now_ns();
+	uint64_t t = cli_now_ns();
 
 	memcpy(msg, &t, sizeof(t));
 }
@@ -63,12 +63,12 @@ static void *lat_writer(void *arg)
 	pin_self(lr->o->wcpu, "writer");
 	while (!__atomic_load_n(&lr->ready, __ATOMIC_ACQUIRE))
 		cpu_relax();
-	t0 = now_ns();
+	t0 = cli_now_ns();
 	for (i = 0; i < lr->n && !lr->err; i++) {
 		uint64_t due = t0 + (uint64_t)((double)i * interval);
 		int err = 0;
 
-		while (now_ns() < due)
+		while (cli_now_ns() < due)
 			cpu_relax();
 		stamp(lr->msg);
 		switch (lr->kind) {
@@ -96,7 +96,7 @@ static void *lat_writer(void *arg)
 static void take(struct lat_round *lr, const unsigned char *p, ssize_t len,
 		 uint64_t *got)
 {
-	uint64_t now = now_ns(), sent;
+	uint64_t now = cli_now_ns(), sent;
 
 	if (len < (ssize_t)sizeof(sent))
 		return;
@@ -187,7 +187,7 @@ static int open_round(struct lat_round *lr, struct lat_env *env,
 	case LAT_REF:
 		*what = "reference ring";
 		ref_ring_format(&lr->rw.r, env->mem, lr->o->capacity,
-				(uint32_t)(lr->o->capacity / 4 - BCAST_FRAME_HDR));
+				(uint32_t)mtu_of(lr->o->capacity));
 		lr->rr.r = lr->rw.r;
 		return 0;
 	case LAT_BCAST:

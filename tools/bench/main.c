@@ -187,13 +187,6 @@ static double parse_seconds(const char *opt, const char *arg, double lo,
 	return v;
 }
 
-static uint64_t mtu_of(uint64_t cap)
-{
-	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;	/* libbcast's default */
-
-	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
-}
-
 static void check_cpus(const struct options *o)
 {
 	cpu_set_t allowed;

@@ -70,34 +70,9 @@ static void min_max(const double *v, int n, double *lo, double *hi)
 	}
 }
 
-static uint64_t frame_total(size_t len)
-{
-	return BCAST_FRAME_HDR + (((uint64_t)len + 7) & ~7ULL);
-}
-
-/*
- * Backpressure: the most messages of `size` bytes that may be unread.  The
- * bcast writer's `claimed` frontier runs up to a chunk (capacity/16) ahead
- * of its position, and a wrap wastes less than a frame, so this many frames
- * never make a reader see an overrun.  The reference uses the same figure.
- */
-static uint64_t credit_of(uint64_t cap, size_t size)
-{
-	uint64_t ft = BCAST_FRAME_HDR + (((uint64_t)size + 7) & ~7ULL);
-	uint64_t n = (cap - cap / 16) / ft;
-
-	return n > 2 ? n - 2 : 0;
-}
-
-static uint64_t mtu_of(uint64_t cap)
-{
-	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;	/* libbcast's default */
-
-	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
-}
-
 /* ------------------------------------------------------------------ */
-/* option parsing                                                       */
+/* the ring memory                                                      */
+
 struct memory {
 	unsigned char *base;	/* 2 MiB aligned */
 	size_t len;		/* BCAST_HDR_SIZE + capacity */

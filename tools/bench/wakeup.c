@@ -68,7 +68,7 @@ static void sleep_us(double us)
 
 static int wake_one(struct wake_round *wr, uint64_t i)
 {
-	uint64_t t = now_ns();
+	uint64_t t = cli_now_ns();
 
 	switch (wr->kind) {
 	case WAKE_BCAST_SHM:
@@ -165,7 +165,7 @@ static void *wake_reader(void *arg)
 	for (i = 0; i < wr->n; i++) {
 		__atomic_store_n(&wr->ready, i + 1, __ATOMIC_RELEASE);
 		wr->err = wait_one(wr, i, &sent);
-		now = now_ns();
+		now = cli_now_ns();
 		if (wr->err) {
 			wr->err_where = "reader";
 			return NULL;
