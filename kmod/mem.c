@@ -2,7 +2,12 @@
 /*
  * Ring memory: 2 MiB compound pages from the buddy allocator, or, when
  * not all of them can be had, order-0 pages for the whole ring.  Zeroed.
- * Every byte is charged against max_total before it is allocated.
+ * Every byte is charged against max_total before it is allocated, and
+ * every page (and the page array) to the memory cgroup of the creating
+ * task (__GFP_ACCOUNT: kernel memory of that cgroup, uncharged when the
+ * page is freed, whoever frees it).  Over the cgroup's limit the
+ * allocation fails (-ENOMEM) rather than invoking the OOM killer:
+ * __GFP_NORETRY and __GFP_RETRY_MAYFAIL both make the charge give up.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -50,10 +55,11 @@ static void bcast_mem_free_pages(struct bcast_mem *mem, unsigned long n)
 static gfp_t bcast_mem_gfp(unsigned int order)
 {
 	if (order)
-		return GFP_KERNEL | __GFP_ZERO | __GFP_COMP | __GFP_NOWARN |
-		       __GFP_NORETRY;
+		return GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_COMP |
+		       __GFP_NOWARN | __GFP_NORETRY;
 	/* A big ring must fail with -ENOMEM, not invoke the OOM killer. */
-	return GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	return GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+	       __GFP_RETRY_MAYFAIL;
 }
 
 /* @size is a multiple of the block size 2^order pages. */
@@ -67,7 +73,8 @@ static int bcast_mem_alloc_order(struct bcast_mem *mem, u64 size,
 	err = bcast_mem_charge(size);
 	if (err)
 		return err;
-	mem->pages = kvcalloc(nr, sizeof(*mem->pages), GFP_KERNEL);
+	mem->pages = kvcalloc(nr, sizeof(*mem->pages),
+			      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 	if (!mem->pages) {
 		err = -ENOMEM;
 		goto uncharge;
