@@ -6,9 +6,18 @@
  *
  * The callbacks below use the ring through drvdata: they only run between
  * device_add() and device_del(), while the device holds its ring reference.
+ *
+ * Everyone may read what `ls -l /dev` shows (name, size); the rest (the
+ * writer's pid, readers, positions, how the memory is mapped) only those
+ * who may read the node: by the owner, group and mode the ring was
+ * created with, as generic_permission() judges them, or with
+ * CAP_DAC_READ_SEARCH / CAP_DAC_OVERRIDE over the owner.  Others get
+ * -EACCES from read().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/device.h>
 #include <linux/kobject.h>
 #include <linux/slab.h>
@@ -25,6 +34,32 @@
 static struct bcast_ring *dev_ring(const struct device *dev)
 {
 	return dev_get_drvdata(dev);
+}
+
+/* May the reading task open the ring's node for reading? */
+static bool bcast_may_read(const struct bcast_ring *ring)
+{
+	struct user_namespace *ns = current_user_ns();
+	umode_t mode = ring->mode;
+
+	if (uid_eq(current_fsuid(), ring->uid))
+		mode >>= 6;
+	else if (in_group_p(ring->gid))
+		mode >>= 3;
+	if (mode & 04)
+		return true;
+	if (!kuid_has_mapping(ns, ring->uid) || !kgid_has_mapping(ns, ring->gid))
+		return false;
+	return ns_capable_noaudit(ns, CAP_DAC_READ_SEARCH) ||
+	       ns_capable_noaudit(ns, CAP_DAC_OVERRIDE);
+}
+
+/* The ring of an attribute that only readers of the node may see. */
+static struct bcast_ring *dev_ring_private(const struct device *dev)
+{
+	struct bcast_ring *ring = dev_ring(dev);
+
+	return bcast_may_read(ring) ? ring : NULL;
 }
 
 static ssize_t name_show(struct device *dev, struct device_attribute *attr,
@@ -44,15 +79,22 @@ static DEVICE_ATTR_RO(size);
 static ssize_t hugepage_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	return sysfs_emit(buf, "%d\n", bcast_mem_huge(&dev_ring(dev)->mem));
+	struct bcast_ring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%d\n", bcast_mem_huge(&ring->mem));
 }
 static DEVICE_ATTR_RO(hugepage);
 
 static ssize_t pmd_mappings_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read(&dev_ring(dev)->pmd_mappings));
+	struct bcast_ring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&ring->pmd_mappings));
 }
 static DEVICE_ATTR_RO(pmd_mappings);
 
@@ -60,9 +102,11 @@ static DEVICE_ATTR_RO(pmd_mappings);
 static ssize_t writer_pid_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
 {
-	struct bcast_ring *ring = dev_ring(dev);
+	struct bcast_ring *ring = dev_ring_private(dev);
 	pid_t pid;
 
+	if (!ring)
+		return -EACCES;
 	mutex_lock(&ring->lock);
 	pid = pid_nr(ring->writer_pid);
 	mutex_unlock(&ring->lock);
@@ -73,21 +117,33 @@ static DEVICE_ATTR_RO(writer_pid);
 static ssize_t readers_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_ring(dev)->readers));
+	struct bcast_ring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ring->readers));
 }
 static DEVICE_ATTR_RO(readers);
 
 static ssize_t committed_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(dev_ring(dev)->hdr->committed));
+	struct bcast_ring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(ring->hdr->committed));
 }
 static DEVICE_ATTR_RO(committed);
 
 static ssize_t claimed_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(dev_ring(dev)->hdr->claimed));
+	struct bcast_ring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(ring->hdr->claimed));
 }
 static DEVICE_ATTR_RO(claimed);
 
