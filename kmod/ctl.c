@@ -82,7 +82,7 @@ static long bcast_ctl_create(struct bcast_ctl_create __user *ureq)
 {
 	struct bcast_ctl_create req;
 	struct bcast_ring_params p;
-	u32 minor;
+	struct bcast_ring *ring;
 	int err;
 
 	if (copy_from_user(&req, ureq, sizeof(req)))
@@ -90,14 +90,18 @@ static long bcast_ctl_create(struct bcast_ctl_create __user *ureq)
 	err = bcast_ctl_params(&req, &p);
 	if (err)
 		return err;
-	err = bcast_ring_create(&p, &minor);
+	err = bcast_ring_create(&p, &ring);
 	if (err)
 		return err;
-	if (put_user(minor, &ureq->minor)) {
-		bcast_ring_destroy(req.name, true);
-		return -EFAULT;
+	if (put_user(ring->minor, &ureq->minor)) {
+		/* Undo this ring only: by now the name may be another's. */
+		pr_info("ring '%s': cannot return its minor to the creator; removed\n",
+			ring->name);
+		bcast_ring_withdraw(ring);
+		err = -EFAULT;
 	}
-	return 0;
+	bcast_ring_put(ring);
+	return err;
 }
 
 static long bcast_ctl_destroy(struct bcast_ctl_destroy __user *ureq)

@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/bcastN.  O_RDWR opens the ring's one writer, O_RDONLY a reader.
+ * /dev/bcastN.  O_RDWR opens the ring's one writer, O_RDONLY a reader;
+ * BCAST_IOC_OPEN_READER makes another reader of the same ring object.
  *
  * Wake-ups follow the Dekker pattern of the ring format: a reader about to
  * sleep sets need_wakeup, issues a full barrier and re-reads committed;
  * the writer publishes committed, issues a full barrier, and calls
  * BCAST_IOC_NOTIFY if it sees need_wakeup.  poll() registers on the wait
- * queue before it sets need_wakeup, so a NOTIFY that follows finds it.
+ * queue before it sets need_wakeup, so a NOTIFY that follows finds it
+ * (wake.c says how the wake-up itself reaches every poller).
  *
- * Whether there is a writer is the kernel's own state (ring->writer), never
- * the header's, which any writer can scribble over.
+ * Whether there is a writer is the kernel's own state (ring->writer_state),
+ * never the header's, which any writer can scribble over.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/anon_inodes.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
@@ -22,46 +25,41 @@
 
 #include "internal.h"
 
-static void bcast_eventfd_signal(struct eventfd_ctx *efd)
+static struct bcast_file *bcast_file_alloc(struct bcast_ring *ring)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
-	eventfd_signal(efd);
-#else
-	eventfd_signal(efd, 1);
-#endif
-}
+	struct bcast_file *bf = kzalloc(sizeof(*bf), GFP_KERNEL_ACCOUNT);
 
-/* Wake every poller with @mask and signal every registered eventfd. */
-static void bcast_wake_all(struct bcast_ring *ring, __poll_t mask)
-{
-	struct bcast_file *bf;
-
-	wake_up_interruptible_poll(&ring->wq, mask);
-	spin_lock(&ring->efd_lock);
-	list_for_each_entry(bf, &ring->efd_list, efd_node)
-		bcast_eventfd_signal(bf->efd);
-	spin_unlock(&ring->efd_lock);
+	if (!bf)
+		return NULL;
+	bf->ring = ring;
+	spin_lock_init(&bf->arm_lock);
+	INIT_LIST_HEAD(&bf->efd_node);
+	return bf;
 }
 
 static int bcast_writer_attach(struct bcast_ring *ring)
 {
 	struct bcast_ring_hdr *h = ring->hdr;
+	u64 ws, epoch;
 
 	mutex_lock(&ring->lock);
-	if (ring->writer) {
+	ws = atomic64_read(&ring->writer_state);
+	if (bcast_ws_present(ws)) {
 		mutex_unlock(&ring->lock);
 		return -EBUSY;
 	}
+	epoch = bcast_ws_epoch(ws) + 1;
 	ring->writer_pid = get_pid(task_tgid(current));
-	ring->writer_epoch++;
 	WRITE_ONCE(h->writer_pid, (u32)task_tgid_vnr(current));
 	WRITE_ONCE(h->writer_pidns, 0);
 	WRITE_ONCE(h->writer_start, 0);
-	WRITE_ONCE(h->writer_epoch, ring->writer_epoch);
+	WRITE_ONCE(h->writer_epoch, epoch);
 	/* Readers that see alive (acquire) see the fields above. */
 	smp_store_release(&h->writer_alive, 1);
-	WRITE_ONCE(ring->writer, true);
+	atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT);
 	mutex_unlock(&ring->lock);
+	/* Readers waiting for the next writer (BCAST_ARM_WRITER_GONE). */
+	bcast_wake(ring, EPOLLPRI);
 	return 0;
 }
 
@@ -69,38 +67,50 @@ static int bcast_writer_attach(struct bcast_ring *ring)
 static void bcast_writer_detach(struct bcast_ring *ring)
 {
 	struct bcast_ring_hdr *h = ring->hdr;
+	u64 ws;
 
 	mutex_lock(&ring->lock);
 	/* Release, as user-space writers store it; readers load acquire. */
 	smp_store_release(&h->writer_alive, 0);
 	WRITE_ONCE(h->writer_pid, 0);
-	WRITE_ONCE(ring->writer, false);
+	ws = atomic64_read(&ring->writer_state);
+	atomic64_set(&ring->writer_state, ws & ~BCAST_WRITER_PRESENT);
 	put_pid(ring->writer_pid);
 	ring->writer_pid = NULL;
 	mutex_unlock(&ring->lock);
-	/* Pair with the barrier in poll: it sees !writer or gets woken. */
-	smp_mb();
-	bcast_wake_all(ring, EPOLLHUP | EPOLLIN | EPOLLRDNORM);
+	bcast_wake(ring, EPOLLHUP | EPOLLIN | EPOLLRDNORM);
 }
 
-static void bcast_reader_attach(struct bcast_ring *ring, struct bcast_file *bf)
+/* Count a reader, up to max_readers: -ENOSPC beyond. */
+static int bcast_reader_attach(struct bcast_ring *ring, struct bcast_file *bf)
 {
-	bf->armed = READ_ONCE(ring->hdr->committed);
+	unsigned int max = READ_ONCE(bcast_max_readers);
+
+	bf->armed.pos = READ_ONCE(ring->hdr->committed);
 	mutex_lock(&ring->lock);
+	if (ring->readers >= max) {
+		mutex_unlock(&ring->lock);
+		pr_info_ratelimited("ring '%s': max_readers (%u) reached\n",
+				    ring->name, max);
+		return -ENOSPC;
+	}
 	WRITE_ONCE(ring->readers, ring->readers + 1);
 	mutex_unlock(&ring->lock);
+	return 0;
 }
 
 static void bcast_reader_detach(struct bcast_ring *ring, struct bcast_file *bf)
 {
 	struct eventfd_ctx *efd;
 
-	spin_lock(&ring->efd_lock);
+	mutex_lock(&ring->efd_lock);
 	efd = bf->efd;
 	bf->efd = NULL;
-	if (efd)
+	if (efd) {
 		list_del_init(&bf->efd_node);
-	spin_unlock(&ring->efd_lock);
+		ring->nr_efds--;
+	}
+	mutex_unlock(&ring->efd_lock);
 	if (efd)
 		eventfd_ctx_put(efd);
 	mutex_lock(&ring->lock);
@@ -120,21 +130,19 @@ static int bcast_open(struct inode *inode, struct file *file)
 	ring = bcast_ring_get(iminor(inode), inode->i_cdev);
 	if (!ring)
 		return -ENODEV;
-	bf = kzalloc(sizeof(*bf), GFP_KERNEL);
+	bf = bcast_file_alloc(ring);
 	if (!bf) {
 		err = -ENOMEM;
 		goto put;
 	}
-	bf->ring = ring;
-	INIT_LIST_HEAD(&bf->efd_node);
 	if (file->f_mode & FMODE_WRITE) {
 		err = bcast_writer_attach(ring);
-		if (err)
-			goto free;
 		bf->writer = true;
 	} else {
-		bcast_reader_attach(ring, bf);
+		err = bcast_reader_attach(ring, bf);
 	}
+	if (err)
+		goto free;
 	file->private_data = bf;
 	return nonseekable_open(inode, file);
 
@@ -159,35 +167,59 @@ static int bcast_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Reader: has committed moved past the armed position?  Sets need_wakeup
- * first when it has not, so the writer's next commit calls NOTIFY.
+/* Reader: has committed moved away from the armed position?  Sets
+ * need_wakeup first when it has not, so the writer's next commit calls
+ * NOTIFY.
  */
-static bool bcast_reader_ready(struct bcast_ring *ring, u64 armed)
+static bool bcast_reader_ready(struct bcast_ring *ring, u64 pos)
 {
 	/* Order poll_wait()'s queueing before the loads of committed. */
 	smp_mb();
-	if (READ_ONCE(ring->hdr->committed) != armed)
+	if (READ_ONCE(ring->hdr->committed) != pos)
 		return true;
 	WRITE_ONCE(*ring->need_wakeup, 1);
 	/* Dekker: need_wakeup store before the committed load. */
 	smp_mb();
-	return READ_ONCE(ring->hdr->committed) != armed;
+	return READ_ONCE(ring->hdr->committed) != pos;
+}
+
+/*
+ * The writer events for a reader that armed @a (see the uapi header):
+ * EPOLLHUP while there is no writer, unless the reader said it saw the
+ * departure of the ring's current epoch; EPOLLPRI once the epoch differs
+ * from the one it said was gone.
+ */
+static __poll_t bcast_writer_events(u64 ws, const struct bcast_armed *a)
+{
+	bool gone_seen = a->flags & BCAST_ARM_WRITER_GONE;
+	u64 epoch = bcast_ws_epoch(ws);
+	__poll_t mask = 0;
+
+	if (gone_seen && epoch != a->epoch)
+		mask |= EPOLLPRI;
+	if (!bcast_ws_present(ws) && !(gone_seen && epoch == a->epoch))
+		mask |= EPOLLHUP;
+	return mask;
 }
 
 static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct bcast_file *bf = file->private_data;
 	struct bcast_ring *ring = bf->ring;
+	struct bcast_armed a;
 	__poll_t mask = 0;
 
 	if (bf->writer)
 		return EPOLLOUT | EPOLLWRNORM;
 	poll_wait(file, &ring->wq, wait);
-	if (bcast_reader_ready(ring, READ_ONCE(bf->armed)))
+	spin_lock(&bf->arm_lock);
+	a = bf->armed;
+	spin_unlock(&bf->arm_lock);
+	/* Its barrier also orders the queueing before the writer state. */
+	if (bcast_reader_ready(ring, a.pos))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (!READ_ONCE(ring->writer))
-		mask |= EPOLLHUP;
-	return mask;
+	return mask | bcast_writer_events(atomic64_read(&ring->writer_state),
+					  &a);
 }
 
 static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
@@ -199,7 +231,13 @@ static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 		return -EPERM;
 	if (copy_from_user(&arm, uarg, sizeof(arm)))
 		return -EFAULT;
-	WRITE_ONCE(bf->armed, arm.pos);
+	if (arm.reserved || (arm.flags & ~BCAST_ARM_WRITER_GONE))
+		return -EINVAL;
+	spin_lock(&bf->arm_lock);
+	bf->armed.pos = arm.pos;
+	bf->armed.epoch = arm.epoch;
+	bf->armed.flags = arm.flags;
+	spin_unlock(&bf->arm_lock);
 	WRITE_ONCE(*ring->need_wakeup, 1);
 	/* Dekker: need_wakeup store before the committed load. */
 	smp_mb();
@@ -213,9 +251,10 @@ static long bcast_ioc_notify(struct bcast_file *bf)
 	if (!bf->writer)
 		return -EPERM;
 	WRITE_ONCE(*ring->need_wakeup, 0);
-	/* Clear before waking: a reader re-arming after the wake sets it. */
-	smp_mb();
-	bcast_wake_all(ring, EPOLLIN | EPOLLRDNORM);
+	/* Clear before waking (bcast_wake() orders it): a reader re-arming
+	 * after the wake sets it again.
+	 */
+	bcast_wake(ring, EPOLLIN | EPOLLRDNORM);
 	return 0;
 }
 
@@ -237,14 +276,17 @@ static long bcast_ioc_set_eventfd(struct bcast_file *bf, void __user *uarg)
 		if (IS_ERR(efd))
 			return PTR_ERR(efd);
 	}
-	spin_lock(&ring->efd_lock);
+	mutex_lock(&ring->efd_lock);
 	old = bf->efd;
 	bf->efd = efd;
-	if (old && !efd)
+	if (old && !efd) {
 		list_del_init(&bf->efd_node);
-	else if (!old && efd)
+		ring->nr_efds--;
+	} else if (!old && efd) {
 		list_add_tail(&bf->efd_node, &ring->efd_list);
-	spin_unlock(&ring->efd_lock);
+		ring->nr_efds++;
+	}
+	mutex_unlock(&ring->efd_lock);
 	if (old)
 		eventfd_ctx_put(old);
 	return 0;
@@ -265,6 +307,34 @@ static long bcast_ioc_info(struct bcast_file *bf, void __user *uarg)
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/*
+ * Any ring file: a new reader file of the same ring object, installed as
+ * an O_RDONLY | O_CLOEXEC fd.  No path lookup: the ring is the one this
+ * file holds, destroyed or not, whatever now has its name or minor.
+ */
+static long bcast_ioc_open_reader(struct bcast_file *bf)
+{
+	struct bcast_ring *ring = bf->ring;
+	struct bcast_file *nbf;
+	int fd;
+
+	nbf = bcast_file_alloc(ring);
+	if (!nbf)
+		return -ENOMEM;
+	fd = bcast_reader_attach(ring, nbf);
+	if (fd)
+		goto free;
+	kref_get(&ring->kref);
+	fd = anon_inode_getfd("[bcast]", &bcast_fops, nbf, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	bcast_reader_detach(ring, nbf);
+	bcast_ring_put(ring);
+free:
+	kfree(nbf);
+	return fd;
+}
+
 static long bcast_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct bcast_file *bf = file->private_data;
@@ -279,6 +349,8 @@ static long bcast_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bcast_ioc_set_eventfd(bf, uarg);
 	case BCAST_IOC_INFO:
 		return bcast_ioc_info(bf, uarg);
+	case BCAST_IOC_OPEN_READER:
+		return bcast_ioc_open_reader(bf);
 	default:
 		return -ENOTTY;
 	}

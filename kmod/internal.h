@@ -7,7 +7,8 @@
  *   ring.c   the ring object: lifetime, registry, header format
  *   mem.c    ring memory: 2 MiB compound pages or order-0 pages
  *   mmap.c   mapping ring memory into user space (PMD or PTE entries)
- *   file.c   /dev/bcastN: writer/reader files, ioctls, poll, eventfd
+ *   file.c   /dev/bcastN: writer/reader files, ioctls, poll
+ *   wake.c   waking pollers and eventfds: inline or from a worker
  *   sysfs.c  class "bcast", uevent, device node, attributes
  */
 #ifndef _BCAST_INTERNAL_H
@@ -26,6 +27,7 @@
 #include <linux/uidgid.h>
 #include <linux/version.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <linux/bcast.h>
 
@@ -35,10 +37,11 @@
 
 #define BCAST_DEFAULT_MODE	0600
 
-/* Module parameters (main.c), fixed after load. */
+/* Module parameters (main.c), fixed after load but max_readers. */
 extern u64 bcast_max_ring_size;
 extern u64 bcast_max_total;
 extern unsigned int bcast_max_rings;
+extern unsigned int bcast_max_readers;	/* READ_ONCE: root may change it */
 extern bool bcast_hugepage;
 extern int bcast_ctl_gid;
 
@@ -75,9 +78,26 @@ struct bcast_ring_params {
 };
 
 /*
+ * The ring's writer, as one word so that poll() sees the epoch and the
+ * presence together: the epoch (bumped on every attach) shifted left by
+ * one, bit 0 set while a writer is attached.  Written under ring->lock.
+ */
+#define BCAST_WRITER_PRESENT	1ULL
+
+static inline bool bcast_ws_present(u64 ws)
+{
+	return ws & BCAST_WRITER_PRESENT;
+}
+
+static inline u64 bcast_ws_epoch(u64 ws)
+{
+	return ws >> 1;
+}
+
+/*
  * A ring.  References: one while it is registered (has a minor and a
- * device), one per open file (mappings hold their file).  The memory goes
- * with the last reference.
+ * device), one per open file (mappings hold their file), one while its
+ * wake work is queued.  The memory goes with the last reference.
  */
 struct bcast_ring {
 	struct kref kref;
@@ -98,22 +118,32 @@ struct bcast_ring {
 	struct device *dev;
 
 	struct mutex lock;		/* the writer state and readers */
-	bool writer;			/* lockless readers use READ_ONCE */
+	atomic64_t writer_state;	/* BCAST_WRITER_PRESENT | epoch << 1 */
 	struct pid *writer_pid;
-	u64 writer_epoch;
-	unsigned int readers;
+	unsigned int readers;		/* at most max_readers */
 
-	spinlock_t efd_lock;		/* efd_list and bcast_file.efd */
+	struct mutex efd_lock;		/* efd_list, nr_efds, bcast_file.efd */
 	struct list_head efd_list;
+	unsigned int nr_efds;
 	wait_queue_head_t wq;
+	struct work_struct wake_work;	/* wake.c */
+	atomic_t wake_mask;		/* __poll_t the work has still to deliver */
 	atomic_long_t pmd_mappings;
 };
 
-/* An open /dev/bcastN. */
+/* What a reader armed (BCAST_IOC_ARM). */
+struct bcast_armed {
+	u64 pos;			/* wake when committed != pos */
+	u64 epoch;			/* with BCAST_ARM_WRITER_GONE */
+	u32 flags;			/* BCAST_ARM_* */
+};
+
+/* An open /dev/bcastN, or a reader made by BCAST_IOC_OPEN_READER. */
 struct bcast_file {
 	struct bcast_ring *ring;
 	bool writer;
-	u64 armed;			/* reader: wake when committed != armed */
+	spinlock_t arm_lock;		/* armed, read whole by poll */
+	struct bcast_armed armed;
 	struct eventfd_ctx *efd;
 	struct list_head efd_node;	/* on ring->efd_list while efd is set */
 };
@@ -122,7 +152,9 @@ struct bcast_file {
 extern struct mutex bcast_lock;
 extern dev_t bcast_devt;
 bool bcast_name_valid(const char *name, size_t max);
-int bcast_ring_create(const struct bcast_ring_params *p, u32 *minor);
+int bcast_ring_create(const struct bcast_ring_params *p,
+		      struct bcast_ring **out);
+void bcast_ring_withdraw(struct bcast_ring *ring);
 int bcast_ring_destroy(const char *name, bool any);
 void bcast_ring_destroy_all(void);
 struct bcast_ring *bcast_ring_get(unsigned int minor, struct cdev *cdev);
@@ -136,6 +168,12 @@ void bcast_device_del(struct bcast_ring *ring);
 
 /* file.c */
 extern const struct file_operations bcast_fops;
+
+/* wake.c */
+int bcast_wake_init(void);
+void bcast_wake_exit(void);
+void bcast_wake_ring_init(struct bcast_ring *ring);
+void bcast_wake(struct bcast_ring *ring, __poll_t mask);
 
 /* mmap.c */
 int bcast_mmap(struct file *file, struct vm_area_struct *vma);

@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
@@ -19,12 +20,14 @@
 #include "internal.h"
 
 #define BCAST_MAX_MINORS	BIT(MINORBITS)
+#define BCAST_READERS_LIMIT	(1U << 20)	/* highest max_readers */
 
 static char *rings;
 static u64 ring_size = 4ULL << 20;
 u64 bcast_max_ring_size = 1ULL << 30;
-u64 bcast_max_total = 4ULL << 30;
+u64 bcast_max_total;		/* 0: half of RAM, set at load */
 unsigned int bcast_max_rings = 256;
+unsigned int bcast_max_readers = 4096;
 bool bcast_hugepage = true;
 int bcast_ctl_gid = -1;
 
@@ -55,6 +58,31 @@ static const struct kernel_param_ops param_ops_bytes = {
 
 #define param_check_bytes(name, p) __param_check(name, p, u64)
 
+/* max_readers: 1..BCAST_READERS_LIMIT, may change while rings are open. */
+static int bcast_param_set_readers(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned int v;
+	int err = kstrtouint(val, 0, &v);
+
+	if (err)
+		return err;
+	if (!v || v > BCAST_READERS_LIMIT) {
+		pr_err("max_readers=%u: must be 1..%u\n", v,
+		       BCAST_READERS_LIMIT);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static const struct kernel_param_ops param_ops_readers = {
+	.set = bcast_param_set_readers,
+	.get = param_get_uint,
+};
+
+#define param_check_readers(name, p) __param_check(name, p, unsigned int)
+
 module_param(rings, charp, 0444);
 MODULE_PARM_DESC(rings,
 		 "Comma-separated names of rings to create at load (default none)");
@@ -69,12 +97,15 @@ MODULE_PARM_DESC(max_ring_size,
 		 "Largest data capacity of one ring, K/M/G suffixes (default 1G)");
 module_param_named(max_total, bcast_max_total, bytes, 0444);
 MODULE_PARM_DESC(max_total,
-		 "Memory of all rings together, headers and rounding included (default 4G)");
+		 "Memory of all rings together, headers and rounding included, K/M/G suffixes; 0: half of RAM at load (default 0). Ring pages are also charged to the creator's memory cgroup");
 module_param_named(ctl_gid, bcast_ctl_gid, int, 0444);
 MODULE_PARM_DESC(ctl_gid,
 		 "Group (initial namespace gid) whose members may use /dev/bcast-ctl besides CAP_SYS_ADMIN; -1: none (default -1)");
 module_param_named(max_rings, bcast_max_rings, uint, 0444);
 MODULE_PARM_DESC(max_rings, "Number of ring minors /dev/bcastN (default 256)");
+module_param_named(max_readers, bcast_max_readers, readers, 0644);
+MODULE_PARM_DESC(max_readers,
+		 "Reader files per ring, 1..1048576; opening one more fails with ENOSPC; root may change it at run time (default 4096)");
 
 static int __init bcast_check_params(void)
 {
@@ -90,9 +121,16 @@ static int __init bcast_check_params(void)
 		       BCAST_MAX_CAPACITY);
 		return -EINVAL;
 	}
+	if (!bcast_max_total)
+		bcast_max_total = ((u64)totalram_pages() << PAGE_SHIFT) / 2;
 	if (bcast_max_total < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY) {
 		pr_err("max_total=%llu: too small for any ring\n",
 		       bcast_max_total);
+		return -EINVAL;
+	}
+	if (!bcast_max_readers || bcast_max_readers > BCAST_READERS_LIMIT) {
+		pr_err("max_readers=%u: must be 1..%u\n", bcast_max_readers,
+		       BCAST_READERS_LIMIT);
 		return -EINVAL;
 	}
 	if (ring_size < BCAST_MIN_CAPACITY || !is_power_of_2(ring_size) ||
@@ -121,7 +159,7 @@ static int __init bcast_create_one(const char *name)
 		.uid = GLOBAL_ROOT_UID,
 		.gid = GLOBAL_ROOT_GID,
 	};
-	u32 minor;
+	struct bcast_ring *ring;
 	int err;
 
 	if (!bcast_name_valid(name, BCAST_NAME_MAX)) {
@@ -129,10 +167,13 @@ static int __init bcast_create_one(const char *name)
 		       name, BCAST_NAME_MAX - 1);
 		return -EINVAL;
 	}
-	err = bcast_ring_create(&p, &minor);
-	if (err)
+	err = bcast_ring_create(&p, &ring);
+	if (err) {
 		pr_err("rings=: cannot create ring '%s': %d\n", name, err);
-	return err;
+		return err;
+	}
+	bcast_ring_put(ring);
+	return 0;
 }
 
 /* The rings= parameter: empty names (",,") are skipped. */
@@ -162,10 +203,13 @@ static int __init bcast_init(void)
 	err = bcast_check_params();
 	if (err)
 		return err;
+	err = bcast_wake_init();
+	if (err)
+		return err;
 	err = alloc_chrdev_region(&bcast_devt, 0, bcast_max_rings, "bcast");
 	if (err) {
 		pr_err("cannot allocate %u minors: %d\n", bcast_max_rings, err);
-		return err;
+		goto wake_exit;
 	}
 	err = bcast_class_register();
 	if (err) {
@@ -187,6 +231,8 @@ destroy_rings:
 	bcast_class_unregister();
 unregister_region:
 	unregister_chrdev_region(bcast_devt, bcast_max_rings);
+wake_exit:
+	bcast_wake_exit();
 	return err;
 }
 
@@ -196,6 +242,8 @@ static void __exit bcast_exit(void)
 	bcast_ring_destroy_all();
 	bcast_class_unregister();
 	unregister_chrdev_region(bcast_devt, bcast_max_rings);
+	/* Queued wake-ups hold the last references of their rings. */
+	bcast_wake_exit();
 	if (bcast_mem_total())
 		pr_err("%llu bytes of ring memory still allocated at unload\n",
 		       bcast_mem_total());

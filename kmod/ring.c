@@ -74,7 +74,7 @@ static void bcast_ring_format(struct bcast_ring *ring)
 
 static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
 {
-	struct bcast_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	struct bcast_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
 
 	if (!ring)
 		return NULL;
@@ -86,9 +86,10 @@ static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
 	ring->gid = p->gid;
 	ring->want_huge = p->hugepage;
 	mutex_init(&ring->lock);
-	spin_lock_init(&ring->efd_lock);
+	atomic64_set(&ring->writer_state, 0);
+	mutex_init(&ring->efd_lock);
 	INIT_LIST_HEAD(&ring->efd_list);
-	init_waitqueue_head(&ring->wq);
+	bcast_wake_ring_init(ring);
 	atomic_long_set(&ring->pmd_mappings, 0);
 	return ring;
 }
@@ -111,7 +112,8 @@ static void bcast_ring_release(struct kref *kref)
 {
 	struct bcast_ring *ring = container_of(kref, struct bcast_ring, kref);
 
-	WARN_ON_ONCE(ring->writer || ring->readers);
+	WARN_ON_ONCE(bcast_ws_present(atomic64_read(&ring->writer_state)) ||
+		     ring->readers || ring->nr_efds);
 	bcast_mem_free(&ring->mem);
 	kfree(ring);
 }
@@ -205,7 +207,13 @@ static void bcast_ring_unpublish(struct bcast_ring *ring)
 	bcast_ring_put(ring);
 }
 
-int bcast_ring_create(const struct bcast_ring_params *p, u32 *minor)
+/*
+ * Create and publish a ring.  On success *@out is the ring with a
+ * reference for the caller (bcast_ring_put()), which may use it to
+ * withdraw exactly this ring again (bcast_ring_withdraw()).
+ */
+int bcast_ring_create(const struct bcast_ring_params *p,
+		      struct bcast_ring **out)
 {
 	struct bcast_ring *ring;
 	int err;
@@ -221,10 +229,12 @@ int bcast_ring_create(const struct bcast_ring_params *p, u32 *minor)
 		goto unreserve;
 	mutex_lock(&bcast_lock);
 	err = bcast_ring_publish(ring);
+	if (!err)
+		kref_get(&ring->kref);	/* the caller's */
 	mutex_unlock(&bcast_lock);
 	if (err)
 		goto unreserve;
-	*minor = ring->minor;
+	*out = ring;
 	pr_info("ring '%s' is /dev/bcast%u: %llu bytes, %s pages\n",
 		ring->name, ring->minor, ring->capacity,
 		bcast_mem_huge(&ring->mem) ? "2 MiB" : "4 KiB");
@@ -235,6 +245,19 @@ unreserve:
 put:
 	bcast_ring_put(ring);
 	return err;
+}
+
+/*
+ * Unpublish @ring if it still is: the undo of a create whose result could
+ * not be handed back.  Another ring that has since taken the name or the
+ * minor is left alone.
+ */
+void bcast_ring_withdraw(struct bcast_ring *ring)
+{
+	mutex_lock(&bcast_lock);
+	if (ring->ready)
+		bcast_ring_unpublish(ring);
+	mutex_unlock(&bcast_lock);
 }
 
 /* Without @any, only a ring whose node the caller (uid or euid) owns. */
