@@ -30,7 +30,7 @@ command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1
 
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait"
-DEVICE_TESTS="test-device test-ioctl-fuzz test-module-cycles"
+DEVICE_TESTS="test-device test-poll test-open-reader test-pin test-notify test-memcg test-hardening test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench demo.sh"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
@@ -41,6 +41,18 @@ make -s lib tests tools vmtests >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log"; echo "check-vm: build failed" >&2; exit 1; }
 
 adds=()
+# brd (the ramdisk /dev/ram0) for test-pin's O_DIRECT case, uncompressed
+# for busybox insmod; without it that case is skipped and says so.
+krel=$(bash tests/vm/run.sh --kernel "$KERNEL" --print-release 2>/dev/null)
+for brd in /lib/modules/"$krel"/kernel/drivers/block/brd.ko{,.xz,.zst}; do
+    [ -n "$krel" ] && [ -f "$brd" ] || continue
+    case "$brd" in
+        *.xz) xz -dc "$brd" >"$work/brd.ko" ;;
+        *.zst) zstd -qdc "$brd" >"$work/brd.ko" ;;
+        *) cp "$brd" "$work/brd.ko" ;;
+    esac && adds+=(--add "$work/brd.ko")
+    break
+done
 for t in $LIB_TESTS; do adds+=(--add "tests/$t"); done
 for t in $DEVICE_TESTS; do adds+=(--add "build/vm/$t"); done
 for t in $TOOLS; do adds+=(--add "tools/$t"); done

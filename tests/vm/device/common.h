@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/bcast.h>
@@ -110,6 +112,89 @@ static inline double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system) this process has used, in seconds. */
+static inline double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static inline long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* BCAST_IOC_ARM: 1 if committed != pos already, 0 if armed, -errno. */
+static inline int arm_reader(int fd, unsigned long long pos,
+			     unsigned long long epoch, unsigned flags)
+{
+	struct bcast_arm arm = { .pos = pos, .epoch = epoch, .flags = flags };
+	int rc = ioctl(fd, BCAST_IOC_ARM, &arm);
+
+	return rc < 0 ? -errno : rc;
+}
+
+/* Is the running kernel at least MAJOR.MINOR? */
+static inline int kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return 0;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * Does bcast.ko map 2 MiB pages with PMD entries on this kernel?  Only
+ * where PFNMAP PMDs are special to get_user_pages (6.12's
+ * CONFIG_ARCH_SUPPORTS_PMD_PFNMAP; kmod/mmap.c), i.e. from 6.12 here.
+ */
+static inline int kernel_maps_pmds(void)
+{
+	return kernel_at_least(6, 12);
+}
+
+/* A module parameter, as a number (-1 if unreadable). */
+static inline long long param_num(const char *name)
+{
+	char path[128], buf[64];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/bcast/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Write a module parameter: 0 or -errno. */
+static inline int param_set(const char *name, long long v)
+{
+	char path[128], buf[32];
+	int fd, n, rc = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/bcast/parameters/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%lld\n", v);
+	if (write(fd, buf, n) != n)
+		rc = -errno;
+	close(fd);
+	return rc;
 }
 
 #endif

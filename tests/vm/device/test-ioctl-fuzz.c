@@ -59,6 +59,7 @@ static unsigned long random_cmd(void)
 	static const unsigned long cmds[] = {
 		BCAST_CTL_CREATE, BCAST_CTL_DESTROY, BCAST_IOC_ARM,
 		BCAST_IOC_NOTIFY, BCAST_IOC_SET_EVENTFD, BCAST_IOC_INFO,
+		BCAST_IOC_OPEN_READER,
 	};
 
 	if (next() % 4)
@@ -137,14 +138,25 @@ int main(void)
 			ioctl(ctl, BCAST_CTL_DESTROY, scratch);
 			done[4]++;
 			break;
-		default:	/* ioctl with garbage */
-			ioctl(fd >= 0 ? fd : ctl, random_cmd(), random_pointer());
+		default: {	/* ioctl with garbage */
+			unsigned long cmd = random_cmd();
+			int rc = ioctl(fd >= 0 ? fd : ctl, cmd, random_pointer());
+
+			/* a reader file made from the ring file: keep it */
+			if (cmd == BCAST_IOC_OPEN_READER && rc >= 0) {
+				slot = (int)(next() % MAX_FDS);
+				if (fds[slot] >= 0)
+					close(fds[slot]);
+				fds[slot] = rc;
+				done[3]++;
+			}
 			done[2]++;
 			break;
 		}
+		}
 	}
-	printf("# %ld calls: %ld opens, %ld mmaps, %ld ioctls, %ld destroys\n",
-	       calls, done[0], done[1], done[2], done[4]);
+	printf("# %ld calls: %ld opens, %ld mmaps, %ld ioctls (%ld readers opened by ioctl), %ld destroys\n",
+	       calls, done[0], done[1], done[2], done[3], done[4]);
 	printf("ok 1 - %ld random calls returned\n", calls);
 	for (i = 0; i < MAX_MAPS; i++)
 		if (maps[i].p)
