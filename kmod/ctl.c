@@ -95,9 +95,9 @@ static long bcast_ctl_create(struct bcast_ctl_create __user *ureq)
 		return err;
 	if (put_user(ring->minor, &ureq->minor)) {
 		/* Undo this ring only: by now the name may be another's. */
-		pr_info("ring '%s': cannot return its minor to the creator; removed\n",
-			ring->name);
-		bcast_ring_withdraw(ring);
+		pr_info("ring '%s': cannot return its minor to the creator: %s\n",
+			ring->name, bcast_ring_withdraw(ring) ?
+			"removed" : "already destroyed");
 		err = -EFAULT;
 	}
 	bcast_ring_put(ring);

@@ -154,7 +154,7 @@ extern dev_t bcast_devt;
 bool bcast_name_valid(const char *name, size_t max);
 int bcast_ring_create(const struct bcast_ring_params *p,
 		      struct bcast_ring **out);
-void bcast_ring_withdraw(struct bcast_ring *ring);
+bool bcast_ring_withdraw(struct bcast_ring *ring);
 int bcast_ring_destroy(const char *name, bool any);
 void bcast_ring_destroy_all(void);
 struct bcast_ring *bcast_ring_get(unsigned int minor, struct cdev *cdev);

@@ -248,16 +248,20 @@ put:
 }
 
 /*
- * Unpublish @ring if it still is: the undo of a create whose result could
- * not be handed back.  Another ring that has since taken the name or the
- * minor is left alone.
+ * Unpublish @ring if it still is (true if it was): the undo of a create
+ * whose result could not be handed back.  Another ring that has since
+ * taken the name or the minor is left alone.
  */
-void bcast_ring_withdraw(struct bcast_ring *ring)
+bool bcast_ring_withdraw(struct bcast_ring *ring)
 {
+	bool published;
+
 	mutex_lock(&bcast_lock);
-	if (ring->ready)
+	published = ring->ready;
+	if (published)
 		bcast_ring_unpublish(ring);
 	mutex_unlock(&bcast_lock);
+	return published;
 }
 
 /* Without @any, only a ring whose node the caller (uid or euid) owns. */
