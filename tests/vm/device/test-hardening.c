@@ -291,10 +291,10 @@ TEST(no_executable_mappings)
 	r = open_ring(minor, O_RDONLY);
 	ASSERT_LE(0, w);
 	ASSERT_LE(0, r);
-	x = ioctl(r, BCAST_IOC_OPEN_READER);
-	ASSERT_LE(0, x);
 	check_no_exec(_metadata, w, 1);
 	check_no_exec(_metadata, r, 0);
+	x = ioctl(r, BCAST_IOC_OPEN_READER);
+	ASSERT_LE(0, x);
 	check_no_exec(_metadata, x, 0);
 	close(x);
 	close(r);
