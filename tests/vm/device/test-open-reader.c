@@ -154,6 +154,33 @@ TEST(open_reader_follows_the_ring_not_the_minor)
 	EXPECT_EQ(0, ctl_destroy("o-reuse"));
 }
 
+/* At the fd limit: EMFILE, and the reader it would have been is not counted. */
+TEST(open_reader_at_the_fd_limit)
+{
+	struct rlimit rl, low;
+	unsigned minor;
+	int r, x;
+
+	ASSERT_EQ(0, ctl_create("o-emfile", 64 * KIB, 0, &minor));
+	r = open_ring(minor, O_RDONLY);
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	low = rl;
+	low.rlim_cur = r + 1;			/* no fd above r */
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	x = ioctl(r, BCAST_IOC_OPEN_READER);
+	EXPECT_EQ(-1, x);
+	EXPECT_EQ(EMFILE, errno);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	EXPECT_EQ(1, sysfs_num(minor, "readers"));
+	x = ioctl(r, BCAST_IOC_OPEN_READER);
+	EXPECT_LE(0, x);
+	EXPECT_EQ(2, sysfs_num(minor, "readers"));
+	close(x);
+	close(r);
+	EXPECT_EQ(0, ctl_destroy("o-emfile"));
+}
+
 /* The last file of a destroyed ring may be a reader made this way. */
 TEST(open_reader_keeps_a_destroyed_ring_alive)
 {
