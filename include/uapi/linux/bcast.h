@@ -17,7 +17,7 @@
 #include <linux/ioctl.h>
 
 #define BCAST_RING_MAGIC	0x31474e4952544342ULL	/* "BCTRING1" */
-#define BCAST_ABI_VERSION	1
+#define BCAST_ABI_VERSION	2
 
 #define BCAST_HDR_SIZE		8192	/* data starts here */
 #define BCAST_WAKE_OFFSET	4096	/* page readers may write (shm only) */
@@ -48,6 +48,24 @@
 
 /* writer_flags */
 #define BCAST_WRITER_MEMBARRIER	0x01	/* writer relies on readers' membarrier */
+
+/* reader_flags (wake page; any reader may set them, none clears them) */
+#define BCAST_READERS_NO_MEMBARRIER 0x01 /* a reader's membarrier() failed:
+					   * writers must fence themselves */
+
+/*
+ * writer_lock: the identity of a user-space writer (shm, file and memory
+ * rings; bcast.ko keeps its own for device rings), claimed by one
+ * compare-and-swap from 0 or from a dead owner's value, released to 0.
+ * Bits 0-21: pid; bits 22-62: start time in clock ticks since boot
+ * (/proc/PID/stat field 22); bit 63: the owner also holds an OFD write
+ * lock on bytes [BCAST_LOCK_OFFSET, +8) of the ring's file, so its death
+ * can be seen from any pid namespace.
+ */
+#define BCAST_LOCK_PID_BITS	22
+#define BCAST_LOCK_PID_MASK	((1ULL << BCAST_LOCK_PID_BITS) - 1)
+#define BCAST_LOCK_START_MASK	((1ULL << 41) - 1)
+#define BCAST_LOCK_OFD		(1ULL << 63)
 
 /*
  * A resynchronisation point, written by the writer each time it advances
@@ -92,7 +110,8 @@ struct bcast_ring_hdr {
 	__u64 writer_pidns;		/* inode of the writer's pid namespace */
 	__u32 writer_flags;		/* BCAST_WRITER_* */
 	__u32 sync_next;		/* next sync slot the writer fills */
-	__u8  line3_pad[BCAST_LINE - 40];
+	__u64 writer_lock;		/* see BCAST_LOCK_* */
+	__u8  line3_pad[BCAST_LINE - 48];
 
 	struct bcast_sync_point sync[BCAST_SYNC_SLOTS];
 	__u8  metadata[BCAST_METADATA_MAX];
@@ -105,22 +124,42 @@ struct bcast_ring_hdr {
 	 */
 	__u32 need_wakeup;
 	__u32 wake_seq;			/* futex word */
-	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - 8];
+	__u32 reader_flags;		/* BCAST_READERS_* */
+	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - 12];
 };
+
+/* Byte range of the ring file that a shm/file writer holds OFD-locked. */
+#define BCAST_LOCK_OFFSET	(3 * BCAST_LINE + 40)
 
 /*
  * bcast.ko: /dev/bcast-ctl creates and destroys rings; each ring is
  * /dev/bcastN.  Opening it O_RDWR makes the one writer (-EBUSY if there is
  * one); O_RDONLY makes a reader, whose mappings can never be written.
  *
- * BCAST_IOC_ARM (reader): record pos and set need_wakeup; returns 1 if
- *	committed already differs from pos, else 0.  poll() then reports
- *	EPOLLIN once committed != pos, EPOLLHUP while there is no writer.
- * BCAST_IOC_NOTIFY (writer): clear need_wakeup, wake pollers, signal
- *	every registered eventfd.
+ * BCAST_IOC_ARM (reader): record {pos, epoch, flags} and set need_wakeup;
+ *	returns 1 if committed already differs from pos, else 0.  poll()
+ *	then reports, level-triggered:
+ *	  EPOLLIN | EPOLLRDNORM  committed != pos;
+ *	  EPOLLHUP  the ring has no writer, unless the reader armed with
+ *		    BCAST_ARM_WRITER_GONE and `epoch` equal to the ring's
+ *		    writer epoch (it has already seen that writer go, or, with
+ *		    epoch 0, that the ring never had one);
+ *	  EPOLLPRI  armed with BCAST_ARM_WRITER_GONE and the ring's writer
+ *		    epoch differs from `epoch`: a new writer attached.
+ *	So a reader that has seen its writer depart re-arms with
+ *	BCAST_ARM_WRITER_GONE and sleeps (no EPOLLHUP storm) until the next
+ *	writer attaches (EPOLLPRI) or publishes (EPOLLIN).  A file that was
+ *	never armed behaves as armed with {committed at open, 0, 0}.
+ * BCAST_IOC_NOTIFY (writer): clear need_wakeup and wake every poller and
+ *	registered eventfd; costs the writer O(1) whatever the number of
+ *	readers (wake-ups of many readers are handed to a kernel worker).
  * BCAST_IOC_SET_EVENTFD (reader): signal this eventfd on every wake-up
  *	(-1 removes it).
  * BCAST_IOC_INFO: geometry and name of the ring.
+ * BCAST_IOC_OPEN_READER (any ring file): a new reader file (O_RDONLY,
+ *	O_CLOEXEC) of the same ring, returned as the ioctl's result: the
+ *	ring this file maps, even if its node was destroyed and its minor
+ *	reused since.
  */
 #define BCAST_NAME_MAX		64
 
@@ -140,8 +179,12 @@ struct bcast_ctl_destroy {
 };
 
 struct bcast_arm {
-	__u64 pos;			/* wake when committed moves past this */
+	__u64 pos;			/* wake when committed differs from this */
+	__u64 epoch;			/* with BCAST_ARM_WRITER_GONE */
+	__u32 flags;			/* BCAST_ARM_* */
+	__u32 reserved;			/* must be 0 */
 };
+#define BCAST_ARM_WRITER_GONE	0x1	/* writer `epoch` is known to be gone */
 
 struct bcast_dev_info {
 	__u64 capacity;			/* data bytes */
@@ -158,5 +201,6 @@ struct bcast_dev_info {
 #define BCAST_IOC_NOTIFY	_IO(BCAST_IOC_MAGIC, 0x11)
 #define BCAST_IOC_SET_EVENTFD	_IOW(BCAST_IOC_MAGIC, 0x12, __s32)
 #define BCAST_IOC_INFO		_IOR(BCAST_IOC_MAGIC, 0x13, struct bcast_dev_info)
+#define BCAST_IOC_OPEN_READER	_IO(BCAST_IOC_MAGIC, 0x14)
 
 #endif /* _UAPI_LINUX_BCAST_H */
