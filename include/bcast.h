@@ -94,6 +94,7 @@ struct bcast_msg {
 	uint32_t type;		/* the writer's message type */
 	unsigned flags;		/* BCAST_MSG_* */
 	unsigned frames_;
+	uint64_t seq_;
 	const struct bcast_reader *rd_;
 	const void *data_;
 };
@@ -148,10 +149,18 @@ int bcast_ring_create(const char *name, const struct bcast_ring_opts *o,
 /* Map an existing ring; BCAST_RDONLY rings can only be read. */
 int bcast_ring_open(const char *name, int flags, struct bcast_ring **out);
 /*
- * Use `len` bytes at `mem` as a ring.  With BCAST_FORMAT the memory is
- * initialised with the largest power-of-two data area that fits after the
- * header; without it an existing ring is validated (-EINVAL if `mem` holds
- * none, -EPROTO on an ABI mismatch).  The memory must outlive the ring.
+ * Use `len` bytes at `mem` as a ring: heap, stack or mapped memory of any
+ * alignment.  The ring starts at the first 8-byte aligned address inside
+ * it (losing at most 7 bytes), so the same memory, or the same shared
+ * mapping at the same page offset in another process, always holds the
+ * same ring.  With BCAST_FORMAT the memory is initialised with the largest
+ * power-of-two data area that fits after the header (-EINVAL if less than
+ * 4096 bytes do) and the ring is writable; without it an existing ring is
+ * validated (-EINVAL if `mem` holds none, -EPROTO on an ABI mismatch), and
+ * BCAST_RDWR says that this process may write the memory: with
+ * BCAST_RDONLY the library never writes to it (a writer cannot open,
+ * -EACCES, and bcast_wait() sleeps in slices instead of asking the writer
+ * for a wake-up).  The memory must outlive the ring.
  */
 int bcast_ring_attach(void *mem, size_t len, int flags, struct bcast_ring **out);
 /* Like bcast_ring_attach(mem, len, BCAST_FORMAT, out) with options. */
@@ -201,9 +210,13 @@ void bcast_writer_close(struct bcast_writer *w);
 /* `from`: BCAST_FROM_LATEST or BCAST_FROM_OLDEST, optionally | BCAST_RESYNC_LATEST. */
 int bcast_reader_open(struct bcast_ring *r, int from, struct bcast_reader **out);
 /*
- * Copy the next message into buf and return its length; -EAGAIN if none,
- * -EMSGSIZE (info->len = needed, nothing consumed) if cap is too small,
- * -BCAST_EOVERRUN after being lapped (the reader has resynchronised).
+ * Copy the next message into buf and return its length; -EAGAIN if none
+ * is pending (nothing, or only the first fragments of an unfinished
+ * message), -EINPROGRESS if the call stopped after a bounded amount of work
+ * (4096 frames: heartbeats, padding, fragments of a huge message) with
+ * frames still pending (call again), -EMSGSIZE (info->len = needed,
+ * nothing consumed) if cap is too small, -BCAST_EOVERRUN after being
+ * lapped (the reader has resynchronised), -BCAST_ECORRUPT.
  */
 ssize_t bcast_receive(struct bcast_reader *rd, void *buf, size_t cap,
 		      struct bcast_msg *info);

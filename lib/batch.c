@@ -30,12 +30,17 @@ BCAST_EXPORT int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b)
 	return 0;
 }
 
-/* From a first fragment at `pos`, find the FIN fragment before `end`. */
+/*
+ * From a first fragment at `pos`, find the FIN fragment before `end`.
+ * Between the fragments of a message a correct writer puts nothing but the
+ * padding that ends a lap, so the walk is as long as the message.
+ */
 static int measure_message(struct bcast_reader *rd, const struct frame *first,
 			   uint64_t end, uint64_t *next, uint64_t *len,
 			   unsigned *frames)
 {
 	uint64_t q = rd->pos + first->total;
+	bool padded = false;
 	struct frame f;
 	int err;
 
@@ -47,16 +52,21 @@ static int measure_message(struct bcast_reader *rd, const struct frame *first,
 		err = frame_at(rd->r, q, end, &f);
 		if (err)
 			return err;
-		if (!(f.flags & BCAST_FRAME_CONT) &&
-		    !(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
-			/* A new message began: the writer that started this
-			 * one died before finishing it. */
+		if (f.flags & BCAST_FRAME_PAD) {
+			if (padded)
+				return -BCAST_ECORRUPT;
+			padded = true;
+			q += f.total;
+			continue;
+		}
+		padded = false;
+		if (!(f.flags & BCAST_FRAME_CONT)) {
+			/* A new message (or a heartbeat) began: the writer
+			 * that started this one died before finishing it. */
 			*next = q;
 			return -ENOMSG;
 		}
 		q += f.total;
-		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))
-			continue;
 		if (f.word1 != *len)
 			return -BCAST_ECORRUPT;
 		*len += f.len;
@@ -77,7 +87,33 @@ static void fill_msg(struct bcast_msg *m, const struct bcast_reader *rd,
 	m->type = type;
 	m->flags = frames > 1 ? BCAST_MSG_FRAGMENTED : 0;
 	m->frames_ = frames;
+	m->seq_ = rd->seq;
 	m->rd_ = rd;
+}
+
+/*
+ * A handle counts as delivered when bcast_batch_next() gives it out.  The
+ * first time the application learns its fate it is settled: read (or found
+ * intact) it stays delivered; found overwritten it moves to the losses, so
+ * that delivered + lost == published whichever way a message is read.
+ * Handles settle in order: one older than a handle already settled counts
+ * nothing more (the reader's handles are normally read in the order they
+ * were given, and each copy of a handle is the same message).
+ */
+static void settle(const struct bcast_msg *m, bool intact)
+{
+	/* The reader is ours, allocated writable; handles point to it. */
+	struct bcast_reader *rd = (struct bcast_reader *)m->rd_;
+
+	if (m->seq_ < rd->settled_seq)
+		return;
+	rd->settled_seq = m->seq_ + 1;
+	if (intact)
+		return;
+	rd->st.messages--;
+	rd->st.bytes -= m->len;
+	rd->st.lost_messages++;
+	rd->st.lost_bytes += m->len;
 }
 
 BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
@@ -134,36 +170,50 @@ BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
 	return 0;
 }
 
-/* Copy the fragments of a message starting at m->pos, checking each header
- * again: the ring may have moved on since the message was handed out. */
+/*
+ * Copy the fragments of a message starting at m->pos, checking each header
+ * again: the ring may have moved on since the message was handed out.  As
+ * in measure_message(), only single padding frames may come between the
+ * fragments, and the message lies within one ring: at most 2 * frames + 1
+ * frames are looked at, whatever the ring says.
+ */
 static ssize_t copy_fragments(const struct bcast_msg *m, unsigned char *dst)
 {
 	const struct bcast_ring *r = m->rd_->r;
 	uint64_t committed = load_acquire(&r->hdr->committed);
 	uint64_t q = m->pos, got = 0;
 	unsigned frames = 0;
+	bool padded = false;
 	struct frame f;
 
 	while (frames < m->frames_) {
-		if (frame_at(r, q, committed, &f) ||
-		    (frames && !(f.flags & BCAST_FRAME_PAD) && f.word1 != got) ||
-		    (!(f.flags & BCAST_FRAME_PAD) && f.len > m->len - got))
-			return frame_intact(r, m->pos) ? -BCAST_ECORRUPT :
-							 -BCAST_EOVERRUN;
-		if (!(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
+		bool pad;
+
+		if (q - m->pos >= r->cap || frame_at(r, q, committed, &f))
+			goto changed;
+		pad = f.flags & BCAST_FRAME_PAD;
+		if ((pad && (padded || !frames)) ||
+		    (!pad && ((f.flags & BCAST_FRAME_HEARTBEAT) ||
+			      !(f.flags & BCAST_FRAME_CONT) != !frames ||
+			      (frames && f.word1 != got) ||
+			      f.len > m->len - got)))
+			goto changed;
+		padded = pad;
+		if (!pad) {
 			racy_begin();
-			memcpy(dst + got, r->data + (q & r->mask) + BCAST_FRAME_HDR,
-			       f.len);
+			if (f.len)
+				memcpy(dst + got, r->data + (q & r->mask) +
+				       BCAST_FRAME_HDR, f.len);
 			racy_end();
 			got += f.len;
 			frames++;
 		}
 		q += f.total;
 	}
-	if (got != m->len)	/* other frames now: overwritten, or garbage */
-		return frame_intact(r, m->pos) ? -BCAST_ECORRUPT :
-						 -BCAST_EOVERRUN;
-	return (ssize_t)got;
+	if (got == m->len)
+		return (ssize_t)got;
+changed:	/* other frames now: overwritten, or garbage */
+	return frame_intact(r, m->pos) ? -BCAST_ECORRUPT : -BCAST_EOVERRUN;
 }
 
 BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
@@ -178,7 +228,8 @@ BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 	if (m->len > cap)
 		return -EMSGSIZE;
 	if (m->data_) {
-		memcpy(buf, m->data_, m->len);
+		if (m->len)
+			memcpy(buf, m->data_, m->len);
 		return m->len;
 	}
 	r = m->rd_->r;
@@ -189,12 +240,15 @@ BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 		if (m->len > r->mtu || idx + BCAST_FRAME_HDR + m->len > r->cap)
 			return -EINVAL;
 		racy_begin();
-		memcpy(buf, r->data + idx + BCAST_FRAME_HDR, m->len);
+		if (m->len)
+			memcpy(buf, r->data + idx + BCAST_FRAME_HDR, m->len);
 		racy_end();
 		n = m->len;
 	}
 	if (n >= 0 && !frame_intact(r, m->pos))
-		return -BCAST_EOVERRUN;
+		n = -BCAST_EOVERRUN;
+	if (n >= 0 || n == -BCAST_EOVERRUN)
+		settle(m, n >= 0);
 	return n;
 }
 
@@ -222,5 +276,10 @@ BCAST_EXPORT int bcast_msg_valid(const struct bcast_msg *m)
 		return 0;
 	if (m->data_)
 		return 1;
-	return frame_intact(m->rd_->r, m->pos) ? 1 : 0;
+	if (!frame_intact(m->rd_->r, m->pos)) {
+		settle(m, false);
+		return 0;
+	}
+	settle(m, true);
+	return 1;
 }

@@ -85,6 +85,18 @@ static int ctl_ioctl(unsigned long cmd, void *arg)
 	return err;
 }
 
+/*
+ * MAP_POPULATE cannot fill a VM_PFNMAP mapping, and huge-page entries are
+ * only made at fault time: take every fault now, not on the first lap.
+ */
+static void prefault(const volatile unsigned char *mem, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += 4096)
+		(void)mem[off];
+}
+
 static int map_device(struct bcast_ring *r, int fd, bool rdwr)
 {
 	struct bcast_dev_info di;
@@ -102,6 +114,7 @@ static int map_device(struct bcast_ring *r, int fd, bool rdwr)
 		munmap(mem, di.map_size);
 		return err;
 	}
+	prefault(mem, di.map_size);
 	r->map_len = di.map_size;
 	r->fd = fd;
 	r->writable = rdwr;
@@ -123,7 +136,6 @@ int device_open(const char *path, int flags, struct bcast_ring *r)
 		close(fd);
 		return err;
 	}
-	snprintf(r->path, sizeof(r->path), "%s", path);
 	return 0;
 }
 
@@ -206,10 +218,14 @@ int device_destroy(const char *name)
 	return ctl_ioctl(BCAST_CTL_DESTROY, &d);
 }
 
-/* A reader gets a file of its own: the kernel keeps its armed position. */
+/*
+ * A reader gets a file of its own (the kernel keeps its armed position),
+ * made by the kernel from the ring file we map: never from a path, which
+ * may name another ring by now.
+ */
 int device_reader_fd(const struct bcast_ring *r)
 {
-	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	int fd = ioctl(r->fd, BCAST_IOC_OPEN_READER);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -219,25 +235,30 @@ void device_notify(struct bcast_ring *r)
 	ioctl(r->fd, BCAST_IOC_NOTIFY);
 }
 
-/* Ask to be woken when committed moves past `pos`: 1 if it already has. */
-int device_arm(int fd, uint64_t pos)
+/*
+ * Ask to be woken when committed moves past `pos`, and about the writer:
+ * its departure, or with BCAST_ARM_WRITER_GONE (writer `epoch` is known to
+ * be gone) the next one's arrival.  1 if committed already moved.
+ */
+int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags)
 {
-	struct bcast_arm arm = { .pos = pos };
+	struct bcast_arm arm = { .pos = pos, .epoch = epoch, .flags = flags };
 	int rc = ioctl(fd, BCAST_IOC_ARM, &arm);
 
 	return rc < 0 ? -errno : rc;
 }
 
-/* Sleep on an armed reader file: 1 when the kernel says there is no
- * writer, 2 when the time ran out, 0 when woken, -EINTR on a signal. */
+/* Sleep on an armed reader file: DEVICE_POLL_*, or -EINTR on a signal. */
 int device_poll(int fd, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI };
 	int rc = poll(&p, 1, ms);
 
 	if (rc < 0)
 		return -errno;
 	if (!rc)
-		return 2;
-	return (p.revents & POLLHUP) && !(p.revents & POLLIN) ? 1 : 0;
+		return DEVICE_POLL_TIMEOUT;
+	if ((p.revents & POLLHUP) && !(p.revents & (POLLIN | POLLPRI)))
+		return DEVICE_POLL_HANGUP;
+	return DEVICE_POLL_WOKEN;
 }

@@ -100,7 +100,18 @@ static bool pick_sync_point(const struct bcast_ring *r, bool latest,
 	return found;
 }
 
-/* Count the messages between a sync point and `committed`. */
+/*
+ * How far a correct writer can have gone past the newest sync point: a
+ * step records one at the current frame boundary and moves the frontier a
+ * chunk past the end of the next frame (and of the padding before it).
+ */
+static uint64_t walk_limit(const struct bcast_ring *r)
+{
+	return (1ULL << r->chunk_shift) + 2 * frame_total(r->mtu);
+}
+
+/* Count the messages between a sync point and `committed`, walking at most
+ * walk_limit() bytes. */
 static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
 		   uint64_t committed)
 {
@@ -108,6 +119,8 @@ static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
 	struct frame f;
 	int err;
 
+	if (committed - sp->pos > walk_limit(r))
+		return -BCAST_ECORRUPT;
 	while (sp->pos < committed) {
 		err = frame_at(r, sp->pos, committed, &f);
 		if (err)
@@ -120,11 +133,16 @@ static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
 	return 0;
 }
 
+/* Attempts at finding a boundary while the writer laps the ring under us. */
+#define LOCATE_ATTEMPTS 4
+
 /*
  * Find a frame boundary to read from and the writer's message and byte
- * counts there: the oldest intact one, or `committed` itself.  -EAGAIN when
- * none can be had right now (the writer is mid-step); -BCAST_ECORRUPT when
- * the frames between a sync point and `committed` make no sense.
+ * counts there: the oldest intact one, or `committed` itself (counted from
+ * the newest sync point).  -EAGAIN when none can be had right now (the
+ * writer is mid-step, or keeps overwriting what we look at);
+ * -BCAST_ECORRUPT when the frames between a sync point and `committed`
+ * make no sense.  At most LOCATE_ATTEMPTS walks of walk_limit() bytes.
  */
 int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 		uint64_t *seq, uint64_t *bytes)
@@ -132,7 +150,7 @@ int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 	struct bcast_sync_point sp;
 	int attempt, err;
 
-	for (attempt = 0; attempt < 16; attempt++) {
+	for (attempt = 0; attempt < LOCATE_ATTEMPTS; attempt++) {
 		uint64_t committed = load_acquire(&r->hdr->committed);
 		uint64_t claimed = load_acquire(&r->hdr->claimed);
 		uint64_t low = claimed > r->cap ? claimed - r->cap : 0;
@@ -146,6 +164,10 @@ int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 			continue;
 		start = sp.pos;
 		if (latest) {
+			/* Beyond the frontier one step allows: the newest
+			 * sync point is being rewritten (a step in flight). */
+			if (claimed - start > walk_limit(r))
+				continue;
 			err = walk_to(r, &sp, committed);
 			if (err && frame_intact(r, start))
 				return err;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <string.h>
 #include <linux/bcast.h>
 #include "bcast.h"
@@ -104,7 +105,6 @@ struct bcast_ring {
 	bool hugepage;
 	enum bcast_backend backend;
 	struct bcast_writer *writer;
-	char path[64];		/* device node, for per-reader files */
 };
 
 struct bcast_writer {
@@ -124,6 +124,7 @@ struct bcast_writer {
 	uint64_t extra_frames;	/* frames that end no message: fragments,
 				 * heartbeats (stats derive the rest) */
 	uint32_t inline_max;	/* bcast_publish's own copy: up to this */
+	uint64_t token;		/* our writer_lock value (not device rings) */
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */
 	struct bcast_writer_stats st;
@@ -148,7 +149,11 @@ struct bcast_reader {
 	uint64_t resync_seen;	/* committed when the last search failed */
 	bool orphans_lost;	/* tails of messages begun before pos are losses */
 	bool stalled;		/* batch/bulk: only an unfinished message */
-	uint64_t stalled_at;	/* committed when that was seen */
+	uint64_t stalled_pos;	/* ... at this position */
+	uint64_t stalled_at;	/* ... and committed when that was seen */
+	uint64_t settled_seq;	/* batch handles below this are settled */
+	bool gone_known;	/* bcast_wait() reported the writer of */
+	uint64_t gone_epoch;	/* this epoch gone */
 	/* reassembly of fragmented messages */
 	unsigned char *asm_buf;
 	size_t asm_cap;
@@ -204,15 +209,19 @@ int device_open(const char *path, int flags, struct bcast_ring *r);
 int device_destroy(const char *name);
 int device_reader_fd(const struct bcast_ring *r);
 void device_notify(struct bcast_ring *r);
-int device_arm(int fd, uint64_t pos);
+int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags);
+enum { DEVICE_POLL_WOKEN, DEVICE_POLL_HANGUP, DEVICE_POLL_TIMEOUT };
 int device_poll(int fd, int ms);
 
 /* wait.c */
 void wake_readers(struct bcast_ring *r);
 bool writer_registered_membarrier(void);
-int self_start_time(uint64_t *ticks);
-uint64_t self_pidns(void);
-bool writer_process_alive(const struct bcast_ring_hdr *h);
+
+/* owner.c: the writer role of user-space rings */
+int owner_claim(struct bcast_ring *r, uint64_t *token);
+void owner_release(struct bcast_ring *r, uint64_t token);
+bool owner_alive(const struct bcast_ring *r);
+pid_t owner_pid(const struct bcast_ring *r);
 
 /* Were the bytes from `pos` on still intact when they were read? */
 static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)

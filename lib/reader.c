@@ -6,8 +6,9 @@
 #include <unistd.h>
 #include "internal.h"
 
-/* Frames a single call may skip (padding, heartbeats, fragments) before
- * returning: a writer that never stops cannot keep a reader inside. */
+/* Frames a single call may look at (padding, heartbeats, fragments) before
+ * returning -EINPROGRESS: a writer that never stops cannot keep a reader
+ * inside, and a huge message is assembled over several calls. */
 #define MAX_FRAMES_PER_CALL 4096
 
 BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
@@ -145,6 +146,7 @@ void reader_skip(struct bcast_reader *rd, const struct frame *f)
 void reader_stalled(struct bcast_reader *rd, uint64_t committed)
 {
 	rd->stalled = true;
+	rd->stalled_pos = rd->pos;
 	rd->stalled_at = committed;
 }
 
@@ -163,7 +165,9 @@ bool reader_ready(const struct bcast_reader *rd)
 		return true;
 	if (rd->need_resync)
 		return committed != rd->resync_seen;
-	if (rd->stalled)	/* only an unfinished message was pending */
+	/* Only an unfinished message was pending, and nothing (another read
+	 * style) has moved past it since. */
+	if (rd->stalled && rd->pos == rd->stalled_pos)
 		return committed != rd->stalled_at;
 	return committed != rd->pos;
 }
@@ -430,5 +434,6 @@ receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
 		if (rd->asm_complete)
 			return deliver_assembled(rd, buf, cap, info);
 	}
-	return -EAGAIN;
+	/* Bounded work, with frames still pending: not "nothing pending". */
+	return -EINPROGRESS;
 }

@@ -13,6 +13,7 @@ _Static_assert(offsetof(struct bcast_ring_hdr, writer_alive) == 3 * BCAST_LINE, 
 _Static_assert(offsetof(struct bcast_ring_hdr, sync) == 4 * BCAST_LINE, "sync");
 _Static_assert(sizeof(struct bcast_sync_point) == 32, "sync point");
 _Static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET, "wake page");
+_Static_assert(offsetof(struct bcast_ring_hdr, writer_lock) == BCAST_LOCK_OFFSET, "lock word");
 
 static bool is_pow2(uint64_t v)
 {
@@ -66,8 +67,6 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	unsigned i;
 
 	if (!mem || len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
-		return -EINVAL;
-	if ((uintptr_t)mem % 64)
 		return -EINVAL;
 	if (o && o->size) {
 		cap = o->size;
@@ -134,56 +133,73 @@ static int ring_alloc(struct bcast_ring **out)
 	return 0;
 }
 
-BCAST_EXPORT int bcast_ring_format(void *mem, size_t len,
-				   const struct bcast_ring_opts *o,
-				   struct bcast_ring **out)
+/*
+ * Where a ring lies in memory handed to us: at the first 8-byte aligned
+ * address (what its 64-bit atomic words need; the hot words stay a line
+ * apart at any alignment), so that the same memory, or the same shared
+ * mapping at the same page offset in another process, always yields the
+ * same ring, and malloc()ed memory loses nothing.
+ */
+#define RING_ALIGN 8
+
+static int ring_place(void *mem, size_t len, void **start, size_t *avail)
+{
+	uintptr_t at = ((uintptr_t)mem + RING_ALIGN - 1) &
+		       ~(uintptr_t)(RING_ALIGN - 1);
+	size_t skip = at - (uintptr_t)mem;
+
+	if (!mem || len < skip)
+		return -EINVAL;
+	*start = (void *)at;
+	*avail = len - skip;
+	return 0;
+}
+
+/* A ring in the caller's memory; `writable` says whether we may write it. */
+static int attach_memory(void *mem, size_t len, const struct bcast_ring_opts *o,
+			 bool format, bool writable, struct bcast_ring **out)
 {
 	struct bcast_ring *r;
+	size_t avail;
+	void *start;
 	int err;
 
 	if (!out)
 		return -EINVAL;
-	err = ring_format(mem, len, o, 0);
+	err = ring_place(mem, len, &start, &avail);
+	if (!err && format)
+		err = ring_format(start, avail, o, 0);
 	if (err)
 		return err;
 	err = ring_alloc(&r);
 	if (err)
 		return err;
-	err = ring_init(r, mem, len);
+	err = ring_init(r, start, avail);
 	if (err) {
 		free(r);
 		return err;
 	}
-	r->writable = r->wake_writable = true;
+	r->writable = r->wake_writable = writable;
 	r->backend = BACKEND_MEMORY;
 	*out = r;
 	return 0;
 }
 
+BCAST_EXPORT int bcast_ring_format(void *mem, size_t len,
+				   const struct bcast_ring_opts *o,
+				   struct bcast_ring **out)
+{
+	return attach_memory(mem, len, o, true, true, out);
+}
+
 BCAST_EXPORT int bcast_ring_attach(void *mem, size_t len, int flags,
 				   struct bcast_ring **out)
 {
-	struct bcast_ring *r;
-	int err;
-
-	if (!mem || !out || (flags & ~(BCAST_RDWR | BCAST_FORMAT)))
+	if (!mem || (flags & ~(BCAST_RDWR | BCAST_FORMAT)))
 		return -EINVAL;
-	if (flags & BCAST_FORMAT)
-		return bcast_ring_format(mem, len, NULL, out);
-	if ((uintptr_t)mem % 64)
-		return -EINVAL;
-	err = ring_alloc(&r);
-	if (err)
-		return err;
-	err = ring_init(r, mem, len);
-	if (err) {
-		free(r);
-		return err;
-	}
-	r->writable = r->wake_writable = true;
-	r->backend = BACKEND_MEMORY;
-	*out = r;
-	return 0;
+	/* Formatting writes the memory: it makes a writable ring. */
+	return attach_memory(mem, len, NULL, flags & BCAST_FORMAT,
+			     flags & (BCAST_RDWR | BCAST_FORMAT), out);
 }
 
 BCAST_EXPORT int bcast_ring_create(const char *name,
@@ -280,12 +296,8 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 	info->mtu = r->mtu;
 	info->committed = load_acquire(&h->committed);
 	info->claimed = load_acquire(&h->claimed);
-	info->writer_alive = load_acquire(&h->writer_alive) ? 1 : 0;
-	if (info->writer_alive && r->backend != BACKEND_DEVICE &&
-	    !writer_process_alive(h))
-		info->writer_alive = 0;
-	info->writer_pid = info->writer_alive ?
-			   (pid_t)load_relaxed(&h->writer_pid) : 0;
+	info->writer_alive = owner_alive(r) ? 1 : 0;
+	info->writer_pid = info->writer_alive ? owner_pid(r) : 0;
 	info->writer_epoch = load_relaxed(&h->writer_epoch);
 	info->hugepage = r->hugepage;
 	info->backend = backend_name(r->backend);

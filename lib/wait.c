@@ -1,29 +1,37 @@
 // SPDX-License-Identifier: MIT
 /*
- * Blocking readers without losing a wake-up, and noticing a dead writer.
+ * Blocking readers without losing a wake-up, and noticing a writer go.
  *
  * Reader: sample wake_seq; set need_wakeup; full barrier; re-check
  * committed; sleep on wake_seq.  Writer: store committed; full barrier;
  * if need_wakeup: clear it, bump wake_seq, FUTEX_WAKE.  Either the reader
  * sees the new position or the writer sees the flag.  When the writer's
  * process registered for global membarrier, the reader's membarrier() call
- * stands in for the writer's barrier, which then costs nothing.
+ * stands in for the writer's barrier, which then costs nothing; a reader
+ * whose membarrier() fails says so in reader_flags and sleeps in short
+ * slices until the writer has gone back to fencing itself.  The model of
+ * this handshake is wait.pml, next to this file.
+ *
+ * bcast_wait() reports each writer's departure once: -BCAST_EWRITERGONE
+ * after everything it committed was read; afterwards (and on a ring that
+ * never had a writer) it sleeps until a writer publishes or the time runs
+ * out.  Device rings learn both from the kernel (see BCAST_IOC_ARM).
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
-#define LIVENESS_SLICE_MS 25	/* how often a sleeper checks the writer */
-#define MISSED_GRACE_NS 100000000L
+#define LIVENESS_SLICE_MS 25	/* how often a sleeper checks a live writer */
+#define BOUNDED_SLICE_MIN_MS 1	/* readers that cannot ask for a wake-up */
+#define BOUNDED_SLICE_MAX_MS 50
+#define MISSED_GRACE_MS 100	/* a writer preempted mid-publish is not a
+				 * missed wake-up */
 
 static long sys_futex(uint32_t *word, int op, uint32_t val,
 		      const struct timespec *ts)
@@ -61,90 +69,25 @@ bool writer_registered_membarrier(void)
 	return state > 0;
 }
 
-static void reader_barrier(const struct bcast_ring_hdr *h)
-{
-	fence_full();
-	if (load_relaxed(&h->writer_flags) & BCAST_WRITER_MEMBARRIER)
-		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
-}
-
 /*
- * Field 22 of /proc/PID/stat: start time in clock ticks since boot; a
- * zombie (field 3 'Z' or 'X') has died already: -ESRCH.
+ * The reader's half of the Dekker handshake, after it asked to be woken.
+ * False when the writer skips its own barrier and our membarrier() failed:
+ * then a wake-up may be lost, and the caller must not sleep for long.
  */
-static int start_time_of(pid_t pid, uint64_t *ticks)
+static bool reader_barrier(const struct bcast_reader *rd)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v;
-	FILE *f;
-	int i;
+	struct bcast_ring_hdr *h = rd->r->hdr;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (!p || !(p = strrchr(buf, ')')) || !p[1] || !p[2])
-		return -EINVAL;
-	if (p[2] == 'Z' || p[2] == 'X')
-		return -ESRCH;
-	for (i = 0; i < 19 && p; i++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &v) != 1)
-		return -EINVAL;
-	*ticks = v;
-	return 0;
-}
-
-int self_start_time(uint64_t *ticks)
-{
-	return start_time_of(getpid(), ticks);
-}
-
-uint64_t self_pidns(void)
-{
-	static uint64_t ino;
-	struct stat st;
-
-	if (!ino && !stat("/proc/self/ns/pid", &st))
-		ino = (uint64_t)st.st_ino;
-	return ino;
-}
-
-/* Does the process recorded as writer still exist?  Only answerable from
- * the writer's pid namespace; elsewhere the alive flag is trusted. */
-bool writer_process_alive(const struct bcast_ring_hdr *h)
-{
-	pid_t pid = (pid_t)load_acquire(&h->writer_pid);
-	uint64_t ns = load_relaxed(&h->writer_pidns);
-	uint64_t want = load_relaxed(&h->writer_start), ticks;
-
-	if (pid <= 0)
-		return false;
-	if (!ns || ns != self_pidns())
+	fence_full();
+	if (!(load_relaxed(&h->writer_flags) & BCAST_WRITER_MEMBARRIER))
 		return true;
-	if (kill(pid, 0) && errno == ESRCH)
-		return false;
-	switch (start_time_of(pid, &ticks)) {
-	case -ESRCH:
-		return false;	/* exited, not yet reaped */
-	case 0:
-		return !want || ticks == want;	/* else the pid was reused */
-	default:
+	if (!syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0))
 		return true;
-	}
-}
-
-static bool writer_gone(const struct bcast_reader *rd)
-{
-	const struct bcast_ring_hdr *h = rd->hdr;
-
-	if (!load_relaxed(&h->writer_epoch))
-		return false;	/* no writer yet: wait for the first */
-	if (!load_acquire(&h->writer_alive))
-		return true;
-	return rd->r->backend != BACKEND_DEVICE && !writer_process_alive(h);
+	/* Ask the writer to fence from now on (it looks when it wakes us). */
+	if (rd->r->wake_writable)
+		__atomic_fetch_or(&h->reader_flags, BCAST_READERS_NO_MEMBARRIER,
+				  __ATOMIC_SEQ_CST);
+	return false;
 }
 
 static int64_t now_ms(void)
@@ -155,93 +98,175 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static struct timespec ms_to_ts(int64_t ms)
+{
+	return (struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L };
+}
+
 /* The position the kernel should wake this reader past. */
 static uint64_t wake_position(const struct bcast_reader *rd)
 {
 	return rd->need_resync ? rd->resync_seen : rd->pos;
 }
 
-/* Device rings: arm, fence, re-check, poll. */
-static int sleep_on_device(struct bcast_reader *rd, int ms)
+/* Has the writer whose epoch is `epoch` already been reported gone? */
+static bool gone_reported(const struct bcast_reader *rd, uint64_t epoch)
 {
-	int rc = device_arm(rd->fd, wake_position(rd));
+	return rd->gone_known && rd->gone_epoch == epoch;
+}
+
+/* What bcast_wait() knows about the writer before it sleeps. */
+enum writer_view { WRITER_LIVE, WRITER_NONE };
+
+/*
+ * Device rings: arm (the kernel sets need_wakeup), barrier, re-check,
+ * poll.  Returns 0 to look again, 1 when the kernel says the writer we
+ * believed alive is gone, or an error.
+ */
+static int sleep_on_device(struct bcast_reader *rd, enum writer_view view,
+			   uint64_t epoch, int64_t ms)
+{
+	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
+	int rc = device_arm(rd->fd, wake_position(rd), epoch, flags);
+	bool exact;
 
 	if (rc)
 		return rc < 0 ? rc : 0;
-	reader_barrier(rd->hdr);
-	if (reader_ready(rd) || writer_gone(rd))
+	exact = reader_barrier(rd);
+	if (reader_ready(rd))
 		return 0;
+	if (!exact && ms > BOUNDED_SLICE_MIN_MS)
+		ms = BOUNDED_SLICE_MIN_MS;
 	rd->st.sleeps++;
-	rc = device_poll(rd->fd, ms);
-	if (rc == 2 && reader_ready(rd))
+	rc = device_poll(rd->fd, ms > INT_MAX ? INT_MAX : (int)ms);
+	if (rc == DEVICE_POLL_TIMEOUT && exact && reader_ready(rd))
 		rd->st.missed_wakeups++;	/* data came, no wake-up did */
+	if (rc == DEVICE_POLL_HANGUP)
+		return view == WRITER_LIVE ? 1 : 0;
 	return rc < 0 ? rc : 0;
 }
 
-/* Sleep until woken, or `ms`; -EINTR on a signal. */
-static int sleep_on_ring(struct bcast_reader *rd, int ms)
+/*
+ * Data came while we slept and no wake-up: lost, unless the writer is just
+ * between its committed store and its flag check (preempted).  Give it a
+ * grace period before calling it lost, but never past the caller's
+ * deadline: a wake-up we could not wait for is not counted.
+ */
+static void check_missed_wakeup(struct bcast_reader *rd, uint32_t seq,
+				int64_t deadline)
 {
 	struct bcast_ring_hdr *h = rd->r->hdr;
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts;
+
+	if (deadline - now_ms() < MISSED_GRACE_MS)
+		return;
+	ts = ms_to_ts(MISSED_GRACE_MS);
+	if (sys_futex(&h->wake_seq, FUTEX_WAIT, seq, &ts) && errno == ETIMEDOUT &&
+	    load_acquire(&h->wake_seq) == seq && reader_ready(rd))
+		rd->st.missed_wakeups++;
+}
+
+/*
+ * shm, file and memory rings: sleep on the futex word.  A reader that may
+ * not write the wake page cannot ask for a wake-up: it sleeps in slices
+ * (`*slice` ms, doubling up to BOUNDED_SLICE_MAX_MS), waking early when
+ * the writer wakes someone else.  Returns 0 or -EINTR.
+ */
+static int sleep_on_ring(struct bcast_reader *rd, enum writer_view view,
+			 int64_t ms, int64_t deadline, int64_t *slice)
+{
+	struct bcast_ring_hdr *h = rd->r->hdr;
+	bool exact = rd->r->wake_writable;
+	struct timespec ts;
 	uint32_t seq;
 
-	if (rd->r->backend == BACKEND_DEVICE)
-		return sleep_on_device(rd, ms);
-	if (!rd->r->wake_writable) {
-		/* A reader that may not write the wake page polls. */
-		ts = (struct timespec){ 0, 1000000L };
-		return nanosleep(&ts, NULL) ? -EINTR : 0;
-	}
 	seq = load_acquire(&h->wake_seq);
-	__atomic_store_n(&h->need_wakeup, 1, __ATOMIC_SEQ_CST);
-	reader_barrier(h);
-	if (reader_ready(rd) || writer_gone(rd))
+	if (exact) {
+		__atomic_store_n(&h->need_wakeup, 1, __ATOMIC_SEQ_CST);
+		exact = reader_barrier(rd);
+	}
+	if (reader_ready(rd))
 		return 0;
+	if (view == WRITER_LIVE && ms > LIVENESS_SLICE_MS)
+		ms = LIVENESS_SLICE_MS;
+	if (!exact) {
+		if (ms > *slice)
+			ms = *slice;
+		*slice = *slice * 2 > BOUNDED_SLICE_MAX_MS ?
+			 BOUNDED_SLICE_MAX_MS : *slice * 2;
+	}
 	rd->st.sleeps++;
+	ts = ms_to_ts(ms);
 	if (sys_futex(&h->wake_seq, FUTEX_WAIT, seq, &ts) == 0)
 		return 0;
 	if (errno == EINTR)
 		return -EINTR;
-	if (errno == ETIMEDOUT && load_acquire(&h->wake_seq) == seq &&
-	    reader_ready(rd)) {
-		/* Data came and no wake-up: lost, unless the writer is just
-		 * between its committed store and its flag check (preempted).
-		 * Give it a grace period before calling it lost. */
-		ts = (struct timespec){ 0, MISSED_GRACE_NS };
-		if (sys_futex(&h->wake_seq, FUTEX_WAIT, seq, &ts) &&
-		    errno == ETIMEDOUT)
-			rd->st.missed_wakeups++;
-	}
+	if (errno == ETIMEDOUT && exact && load_acquire(&h->wake_seq) == seq &&
+	    reader_ready(rd))
+		check_missed_wakeup(rd, seq, deadline);
 	return 0;
+}
+
+/*
+ * Is there a writer?  WRITER_NONE also when the writer of `*epoch` is gone
+ * but not yet reported: then *report is set.
+ */
+static enum writer_view look_at_writer(struct bcast_reader *rd, bool hangup,
+				       uint64_t *epoch, bool *report)
+{
+	*epoch = load_acquire(&rd->hdr->writer_epoch);
+	*report = false;
+	if (!hangup && owner_alive(rd->r))
+		return WRITER_LIVE;
+	/* Never had one, or already said so: wait for the next. */
+	*report = *epoch && !gone_reported(rd, *epoch);
+	return WRITER_NONE;
 }
 
 BCAST_EXPORT int bcast_wait(struct bcast_reader *rd, int timeout_ms)
 {
-	int64_t deadline;
+	int64_t deadline, slice = BOUNDED_SLICE_MIN_MS;
+	bool hangup = false;
 	int err;
 
 	if (!rd)
 		return -EINVAL;
 	deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 	for (;;) {
+		enum writer_view view;
+		uint64_t epoch;
 		int64_t left;
+		bool report;
 
 		if (reader_ready(rd))
 			return 0;
-		if (writer_gone(rd))
-			return reader_ready(rd) ? 0 : -BCAST_EWRITERGONE;
+		view = look_at_writer(rd, hangup, &epoch, &report);
+		if (report) {
+			/* What it committed is read before it is reported. */
+			if (reader_ready(rd))
+				return 0;
+			rd->gone_known = true;
+			rd->gone_epoch = epoch;
+			return -BCAST_EWRITERGONE;
+		}
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		err = sleep_on_ring(rd, left < LIVENESS_SLICE_MS ?
-				    (int)left : LIVENESS_SLICE_MS);
-		if (err)
+		if (rd->fd >= 0)
+			err = sleep_on_device(rd, view, epoch, left);
+		else
+			err = sleep_on_ring(rd, view, left, deadline, &slice);
+		if (err < 0)
 			return err;
+		hangup = err == 1;
 	}
 }
 
 BCAST_EXPORT int bcast_reader_arm(struct bcast_reader *rd)
 {
+	enum writer_view view;
+	uint64_t epoch;
+	bool report;
 	int rc;
 
 	if (!rd)
@@ -250,10 +275,16 @@ BCAST_EXPORT int bcast_reader_arm(struct bcast_reader *rd)
 		return -ENOTSUP;
 	if (reader_ready(rd))
 		return 1;
-	rc = device_arm(rd->fd, wake_position(rd));
+	/* A departure not yet reported wakes the poller (EPOLLHUP); one
+	 * already reported does not, until the next writer comes. */
+	view = look_at_writer(rd, false, &epoch, &report);
+	if (report)
+		view = WRITER_LIVE;
+	rc = device_arm(rd->fd, wake_position(rd), epoch,
+			view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0);
 	if (rc)
 		return rc;
-	reader_barrier(rd->hdr);
+	reader_barrier(rd);
 	return reader_ready(rd) ? 1 : 0;
 }
 

@@ -78,8 +78,22 @@ static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
 	return idx;
 }
 
+/* A reader whose membarrier() failed cannot stand in for our barrier. */
+static bool readers_fence_for_us(const struct bcast_ring_hdr *h)
+{
+	return writer_registered_membarrier() &&
+	       !(load_relaxed(&h->reader_flags) & BCAST_READERS_NO_MEMBARRIER);
+}
+
 static __attribute__((noinline)) int notify(struct bcast_writer *w)
 {
+	if (w->membarrier && !readers_fence_for_us(w->hdr)) {
+		/* Fence every publish from now on; the reader that asked
+		 * sleeps in short slices until it sees the flag go. */
+		w->membarrier = false;
+		store_relaxed(&w->hdr->writer_flags, 0);
+		fence_full();
+	}
 	wake_readers(w->r);
 	w->st.notifies++;
 	return 0;
@@ -322,23 +336,6 @@ BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
 	return 0;
 }
 
-/* Take the user-space writer lock: free, or held by a dead process. */
-static int lock_writer(struct bcast_ring_hdr *h)
-{
-	uint32_t me = (uint32_t)getpid();
-	uint32_t cur = load_acquire(&h->writer_pid);
-
-	for (;;) {
-		if (cur && load_acquire(&h->writer_alive) &&
-		    writer_process_alive(h))
-			return -EBUSY;
-		if (__atomic_compare_exchange_n(&h->writer_pid, &cur, me, false,
-						__ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			return 0;
-	}
-}
-
 /* Forget sync points a dead writer left beyond what it committed: the new
  * writer's frames will not start there. */
 static void drop_stale_sync_points(struct bcast_ring_hdr *h, uint64_t committed)
@@ -380,7 +377,6 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 {
 	struct bcast_ring_hdr *h;
 	struct bcast_writer *w;
-	uint64_t start = 0;
 	int err;
 
 	if (!r || !out)
@@ -403,16 +399,14 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->inline_max = w->mtu < BCAST_INLINE_COPY ? w->mtu : BCAST_INLINE_COPY;
 
 	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
-	 * epoch and the alive flag; elsewhere the pid word is the lock. */
+	 * epoch and the alive flag; elsewhere the owner word decides. */
 	if (r->backend != BACKEND_DEVICE) {
-		err = lock_writer(h);
+		err = owner_claim(r, &w->token);
 		if (err)
 			goto fail;
-		self_start_time(&start);
-		store_relaxed(&h->writer_start, start);
-		store_relaxed(&h->writer_pidns, self_pidns());
+		store_relaxed(&h->writer_pid, (uint32_t)getpid());
 	}
-	w->membarrier = writer_registered_membarrier();
+	w->membarrier = readers_fence_for_us(h);
 	store_relaxed(&h->writer_flags,
 		      w->membarrier ? BCAST_WRITER_MEMBARRIER : 0);
 	err = resume_positions(w);
@@ -431,7 +425,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	return 0;
 unlock:
 	if (r->backend != BACKEND_DEVICE)
-		store_release(&h->writer_pid, 0);
+		owner_release(r, w->token);
 fail:
 	free(w);
 	return err;
@@ -447,7 +441,7 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 	bcast_flush(w);
 	store_release(&h->writer_alive, 0);
 	if (w->r->backend != BACKEND_DEVICE)
-		store_release(&h->writer_pid, 0);
+		owner_release(w->r, w->token);
 	fence_full();
 	wake_readers(w->r);
 	w->r->writer = NULL;

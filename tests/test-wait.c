@@ -3,6 +3,12 @@
  * writer death, a new writer taking over. */
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -330,6 +336,227 @@ TEST(hundred_thousand_sleep_wake_cycles_between_processes)
 	       PRIu64 "\n", cycles, now_s() - t0,
 	       (now_s() - t0) / cycles * 1e6, missed);
 	CHECK_EQ(missed, 0);
+	bcast_ring_close(ra);
+	bcast_ring_close(rb);
+	bcast_ring_destroy(a);
+	bcast_ring_destroy(b);
+}
+
+/* CPU time this thread has used, in seconds. */
+static double thread_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* bcast_wait(rd, ms) must time out after about `ms`, having slept. */
+static int sleeps_until_timeout(struct bcast_reader *rd, int ms)
+{
+	double t0 = now_s(), c0 = thread_cpu_s(), dt, cpu;
+	int rc = bcast_wait(rd, ms);
+
+	dt = now_s() - t0;
+	cpu = thread_cpu_s() - c0;
+	if (rc != -ETIMEDOUT || dt < ms / 1e3 * 0.95 || cpu > dt * 0.2) {
+		printf("# bcast_wait(%d ms): %s after %.1f ms using %.1f ms of CPU\n",
+		       ms, bcast_strerror(rc), dt * 1e3, cpu * 1e3);
+		return 0;
+	}
+	return 1;
+}
+
+struct later_writer {
+	const char *name;
+	int delay_ms;
+	pid_t pid;
+};
+
+static void *spawn_writer_later(void *arg)
+{
+	struct later_writer *lw = arg;
+
+	usleep(lw->delay_ms * 1000);
+	lw->pid = spawn_writer(lw->name, 3, 0);
+	return NULL;
+}
+
+TEST(wait_reports_each_departed_writer_once_then_sleeps_until_the_next)
+{
+	const char *name = ring_name("once");
+	struct bcast_ring *r = create_ring(name);
+	struct later_writer lw = { name, 150, 0 };
+	struct bcast_reader *rd;
+	int last = -1, status;
+	pthread_t t;
+	double t0;
+	pid_t pid;
+
+	CHECK(r != NULL);
+	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
+	/* A ring that never had a writer: block, using no CPU. */
+	CHECK(sleeps_until_timeout(rd, 300));
+	pid = spawn_writer(name, 2, 1);		/* publishes, closes */
+	CHECK(pid > 0);
+	CHECK_EQ(bcast_wait(rd, 1000), 0);
+	CHECK_EQ(drain(rd, &last), 2);
+	CHECK_EQ(bcast_wait(rd, 1000), -BCAST_EWRITERGONE);
+	/* Told once; from now on the wait sleeps until a new writer. */
+	CHECK(sleeps_until_timeout(rd, 300));
+	CHECK(sleeps_until_timeout(rd, 100));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CHECK(sleeps_until_timeout(rd, 100));
+	/* A new writer arrives while we sleep: its first message wakes us. */
+	t0 = now_s();
+	CHECK(!pthread_create(&t, NULL, spawn_writer_later, &lw));
+	CHECK_EQ(bcast_wait(rd, 5000), 0);
+	CHECK(now_s() - t0 < 2.0);
+	pthread_join(t, NULL);
+	CHECK(lw.pid > 0);
+	CHECK_EQ(drain(rd, &last), 3);
+	/* It dies: told once more, then the sleep again. */
+	kill(lw.pid, SIGKILL);
+	waitpid(lw.pid, &status, 0);
+	CHECK_EQ(bcast_wait(rd, 5000), -BCAST_EWRITERGONE);
+	CHECK(sleeps_until_timeout(rd, 200));
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	bcast_ring_destroy(name);
+}
+
+/*
+ * A publisher that never wakes anyone (a writer preempted between its
+ * store of `committed` and its look at need_wakeup looks like this): the
+ * reader's missed-wake-up grace must not outlast the caller's timeout.
+ */
+struct silent {
+	struct bcast_ring_hdr *h;
+	unsigned char *data;
+	uint64_t mask;
+	int stop;
+};
+
+static void *publish_silently(void *arg)
+{
+	struct silent *s = arg;
+	uint64_t pos;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		usleep(1000);
+		pos = __atomic_load_n(&s->h->committed, __ATOMIC_RELAXED);
+		/* A heartbeat frame, and the frontier well ahead of it. */
+		*(uint64_t *)(s->data + (pos & s->mask)) =
+			(uint64_t)BCAST_FRAME_HEARTBEAT << BCAST_FRAME_FLAG_SHIFT;
+		if (__atomic_load_n(&s->h->claimed, __ATOMIC_RELAXED) < pos + 4096)
+			__atomic_store_n(&s->h->claimed, pos + 8192,
+					 __ATOMIC_RELEASE);
+		__atomic_store_n(&s->h->committed, pos + 8, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+TEST(short_timeouts_are_honoured_even_when_a_wake_up_is_missing)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	unsigned char *mem = ring_memory(len);
+	struct silent s = { (struct bcast_ring_hdr *)mem, mem + BCAST_HDR_SIZE,
+			    CAP - 1, 0 };
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	char buf[8];
+	double t0, dt;
+	pthread_t t;
+	int i;
+
+	CHECK(mem != NULL);
+	CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
+	CHECK_OK(bcast_writer_open(r, &w));	/* alive; publishes nothing */
+	CHECK_OK(bcast_reader_open(r, BCAST_FROM_LATEST, &rd));
+	CHECK(!pthread_create(&t, NULL, publish_silently, &s));
+	t0 = now_s();
+	for (i = 0; i < 40; i++) {
+		int rc = bcast_wait(rd, 4);
+
+		CHECK(rc == 0 || rc == -ETIMEDOUT);
+		while (bcast_receive(rd, buf, sizeof(buf), NULL) != -EAGAIN)
+			;
+	}
+	dt = now_s() - t0;
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	printf("# 40 waits of at most 4 ms took %.1f ms\n", dt * 1e3);
+	CHECK(dt < 40 * 0.004 + 0.4);
+	bcast_reader_close(rd);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	free(mem);
+}
+
+/* Make membarrier() fail with EPERM in this process, as a seccomp
+ * profile that does not allow it would. */
+static int forbid_membarrier(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+TEST(a_reader_whose_membarrier_fails_still_loses_no_wake_up)
+{
+	char a[64], b[64];
+	int cycles = 2000;
+	struct bcast_ring *ra, *rb;
+	struct bcast_ring_info info;
+	struct bcast_ring_hdr *h;
+	uint64_t missed = 0;
+	int status;
+	pid_t pid;
+
+	snprintf(a, sizeof(a), "%s", ring_name("mb-ping"));
+	snprintf(b, sizeof(b), "%s", ring_name("mb-pong"));
+	ra = create_ring(a);
+	rb = create_ring(b);
+	CHECK(ra && rb);
+	pid = fork();
+	if (!pid) {
+		uint64_t m = 0;
+
+		alarm(300);
+		if (forbid_membarrier())
+			_exit(9);
+		_exit(pong(a, b, cycles, 1, &m) ? 1 : m ? 2 : 0);
+	}
+	CHECK_EQ(pong(b, a, cycles, 0, &missed), 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK_EQ(missed, 0);
+	/* We wrote ring a, where the reader's membarrier() failed: it said
+	 * so, and we went back to fencing every publish. */
+	CHECK_OK(bcast_ring_info(ra, &info));
+	h = (struct bcast_ring_hdr *)((const char *)info.metadata -
+				      offsetof(struct bcast_ring_hdr, metadata));
+	if (!(h->writer_flags & BCAST_WRITER_MEMBARRIER) && !h->reader_flags) {
+		printf("# this kernel gave no membarrier to rely on; nothing to fall back from\n");
+	} else {
+		CHECK(h->reader_flags & BCAST_READERS_NO_MEMBARRIER);
+		CHECK(!(h->writer_flags & BCAST_WRITER_MEMBARRIER));
+	}
+	printf("# %d round trips with a reader that may not call membarrier(), missed wake-ups %" PRIu64 "\n",
+	       cycles, missed);
 	bcast_ring_close(ra);
 	bcast_ring_close(rb);
 	bcast_ring_destroy(a);

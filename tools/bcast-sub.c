@@ -29,7 +29,6 @@
 /* bcast_wait() is called with at most this timeout, so a stop signal that
  * lands between the flag check and the sleep delays the exit by no more. */
 #define WAIT_SLICE_MS	100
-#define FOLLOW_POLL_NS	10000000ULL	/* a writer gone: look for the next */
 #define RING_POLL_NS	100000000ULL	/* --follow: look for the ring */
 #define SPIN_CHECK_NS	2000000ULL	/* --spin: writer liveness check */
 #define CLOCK_EVERY	256		/* --seconds without --stats */
@@ -475,8 +474,6 @@ static int deliver(struct sub *s, const struct bcast_msg *m, size_t len)
 /* The writer is gone and everything was read. */
 static int writer_went(struct sub *s)
 {
-	struct bcast_ring_info info;
-
 	if (s->no_writer_at_start) {
 		notice(s, "no writer on '%s'; read what was there", s->o.name);
 		s->end = "no-writer";
@@ -496,14 +493,20 @@ static int writer_went(struct sub *s)
 		else
 			notice(s, "writer gone; waiting for a new one (--follow)");
 	}
-	sleep_ns(FOLLOW_POLL_NS);
-	if (!bcast_ring_info(s->r, &info) && info.writer_alive) {
-		s->writer_gone = false;
-		if (s->o.verbose)
-			say(s, "new writer (pid %d, epoch %" PRIu64 ")",
-			    (int)info.writer_pid, info.writer_epoch);
-	}
+	/* bcast_wait() now sleeps until the next writer publishes. */
 	return GO_ON;
+}
+
+/* --follow: a message after the writer went; say who sent it. */
+static void writer_back(struct sub *s)
+{
+	struct bcast_ring_info info;
+
+	s->writer_gone = false;
+	if (s->o.verbose && !bcast_ring_info(s->r, &info))
+		say(s, "new writer (pid %d, epoch %" PRIu64 ")",
+		    info.writer_alive ? (int)info.writer_pid : 0,
+		    info.writer_epoch);
 }
 
 /* --spin: nothing pending.  The writer's liveness is looked at every
@@ -609,10 +612,14 @@ static int run(struct sub *s)
 		}
 		pos = bcast_reader_position(s->rd);
 		len = bcast_receive(s->rd, s->buf, s->cap, &m);
+		if (len >= 0 && s->writer_gone)
+			writer_back(s);
 		if (len >= 0)
 			rc = deliver(s, &m, (size_t)len);
 		else if (len == -EAGAIN)
 			rc = idle(s);
+		else if (len == -EINPROGRESS)
+			rc = GO_ON;	/* bounded work, more pending */
 		else if (len == -BCAST_EOVERRUN)
 			rc = (note_overrun(s, pos), GO_ON);
 		else if (len == -EMSGSIZE)

@@ -113,7 +113,9 @@ static ssize_t fan_next(struct fan_reader *r, unsigned char *buf)
 
 	switch (fr->impl) {
 	case IMPL_BCAST:
-		got = bcast_receive(r->br, buf, fr->buf_cap, NULL);
+		do	/* -EINPROGRESS: bounded work, more pending */
+			got = bcast_receive(r->br, buf, fr->buf_cap, NULL);
+		while (got == -EINPROGRESS);
 		return got == -BCAST_EOVERRUN ? -EPROTO : got;
 	case IMPL_REF:
 		got = ref_receive(&r->rr, buf);

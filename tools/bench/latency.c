@@ -116,7 +116,9 @@ static ssize_t lat_next(struct lat_round *lr, bool *finished)
 	switch (lr->kind) {
 	case LAT_BCAST:
 	case LAT_WAIT:
-		r = bcast_receive(lr->br, lr->buf, lr->buf_cap, NULL);
+		do	/* -EINPROGRESS: bounded work, more pending */
+			r = bcast_receive(lr->br, lr->buf, lr->buf_cap, NULL);
+		while (r == -EINPROGRESS);
 		if (r == -BCAST_EOVERRUN) {
 			lr->lost++;
 			return -EAGAIN;

@@ -390,6 +390,8 @@ static void reader_bcast(struct round *rd, struct sink_ctx *s)
 				got = k;
 			}
 		}
+		if (got == -EINPROGRESS)
+			continue;	/* bounded work, more pending */
 		if (got == -EAGAIN) {
 			return_credit(s);
 			if (done)

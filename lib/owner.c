@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Who is the writer of a shm, file or memory ring (bcast.ko decides for
+ * device rings).
+ *
+ * The header's writer_lock word is the writer's whole identity: pid and
+ * start time (so that a reused pid is not mistaken for its owner), packed
+ * into one 64-bit word and claimed with one compare-and-swap, from 0 (free)
+ * or from the exact value of an owner found dead.  A contender that loses
+ * the CAS reloads and judges the new value; nothing else about the owner
+ * is ever read, so there is no window in which a half-written identity can
+ * be judged.  The epoch, the alive flag and the informational pid are
+ * written afterwards, by the owner alone.
+ *
+ * A ring that lives in a file is also guarded by an OFD write lock on
+ * bytes [BCAST_LOCK_OFFSET, +8) of the file (bit 63 of the word says so):
+ * the kernel releases it when the owner's open file goes away, crash
+ * included, and any process that has the file open can test it, in any
+ * pid namespace.  A pid can only be checked from the owner's own pid
+ * namespace; from elsewhere the lock is what tells.
+ *
+ * The model of this protocol is owner.pml, next to this file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "internal.h"
+
+/*
+ * Start time (clock ticks since boot, field 22 of /proc/PID/stat) of a
+ * process that can still run code.  -ESRCH when there is none: no such
+ * process, or only a zombie (a thread-group leader in state Z with other
+ * threads still running counts as alive: field 20 is the thread count).
+ */
+static int process_start_time(pid_t pid, uint64_t *ticks)
+{
+	unsigned long long start = 0;
+	char path[64], buf[1024], *p, *save, *field, state = 0;
+	long threads = 0;
+	FILE *f;
+	int i;
+
+	/* pid 0: this process, through /proc/self, which names it even in a
+	 * /proc mounted for another pid namespace. */
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* The command name (field 2) may hold anything: fields 3 and on
+	 * follow its last ')'. */
+	if (!p || !(p = strrchr(buf, ')')))
+		return -EINVAL;
+	for (i = 3, field = strtok_r(p + 1, " ", &save); field && i <= 22;
+	     i++, field = strtok_r(NULL, " ", &save)) {
+		if (i == 3)
+			state = field[0];
+		else if (i == 20)
+			threads = strtol(field, NULL, 10);
+		else if (i == 22)
+			start = strtoull(field, NULL, 10);
+	}
+	if (i <= 22 || !state)
+		return -EINVAL;
+	if (state == 'X' || (state == 'Z' && threads <= 1))
+		return -ESRCH;
+	*ticks = start;
+	return 0;
+}
+
+static uint64_t self_token;	/* this process's identity, without the OFD bit */
+static pid_t self_token_pid;	/* the pid it was made for (fork changes it) */
+
+static uint64_t token_of_self(void)
+{
+	pid_t pid = getpid();
+	uint64_t start;
+
+	if (self_token_pid != pid) {
+		if (process_start_time(0, &start))
+			start = 0;
+		self_token = ((start & BCAST_LOCK_START_MASK) <<
+			      BCAST_LOCK_PID_BITS) |
+			     ((uint64_t)pid & BCAST_LOCK_PID_MASK);
+		self_token_pid = pid;
+	}
+	return self_token;
+}
+
+static pid_t token_pid(uint64_t token)
+{
+	return (pid_t)(token & BCAST_LOCK_PID_MASK);
+}
+
+/*
+ * Is the process of `token` running, as far as this pid namespace can
+ * tell?  1 yes, 0 no (or it is some other process now), -1 cannot say.
+ */
+static int token_process_alive(uint64_t token)
+{
+	pid_t pid = token_pid(token);
+	uint64_t want = (token >> BCAST_LOCK_PID_BITS) & BCAST_LOCK_START_MASK;
+	uint64_t ticks;
+
+	if (pid <= 0)
+		return 0;
+	if ((token & ~BCAST_LOCK_OFD) == token_of_self())
+		return 1;
+	if (kill(pid, 0) && errno == ESRCH)
+		return 0;
+	switch (process_start_time(pid, &ticks)) {
+	case 0:
+		return (ticks & BCAST_LOCK_START_MASK) == want;
+	case -ESRCH:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static struct flock lock_range(short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = BCAST_LOCK_OFFSET;
+	fl.l_len = 8;
+	return fl;
+}
+
+/* Does an open file other than `fd`'s hold the writer's OFD lock? */
+static bool ofd_lock_held(int fd)
+{
+	struct flock fl = lock_range(F_WRLCK);
+
+	if (fcntl(fd, F_OFD_GETLK, &fl))
+		return true;	/* cannot tell: do not declare it dead */
+	return fl.l_type != F_UNLCK;
+}
+
+/*
+ * Is the owner named by `token` alive?  A process found running in this
+ * pid namespace is; otherwise, when it took the OFD lock, whether some
+ * open file still holds the lock decides (it may live in another pid
+ * namespace, or be a fork() child sharing the owner's open file).
+ */
+static bool token_alive(const struct bcast_ring *r, uint64_t token)
+{
+	int alive = token_process_alive(token);
+
+	if (alive > 0)
+		return true;
+	if ((token & BCAST_LOCK_OFD) && r->fd >= 0)
+		return ofd_lock_held(r->fd);
+	return alive < 0;
+}
+
+bool owner_alive(const struct bcast_ring *r)
+{
+	const struct bcast_ring_hdr *h = r->hdr;
+	uint64_t token;
+
+	if (!load_acquire(&h->writer_alive))
+		return false;
+	if (r->backend == BACKEND_DEVICE)
+		return true;	/* the kernel clears the flag itself */
+	token = load_acquire(&h->writer_lock);
+	return token && token_alive(r, token);
+}
+
+pid_t owner_pid(const struct bcast_ring *r)
+{
+	if (r->backend == BACKEND_DEVICE)
+		return (pid_t)load_relaxed(&r->hdr->writer_pid);
+	return token_pid(load_acquire(&r->hdr->writer_lock));
+}
+
+/* Take the OFD lock of a ring file: 1 taken, 0 unsupported, -EBUSY. */
+static int ofd_lock(const struct bcast_ring *r)
+{
+	struct flock fl = lock_range(F_WRLCK);
+
+	if (r->fd < 0 || r->backend == BACKEND_MEMORY)
+		return 0;
+	if (!fcntl(r->fd, F_OFD_SETLK, &fl))
+		return 1;
+	if (errno == EAGAIN || errno == EACCES)
+		return -EBUSY;
+	return 0;	/* no OFD locks here: the word alone decides */
+}
+
+static void ofd_unlock(const struct bcast_ring *r)
+{
+	struct flock fl = lock_range(F_UNLCK);
+
+	fcntl(r->fd, F_OFD_SETLK, &fl);
+}
+
+int owner_claim(struct bcast_ring *r, uint64_t *token_out)
+{
+	__u64 *word = &r->hdr->writer_lock;
+	__u64 mine = token_of_self(), cur;
+	int locked = ofd_lock(r);
+
+	if (locked < 0)
+		return locked;
+	if (locked)
+		mine |= BCAST_LOCK_OFD;
+	cur = load_acquire(word);
+	for (;;) {
+		if (cur && token_alive(r, cur)) {
+			if (locked)
+				ofd_unlock(r);
+			return -EBUSY;
+		}
+		/* From free, or from exactly the dead owner we judged. */
+		if (__atomic_compare_exchange_n(word, &cur, mine, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
+	*token_out = mine;
+	return 0;
+}
+
+void owner_release(struct bcast_ring *r, uint64_t token)
+{
+	__u64 expect = token;
+
+	/* Only ours to clear: a hostile value stays for others to judge. */
+	__atomic_compare_exchange_n(&r->hdr->writer_lock, &expect, 0, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	if (token & BCAST_LOCK_OFD)
+		ofd_unlock(r);
+}

@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One writer, always: several processes call bcast_writer_open() on the
+ * same ring at the same moment, in every situation a ring can be in: fresh,
+ * right after (and during) a clean close, after the holder was SIGKILLed
+ * and reaped, and while the holder is being killed (take-over racing the
+ * other contenders).  Shared memory counts how many hold the writer at
+ * once; a reader checks the checksum of every message published meanwhile.
+ *
+ * BCAST_RACE_ROUNDS (default 1000) rounds per situation and backend,
+ * BCAST_RACE_CONTENDERS (default 4) contenders.
+ *
+ * Then what decides whether an owner is alive: a reused pid, a process
+ * whose main thread exited, a fork() child, a pid namespace of its own.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "harness.h"
+#include <linux/bcast.h>
+
+#define CAP		(1 << 16)
+#define MEM_LEN		(8192 + CAP + 4096)
+#define MAX_CONTENDERS	16
+#define MSGS_PER_WIN	8
+
+enum situation { FRESH, CLEAN_CLOSE, KILLED, KILL_RACE, NSITUATIONS };
+static const char *const situation_name[] = {
+	"fresh ring", "during and after a clean close",
+	"after the holder was SIGKILLed", "take-over racing the kill",
+};
+
+/* What one round shares; cleared before each. */
+struct round_state {
+	int go;			/* contenders start */
+	int retry;		/* contenders retry -EBUSY until one wins */
+	int ready;		/* contenders waiting for go */
+	int done;		/* contenders finished the round */
+	int holders;		/* processes holding the writer right now */
+	int max_holders;
+	int winners;
+	int stopped;		/* contenders done trying */
+	int other_errors;	/* bcast_writer_open() neither 0 nor -EBUSY */
+	int last_error;
+	int failed;		/* a contender could not open the ring */
+	int holding;		/* the holder process has the writer */
+	int holder_pid;		/* it, while it may be alive */
+	int live_takeover;	/* a contender won while the holder ran */
+	int round_done;		/* the reader may drain and stop */
+	unsigned long long good, bad, overruns;
+};
+
+/*
+ * The contenders live through all the rounds of a situation: their start
+ * times differ from those of the holders killed under them, as they do in
+ * real life (a pid check trusting a stale start time would show).
+ */
+struct control {
+	int round;		/* bumped to start a round */
+	int quit;
+	struct round_state rs;
+};
+
+static struct control *ctl;
+static struct round_state *rs;
+static void *ring_mem;		/* memory backend: shared anonymous memory */
+static char shm_name[64];
+static int use_shm;
+static int contenders;
+
+static int env_int(const char *name, int def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? atoi(s) : def;
+}
+
+static int open_ring(int flags, struct bcast_ring **r)
+{
+	if (use_shm)
+		return bcast_ring_open(shm_name, flags, r);
+	return bcast_ring_attach(ring_mem, MEM_LEN, flags, r);
+}
+
+static void fresh_ring(void)
+{
+	struct bcast_ring_opts o = { .size = CAP };
+	struct bcast_ring *r;
+
+	if (use_shm) {
+		bcast_ring_destroy(shm_name);
+		if (bcast_ring_create(shm_name, &o, &r) == 0)
+			bcast_ring_close(r);
+	} else {
+		memset(ring_mem, 0, MEM_LEN);
+		if (bcast_ring_format(ring_mem, MEM_LEN, &o, &r) == 0)
+			bcast_ring_close(r);
+	}
+}
+
+/* A message: its sequence number, then bytes derived from it. */
+static void publish_checked(struct bcast_writer *w, uint64_t seq)
+{
+	unsigned char buf[256];
+	size_t len = 8 + (mix64(seq) % 200);
+
+	memcpy(buf, &seq, 8);
+	fill_payload(buf + 8, len - 8, seq);
+	bcast_publish(w, buf, len, 7);
+}
+
+static void busy_pause(unsigned us)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000L +
+		 (t.tv_nsec - t0.tv_nsec) / 1000 < (long)us);
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Is `pid` still running code (not a zombie, not gone)? */
+static int running(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Count ourselves among the holders of the writer, then publish. */
+static void hold(struct bcast_writer *w, uint64_t seq)
+{
+	int n = __atomic_add_fetch(&rs->holders, 1, __ATOMIC_SEQ_CST), i;
+	int max = __atomic_load_n(&rs->max_holders, __ATOMIC_SEQ_CST);
+
+	while (n > max && !__atomic_compare_exchange_n(&rs->max_holders, &max,
+						       n, 0, __ATOMIC_SEQ_CST,
+						       __ATOMIC_SEQ_CST))
+		;
+	for (i = 0; i < MSGS_PER_WIN; i++)
+		publish_checked(w, seq + (uint64_t)i);
+}
+
+static void unhold(void)
+{
+	__atomic_sub_fetch(&rs->holders, 1, __ATOMIC_SEQ_CST);
+}
+
+/* One round of a contender: open the ring, wait for the start, try to
+ * become the writer (with rs->retry, until someone has won). */
+static void contend(int id, int round)
+{
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	struct timespec t0;
+	int rc;
+
+	if (open_ring(BCAST_RDWR, &r)) {
+		__atomic_add_fetch(&rs->failed, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&rs->stopped, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	__atomic_add_fetch(&rs->ready, 1, __ATOMIC_SEQ_CST);
+	/* Yield while waiting: on two CPUs the parent must get to say go. */
+	while (!__atomic_load_n(&rs->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		rc = bcast_writer_open(r, &w);
+		if (rc != -EBUSY || !rs->retry ||
+		    __atomic_load_n(&rs->winners, __ATOMIC_SEQ_CST) ||
+		    elapsed_s(&t0) > 5)
+			break;
+		sched_yield();
+	}
+	if (rc == 0) {
+		pid_t hpid = __atomic_load_n(&rs->holder_pid, __ATOMIC_SEQ_CST);
+
+		/* A killed holder must be dead before anyone takes over. */
+		if (hpid > 0 && running(hpid))
+			__atomic_add_fetch(&rs->live_takeover, 1,
+					   __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&rs->winners, 1, __ATOMIC_SEQ_CST);
+		hold(w, ((uint64_t)round << 32) | ((uint64_t)id << 24));
+		/* Hold until every other contender has given up. */
+		while (__atomic_load_n(&rs->stopped, __ATOMIC_SEQ_CST) <
+		       contenders - 1 && elapsed_s(&t0) < 10)
+			sched_yield();
+		unhold();
+		bcast_writer_close(w);
+	} else {
+		if (rc != -EBUSY) {
+			__atomic_add_fetch(&rs->other_errors, 1, __ATOMIC_SEQ_CST);
+			rs->last_error = rc;
+		}
+		__atomic_add_fetch(&rs->stopped, 1, __ATOMIC_SEQ_CST);
+	}
+	bcast_ring_close(r);
+}
+
+static void contender(int id)
+{
+	int seen = 0;
+
+	for (;;) {
+		int round;
+
+		while ((round = __atomic_load_n(&ctl->round, __ATOMIC_ACQUIRE)) ==
+		       seen && !__atomic_load_n(&ctl->quit, __ATOMIC_ACQUIRE))
+			usleep(20);
+		if (__atomic_load_n(&ctl->quit, __ATOMIC_ACQUIRE))
+			_exit(0);
+		seen = round;
+		contend(id, round);
+		__atomic_add_fetch(&rs->done, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* The holder of the KILLED situations: publish until killed.  It is not
+ * counted among the holders: the winner checks that it is dead instead. */
+static void holder(void)
+{
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	uint64_t seq = 1ULL << 62;
+
+	if (open_ring(BCAST_RDWR, &r) || bcast_writer_open(r, &w))
+		_exit(3);
+	__atomic_store_n(&rs->holding, 1, __ATOMIC_RELEASE);
+	for (;;)
+		publish_checked(w, seq++);
+}
+
+static void check_message(const unsigned char *buf, ssize_t len)
+{
+	uint64_t seq;
+
+	if (len < 8) {
+		rs->bad++;
+		return;
+	}
+	memcpy(&seq, buf, 8);
+	if (len != (ssize_t)(8 + mix64(seq) % 200) ||
+	    !payload_ok(buf + 8, (size_t)len - 8, seq))
+		rs->bad++;
+	else
+		rs->good++;
+}
+
+static void reader(void)
+{
+	unsigned char buf[512];
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	int idle = 0;
+
+	if (open_ring(BCAST_RDONLY, &r) ||
+	    bcast_reader_open(r, BCAST_FROM_OLDEST, &rd))
+		_exit(3);
+	for (;;) {
+		ssize_t n = bcast_receive(rd, buf, sizeof(buf), NULL);
+
+		if (n >= 0) {
+			check_message(buf, n);
+			idle = 0;
+		} else if (n == -BCAST_EOVERRUN) {
+			rs->overruns++;
+		} else if (n == -EAGAIN || n == -EINPROGRESS) {
+			if (__atomic_load_n(&rs->round_done, __ATOMIC_ACQUIRE) &&
+			    ++idle > 100)
+				break;
+			sched_yield();
+		} else {
+			rs->bad++;	/* a garbled ring: -BCAST_ECORRUPT */
+			bcast_reader_close(rd);
+			if (bcast_reader_open(r, BCAST_FROM_LATEST, &rd))
+				_exit(3);
+		}
+	}
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	_exit(0);
+}
+
+static pid_t spawn(void (*fn)(void))
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		fn();
+	return pid;
+}
+
+static pid_t spawn_contender(int id)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		contender(id);
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void wait_for(int *counter, int n)
+{
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+}
+
+/* One round; returns 0 or a description of what went wrong. */
+static const char *race_round(enum situation sit, int round, unsigned seed)
+{
+	struct bcast_writer *w = NULL;
+	struct bcast_ring *r = NULL;
+	pid_t rdpid, hpid = -1;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->retry = sit == CLEAN_CLOSE || sit == KILL_RACE;
+	if (sit == FRESH || round == 1)
+		fresh_ring();
+	rdpid = spawn(reader);
+	if (sit == CLEAN_CLOSE) {
+		if (open_ring(BCAST_RDWR, &r) || bcast_writer_open(r, &w))
+			return "the parent could not become the writer";
+		hold(w, (uint64_t)round << 32);
+	} else if (sit == KILLED || sit == KILL_RACE) {
+		hpid = spawn(holder);
+		wait_for(&rs->holding, 1);
+	}
+	__atomic_store_n(&ctl->round, round, __ATOMIC_RELEASE);
+	wait_for(&rs->ready, contenders - rs->failed);
+	if (sit == KILLED) {
+		kill(hpid, SIGKILL);
+		reap(hpid);
+		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
+	} else if (sit == KILL_RACE) {
+		__atomic_store_n(&rs->holder_pid, hpid, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
+		busy_pause(seed % 300);
+		kill(hpid, SIGKILL);
+		if (seed & 1)
+			reap(hpid);
+	} else {
+		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
+	}
+	if (sit == CLEAN_CLOSE) {
+		busy_pause(seed % 50);
+		unhold();
+		bcast_writer_close(w);
+		bcast_ring_close(r);
+	}
+	wait_for(&rs->done, contenders);
+	if (sit == KILL_RACE && !(seed & 1))
+		reap(hpid);
+	rs->holder_pid = 0;
+	__atomic_store_n(&rs->round_done, 1, __ATOMIC_RELEASE);
+	if (reap(rdpid) != 0)
+		return "the reader failed";
+	if (rs->failed)
+		return "a contender could not open the ring";
+	if (rs->max_holders > 1)
+		return "two processes held the writer at once";
+	if (rs->live_takeover)
+		return "a contender took the writer from a holder still running";
+	if (rs->other_errors)
+		return "bcast_writer_open() failed with neither 0 nor -EBUSY";
+	if (rs->winners != 1)
+		return "not exactly one contender became the writer";
+	if (rs->bad)
+		return "the reader got a message with a bad checksum";
+	return NULL;
+}
+
+static void race(enum situation sit)
+{
+	int rounds = env_int("BCAST_RACE_ROUNDS", 1000), round, i;
+	unsigned seed = (unsigned)getpid() * 2654435761u;
+	unsigned long long good = 0, overruns = 0;
+	pid_t pids[MAX_CONTENDERS];
+	const char *why = NULL;
+	struct timespec t0;
+
+	memset(ctl, 0, sizeof(*ctl));
+	for (i = 0; i < contenders; i++)
+		pids[i] = spawn_contender(i + 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (round = 1; round <= rounds && !why; round++) {
+		seed = seed * 1103515245u + 12345u;
+		why = race_round(sit, round, seed >> 8);
+		good += rs->good;
+		overruns += rs->overruns;
+	}
+	__atomic_store_n(&ctl->quit, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < contenders; i++)
+		reap(pids[i]);
+	if (why)
+		FAILF("%s, %s ring, round %d: %s (holders at once %d, winners %d, error %s, bad messages %llu)",
+		      situation_name[sit], use_shm ? "shm" : "memory",
+		      round - 1, why, rs->max_holders, rs->winners,
+		      bcast_strerror(rs->last_error), rs->bad);
+	printf("# %s, %s ring: %d rounds x %d contenders, never two writers; reader checked %llu messages (%llu overruns), 0 bad; %.2f s\n",
+	       situation_name[sit], use_shm ? "shm" : "memory", rounds,
+	       contenders, good, overruns, elapsed_s(&t0));
+}
+
+static void race_all(int shm)
+{
+	enum situation sit;
+
+	use_shm = shm;
+	for (sit = FRESH; sit < NSITUATIONS; sit++)
+		race(sit);
+	if (shm)
+		bcast_ring_destroy(shm_name);
+}
+
+TEST(one_writer_on_a_shm_ring_whatever_the_race)
+{
+	race_all(1);
+}
+
+TEST(one_writer_on_shared_memory_whatever_the_race)
+{
+	race_all(0);
+}
+
+/* ---- who counts as the owner ---- */
+
+static uint64_t start_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%llu", &v);
+	return v;
+}
+
+static uint64_t token(pid_t pid, uint64_t start)
+{
+	return ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
+	       ((uint64_t)pid & BCAST_LOCK_PID_MASK);
+}
+
+static struct bcast_ring *memory_ring(void *mem)
+{
+	struct bcast_ring_opts o = { .size = CAP };
+	struct bcast_ring *r = NULL;
+
+	memset(mem, 0, MEM_LEN);
+	return bcast_ring_format(mem, MEM_LEN, &o, &r) ? NULL : r;
+}
+
+/* An identity as a writer leaves it: pid, start time, epoch, alive. */
+static void pretend_owner(struct bcast_ring_hdr *h, pid_t pid, uint64_t start)
+{
+	h->writer_lock = token(pid, start);
+	h->writer_pid = (uint32_t)pid;
+	h->writer_epoch = 1;
+	h->writer_alive = 1;
+}
+
+TEST(a_reused_pid_is_not_the_owner_but_a_live_owner_is)
+{
+	struct bcast_ring_info info;
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	pid_t child = fork();
+	uint64_t start;
+
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(child > 0);
+	start = start_ticks(child);
+	CHECK(start > 0);
+	CHECK((r = memory_ring(ring_mem)) != NULL);
+	/* The child runs with this pid and start time: it is the owner. */
+	pretend_owner(ring_mem, child, start);
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 1);
+	CHECK_EQ(info.writer_pid, child);
+	CHECK_EQ(bcast_writer_open(r, &w), -EBUSY);
+	/* The same pid with another start time: a dead owner whose pid was
+	 * given to someone else. */
+	pretend_owner(ring_mem, child, start + 1);
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_EQ(((struct bcast_ring_hdr *)ring_mem)->writer_epoch, 2);
+	bcast_writer_close(w);
+	/* A zombie is dead too. */
+	kill(child, SIGKILL);
+	while (running(child))
+		usleep(1000);
+	pretend_owner(ring_mem, child, start);
+	CHECK_OK(bcast_writer_open(r, &w));
+	bcast_writer_close(w);
+	reap(child);
+	bcast_ring_close(r);
+}
+
+static void *publish_forever(void *arg)
+{
+	struct bcast_writer *w = arg;
+
+	for (;;) {
+		bcast_publish(w, "t", 1, 0);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+TEST(a_writer_whose_main_thread_exited_is_alive)
+{
+	struct bcast_ring_info info;
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	pid_t child;
+
+	CHECK((r = memory_ring(ring_mem)) != NULL);
+	child = fork();
+	if (child == 0) {
+		struct bcast_ring *cr;
+		struct bcast_writer *cw;
+		pthread_t t;
+
+		if (bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &cr) ||
+		    bcast_writer_open(cr, &cw) ||
+		    pthread_create(&t, NULL, publish_forever, cw))
+			_exit(3);
+		pthread_exit(NULL);	/* the leader becomes a zombie */
+	}
+	CHECK(child > 0);
+	usleep(200000);
+	CHECK(!running(child));	/* the leader is a zombie ... */
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 1);	/* ... but the process lives */
+	CHECK_EQ(bcast_writer_open(r, &w), -EBUSY);
+	kill(child, SIGKILL);
+	reap(child);
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_OK(bcast_writer_open(r, &w));
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+}
+
+TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
+{
+	struct bcast_ring_opts o = { .size = CAP };
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	int status;
+	pid_t child;
+
+	bcast_ring_destroy(shm_name);
+	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	child = fork();		/* shares r's open file with us */
+	if (child == 0) {
+		struct bcast_writer *cw;
+		struct bcast_ring *cr;
+
+		usleep(100000);	/* the parent becomes the writer */
+		if (bcast_writer_open(r, &cw) != -EBUSY)
+			_exit(1);
+		if (bcast_ring_open(shm_name, BCAST_RDWR, &cr) ||
+		    bcast_writer_open(cr, &cw) != -EBUSY)
+			_exit(2);
+		_exit(0);
+	}
+	CHECK(child > 0);
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	bcast_ring_destroy(shm_name);
+}
+
+/* Runs as pid 1 of a new pid namespace: become the writer, then wait. */
+static int writer_in_namespace(void *arg)
+{
+	int *pipefd = arg;
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	char c = 'w';
+
+	if (bcast_ring_open(shm_name, BCAST_RDWR, &r) ||
+	    bcast_writer_open(r, &w))
+		c = 'e';
+	if (write(pipefd[1], &c, 1) != 1)
+		return 1;
+	for (;;)
+		pause();
+	return 0;
+}
+
+TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
+{
+	struct bcast_ring_opts o = { .size = CAP };
+	static char stack[256 * 1024];
+	struct bcast_ring_info info;
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	int pipefd[2];
+	pid_t child;
+	char c = 0;
+
+	CHECK(!pipe(pipefd));
+	bcast_ring_destroy(shm_name);
+	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	child = clone(writer_in_namespace, stack + sizeof(stack),
+		      CLONE_NEWPID | SIGCHLD, pipefd);
+	if (child < 0 && (errno == EPERM || errno == EINVAL)) {
+		printf("# skipped: no new pid namespace here (%s)\n",
+		       strerror(errno));
+		bcast_ring_close(r);
+		bcast_ring_destroy(shm_name);
+		return;
+	}
+	CHECK(child > 0);
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	CHECK_EQ(c, 'w');
+	/* Its identity holds pid 1 of its own namespace: only its lock on
+	 * the ring file can tell that it lives. */
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 1);
+	CHECK_EQ(bcast_writer_open(r, &w), -EBUSY);
+	kill(child, SIGKILL);
+	reap(child);
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.writer_alive, 0);
+	CHECK_OK(bcast_writer_open(r, &w));
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	bcast_ring_destroy(shm_name);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+int main(void)
+{
+	contenders = env_int("BCAST_RACE_CONTENDERS", 4);
+	if (contenders < 2 || contenders > MAX_CONTENDERS)
+		contenders = 4;
+	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-owner-%d",
+		 (int)getpid());
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ring_mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctl == MAP_FAILED || ring_mem == MAP_FAILED)
+		return 1;
+	rs = &ctl->rs;
+	return run_tests();
+}
