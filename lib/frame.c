@@ -6,6 +6,10 @@
 #include <errno.h>
 #include "internal.h"
 
+#ifdef BCAST_COUNT_FRAMES
+unsigned long bcast_frames_visited;
+#endif
+
 /*
  * Decode the header word of the frame at `pos` and check that it could have
  * been written by a correct writer: known flags, length within the MTU, not
@@ -17,6 +21,7 @@ int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 	uint32_t w0 = (uint32_t)word;
 	uint64_t idx = pos & (cap - 1);
 
+	count_frame();
 	f->len = w0 & BCAST_FRAME_LEN_MASK;
 	f->flags = w0 >> BCAST_FRAME_FLAG_SHIFT;
 	f->word1 = (uint32_t)(word >> 32);
@@ -101,13 +106,15 @@ static bool pick_sync_point(const struct bcast_ring *r, bool latest,
 }
 
 /*
- * How far a correct writer can have gone past the newest sync point: a
- * step records one at the current frame boundary and moves the frontier a
- * chunk past the end of the next frame (and of the padding before it).
+ * How far `committed` can be past the newest sync point of a correct
+ * writer: a step records one at the current frame boundary and moves the
+ * frontier a chunk past the end of the next frame (and of the padding
+ * before it); a writer taking over records one where it resumes, and may
+ * inherit a frontier one such step (and a chunk of deferred frames) ahead.
  */
 static uint64_t walk_limit(const struct bcast_ring *r)
 {
-	return (1ULL << r->chunk_shift) + 2 * frame_total(r->mtu);
+	return 2 * ((1ULL << r->chunk_shift) + 2 * frame_total(r->mtu));
 }
 
 /* Count the messages between a sync point and `committed`, walking at most
@@ -140,7 +147,7 @@ static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
  * Find a frame boundary to read from and the writer's message and byte
  * counts there: the oldest intact one, or `committed` itself (counted from
  * the newest sync point).  -EAGAIN when none can be had right now (the
- * writer is mid-step, or keeps overwriting what we look at);
+ * writer keeps overwriting what we look at);
  * -BCAST_ECORRUPT when the frames between a sync point and `committed`
  * make no sense.  At most LOCATE_ATTEMPTS walks of walk_limit() bytes.
  */
@@ -158,16 +165,16 @@ int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 
 		if (committed > claimed || (committed & 7))
 			return -BCAST_ECORRUPT;
+		if (!committed) {	/* nothing yet: the very start */
+			*pos = *seq = *bytes = 0;
+			return 0;
+		}
 		if (!low && (!latest || !pick_sync_point(r, true, committed, 0, &sp)))
 			sp = (struct bcast_sync_point){ 0, 0, 0, 0 };
 		else if (!pick_sync_point(r, latest, committed, low, &sp))
 			continue;
 		start = sp.pos;
 		if (latest) {
-			/* Beyond the frontier one step allows: the newest
-			 * sync point is being rewritten (a step in flight). */
-			if (claimed - start > walk_limit(r))
-				continue;
 			err = walk_to(r, &sp, committed);
 			if (err && frame_intact(r, start))
 				return err;

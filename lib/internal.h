@@ -230,6 +230,17 @@ static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)
 	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
 }
 
+/*
+ * BCAST_COUNT_FRAMES (the fuzz target's build): count every frame header
+ * a reader decodes, so that a test can bound the work of each call.
+ */
+#ifdef BCAST_COUNT_FRAMES
+extern unsigned long bcast_frames_visited;
+#define count_frame() ((void)bcast_frames_visited++)
+#else
+#define count_frame() ((void)0)
+#endif
+
 /* frame.c: reading frames that someone else writes */
 int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 		 uint64_t limit, struct frame *f);

@@ -375,6 +375,7 @@ BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 	racy_begin();
 	word = load_relaxed((const uint64_t *)(rd->data + idx));
 	racy_end();
+	count_frame();
 	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	total = frame_total(len);
 	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=

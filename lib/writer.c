@@ -362,13 +362,16 @@ static int resume_positions(struct bcast_writer *w)
 	if (w->claimed < committed)
 		return -BCAST_ECORRUPT;
 	drop_stale_sync_points(h, committed);
-	if (!committed)
-		return 0;
-	err = ring_locate(w->r, true, &pos, &seq, &bytes);
-	if (err)
-		return err;
-	w->seq = seq;
-	w->bytes = bytes;
+	if (committed) {
+		err = ring_locate(w->r, true, &pos, &seq, &bytes);
+		if (err)
+			return err;
+		w->seq = seq;
+		w->bytes = bytes;
+	}
+	/* Readers can count from where we resume, whatever frontier the
+	 * last writer left. */
+	record_sync_point(w);
 	return 0;
 }
 

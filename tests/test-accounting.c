@@ -28,6 +28,7 @@ static const char *const style_name[] = {
 
 struct run {
 	struct bcast_ring *r;
+	struct bcast_reader *rd;	/* opened before the writer starts */
 	enum style style;
 	int sizes;		/* 8, 64, or 0: random 0 .. 3 * MTU */
 	uint64_t total;
@@ -130,14 +131,10 @@ static void *reader(void *arg)
 	struct run *x = arg;
 	enum style style = x->style;
 	static unsigned char buf[3 * MTU + 1], bulk[BULK];
-	struct bcast_reader *rd;
+	struct bcast_reader *rd = x->rd;
 	struct bcast_msg m;
 	int idle = 0;
 
-	if (bcast_reader_open(x->r, BCAST_FROM_OLDEST, &rd)) {
-		snprintf(x->err, sizeof(x->err), "bcast_reader_open failed");
-		return NULL;
-	}
 	for (;;) {
 		int rc;
 
@@ -209,6 +206,7 @@ static void saturate(int sizes)
 
 		memset(mem, 0, len);
 		CHECK_OK(bcast_ring_format(mem, len, &o, &x.r));
+		CHECK_OK(bcast_reader_open(x.r, BCAST_FROM_OLDEST, &x.rd));
 		CHECK(!pthread_create(&tr, NULL, reader, &x));
 		CHECK(!pthread_create(&tw, NULL, writer, &x));
 		pthread_join(tw, NULL);

@@ -216,4 +216,65 @@ TEST(bulk_read_after_lapping_accounts_exactly)
 	teardown(&f);
 }
 
+/* Write a frame by hand, as a writer in the middle of a message would,
+ * and publish it. */
+static void hand_frame(struct bcast_ring_hdr *h, uint64_t pos, uint32_t len,
+		       uint32_t flags, uint32_t word1)
+{
+	unsigned char *data = (unsigned char *)h + BCAST_HDR_SIZE;
+	uint64_t w = (uint64_t)len | ((uint64_t)flags << BCAST_FRAME_FLAG_SHIFT) |
+		     ((uint64_t)word1 << 32);
+
+	memset(data + pos + 8, 0x5a, len);
+	memcpy(data + pos, &w, 8);
+	__atomic_store_n(&h->claimed, 4096, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->committed, pos + 8 + ((len + 7) & ~7U),
+			 __ATOMIC_RELEASE);
+}
+
+/*
+ * A batch or bulk read stops at a fragmented message whose end is not
+ * committed yet; the end comes and bcast_receive() consumes the message.
+ * bcast_wait() must then sleep again: it used to return 0 forever with
+ * nothing pending.
+ */
+TEST(mixing_read_styles_leaves_the_wait_state_right)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	unsigned char buf[512];
+	int style;
+
+	for (style = 0; style < 2; style++) {
+		unsigned char *mem = ring_memory(len);
+		struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
+		struct bcast_reader *rd;
+		struct bcast_bulk bulk;
+		struct bcast_batch b;
+		struct bcast_msg m;
+		struct bcast_ring *r;
+
+		CHECK(mem != NULL);
+		CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
+		CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
+		hand_frame(h, 0, 100, 0, 7);		/* first fragment */
+		if (style == 0) {
+			CHECK_OK(bcast_batch(rd, &b));
+			CHECK_EQ(bcast_batch_next(&b, &m), 0);	/* stopped */
+		} else {
+			CHECK_EQ(bcast_read_bulk(rd, buf, sizeof(buf), &bulk),
+				 -EAGAIN);
+		}
+		CHECK_EQ(bcast_wait(rd, 20), -ETIMEDOUT);
+		hand_frame(h, 112, 100, BCAST_FRAME_CONT | BCAST_FRAME_FIN, 100);
+		CHECK_EQ(bcast_wait(rd, 20), 0);
+		CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), &m), 200);
+		CHECK_EQ(m.type, 7);
+		CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), &m), -EAGAIN);
+		CHECK_EQ(bcast_wait(rd, 30), -ETIMEDOUT);
+		bcast_reader_close(rd);
+		bcast_ring_close(r);
+		free(mem);
+	}
+}
+
 TEST_MAIN()

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Never trust the ring: impossible values in shared memory give errors,
  * never a crash, an out-of-bounds access or a loop. */
+#include <signal.h>
+#include <sys/wait.h>
 #include "harness.h"
 #include <linux/bcast.h>
 
@@ -199,6 +201,101 @@ TEST(writer_refuses_a_ring_committed_past_its_frontier)
 	f.h->committed = f.h->claimed + 64;
 	CHECK_EQ(bcast_writer_open(f.r, &w), -BCAST_ECORRUPT);
 	teardown(&f);
+}
+
+/* Fill data[from, to) with heartbeat frames. */
+static void heartbeats(unsigned char *data, uint64_t from, uint64_t to)
+{
+	uint64_t w = (uint64_t)BCAST_FRAME_HEARTBEAT << BCAST_FRAME_FLAG_SHIFT;
+
+	for (; from < to; from += 8)
+		memcpy(data + from, &w, 8);
+}
+
+/*
+ * A fragmented message handed out, then the ring turned into heartbeats
+ * with `committed` near 2^62: reading the handle must end (in a child
+ * under alarm(), so that a loop fails the test instead of hanging it).
+ */
+TEST(a_late_fragmented_read_over_a_hostile_ring_ends)
+{
+	size_t len = BCAST_HDR_SIZE + CAP;
+	unsigned char *mem = ring_memory(len);
+	struct bcast_ring_opts o = { .size = CAP, .mtu = 64 };
+	unsigned char msg[200] = { 1 }, buf[200];
+	struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	struct bcast_batch b;
+	struct bcast_msg m;
+	int status;
+	pid_t pid;
+
+	CHECK(mem != NULL);
+	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
+	CHECK_OK(bcast_publish(w, msg, sizeof(msg), 5));
+	CHECK_OK(bcast_batch(rd, &b));
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK(m.flags & BCAST_MSG_FRAGMENTED);
+	pid = fork();
+	if (!pid) {
+		ssize_t n;
+
+		alarm(10);
+		heartbeats(mem + BCAST_HDR_SIZE, 0, CAP);
+		h->committed = (1ULL << 62) + CAP;
+		h->claimed = h->committed;
+		n = bcast_msg_read(&m, buf, sizeof(buf));
+		_exit(n == -BCAST_EOVERRUN || n == -BCAST_ECORRUPT ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	bcast_reader_close(rd);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	free(mem);
+}
+
+/*
+ * A 256 MiB ring of heartbeats whose only sync point is half a ring behind
+ * `committed`: no correct writer leaves that much to walk.  Counting and
+ * joining at the latest message must refuse it at once, not walk 16
+ * million frames (or 16 times that).
+ */
+TEST(a_walk_longer_than_a_writer_can_leave_is_refused)
+{
+	const uint64_t cap = 256ULL << 20;
+	size_t len = BCAST_HDR_SIZE + cap;
+	unsigned char *mem = ring_memory(len);
+	struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
+	struct bcast_ring_opts o = { .size = cap };
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	uint64_t msgs, bytes;
+	unsigned i;
+	char buf[8];
+	int rc;
+
+	CHECK(mem != NULL);
+	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+	heartbeats(mem + BCAST_HDR_SIZE, 0, cap);
+	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
+		h->sync[i].pos = BCAST_SYNC_INVALID;
+	h->sync[0] = (struct bcast_sync_point){ 4 * cap + cap / 2, 7, 70, 0 };
+	h->committed = 5 * cap;
+	h->claimed = 5 * cap;
+	CHECK_EQ(bcast_ring_count(r, &msgs, &bytes), -BCAST_ECORRUPT);
+	CHECK_OK(bcast_reader_open(r, BCAST_FROM_LATEST, &rd));
+	rc = (int)bcast_receive(rd, buf, sizeof(buf), NULL);
+	CHECK_EQ(rc, -BCAST_ECORRUPT);
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	free(mem);
 }
 
 TEST_MAIN()

@@ -320,4 +320,74 @@ TEST(torn_copies_are_never_delivered)
 	teardown(&f);
 }
 
+/*
+ * A complete message of 16 MiB in 64-byte fragments: bcast_receive()
+ * assembles it over several calls, each bounded, and says -EINPROGRESS,
+ * never -EAGAIN ("nothing pending"), until it returns the message.
+ */
+TEST(a_huge_complete_message_is_never_reported_as_nothing_pending)
+{
+	const size_t cap = 32u << 20, big = 16u << 20;
+	size_t len = BCAST_HDR_SIZE + cap;
+	struct bcast_ring_opts o = { .size = cap, .mtu = 64 };
+	unsigned char *mem = ring_memory(len), *msg = malloc(big), *buf = malloc(big);
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	struct bcast_msg m;
+	ssize_t n;
+	int calls = 0;
+
+	CHECK(mem && msg && buf);
+	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
+	fill_payload(msg, big, 42);
+	CHECK_OK(bcast_publish(w, msg, big, 42));
+	while ((n = bcast_receive(rd, buf, big, &m)) == -EINPROGRESS)
+		calls++;
+	printf("# 16 MiB in %zu fragments: %d calls said -EINPROGRESS, then %zd\n",
+	       big / 64, calls, n);
+	CHECK_EQ(n, (ssize_t)big);
+	CHECK(calls > 0);
+	CHECK(payload_ok(buf, big, 42));
+	CHECK_EQ(bcast_receive(rd, buf, big, &m), -EAGAIN);
+	bcast_reader_close(rd);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	free(mem);
+	free(msg);
+	free(buf);
+}
+
+/* An empty message read with no buffer at all copies nothing (UBSan
+ * rejects memcpy() from or to NULL even for 0 bytes). */
+TEST(empty_messages_read_into_no_buffer)
+{
+	struct fixture f;
+	struct bcast_reader *rd;
+	struct bcast_batch b;
+	struct bcast_bulk bk;
+	struct bcast_msg m;
+	unsigned char bulk[64];
+
+	CHECK_OK(setup(&f, 0));
+	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
+	CHECK_OK(bcast_publish(f.w, NULL, 0, 1));
+	CHECK_OK(bcast_publish(f.w, NULL, 0, 2));
+	CHECK_OK(bcast_batch(rd, &b));
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK_EQ(bcast_msg_read(&m, NULL, 0), 0);
+	CHECK_EQ(bcast_msg_valid(&m), 1);
+	CHECK_EQ(bcast_batch_next(&b, &m), 1);
+	CHECK_EQ(bcast_batch_next(&b, &m), 0);
+	CHECK_OK(bcast_publish(f.w, NULL, 0, 3));
+	CHECK(bcast_read_bulk(rd, bulk, sizeof(bulk), &bk) > 0);
+	CHECK_EQ(bcast_bulk_next(&bk, &m), 1);
+	CHECK_EQ(bcast_msg_read(&m, NULL, 0), 0);
+	CHECK_EQ(bcast_receive(rd, NULL, 0, &m), -EAGAIN);
+	bcast_reader_close(rd);
+	teardown(&f);
+}
+
 TEST_MAIN()

@@ -541,6 +541,118 @@ TEST(read_only_memory_is_never_written)
 	close(fd);
 }
 
+/* Every descriptor the library keeps is close-on-exec. */
+TEST(every_descriptor_is_close_on_exec)
+{
+	const char *name = unique_shm("cloexec");
+	struct bcast_ring_opts o = { .size = 1 << 16, .flags = BCAST_HUGEPAGE };
+	struct bcast_ring *r, *ro, *fr;
+	struct bcast_writer *w;
+	struct bcast_reader *rd;
+	char path[64], file[64], inherited[1024];
+	int fd, checked = 0;
+
+	/* What this process was started with is not the library's. */
+	for (fd = 0; fd < 1024; fd++)
+		inherited[fd] = fcntl(fd, F_GETFD) >= 0;
+	snprintf(file, sizeof(file), "file:/tmp/bcast-test-cloexec-%d",
+		 (int)getpid());
+	bcast_ring_destroy(name);
+	bcast_ring_destroy(file);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_ring_open(name, BCAST_RDONLY, &ro));
+	CHECK_OK(bcast_ring_create(file, &o, &fr));
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_reader_open(ro, BCAST_FROM_LATEST, &rd));
+	CHECK_OK(bcast_publish(w, "x", 1, 0));
+	CHECK_EQ(bcast_wait(rd, 10), 0);
+	for (fd = 3; fd < 1024; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl < 0 || inherited[fd])
+			continue;
+		snprintf(path, sizeof(path), "fd %d", fd);
+		if (!(fl & FD_CLOEXEC))
+			FAILF("%s is not close-on-exec", path);
+		checked++;
+	}
+	CHECK(checked >= 3);
+	bcast_reader_close(rd);
+	bcast_writer_close(w);
+	bcast_ring_close(fr);
+	bcast_ring_close(ro);
+	bcast_ring_close(r);
+	bcast_ring_destroy(name);
+	bcast_ring_destroy(file);
+}
+
+/*
+ * Readers of shm rings need read permission only: another user, given
+ * 0644, reads and waits (sleeping in slices: it cannot write the wake
+ * page) but can neither write nor truncate the ring.
+ */
+TEST(readers_need_only_read_permission)
+{
+	const char *name = unique_shm("perm");
+	struct bcast_ring_opts o = { .size = 1 << 16, .mode = 0644 };
+	struct bcast_ring *r;
+	struct bcast_writer *w;
+	int status, tochild[2], fromchild[2];
+	char c;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("# skipped: needs root to become another user\n");
+		return;
+	}
+	CHECK(!pipe(tochild) && !pipe(fromchild));
+	bcast_ring_destroy(name);
+	CHECK_OK(bcast_ring_create(name, &o, &r));
+	CHECK_OK(bcast_writer_open(r, &w));
+	CHECK_OK(bcast_publish(w, "first", 5, 0));
+	pid = fork();
+	if (!pid) {
+		struct bcast_ring *rr, *rw;
+		struct bcast_reader *rd;
+		char buf[16];
+		int code = 0;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (bcast_ring_open(name, BCAST_RDWR, &rw) != -EACCES)
+			_exit(11);
+		if (bcast_ring_open(name, BCAST_RDONLY, &rr) ||
+		    bcast_reader_open(rr, BCAST_FROM_OLDEST, &rd))
+			_exit(12);
+		if (bcast_receive(rd, buf, sizeof(buf), NULL) != 5)
+			_exit(13);
+		if (write(fromchild[1], "r", 1) != 1)	/* ready: publish */
+			_exit(14);
+		if (bcast_wait(rd, 5000) != 0 ||
+		    bcast_receive(rd, buf, sizeof(buf), NULL) != 6)
+			code = 15;
+		/* gone: reported once, after the rest was read */
+		if (!code && read(tochild[0], &c, 1) != 1)
+			code = 16;
+		if (!code && bcast_wait(rd, 5000) != -BCAST_EWRITERGONE)
+			code = 17;
+		bcast_reader_close(rd);
+		bcast_ring_close(rr);
+		_exit(code);
+	}
+	CHECK(pid > 0);
+	CHECK(read(fromchild[0], &c, 1) == 1);
+	CHECK_OK(bcast_publish(w, "second", 6, 0));
+	usleep(100000);
+	bcast_writer_close(w);
+	CHECK(write(tochild[1], "g", 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	bcast_ring_close(r);
+	bcast_ring_destroy(name);
+}
+
 TEST(strerror_names_every_code)
 {
 	CHECK(strstr(bcast_strerror(-BCAST_EOVERRUN), "overrun"));

@@ -149,6 +149,7 @@ static pid_t spawn_writer(const char *name, int count, int close_after)
 		struct bcast_writer *w;
 		int i;
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* even if a check fails */
 		if (bcast_ring_open(name, BCAST_RDWR, &r) ||
 		    bcast_writer_open(r, &w))
 			_exit(2);

@@ -25,7 +25,12 @@
  *     message, byte for byte; then every reader must drain.
  *
  * Every call is bounded by the target; a library call that does not
- * return is a hang for libFuzzer's -timeout.  On a ring nobody writes,
+ * return is a hang for libFuzzer's -timeout.  Built with
+ * BCAST_COUNT_FRAMES (as `make fuzz` does), the library counts the frame
+ * headers it decodes, and every reader entry point is checked against a
+ * bound that depends on the ring's geometry only, never on what the ring
+ * says (see WORK() below): a walk that runs on a hostile ring fails the
+ * run long before the timeout.  On a ring nobody writes,
  * a reader that never runs out of messages, or is lapped again and again,
  * is a failure too.  BCAST_FUZZ_STRICT=1 adds consistency checks (see
  * strict_mode()).
@@ -50,12 +55,14 @@
  *   [4..44)    header line 0: magic .. chunk_shift (40 bytes)
  *   [44..52)   committed
  *   [52..60)   claimed
- *   [60..100)  header line 3: writer_alive .. sync_next (40 bytes)
- *   [100..108) need_wakeup, wake_seq
+ *   [60..108)  header line 3: writer_alive .. writer_lock (48 bytes)
+ *   [108..120) need_wakeup, wake_seq, reader_flags
  *   then       nsync * 32 bytes of sync points (pos, seq, bytes, reserved)
  *   then       the data area from index 0 (at most capacity bytes; the rest
  *              of the data area stays zero, extra input is ignored)
  *
+ * A writer_lock of 1 (pid 1, start time 0) stands for the fuzzing process
+ * itself, so that a seed can hold a live writer on any machine.
  * Shorter inputs leave the rest zero.  tests/fuzz/make-corpus.c includes
  * this file to encode its seed rings with fuzz_encode().
  */
@@ -66,6 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/bcast.h>
 #include "bcast.h"
 
@@ -96,15 +104,16 @@
 
 #define FUZZ_PREFIX	4
 #define FUZZ_LINE0	40
-#define FUZZ_LINE3	40
-#define FUZZ_FIXED	(FUZZ_PREFIX + FUZZ_LINE0 + 8 + 8 + FUZZ_LINE3 + 8)
+#define FUZZ_LINE3	48
+#define FUZZ_WAKE	12
+#define FUZZ_FIXED	(FUZZ_PREFIX + FUZZ_LINE0 + 8 + 8 + FUZZ_LINE3 + FUZZ_WAKE)
 #define FUZZ_SYNC_SIZE	32
 
 #define MAX_CALLS	10000	/* per drive loop */
 #define MAX_OVERRUNS	64	/* per drive loop: on a ring nobody writes,
 				 * one resync must end the overruns */
 
-_Static_assert(FUZZ_FIXED == 108, "input layout");
+_Static_assert(FUZZ_FIXED == 120, "input layout");
 _Static_assert(sizeof(struct bcast_sync_point) == FUZZ_SYNC_SIZE, "sync");
 _Static_assert(offsetof(struct bcast_ring_hdr, line0_pad) == FUZZ_LINE0, "l0");
 _Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
@@ -119,6 +128,70 @@ _Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
 			abort();					\
 		}							\
 	} while (0)
+
+/*
+ * Work bounds.  A walk from a sync point covers at most one frontier step
+ * (a chunk and two frames of the MTU), and finding a boundary takes at
+ * most four such walks; everything else a reader call does is bounded by
+ * its own constant (bcast_receive: 4096 frames), by the ring (a batch or a
+ * bulk window is at most a ring, a frame at least 8 bytes) or by the
+ * caller's buffer.  The bounds are generous; a loop steered by the ring
+ * is not.
+ */
+#ifdef BCAST_COUNT_FRAMES
+extern unsigned long bcast_frames_visited;
+static unsigned long work_locate;	/* frames of one boundary search */
+static unsigned long work_ring;		/* frames one ring can hold */
+
+static void work_set(const struct bcast_ring_hdr *h)
+{
+	uint64_t frame = BCAST_FRAME_HDR + (((uint64_t)h->mtu + 7) & ~7ULL);
+
+	work_locate = 4 * (((1ULL << h->chunk_shift) + 2 * frame) / 8 + 1);
+	work_ring = h->capacity / 8;
+}
+
+static void work_check(const char *call, unsigned long bound)
+{
+	if (bcast_frames_visited <= bound)
+		return;
+	fprintf(stderr, "fuzz-reader: %s looked at %lu frames, more than %lu "
+		"(locate %lu, ring %lu): its work is steered by the ring\n",
+		call, bcast_frames_visited, bound, work_locate, work_ring);
+	abort();
+}
+
+#define WORK(call, bound) __extension__ ({				\
+	__auto_type r_ = (bcast_frames_visited = 0, (call));		\
+	work_check(#call, (bound));					\
+	r_;								\
+})
+#else
+#define work_set(h) ((void)(h))
+#define WORK(call, bound) (call)
+#endif
+
+#define bcast_receive(...)						\
+	WORK((bcast_receive)(__VA_ARGS__), 4096 + 2 * work_locate + 4)
+#define bcast_batch(...)						\
+	WORK((bcast_batch)(__VA_ARGS__), 2 * work_locate + 4)
+#define bcast_batch_next(...)						\
+	WORK((bcast_batch_next)(__VA_ARGS__),				\
+	     4096 + 2 * work_ring + work_locate + 4)
+#define bcast_msg_read(...)						\
+	WORK((bcast_msg_read)(__VA_ARGS__), 2 * work_ring + 4)
+#define bcast_msg_valid(...)						\
+	WORK((bcast_msg_valid)(__VA_ARGS__), 4)
+#define bcast_read_bulk(...)						\
+	WORK((bcast_read_bulk)(__VA_ARGS__), work_ring + 2 * work_locate + 4)
+#define bcast_bulk_next(...)						\
+	WORK((bcast_bulk_next)(__VA_ARGS__), 2 * work_ring + 4)
+#define bcast_reader_open(...)						\
+	WORK((bcast_reader_open)(__VA_ARGS__), work_locate + 4)
+#define bcast_ring_count(...)						\
+	WORK((bcast_ring_count)(__VA_ARGS__), work_locate + 4)
+#define bcast_wait(...)							\
+	WORK((bcast_wait)(__VA_ARGS__), 4)
 
 static const uint64_t fuzz_caps[4] = { 4096, 8192, 16384, 4096 };
 
@@ -195,6 +268,30 @@ NOCOV static void take(unsigned char *dst, size_t n, const uint8_t **p, size_t *
 	*left -= k;
 }
 
+/* This process as a writer_lock value (see BCAST_LOCK_* in the ABI). */
+static uint64_t self_token(void)
+{
+	static uint64_t token;
+	unsigned long long start = 0;
+	char buf[1024], *p;
+	FILE *f;
+	int i;
+
+	if (token)
+		return token;
+	f = fopen("/proc/self/stat", "re");
+	p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%llu", &start);
+	if (f)
+		fclose(f);
+	token = ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
+		((uint64_t)getpid() & BCAST_LOCK_PID_MASK);
+	return token;
+}
+
 static int fuzz_decode(const uint8_t *data, size_t size, struct fuzz_ring *fr)
 {
 	struct bcast_ring_hdr *h;
@@ -220,7 +317,7 @@ static int fuzz_decode(const uint8_t *data, size_t size, struct fuzz_ring *fr)
 	take((unsigned char *)&h->committed, 8, &p, &left);
 	take((unsigned char *)&h->claimed, 8, &p, &left);
 	take((unsigned char *)&h->writer_alive, FUZZ_LINE3, &p, &left);
-	take((unsigned char *)&h->need_wakeup, 8, &p, &left);
+	take((unsigned char *)&h->need_wakeup, FUZZ_WAKE, &p, &left);
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	for (i = 0; i < nsync; i++)
@@ -273,8 +370,8 @@ fuzz_encode(const void *mem, uint64_t cap, unsigned ctl, unsigned ops,
 	n += 8;
 	memcpy(out + n, &h->writer_alive, FUZZ_LINE3);
 	n += FUZZ_LINE3;
-	memcpy(out + n, &h->need_wakeup, 8);
-	n += 8;
+	memcpy(out + n, &h->need_wakeup, FUZZ_WAKE);
+	n += FUZZ_WAKE;
 	memcpy(out + n, h->sync, (size_t)nsync * FUZZ_SYNC_SIZE);
 	n += (size_t)nsync * FUZZ_SYNC_SIZE;
 	memcpy(out + n, d, dlen);
@@ -1141,7 +1238,7 @@ static void writer_phase(struct fuzz_ctx *c)
 	uint64_t committed0, claimed0, budget;
 	unsigned char *b;
 	size_t mtu;
-	bool verify;
+	bool verify, ring_had_boundary;
 	int err;
 
 	if (bcast_reader_open(c->r, BCAST_FROM_LATEST, &latest))
@@ -1150,6 +1247,11 @@ static void writer_phase(struct fuzz_ctx *c)
 			      &oldest))
 		oldest = NULL;
 	FUZZ_CHECK(latest && oldest);
+	{
+		uint64_t msgs, bytes;
+
+		ring_had_boundary = bcast_ring_count(c->r, &msgs, &bytes) == 0;
+	}
 	FUZZ_CHECK(bcast_ring_info(c->r, &info) == 0);
 	committed0 = info.committed;
 	claimed0 = info.claimed;
@@ -1171,7 +1273,9 @@ static void writer_phase(struct fuzz_ctx *c)
 	 * exactly these back.
 	 */
 	budget = c->cap / 4 - 256;
-	verify = bcast_reader_position(latest) == committed0 &&
+	/* (bcast_ring_count() succeeding says that a boundary could be found
+	 * at `committed`, as the latest reader's join needed.) */
+	verify = ring_had_boundary && bcast_reader_position(latest) == committed0 &&
 		 claimed0 >= committed0 && claimed0 - committed0 <= c->cap / 8 &&
 		 committed0 < (1ULL << 62);
 	b = xbuf(c->cap);
@@ -1272,8 +1376,7 @@ static void attach_misuse(struct fuzz_ring *fr)
 {
 	struct bcast_ring *r = NULL;
 
-	/* misaligned memory and bad flags are refused */
-	FUZZ_CHECK(bcast_ring_attach(fr->mem + 8, fr->len - 8, 0, &r) == -EINVAL);
+	/* bad flags are refused */
 	FUZZ_CHECK(bcast_ring_attach(fr->mem, fr->len, 0x100, &r) == -EINVAL);
 	FUZZ_CHECK(bcast_ring_attach(NULL, fr->len, 0, &r) == -EINVAL);
 }
@@ -1296,9 +1399,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fuzz_decode(data, size, &fr))
 		return 0;
+	if (((struct bcast_ring_hdr *)fr.mem)->writer_lock == 1)
+		((struct bcast_ring_hdr *)fr.mem)->writer_lock = self_token();
 	header_pads((struct bcast_ring_hdr *)fr.mem, true);
 	attach_misuse(&fr);
-	err = bcast_ring_attach(fr.mem, fr.len, 0, &r);
+	err = bcast_ring_attach(fr.mem, fr.len, BCAST_RDWR, &r);
 	if (err) {
 		FUZZ_CHECK(err == -EINVAL || err == -EPROTO ||
 			   err == -BCAST_ECORRUPT);
@@ -1306,6 +1411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&c, 0, sizeof(c));
 	c.r = r;
+	work_set((struct bcast_ring_hdr *)fr.mem);
 	ring_info(r);
 	{
 		struct bcast_ring_info info;

@@ -80,8 +80,8 @@ static struct bcast_ring_hdr *H(unsigned char *mem)
 
 /*
  * A copy of the ring with the writer's identity made machine-independent:
- * a live writer is pid 1 in an unknown pid namespace (trusted alive), a
- * gone one is pid 0; no start time, no membarrier flag.
+ * a live writer's lock word is 1, which the target replaces with its own
+ * identity (alive), a gone one's is 0; no start time, no membarrier flag.
  */
 static unsigned char *snap(const struct seed *s)
 {
@@ -93,11 +93,13 @@ static unsigned char *snap(const struct seed *s)
 	memcpy(m, s->mem, s->size);
 	h = H(m);
 	h->writer_pid = h->writer_alive ? 1 : 0;
+	h->writer_lock = h->writer_alive ? 1 : 0;	/* 1: the fuzzer itself */
 	h->writer_start = 0;
 	h->writer_pidns = 0;
 	h->writer_flags = 0;
 	h->need_wakeup = 0;
 	h->wake_seq = 0;
+	h->reader_flags = 0;
 	return m;
 }
 
