@@ -117,6 +117,8 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
         BCAST_STRESS_MESSAGES=${BCAST_ASAN_STRESS_MESSAGES:-2000000} \
         BCAST_CRASH_ROUNDS=${BCAST_ASAN_CRASH_ROUNDS:-200} \
         BCAST_THREADS_MESSAGES=${BCAST_ASAN_THREADS_MESSAGES:-500000} \
+        BCAST_RACE_ROUNDS=${BCAST_ASAN_RACE_ROUNDS:-200} \
+        BCAST_ACCOUNTING_MESSAGES=${BCAST_ASAN_ACCOUNTING_MESSAGES:-200000} \
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             host_tests build/asan asan
