@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Exhaustive model checks of the two protocols a race can break, with spin:
+# lib/owner.pml (who is the writer) and lib/wait.pml (no lost wake-up).
+# See the header comment of each model for what it models and proves.
+set -u
+
+usage() {
+	cat <<'EOF'
+Usage: tests/model/run.sh [--big] [--list] [--refs] [-h|--help] [PATTERN]
+
+Checks lib/owner.pml and lib/wait.pml exhaustively with spin: every
+configuration must verify with 0 errors over a complete search, and every
+deliberately broken variant (the old ownership protocol, a missing fence,
+an ignored membarrier() failure, no take-over...) must yield a
+counter-example, which shows that the properties can fail.  Prints TAP
+("ok N - ..." / "not ok N - ...") with the states stored and matched, the
+search depth and the time of each run, then "N passed, N failed"; exits
+non-zero on any failure.
+
+A "# TODO" test is a property that the C code does not have yet (a known
+bug): it is expected to fail and counts neither way; it says so when it
+starts passing.
+
+  --big      also run the larger configurations (several minutes)
+  --list     list the checks and exit
+  --refs     print every C line the models cite (file.c:N) and exit
+
+The last check compares a few cited lines with what they must hold: when
+the C code moved, it reports "# TODO" with the stale references (update the
+comments in lib/*.pml; it does not count as a failure).
+  PATTERN    run only the checks whose name matches this extended regex
+
+Installs the Debian package "spin" with apt-get when it is missing and this
+runs as root.  Works in build/model/ (one folder per check, with its pan
+sources, log and, for a counter-example, the trail: replay it with the
+"spin -t -p" command printed for it).  Environment: MODEL_DIR (work folder),
+MEMLIM (MiB per search, default 4096), DEPTH (pan -m, default 500000).
+EOF
+}
+
+big=0
+list=0
+refs=0
+pattern=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h|--help) usage; exit 0 ;;
+	--big) big=1 ;;
+	--list) list=1 ;;
+	--refs) refs=1 ;;
+	-*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	*) pattern=$1 ;;
+	esac
+	shift
+done
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=${MODEL_DIR:-$root/build/model}
+memlim=${MEMLIM:-4096}
+depth=${DEPTH:-500000}
+
+# name | model | spin -D flags | kind | expect | what
+#   kind: safety (assertions, invalid end states) or ltl (acceptance
+#         cycles under weak fairness); a trailing "-nored" disables
+#         partial-order reduction (the plain, unreduced state space)
+#   expect: pass, fail:REGEX (a counter-example whose pan output matches
+#         REGEX), todo:REGEX (a known bug: fails for now)
+tests=(
+"owner-mem-4|owner|-DN=4 -DKILLS=1|safety|pass|memory ring, 4 contenders + reader, 1 crash at any step: never two writers, reader never calls an up writer gone, no deadlock"
+"owner-mem-3x2|owner|-DN=3 -DKILLS=2|safety-nored|pass|memory ring, 3 contenders + reader, 2 crashes, unreduced: never two writers, no deadlock"
+"owner-ofd-4|owner|-DOFD -DN=4 -DKILLS=1|safety|pass|shm/file ring (OFD lock), 4 contenders + reader, 1 crash: never two writers, no deadlock"
+"owner-ofd-3x2|owner|-DOFD -DN=3 -DKILLS=2|safety-nored|pass|shm/file ring (OFD lock), 3 contenders + reader, 2 crashes, unreduced: never two writers, no deadlock"
+"owner-ofd-foreign-4|owner|-DOFD -DFOREIGN -DN=4 -DKILLS=1|safety|pass|shm/file ring, pids not always visible (pid namespaces, hidepid): the OFD lock still gives one writer"
+"owner-progress-mem|owner|-DPROGRESS -DN=3 -DKILLS=1|ltl|pass|memory ring, 3 contenders, 1 crash: every live contender becomes writer (weak fairness)"
+"owner-progress-ofd|owner|-DPROGRESS -DOFD -DN=3 -DKILLS=1|ltl|pass|shm/file ring, 3 contenders, 1 crash: every live contender becomes writer (weak fairness)"
+"owner-progress-ofd-foreign|owner|-DPROGRESS -DOFD -DFOREIGN -DN=3 -DKILLS=1|ltl|pass|shm/file ring, pids not always visible: every live contender becomes writer"
+"owner-old|owner|-DOLD -DNOREADER -DN=3 -DKILLS=1|safety|fail:assertion violated.*holders|the old protocol (pid word, free when !writer_alive, start time trusted) must admit two writers"
+"owner-mem-foreign|owner|-DFOREIGN -DNOREADER -DN=3 -DKILLS=1|safety|fail:assertion violated.*holders|memory ring whose owner's pid cannot be seen (no OFD lock to tell) must admit two writers"
+"owner-no-takeover|owner|-DPROGRESS -DNO_TAKEOVER -DN=3 -DKILLS=1|ltl|fail:acceptance cycle|without take-over from a dead owner, progress must fail"
+"owner-report|owner|-DCHECK_REPORT -DN=3 -DKILLS=1|safety|todo:assertion violated.*set_epoch|a reader reports gone only a writer that left (writer.c:421-425: epoch bumped before writer_alive = 1)"
+"owner-report-fixed|owner|-DCHECK_REPORT -DFIX_ALIVE_FIRST -DN=3 -DKILLS=2|safety|pass|proposed fix (writer_alive = 1 before the epoch bump): a reader reports gone only a writer that left"
+"wait-fence-3r|wait|-DNR=3|safety|pass|writer fences, 3 readers, 2 messages, x86-TSO: no lost wake-up, no deadlock"
+"wait-fence-m3|wait|-DM=3|safety-nored|pass|writer fences, 2 readers, 3 messages, unreduced: no lost wake-up, no deadlock"
+"wait-membarrier-3r|wait|-DMEMBARRIER -DNR=3|safety|pass|readers' membarrier() for the writer's fence, 3 readers: no lost wake-up, no deadlock"
+"wait-membarrier-m3|wait|-DMEMBARRIER -DM=3|safety-nored|pass|readers' membarrier() for the writer's fence, 2 readers, 3 messages, unreduced: no lost wake-up"
+"wait-mbfail-m3|wait|-DMB_FAIL -DM=3|safety-nored|pass|a reader's membarrier() fails: it sleeps with a timeout, the writer goes back to fencing; never an untimed sleep that can miss a wake-up"
+"wait-no-writer-fence|wait|-DNO_WRITER_FENCE|safety|fail:assertion violated.*queued|without the writer's fence (and no membarrier) a wake-up must be lost"
+"wait-no-reader-fence|wait|-DNO_READER_FENCE|safety|fail:assertion violated.*queued|without the reader's fence a wake-up must be lost"
+"wait-mbfail-ignored|wait|-DMB_FAIL_IGNORED|safety|fail:assertion violated.*queued|a failed membarrier() ignored: a wake-up must be lost"
+"wait-no-open-fence|wait|-DNO_OPEN_FENCE|safety|fail:assertion violated.*queued|without bcast_writer_open()'s fence (writer.c:424) a reader that saw the old writer_flags must miss a wake-up"
+)
+big_tests=(
+"owner-mem-4x2|owner|-DN=4 -DKILLS=2|safety|pass|memory ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
+"owner-ofd-4x2|owner|-DOFD -DN=4 -DKILLS=2|safety|pass|shm/file ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
+"owner-progress-mem-4|owner|-DPROGRESS -DN=4 -DKILLS=1|ltl|pass|memory ring, 4 contenders, 1 crash: every live contender becomes writer"
+"wait-mbfail-3r|wait|-DMB_FAIL -DNR=3|safety|pass|a reader's membarrier() fails, 3 readers: never an untimed sleep that can miss a wake-up"
+"wait-fence-3r-m3|wait|-DNR=3 -DM=3|safety|pass|writer fences, 3 readers, 3 messages: no lost wake-up"
+)
+[ $big = 1 ] && tests+=("${big_tests[@]}")
+
+selected=()
+for t in "${tests[@]}"; do
+	name=${t%%|*}
+	if [ -z "$pattern" ] || [[ $name =~ $pattern ]]; then
+		selected+=("$t")
+	fi
+done
+
+# Lines the models cite, and a word each must still hold.
+anchors=(
+"owner.c:216|ofd_lock(r)"
+"owner.c:222|load_acquire(word)"
+"owner.c:224|token_alive(r, cur)"
+"owner.c:230|__atomic_compare_exchange_n(word"
+"owner.c:244|__atomic_compare_exchange_n(&r->hdr->writer_lock"
+"owner.c:176|writer_alive"
+"owner.c:180|writer_lock"
+"writer.c:407|owner_claim"
+"writer.c:412|readers_fence_for_us"
+"writer.c:415|resume_positions"
+"writer.c:421|writer_epoch"
+"writer.c:424|fence_full"
+"writer.c:425|writer_alive, 1"
+"writer.c:445|writer_alive, 0"
+"writer.c:447|owner_release"
+"writer.c:111|committed"
+"writer.c:121|fence_full"
+"writer.c:122|need_wakeup"
+"writer.c:94|writer_flags, 0"
+"wait.c:50|need_wakeup, 0"
+"wait.c:51|wake_seq"
+"wait.c:52|FUTEX_WAKE"
+"wait.c:81|fence_full"
+"wait.c:82|writer_flags"
+"wait.c:84|MEMBARRIER_CMD_GLOBAL_EXPEDITED"
+"wait.c:90|BCAST_READERS_NO_MEMBARRIER"
+"wait.c:208|wake_seq"
+"wait.c:210|need_wakeup, 1"
+"wait.c:213|reader_ready"
+"wait.c:225|FUTEX_WAIT"
+"wait.c:242|writer_epoch"
+"wait.c:244|owner_alive"
+"wait.c:266|reader_ready"
+"reader.c:162|committed"
+)
+
+if [ $refs = 1 ]; then
+	# (not the old protocol's, cited as "old writer.c:N" of 79818a2)
+	grep -hvE '79818a2|old (writer|wait)\.c' \
+		"$root/lib/owner.pml" "$root/lib/wait.pml" |
+	grep -oE '(owner|writer|wait|reader)\.c:[0-9]+(-[0-9]+)?' |
+	sort -u -t: -k1,1 -k2n |
+	while IFS=: read -r file range; do
+		first=${range%-*}
+		printf '%-16s %s\n' "$file:$range" \
+			"$(sed -n "${first}p" "$root/lib/$file" | sed 's/^[[:space:]]*//')"
+	done
+	exit 0
+fi
+
+if [ $list = 1 ]; then
+	for t in "${selected[@]}"; do
+		IFS='|' read -r name model defs kind expect what <<<"$t"
+		printf '%-28s %-6s %-40s %-12s %s\n' "$name" "$model" "$defs" "$kind" "${expect%%:*}"
+	done
+	exit 0
+fi
+if [ ${#selected[@]} = 0 ]; then
+	echo "run.sh: no check matches '$pattern'" >&2
+	exit 2
+fi
+
+# spin, from Debian, when missing.
+if ! command -v spin >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "# installing spin with apt-get"
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends spin; } >"${TMPDIR:-/tmp}/bcast-spin-install.log" 2>&1
+	fi
+	if ! command -v spin >/dev/null 2>&1; then
+		echo "Bail out! spin is not installed (apt-get install spin, as root)"
+		exit 1
+	fi
+fi
+command -v gcc >/dev/null 2>&1 || { echo "Bail out! gcc is not installed"; exit 1; }
+
+mkdir -p "$work" || { echo "Bail out! cannot create $work"; exit 1; }
+echo "# $(spin -V 2>&1 | head -n 1); work folder $work"
+if [ -z "$pattern" ]; then
+	echo "1..$((${#selected[@]} + 1))"
+else
+	echo "1..${#selected[@]}"
+fi
+
+n=0
+passed=0
+failed=0
+todo=0
+start_all=$(date +%s.%N)
+
+for t in "${selected[@]}"; do
+	IFS='|' read -r name model defs kind expect what <<<"$t"
+	n=$((n + 1))
+	dir=$work/$name
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$root/lib/$model.pml" "$dir/"
+
+	cflags="-DMEMLIM=$memlim"
+	pflags="-m$depth -n"
+	case $kind in
+	safety*) cflags="$cflags -DSAFETY" ;;
+	ltl*) cflags="$cflags -DNFAIR=3"; pflags="$pflags -a -f" ;;
+	esac
+	case $kind in
+	*-nored) cflags="$cflags -DNOREDUCE" ;;
+	esac
+
+	t0=$(date +%s.%N)
+	status=ran
+	# shellcheck disable=SC2086
+	if ! (cd "$dir" && spin -a $defs "$model.pml") >"$dir/spin.log" 2>&1; then
+		status="spin -a failed"
+	elif ! (cd "$dir" && gcc -w -O2 $cflags -o pan pan.c) >"$dir/gcc.log" 2>&1; then
+		status="gcc failed"
+	else
+		(cd "$dir" && ./pan $pflags) >"$dir/pan.log" 2>&1
+	fi
+	t1=$(date +%s.%N)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+
+	log=$dir/pan.log
+	errors= stored= matched= reached=
+	if [ "$status" = ran ]; then
+		errors=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+		stored=$(awk '/states, stored/ { print $1; exit }' "$log")
+		matched=$(awk '/states, matched/ { print $1; exit }' "$log")
+		reached=$(sed -n 's/.*depth reached \([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+	fi
+	# A pass needs the whole state space: full state storage (no bitstate
+	# or hash-compact), no depth or memory limit reached.
+	complete=1
+	if [ "$status" != ran ] || [ -z "$errors" ] ||
+	   ! grep -q 'Full statespace search' "$log" ||
+	   grep -qiE 'search depth too small|max search depth|MEMLIM bound|out of memory|search not completed|hash-compact|bit(state)? ?hash' "$log"; then
+		complete=0
+	fi
+	figures="${stored:-?} states stored, ${matched:-?} matched, depth ${reached:-?}, ${secs} s"
+	replay="cd $dir && spin -t -p $defs $model.pml"
+
+	verdict=bad
+	note=
+	case $expect in
+	pass)
+		if [ $complete = 1 ] && [ "$errors" = 0 ]; then
+			verdict=ok
+		elif [ "$status" != ran ]; then
+			note="$status (see $dir)"
+		elif [ $complete = 0 ]; then
+			note="search incomplete or aborted (see $log)"
+		else
+			note="$errors error(s): replay with: $replay"
+		fi
+		;;
+	fail:*|todo:*)
+		re=${expect#*:}
+		if [ "$status" = ran ] && [ "${errors:-0}" -ge 1 ] 2>/dev/null &&
+		   ls "$dir"/*.trail >/dev/null 2>&1 && grep -qE "$re" "$log"; then
+			verdict=ok
+			note="counter-example found as expected: $replay"
+		elif [ "$status" != ran ]; then
+			note="$status (see $dir)"
+		elif [ $complete = 1 ] && [ "$errors" = 0 ]; then
+			note="no counter-example: the model cannot see this fault"
+		else
+			note="not the expected counter-example /$re/ (see $log)"
+		fi
+		;;
+	esac
+
+	model_what="$model: $what"
+	case $expect in
+	todo:*)
+		todo=$((todo + 1))
+		if [ $verdict = ok ]; then
+			echo "not ok $n - $model_what ($figures) # TODO known bug"
+			echo "#   $note"
+		else
+			echo "ok $n - $model_what ($figures) # TODO now passes? $note"
+		fi
+		;;
+	*)
+		if [ $verdict = ok ]; then
+			passed=$((passed + 1))
+			echo "ok $n - $model_what ($figures)"
+			[ -n "$note" ] && echo "#   $note"
+		else
+			failed=$((failed + 1))
+			echo "not ok $n - $model_what ($figures)"
+			echo "#   $note"
+			[ -f "$log" ] && grep -E 'error|violated|cycle|too small|MEMLIM|memory' "$log" | head -n 5 | sed 's/^/#   /'
+		fi
+		;;
+	esac
+done
+
+# Are the cited lines still where the comments say?
+if [ -z "$pattern" ]; then
+	n=$((n + 1))
+	stale=
+	for a in "${anchors[@]}"; do
+		ref=${a%%|*} word=${a#*|}
+		file=${ref%%:*} line=${ref#*:}
+		sed -n "${line}p" "$root/lib/$file" | grep -qF -- "$word" ||
+			stale="$stale $ref"
+	done
+	if [ -z "$stale" ]; then
+		passed=$((passed + 1))
+		echo "ok $n - the C lines the models cite hold what they say (${#anchors[@]} checked)"
+	else
+		todo=$((todo + 1))
+		echo "not ok $n - the C lines the models cite hold what they say # TODO stale:$stale (see --refs)"
+	fi
+fi
+
+end_all=$(date +%s.%N)
+echo "# total $(awk -v a="$start_all" -v b="$end_all" 'BEGIN { printf "%.0f", b - a }') s; $todo todo (known bugs, not counted)"
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
