@@ -231,8 +231,13 @@ static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 		return -EPERM;
 	if (copy_from_user(&arm, uarg, sizeof(arm)))
 		return -EFAULT;
-	if (arm.reserved || (arm.flags & ~BCAST_ARM_WRITER_GONE))
+	if (arm.reserved ||
+	    (arm.flags & ~(BCAST_ARM_WRITER_GONE | BCAST_ARM_NO_MEMBARRIER)))
 		return -EINVAL;
+	/* Read by the writer when it wakes readers: sticky, never cleared. */
+	if (arm.flags & BCAST_ARM_NO_MEMBARRIER)
+		atomic_or(BCAST_READERS_NO_MEMBARRIER,
+			  (atomic_t *)ring->reader_flags);
 	spin_lock(&bf->arm_lock);
 	bf->armed.pos = arm.pos;
 	bf->armed.epoch = arm.epoch;

@@ -113,6 +113,7 @@ struct bcast_ring {
 	struct bcast_mem mem;
 	struct bcast_ring_hdr *hdr;	/* fields below BCAST_WAKE_OFFSET only */
 	u32 *need_wakeup;		/* in the wake page */
+	u32 *reader_flags;		/* in the wake page */
 
 	struct cdev *cdev;		/* allocated: open files pin it */
 	struct device *dev;

@@ -104,6 +104,9 @@ static int bcast_ring_alloc_mem(struct bcast_ring *ring)
 		return err;
 	ring->hdr = bcast_mem_addr(&ring->mem, 0);
 	ring->need_wakeup = bcast_mem_addr(&ring->mem, BCAST_WAKE_OFFSET);
+	ring->reader_flags = bcast_mem_addr(&ring->mem,
+					    offsetof(struct bcast_ring_hdr,
+						     reader_flags));
 	bcast_ring_format(ring);
 	return 0;
 }

@@ -152,6 +152,7 @@ struct bcast_reader {
 	uint64_t stalled_pos;	/* ... at this position */
 	uint64_t stalled_at;	/* ... and committed when that was seen */
 	uint64_t settled_seq;	/* batch handles below this are settled */
+	bool no_membarrier;	/* our membarrier() failed: writers must fence */
 	bool gone_known;	/* bcast_wait() reported the writer of */
 	uint64_t gone_epoch;	/* this epoch gone */
 	/* reassembly of fragmented messages */

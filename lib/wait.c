@@ -74,7 +74,7 @@ bool writer_registered_membarrier(void)
  * False when the writer skips its own barrier and our membarrier() failed:
  * then a wake-up may be lost, and the caller must not sleep for long.
  */
-static bool reader_barrier(const struct bcast_reader *rd)
+static bool reader_barrier(struct bcast_reader *rd)
 {
 	struct bcast_ring_hdr *h = rd->r->hdr;
 
@@ -83,7 +83,9 @@ static bool reader_barrier(const struct bcast_reader *rd)
 		return true;
 	if (!syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0))
 		return true;
-	/* Ask the writer to fence from now on (it looks when it wakes us). */
+	/* Ask the writer to fence from now on (it looks when it wakes us);
+	 * device readers ask through the kernel when they arm next. */
+	rd->no_membarrier = true;
 	if (rd->r->wake_writable)
 		__atomic_fetch_or(&h->reader_flags, BCAST_READERS_NO_MEMBARRIER,
 				  __ATOMIC_SEQ_CST);
@@ -119,6 +121,31 @@ static bool gone_reported(const struct bcast_reader *rd, uint64_t epoch)
 enum writer_view { WRITER_LIVE, WRITER_NONE };
 
 /*
+ * Ask the kernel to wake this reader (it sets need_wakeup), then the
+ * reader's barrier; *exact says whether it stood in for the writer's.  A
+ * reader whose membarrier() fails arms again with BCAST_ARM_NO_MEMBARRIER:
+ * it cannot write the wake page itself.  0, 1 if committed has moved
+ * already, or an error.
+ */
+static int arm_device(struct bcast_reader *rd, enum writer_view view,
+		      uint64_t epoch, bool *exact)
+{
+	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
+	int rc;
+
+	if (rd->no_membarrier)
+		flags |= BCAST_ARM_NO_MEMBARRIER;
+	rc = device_arm(rd->fd, wake_position(rd), epoch, flags);
+	if (rc)
+		return rc;
+	*exact = reader_barrier(rd);
+	if (*exact || (flags & BCAST_ARM_NO_MEMBARRIER))
+		return 0;
+	return device_arm(rd->fd, wake_position(rd), epoch,
+			  flags | BCAST_ARM_NO_MEMBARRIER);
+}
+
+/*
  * Device rings: arm (the kernel sets need_wakeup), barrier, re-check,
  * poll.  Returns 0 to look again, 1 when the kernel says the writer we
  * believed alive is gone, or an error.
@@ -126,13 +153,11 @@ enum writer_view { WRITER_LIVE, WRITER_NONE };
 static int sleep_on_device(struct bcast_reader *rd, enum writer_view view,
 			   uint64_t epoch, int64_t ms)
 {
-	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
-	int rc = device_arm(rd->fd, wake_position(rd), epoch, flags);
 	bool exact;
+	int rc = arm_device(rd, view, epoch, &exact);
 
 	if (rc)
 		return rc < 0 ? rc : 0;
-	exact = reader_barrier(rd);
 	if (reader_ready(rd))
 		return 0;
 	if (!exact && ms > BOUNDED_SLICE_MIN_MS)
@@ -266,7 +291,7 @@ BCAST_EXPORT int bcast_reader_arm(struct bcast_reader *rd)
 {
 	enum writer_view view;
 	uint64_t epoch;
-	bool report;
+	bool report, exact;
 	int rc;
 
 	if (!rd)
@@ -280,11 +305,9 @@ BCAST_EXPORT int bcast_reader_arm(struct bcast_reader *rd)
 	view = look_at_writer(rd, false, &epoch, &report);
 	if (report)
 		view = WRITER_LIVE;
-	rc = device_arm(rd->fd, wake_position(rd), epoch,
-			view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0);
+	rc = arm_device(rd, view, epoch, &exact);
 	if (rc)
 		return rc;
-	reader_barrier(rd);
 	return reader_ready(rd) ? 1 : 0;
 }
 

@@ -29,8 +29,8 @@ fi
 command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1; }
 
 # Library tests that run in the guest; the long stress runs stay on the host.
-LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait"
-DEVICE_TESTS="test-device test-poll test-open-reader test-pin test-notify test-memcg test-hardening test-races test-ioctl-fuzz test-module-cycles"
+LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting"
+DEVICE_TESTS="test-device test-library test-poll test-open-reader test-pin test-notify test-memcg test-hardening test-races test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench demo.sh"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
@@ -64,6 +64,8 @@ status=0
 # The shm round trips run 100,000 times on the host; emulated CPUs make
 # them slow here, where the device's 100,000 are the ones that count.
 export BCAST_PINGPONG_CYCLES=20000
+# Ownership races and saturated accounting, scaled to emulated CPUs.
+export BCAST_RACE_ROUNDS=100 BCAST_ACCOUNTING_MESSAGES=100000
 for t in $LIB_TESTS $DEVICE_TESTS; do
     echo "# \$t on \$(uname -r)"
     if [ "\$t" = test-device ]; then

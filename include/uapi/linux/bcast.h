@@ -150,6 +150,10 @@ struct bcast_ring_hdr {
  *	BCAST_ARM_WRITER_GONE and sleeps (no EPOLLHUP storm) until the next
  *	writer attaches (EPOLLPRI) or publishes (EPOLLIN).  A file that was
  *	never armed behaves as armed with {committed at open, 0, 0}.
+ *	BCAST_ARM_NO_MEMBARRIER: the reader, whose mapping is read-only,
+ *	cannot stand in for the writer's barrier (its membarrier() failed):
+ *	the kernel sets BCAST_READERS_NO_MEMBARRIER in reader_flags for it,
+ *	and the writer fences its publishes from its next wake-up on.
  * BCAST_IOC_NOTIFY (writer): clear need_wakeup and wake every poller and
  *	registered eventfd; costs the writer O(1) whatever the number of
  *	readers (wake-ups of many readers are handed to a kernel worker).
@@ -185,6 +189,8 @@ struct bcast_arm {
 	__u32 reserved;			/* must be 0 */
 };
 #define BCAST_ARM_WRITER_GONE	0x1	/* writer `epoch` is known to be gone */
+#define BCAST_ARM_NO_MEMBARRIER	0x2	/* the reader's membarrier() failed: set
+					 * BCAST_READERS_NO_MEMBARRIER for it */
 
 struct bcast_dev_info {
 	__u64 capacity;			/* data bytes */
