@@ -35,6 +35,7 @@
  * process that can still run code.  -ESRCH when there is none: no such
  * process, or only a zombie (a thread-group leader in state Z with other
  * threads still running counts as alive: field 20 is the thread count).
+ * Another error when it cannot be told (no /proc mounted, say).
  */
 static int process_start_time(pid_t pid, uint64_t *ticks)
 {
@@ -51,6 +52,8 @@ static int process_start_time(pid_t pid, uint64_t *ticks)
 	else
 		snprintf(path, sizeof(path), "/proc/self/stat");
 	f = fopen(path, "re");
+	if (!f && errno == ENOENT && pid && access("/proc/self/stat", R_OK))
+		return -ENOENT;	/* no /proc here: nothing can be told */
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
 	p = fgets(buf, sizeof(buf), f);

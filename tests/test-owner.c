@@ -15,6 +15,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -678,6 +679,61 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	bcast_ring_destroy(shm_name);
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+/* Without /proc nothing can be told about a pid: the owner stands. */
+TEST(without_proc_a_live_owner_is_not_taken_over)
+{
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	int status, holder_ready[2];
+	pid_t holder, judge;
+	char c;
+
+	CHECK((r = memory_ring(ring_mem)) != NULL);
+	CHECK(!pipe(holder_ready));
+	holder = fork();
+	if (holder == 0) {
+		struct bcast_ring *hr;
+		struct bcast_writer *hw;
+
+		if (bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &hr) ||
+		    bcast_writer_open(hr, &hw) ||
+		    write(holder_ready[1], "w", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	CHECK(holder > 0);
+	CHECK(read(holder_ready[0], &c, 1) == 1);
+	judge = fork();
+	if (judge == 0) {
+		struct bcast_ring *jr;
+		struct bcast_writer *jw;
+
+		if (unshare(CLONE_NEWNS) ||
+		    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", "/proc", "tmpfs", 0, NULL))
+			_exit(77);	/* not allowed here */
+		if (bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &jr))
+			_exit(3);
+		_exit(bcast_writer_open(jr, &jw) == -EBUSY ? 0 : 1);
+	}
+	CHECK(judge > 0);
+	CHECK(waitpid(judge, &status, 0) == judge);
+	kill(holder, SIGKILL);
+	reap(holder);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		printf("# skipped: cannot hide /proc here (needs root)\n");
+	else
+		CHECK_EQ(WEXITSTATUS(status), 0);
+	/* With /proc, the dead holder is seen dead. */
+	CHECK_OK(bcast_writer_open(r, &w));
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	close(holder_ready[0]);
+	close(holder_ready[1]);
 }
 
 int main(void)
