@@ -688,6 +688,8 @@ static long drain(struct bcast_ring *r, int style, double secs,
 			while (rc > 0 && bcast_bulk_next(&bk, &m) == 1)
 				msgs++;
 		}
+		if (rc == -EINPROGRESS)
+			continue;	/* bounded work: more pending */
 		if (rc < 0 && rc != -EAGAIN) {
 			fprintf(stderr, "# %s reader: %s\n",
 				style == 0 ? "receive" : style == 1 ? "batch" :

@@ -394,6 +394,8 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 		}
 		if (s.rep.failed)
 			break;
+		if (rc == -EINPROGRESS)
+			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN) {
 			rc = bcast_wait(s.rd, 1000);
 			if (rc == -BCAST_EWRITERGONE)

@@ -301,6 +301,8 @@ static void *reader_thread(void *arg)
 			style = style == 1 ? 2 : 1;
 		if (rc == -EIO)
 			break;
+		if (rc == -EINPROGRESS)
+			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN || rc == 0) {
 			rc = bcast_wait(x->rd, 1000);
 			res->waits++;
@@ -576,6 +578,8 @@ static void *lapped_reader(void *arg)
 			x->overruns_seen++;
 			continue;
 		}
+		if (rc == -EINPROGRESS)
+			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN || rc == 0 || rc == -EBUSY) {
 			if (rc == -EBUSY)
 				style = 0;	/* finish that message */
