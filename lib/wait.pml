@@ -1,10 +1,13 @@
 /*
- * wait.pml: the wake-up handshake of shm, file and memory rings.
+ * wait.pml: the wake-up handshake of shm, file and memory rings, and of
+ * device rings with bcast.ko.
  *
  * A Promela model of the Dekker handshake between the writer's
  * publish_position() / notify() (lib/writer.c) with wake_readers()
  * (lib/wait.c), and the reader's bcast_wait() / sleep_on_ring() /
- * reader_barrier() (lib/wait.c) with reader_ready() (lib/reader.c).
+ * reader_barrier() (lib/wait.c) with reader_ready() (lib/reader.c); with
+ * -DDEVICE, sleep_on_device() / arm_device() and bcast.ko's side
+ * (BCAST_IOC_ARM, poll, BCAST_IOC_NOTIFY: kmod/file.c, kmod/wake.c).
  * Checked exhaustively by tests/model/run.sh (part of `make check`).
  *
  * What is modelled
@@ -49,6 +52,21 @@
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
  *                    (writer.c:424): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
+ *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
+ *                    poll()s; the writer calls BCAST_IOC_NOTIFY.  With the
+ *                    writer's fence:                                  PASS
+ *   DEVICE MEMBARRIER, DEVICE MB_FAIL: FAIL today.  After a wake-up, poll()
+ *                    calls bcast_poll() again and, not ready, the kernel
+ *                    sets need_wakeup and re-checks committed itself
+ *                    (kmod/file.c:174-184): a new handshake with no
+ *                    membarrier() to stand in for the writer's missing
+ *                    fence, so the writer's need_wakeup load can pass its
+ *                    committed store and the reader sleeps on (until the
+ *                    next publish or the poll timeout).
+ *   DEVICE_FIX       with DEVICE: a proposed fix (see NOTIFIED_SINCE_ARM):
+ *                    PASS with MEMBARRIER and with MB_FAIL
+ *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
+ *                    after its checks instead of before (file.c:214).  must FAIL
  *
  * Properties
  *   - No lost wake-up: when nothing can move any more (the writer has
@@ -84,9 +102,14 @@
  *     fence by itself; the model does not count on it (a plain store, then
  *     the fence_full() of reader_barrier(), wait.c:81), as on arm64, where
  *     a release store does not order a later plain load.
- *   - Device rings (bcast.ko: BCAST_IOC_ARM and poll set need_wakeup, then
- *     smp_mb(), then re-read committed, kmod/file.c) follow the same
- *     pattern on the reader's side; they are not this model.
+ *   - Device rings (-DDEVICE): the kernel's side is modelled at the level
+ *     of its barriers and its wait queue: BCAST_IOC_ARM, poll()'s
+ *     bcast_poll() and its re-evaluation after each wake-up, NOTIFY with
+ *     the in-line and the deferred (worker) wake-up of kmod/wake.c.  The
+ *     wait-queue lock, pollwake()'s `triggered` flag and the workqueue's
+ *     PENDING bit are single atomic steps (each is a lock or an atomic
+ *     with the barriers wake.c's comment lists); HUP/PRI writer events
+ *     are not (the writer stays).
  */
 
 #ifndef NR
@@ -114,6 +137,14 @@ bool no_mb;		/* hdr->reader_flags & BCAST_READERS_NO_MEMBARRIER */
 bool queued[NCPU];	/* reader sleeps in FUTEX_WAIT */
 bool timed[NCPU];	/* ... with a timeout */
 bool done[NCPU];	/* reader saw all M messages */
+#ifdef DEVICE
+bool trig[NCPU];	/* poll: pollwake() triggered this reader's entry */
+bool wmask;		/* ring->wake_mask (kmod/wake.c), nonzero */
+bool pending;		/* ring->wake_work is queued, its function not begun */
+#ifdef DEVICE_FIX
+byte nseq;		/* a proposed ring->notify_seq, bumped by NOTIFY */
+#endif
+#endif
 
 #if defined(MEMBARRIER) || defined(MB_FAIL) || defined(MB_FAIL_IGNORED) || \
     defined(NO_OPEN_FENCE)
@@ -189,6 +220,146 @@ end:	do
 	od
 }
 
+/* ---- waking ---- */
+
+#define WAKE_QUEUED \
+	i = 1; \
+	do \
+	:: i <= NR -> if :: queued[i] -> trig[i] = 1 :: else fi; i++ \
+	:: else -> break \
+	od; \
+	i = 0
+
+#ifndef DEVICE
+#define WAKE_READERS \
+	/* wait.c:50 store need_wakeup = 0 */ \
+	STORE(WCPU, A_NEED, 0); \
+	/* wait.c:51 fetch_add(wake_seq): lock xadd */ \
+	d_step { DRAIN(WCPU); wake_seq++ }; \
+	/* wait.c:52 FUTEX_WAKE, INT_MAX: every queued reader */ \
+	d_step { \
+		i = 1; \
+		do \
+		:: i <= NR -> queued[i] = 0; timed[i] = 0; i++ \
+		:: else -> break \
+		od; \
+		i = 0 \
+	}
+#else
+#define WAKE_READERS \
+	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
+	 * bcast_ioc_notify(), kmod/file.c:252-264; line 258 \
+	 * WRITE_ONCE(need_wakeup, 0) */ \
+	STORE(WCPU, A_NEED, 0); \
+	/* bcast_wake(), kmod/wake.c:167-173: line 170 smp_mb() */ \
+	d_step { DRAIN(WCPU); NOTIFY_SEQ }; \
+	if \
+	:: /* wake.c:100-120, in line: wake_up_locked_poll() under the \
+	    * wait-queue lock wakes every entry */ \
+	   d_step { WAKE_QUEUED } \
+	:: /* wake.c:152-160, deferred: 154 atomic_or(wake_mask), 156 \
+	    * smp_mb(), 158 queue_work() (PENDING set, or already set) */ \
+	   d_step { wmask = 1 }; \
+	   d_step { pending = 1 } \
+	fi
+
+/* The wake-up worker, kmod/wake.c:122-135. */
+active proctype Worker()
+{
+	byte i;
+	bool m;
+
+end:	do
+	:: /* process_one_work(): PENDING cleared, smp_mb(), then the
+	    * function */
+	   d_step { pending -> pending = 0 };
+	   d_step { m = wmask; wmask = 0 };	/* line 126 atomic_xchg() */
+	   if
+	   :: m -> d_step { WAKE_QUEUED; m = 0 }	/* line 129 */
+	   :: else
+	   fi
+	od
+}
+
+/*
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:225-250.
+ * With rd->no_membarrier (arm_device()), BCAST_ARM_NO_MEMBARRIER makes
+ * the kernel set reader_flags (lines 238-240, atomic_or: a locked op).
+ */
+#define ARM \
+	d_step { \
+		if \
+		:: rd_no_mb -> DRAIN(me); no_mb = 1; armed_no_mb = 1 \
+		:: else \
+		fi; \
+		ARM_SEQ \
+	}; \
+	STORE(me, A_NEED, 1);	/* line 246 WRITE_ONCE(need_wakeup, 1) */ \
+	/* lines 248-249 smp_mb(); committed != pos */ \
+	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) }
+
+#ifdef DEVICE_FIX
+/*
+ * A proposed fix for device readers of a writer that relies on their
+ * membarrier(): NOTIFY bumps a sequence (after clearing need_wakeup, as
+ * FUTEX_WAKE's wake_seq); ARM samples it before setting need_wakeup; and
+ * bcast_poll() reports the reader ready (a spurious EPOLLIN) once a NOTIFY
+ * came since it armed, instead of setting need_wakeup again itself: the
+ * reader goes back to bcast_wait(), which arms again and issues its
+ * membarrier().  Without it, the in-kernel re-arm has no barrier to pair
+ * with the writer's missing one.
+ */
+#define NOTIFY_SEQ		nseq++
+#define ARM_SEQ			aseq = nseq
+#define NOTIFIED_SINCE_ARM \
+	if :: atomic { nseq != aseq -> c = 255 } :: atomic { nseq == aseq -> skip } fi
+#else
+#define NOTIFY_SEQ		skip
+#define ARM_SEQ			skip
+#define NOTIFIED_SINCE_ARM	skip
+#endif
+
+/* poll_wait(), kmod/file.c:214: on ring->wq, under its lock */
+#define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
+#ifndef DEVICE_QUEUE_LATE
+#define QUEUE_EARLY	QUEUE
+#define QUEUE_LATE	skip
+#else
+/* Broken on purpose: queued after the checks, just before sleeping. */
+#define QUEUE_EARLY	skip
+#define QUEUE_LATE	if :: !queued[me] -> QUEUE :: else fi
+#endif
+
+/*
+ * device_poll() (lib/device.c), poll(2): do_poll() calls bcast_poll(),
+ * kmod/file.c:205-223, sleeps until pollwake() triggers the entry (or the
+ * timeout, with !exact: wait.c sleep_on_device() bounds it), and calls it
+ * again.  bcast_reader_ready(), file.c:174-184: smp_mb() (177), committed
+ * (178), need_wakeup = 1 (180), smp_mb() (182), committed (183).
+ */
+#define POLL \
+	QUEUE_EARLY; \
+repoll:	atomic { DRAIN(me); LOAD(me, A_COMMITTED, c) }; \
+	NOTIFIED_SINCE_ARM; \
+	if \
+	:: c == pos -> \
+		STORE(me, A_NEED, 1); \
+		d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
+	:: else \
+	fi; \
+	if \
+	:: c != pos -> skip	/* EPOLLIN: poll() returns */ \
+	:: else -> \
+		QUEUE_LATE; \
+		if \
+		:: atomic { trig[me] -> trig[me] = 0 }; goto repoll \
+		:: atomic { timed[me] -> skip }	/* DEVICE_POLL_TIMEOUT */ \
+		fi \
+	fi; \
+	/* poll_freewait(): off the queue; back to bcast_wait() */ \
+	atomic { queued[me] = 0; trig[me] = 0; timed[me] = 0; c = 0 }
+#endif
+
 /* ---- the writer ---- */
 
 active proctype Writer()
@@ -234,20 +405,8 @@ active proctype Writer()
 			:: atomic { !(membarrier && !(REGISTERED && !no_mb)) ->
 				    skip }
 			fi;
-			/* line 97 wake_readers(), wait.c:42-53; line 50
-			 * store need_wakeup = 0 */
-			STORE(WCPU, A_NEED, 0);
-			/* wait.c:51 fetch_add(wake_seq): lock xadd */
-			d_step { DRAIN(WCPU); wake_seq++ };
-			/* wait.c:52 FUTEX_WAKE, INT_MAX */
-			d_step {
-				i = 1;
-				do
-				:: i <= NR -> queued[i] = 0; timed[i] = 0; i++
-				:: else -> break
-				od;
-				i = 0
-			}
+			/* line 97 wake_readers(), wait.c:42-53 */
+			WAKE_READERS
 		:: else
 		fi;
 		atomic { v = 0; k++ }
@@ -257,10 +416,59 @@ active proctype Writer()
 
 /* ---- the readers ---- */
 
+/*
+ * reader_barrier(), wait.c:77-93: sets exact (its result).  A device
+ * reader's mapping is read-only: it cannot set reader_flags itself
+ * (lines 89-91), it re-arms asking the kernel to (arm_device()).
+ */
+#ifdef DEVICE
+#define READERS_FLAG	skip
+#else
+#define READERS_FLAG	no_mb = 1	/* lines 89-91 fetch_or, a locked op */
+#endif
+#ifndef NO_READER_FENCE
+#define READER_FENCE	d_step { DRAIN(me) };	/* line 81 fence_full() */
+#else
+#define READER_FENCE
+#endif
+#ifndef MB_FAIL_IGNORED
+#define MB_FAILED	d_step { DRAIN(me); rd_no_mb = 1; READERS_FLAG; exact = 0 }
+#else
+#define MB_FAILED	skip
+#endif
+#define READER_BARRIER \
+	READER_FENCE \
+	d_step { LOAD(me, A_WFLAGS, wf) };	/* line 82 */ \
+	exact = 1; \
+	if \
+	:: wf -> \
+		if \
+		:: MB_WORKS(me) -> \
+			/* line 84 membarrier() succeeds: a full barrier on \
+			 * every CPU */ \
+			d_step { \
+				i = 0; \
+				do \
+				:: i < NCPU -> DRAIN(i); i++ \
+				:: else -> break \
+				od; \
+				i = 0 \
+			} \
+		:: else -> \
+			/* line 84 fails: 88 rd->no_membarrier, 92 false */ \
+			MB_FAILED \
+		fi \
+	:: else \
+	fi; \
+	wf = 0
+
 proctype Reader(byte me)
 {
 	byte i, j, pos, seq, c, wf;
-	bool exact;
+	bool exact, rd_no_mb, armed_no_mb;
+#ifdef DEVICE_FIX
+	byte aseq;
+#endif
 
 	do
 	:: pos == M -> break
@@ -270,44 +478,16 @@ proctype Reader(byte me)
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
-			/* wait.c:268 look_at_writer(): WRITER_LIVE (see header);
-			 * 283 sleep_on_ring(), 200-233.  Line 208: */
+			/* wait.c:268 look_at_writer(): WRITER_LIVE (see header) */
+#ifndef DEVICE
+			/* wait.c:283 sleep_on_ring(), 200-233.  Line 208: */
 			atomic { seq = wake_seq; c = 0 };
 			/* line 210 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
-			/* line 211 reader_barrier(), 77-93 */
-#ifndef NO_READER_FENCE
-			d_step { DRAIN(me) };		/* line 81 fence_full() */
-#endif
-			d_step { LOAD(me, A_WFLAGS, wf) };	/* line 82 */
-			exact = 1;
-			if
-			:: wf ->
-				if
-				:: MB_WORKS(me) ->
-					/* line 84 membarrier() succeeds: a full
-					 * barrier on every CPU */
-					d_step {
-						i = 0;
-						do
-						:: i < NCPU -> DRAIN(i); i++
-						:: else -> break
-						od;
-						i = 0
-					}
-				:: else ->
-#ifndef MB_FAIL_IGNORED
-					/* lines 88-91 fetch_or(reader_flags),
-					 * 92 return false */
-					d_step { DRAIN(me); no_mb = 1; exact = 0 }
-#else
-					skip
-#endif
-				fi
-			:: else
-			fi;
+			/* line 211 reader_barrier() */
+			READER_BARRIER;
 			/* line 213 reader_ready() */
-			d_step { LOAD(me, A_COMMITTED, c); wf = 0 };
+			d_step { LOAD(me, A_COMMITTED, c) };
 			if
 			:: c != pos -> atomic { pos = c; c = 0; exact = 0 }
 			:: else ->
@@ -328,6 +508,34 @@ proctype Reader(byte me)
 					    timed[me] = 0 }	/* ETIMEDOUT */
 				fi
 			fi
+#else
+			/* wait.c:281 sleep_on_device(); arm_device(),
+			 * device_arm(): BCAST_IOC_ARM, kmod/file.c:225-250 */
+			ARM;
+			if
+			:: c != pos -> c = 0		/* returns 1: look again */
+			:: else ->
+				/* arm_device(): reader_barrier() */
+				READER_BARRIER;
+				/* arm_device(): a failed membarrier() arms again
+				 * with BCAST_ARM_NO_MEMBARRIER */
+				if
+				:: !exact && !armed_no_mb -> ARM
+				:: else -> c = pos
+				fi;
+				if
+				:: c != pos -> c = 0
+				:: else ->
+					/* sleep_on_device(): reader_ready() */
+					d_step { LOAD(me, A_COMMITTED, c) };
+					if
+					:: c != pos -> atomic { pos = c; c = 0 }
+					:: else -> POLL
+					fi
+				fi
+			fi;
+			atomic { exact = 0; armed_no_mb = 0 }
+#endif
 		fi
 	od;
 	assert(pos == M);

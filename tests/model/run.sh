@@ -25,7 +25,7 @@ starts passing.
 
   --big      also run the larger configurations (several minutes)
   --list     list the checks and exit
-  --refs     print every C line the models cite (file.c:N) and exit
+  --refs     print every C line the models cite (name.c:N) and exit
 
 The last check compares a few cited lines with what they must hold: when
 the C code moved, it reports "# TODO" with the stale references (update the
@@ -89,6 +89,13 @@ tests=(
 "wait-no-writer-fence|wait|-DNO_WRITER_FENCE|safety|fail:assertion violated.*queued|without the writer's fence (and no membarrier) a wake-up must be lost"
 "wait-no-reader-fence|wait|-DNO_READER_FENCE|safety|fail:assertion violated.*queued|without the reader's fence a wake-up must be lost"
 "wait-mbfail-ignored|wait|-DMB_FAIL_IGNORED|safety|fail:assertion violated.*queued|a failed membarrier() ignored: a wake-up must be lost"
+"wait-device-fence-m3|wait|-DDEVICE -DM=3|safety|pass|device ring (ARM, poll, NOTIFY in line or by the worker), writer fences, 2 readers, 3 messages: no lost wake-up, no deadlock"
+"wait-device-membarrier|wait|-DDEVICE -DMEMBARRIER|safety|todo:assertion violated.*queued|device ring, readers' membarrier() for the writer's fence: poll()'s in-kernel re-arm after a wake-up (kmod/file.c:174-184) has no membarrier()"
+"wait-device-mbfail|wait|-DDEVICE -DMB_FAIL|safety|todo:assertion violated.*queued|device ring, a reader's membarrier() fails: the other reader's in-kernel re-arm loses a wake-up"
+"wait-device-fix-membarrier|wait|-DDEVICE -DDEVICE_FIX -DMEMBARRIER|safety|pass|device ring, proposed fix (NOTIFY since ARM makes poll report ready): readers' membarrier() for the writer's fence, no lost wake-up"
+"wait-device-fix-mbfail|wait|-DDEVICE -DDEVICE_FIX -DMB_FAIL|safety|pass|device ring, proposed fix, a reader's membarrier() fails: never an untimed sleep that can miss a wake-up"
+"wait-device-queue-late|wait|-DDEVICE -DDEVICE_QUEUE_LATE|safety|fail:assertion violated.*queued|device ring, bcast_poll() queueing after its checks (not before, file.c:214) must lose a wake-up"
+"wait-device-no-writer-fence|wait|-DDEVICE -DNO_WRITER_FENCE|safety|fail:assertion violated.*queued|device ring without the writer's fence (and no membarrier) must lose a wake-up"
 "wait-no-open-fence|wait|-DNO_OPEN_FENCE|safety|fail:assertion violated.*queued|without bcast_writer_open()'s fence (writer.c:424) a reader that saw the old writer_flags must miss a wake-up"
 )
 big_tests=(
@@ -96,6 +103,8 @@ big_tests=(
 "owner-ofd-4x2|owner|-DOFD -DN=4 -DKILLS=2|safety|pass|shm/file ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
 "owner-progress-mem-4|owner|-DPROGRESS -DN=4 -DKILLS=1|ltl|pass|memory ring, 4 contenders, 1 crash: every live contender becomes writer"
 "wait-mbfail-3r|wait|-DMB_FAIL -DNR=3|safety|pass|a reader's membarrier() fails, 3 readers: never an untimed sleep that can miss a wake-up"
+"wait-device-fence-3r|wait|-DDEVICE -DNR=3|safety|pass|device ring, writer fences, 3 readers: no lost wake-up"
+"wait-device-fix-membarrier-m3|wait|-DDEVICE -DDEVICE_FIX -DMEMBARRIER -DM=3|safety|pass|device ring, proposed fix, membarrier, 3 messages: no lost wake-up"
 "wait-fence-3r-m3|wait|-DNR=3 -DM=3|safety|pass|writer fences, 3 readers, 3 messages: no lost wake-up"
 )
 [ $big = 1 ] && tests+=("${big_tests[@]}")
@@ -144,18 +153,31 @@ anchors=(
 "wait.c:244|owner_alive"
 "wait.c:266|reader_ready"
 "reader.c:162|committed"
+"file.c:214|poll_wait"
+"file.c:180|need_wakeup, 1"
+"file.c:246|need_wakeup, 1"
+"file.c:258|need_wakeup, 0"
+"wake.c:170|smp_mb"
 )
+
+# Where a cited file is: lib/, or kmod/ for bcast.ko's.
+src() {
+	case $1 in
+	file.c|wake.c) echo "$root/kmod/$1" ;;
+	*) echo "$root/lib/$1" ;;
+	esac
+}
 
 if [ $refs = 1 ]; then
 	# (not the old protocol's, cited as "old writer.c:N" of 79818a2)
 	grep -hvE '79818a2|old (writer|wait)\.c' \
 		"$root/lib/owner.pml" "$root/lib/wait.pml" |
-	grep -oE '(owner|writer|wait|reader)\.c:[0-9]+(-[0-9]+)?' |
+	grep -oE '(owner|writer|wait|reader|file|wake)\.c:[0-9]+(-[0-9]+)?' |
 	sort -u -t: -k1,1 -k2n |
 	while IFS=: read -r file range; do
 		first=${range%-*}
 		printf '%-16s %s\n' "$file:$range" \
-			"$(sed -n "${first}p" "$root/lib/$file" | sed 's/^[[:space:]]*//')"
+			"$(sed -n "${first}p" "$(src "$file")" | sed 's/^[[:space:]]*//')"
 	done
 	exit 0
 fi
@@ -313,7 +335,7 @@ if [ -z "$pattern" ]; then
 	for a in "${anchors[@]}"; do
 		ref=${a%%|*} word=${a#*|}
 		file=${ref%%:*} line=${ref#*:}
-		sed -n "${line}p" "$root/lib/$file" | grep -qF -- "$word" ||
+		sed -n "${line}p" "$(src "$file")" | grep -qF -- "$word" ||
 			stale="$stale $ref"
 	done
 	if [ -z "$stale" ]; then
