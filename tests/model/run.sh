@@ -64,7 +64,8 @@ depth=${DEPTH:-500000}
 # name | model | spin -D flags | kind | expect | what
 #   kind: safety (assertions, invalid end states) or ltl (acceptance
 #         cycles under weak fairness); a trailing "-nored" disables
-#         partial-order reduction (the plain, unreduced state space)
+#         partial-order reduction (the plain, unreduced state space),
+#         "-collapse" stores states compressed (lossless, slower)
 #   expect: pass, fail:REGEX (a counter-example whose pan output matches
 #         REGEX), todo:REGEX (a known bug: fails for now)
 tests=(
@@ -99,13 +100,13 @@ tests=(
 "wait-no-open-fence|wait|-DNO_OPEN_FENCE|safety|fail:assertion violated.*queued|without bcast_writer_open()'s fence (writer.c:424) a reader that saw the old writer_flags must miss a wake-up"
 )
 big_tests=(
-"owner-mem-4x2|owner|-DN=4 -DKILLS=2|safety|pass|memory ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
+"owner-mem-4x2|owner|-DN=4 -DKILLS=2|safety-collapse|pass|memory ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
 "owner-ofd-4x2|owner|-DOFD -DN=4 -DKILLS=2|safety|pass|shm/file ring, 4 contenders + reader, 2 crashes: never two writers, no deadlock"
 "owner-progress-mem-4|owner|-DPROGRESS -DN=4 -DKILLS=1|ltl|pass|memory ring, 4 contenders, 1 crash: every live contender becomes writer"
 "wait-mbfail-3r|wait|-DMB_FAIL -DNR=3|safety|pass|a reader's membarrier() fails, 3 readers: never an untimed sleep that can miss a wake-up"
 "wait-device-fence-3r|wait|-DDEVICE -DNR=3|safety|pass|device ring, writer fences, 3 readers: no lost wake-up"
 "wait-device-fix-membarrier-m3|wait|-DDEVICE -DDEVICE_FIX -DMEMBARRIER -DM=3|safety|pass|device ring, proposed fix, membarrier, 3 messages: no lost wake-up"
-"wait-fence-3r-m3|wait|-DNR=3 -DM=3|safety|pass|writer fences, 3 readers, 3 messages: no lost wake-up"
+"wait-fence-3r-m3|wait|-DNR=3 -DM=3|safety-collapse|pass|writer fences, 3 readers, 3 messages: no lost wake-up"
 )
 [ $big = 1 ] && tests+=("${big_tests[@]}")
 
@@ -238,6 +239,7 @@ for t in "${selected[@]}"; do
 	esac
 	case $kind in
 	*-nored) cflags="$cflags -DNOREDUCE" ;;
+	*-collapse) cflags="$cflags -DCOLLAPSE" ;;	# lossless compression
 	esac
 
 	t0=$(date +%s.%N)
