@@ -53,9 +53,10 @@ static int bcast_writer_attach(struct bcast_ring *ring)
 	WRITE_ONCE(h->writer_pid, (u32)task_tgid_vnr(current));
 	WRITE_ONCE(h->writer_pidns, 0);
 	WRITE_ONCE(h->writer_start, 0);
-	WRITE_ONCE(h->writer_epoch, epoch);
-	/* Readers that see alive (acquire) see the fields above. */
-	smp_store_release(&h->writer_alive, 1);
+	WRITE_ONCE(h->writer_alive, 1);
+	/* Readers that see the new epoch (acquire) see it alive: none may
+	 * take the arriving writer for a departed one. */
+	smp_store_release(&h->writer_epoch, epoch);
 	atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT);
 	mutex_unlock(&ring->lock);
 	/* Readers waiting for the next writer (BCAST_ARM_WRITER_GONE). */
@@ -87,6 +88,7 @@ static int bcast_reader_attach(struct bcast_ring *ring, struct bcast_file *bf)
 	unsigned int max = READ_ONCE(bcast_max_readers);
 
 	bf->armed.pos = READ_ONCE(ring->hdr->committed);
+	bf->armed.notifies = atomic_long_read(&ring->notifies);
 	mutex_lock(&ring->lock);
 	if (ring->readers >= max) {
 		mutex_unlock(&ring->lock);
@@ -215,8 +217,16 @@ static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
 	spin_lock(&bf->arm_lock);
 	a = bf->armed;
 	spin_unlock(&bf->arm_lock);
-	/* Its barrier also orders the queueing before the writer state. */
-	if (bcast_reader_ready(ring, a.pos))
+	/*
+	 * A NOTIFY since the reader armed cleared need_wakeup: re-arming here
+	 * would do without the reader's own barrier (its membarrier() may be
+	 * what stands in for the writer's fence), so let it re-arm itself.
+	 * Otherwise the barrier in bcast_reader_ready() also orders the
+	 * queueing before the loads of the writer state.
+	 */
+	smp_mb();
+	if (atomic_long_read(&ring->notifies) != a.notifies ||
+	    bcast_reader_ready(ring, a.pos))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask | bcast_writer_events(atomic64_read(&ring->writer_state),
 					  &a);
@@ -242,7 +252,11 @@ static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 	bf->armed.pos = arm.pos;
 	bf->armed.epoch = arm.epoch;
 	bf->armed.flags = arm.flags;
+	/* Sampled before need_wakeup is set: a NOTIFY that clears it after
+	 * this makes poll() report ready. */
+	bf->armed.notifies = atomic_long_read(&ring->notifies);
 	spin_unlock(&bf->arm_lock);
+	smp_mb();
 	WRITE_ONCE(*ring->need_wakeup, 1);
 	/* Dekker: need_wakeup store before the committed load. */
 	smp_mb();
@@ -256,9 +270,12 @@ static long bcast_ioc_notify(struct bcast_file *bf)
 	if (!bf->writer)
 		return -EPERM;
 	WRITE_ONCE(*ring->need_wakeup, 0);
-	/* Clear before waking (bcast_wake() orders it): a reader re-arming
-	 * after the wake sets it again.
+	/* Clear, then count the notify, then wake (bcast_wake() orders it):
+	 * a reader armed before the clear sees the count move and re-arms
+	 * itself; one re-arming after the wake sets need_wakeup again.
 	 */
+	smp_mb__before_atomic();
+	atomic_long_inc(&ring->notifies);
 	bcast_wake(ring, EPOLLIN | EPOLLRDNORM);
 	return 0;
 }

@@ -120,6 +120,7 @@ struct bcast_ring {
 
 	struct mutex lock;		/* the writer state and readers */
 	atomic64_t writer_state;	/* BCAST_WRITER_PRESENT | epoch << 1 */
+	atomic_long_t notifies;		/* BCAST_IOC_NOTIFY calls so far */
 	struct pid *writer_pid;
 	unsigned int readers;		/* at most max_readers */
 
@@ -137,6 +138,7 @@ struct bcast_armed {
 	u64 pos;			/* wake when committed != pos */
 	u64 epoch;			/* with BCAST_ARM_WRITER_GONE */
 	u32 flags;			/* BCAST_ARM_* */
+	unsigned long notifies;		/* ring->notifies when armed */
 };
 
 /* An open /dev/bcastN, or a reader made by BCAST_IOC_OPEN_READER. */

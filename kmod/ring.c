@@ -91,6 +91,7 @@ static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
 	INIT_LIST_HEAD(&ring->efd_list);
 	bcast_wake_ring_init(ring);
 	atomic_long_set(&ring->pmd_mappings, 0);
+	atomic_long_set(&ring->notifies, 0);
 	return ring;
 }
 

@@ -32,10 +32,10 @@
 
 /*
  * Start time (clock ticks since boot, field 22 of /proc/PID/stat) of a
- * process that can still run code.  -ESRCH when there is none: no such
- * process, or only a zombie (a thread-group leader in state Z with other
- * threads still running counts as alive: field 20 is the thread count).
- * Another error when it cannot be told (no /proc mounted, say).
+ * process that can still run code.  -ESRCH for a zombie (a thread-group
+ * leader in state Z with other threads still running counts as alive:
+ * field 20 is the thread count); -ENOENT when /proc has no such entry,
+ * which says nothing by itself (no /proc mounted, hidepid=).
  */
 static int process_start_time(pid_t pid, uint64_t *ticks)
 {
@@ -52,10 +52,8 @@ static int process_start_time(pid_t pid, uint64_t *ticks)
 	else
 		snprintf(path, sizeof(path), "/proc/self/stat");
 	f = fopen(path, "re");
-	if (!f && errno == ENOENT && pid && access("/proc/self/stat", R_OK))
-		return -ENOENT;	/* no /proc here: nothing can be told */
 	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return -errno;	/* -ENOENT: gone, or hidden from us */
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
 	/* The command name (field 2) may hold anything: fields 3 and on
@@ -117,6 +115,7 @@ static int token_process_alive(uint64_t token)
 		return 0;
 	if ((token & ~BCAST_LOCK_OFD) == token_of_self())
 		return 1;
+	/* kill() knows whether the pid exists, /proc what it is now. */
 	if (kill(pid, 0) && errno == ESRCH)
 		return 0;
 	switch (process_start_time(pid, &ticks)) {
@@ -125,7 +124,7 @@ static int token_process_alive(uint64_t token)
 	case -ESRCH:
 		return 0;
 	default:
-		return -1;
+		return -1;	/* it exists, but /proc does not show it */
 	}
 }
 

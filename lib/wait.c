@@ -239,9 +239,15 @@ static int sleep_on_ring(struct bcast_reader *rd, enum writer_view view,
 static enum writer_view look_at_writer(struct bcast_reader *rd, bool hangup,
 				       uint64_t *epoch, bool *report)
 {
-	*epoch = load_acquire(&rd->hdr->writer_epoch);
 	*report = false;
-	if (!hangup && owner_alive(rd->r))
+	/* After a hangup, the writer we slept on is the one gone, whatever
+	 * came since (*epoch holds its epoch). */
+	if (hangup) {
+		*report = !gone_reported(rd, *epoch);
+		return WRITER_NONE;
+	}
+	*epoch = load_acquire(&rd->hdr->writer_epoch);
+	if (owner_alive(rd->r))
 		return WRITER_LIVE;
 	/* Never had one, or already said so: wait for the next. */
 	*report = *epoch && !gone_reported(rd, *epoch);
@@ -252,6 +258,7 @@ BCAST_EXPORT int bcast_wait(struct bcast_reader *rd, int timeout_ms)
 {
 	int64_t deadline, slice = BOUNDED_SLICE_MIN_MS;
 	bool hangup = false;
+	uint64_t epoch = 0;
 	int err;
 
 	if (!rd)
@@ -259,7 +266,6 @@ BCAST_EXPORT int bcast_wait(struct bcast_reader *rd, int timeout_ms)
 	deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 	for (;;) {
 		enum writer_view view;
-		uint64_t epoch;
 		int64_t left;
 		bool report;
 

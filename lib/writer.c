@@ -417,12 +417,14 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 		goto unlock;
 	w->seq0 = w->seq;
 	w->bytes0 = w->bytes;
+	/* Alive before the new epoch: a reader that sees the epoch (acquire)
+	 * sees us alive and does not take us for a departed writer. */
+	store_release(&h->writer_alive, 1);
 	if (r->backend != BACKEND_DEVICE)
-		__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELEASE);
 	/* Readers that saw the old writer_flags must be seen sleeping by our
 	 * first wake-up check (see publish_position). */
 	fence_full();
-	store_release(&h->writer_alive, 1);
 	r->writer = w;
 	*out = w;
 	return 0;

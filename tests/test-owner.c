@@ -736,6 +736,74 @@ TEST(without_proc_a_live_owner_is_not_taken_over)
 	close(holder_ready[1]);
 }
 
+/*
+ * /proc mounted with hidepid=invisible: another user's live writer has no
+ * /proc entry for us, though kill() says it exists.  It stands.
+ */
+TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
+{
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	int status, holder_ready[2];
+	pid_t holder, judge;
+	char c;
+
+	if (geteuid() != 0) {
+		printf("# skipped: needs root to become two other users\n");
+		return;
+	}
+	CHECK((r = memory_ring(ring_mem)) != NULL);
+	CHECK(!pipe(holder_ready));
+	holder = fork();
+	if (holder == 0) {
+		struct bcast_ring *hr;
+		struct bcast_writer *hw;
+
+		if (setgid(65534) || setuid(65534) ||
+		    bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &hr) ||
+		    bcast_writer_open(hr, &hw) ||
+		    write(holder_ready[1], "w", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	CHECK(holder > 0);
+	CHECK(read(holder_ready[0], &c, 1) == 1);
+	judge = fork();
+	if (judge == 0) {
+		struct bcast_ring *jr;
+		struct bcast_writer *jw;
+		char path[64];
+
+		if (unshare(CLONE_NEWNS) ||
+		    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("proc", "/proc", "proc", 0, "hidepid=2"))
+			_exit(77);
+		if (setgid(65533) || setuid(65533))
+			_exit(4);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)holder);
+		if (!access(path, F_OK))
+			_exit(77);	/* hidepid did not hide it */
+		if (bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &jr))
+			_exit(3);
+		_exit(bcast_writer_open(jr, &jw) == -EBUSY ? 0 : 1);
+	}
+	CHECK(judge > 0);
+	CHECK(waitpid(judge, &status, 0) == judge);
+	kill(holder, SIGKILL);
+	reap(holder);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		printf("# skipped: cannot mount /proc with hidepid here\n");
+	else
+		CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK_OK(bcast_writer_open(r, &w));
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	close(holder_ready[0]);
+	close(holder_ready[1]);
+}
+
 int main(void)
 {
 	contenders = env_int("BCAST_RACE_CONTENDERS", 4);
