@@ -9,6 +9,8 @@ BINDIR      ?= $(PREFIX)/bin
 # their own, e.g. O=build/asan SAN=address,undefined).
 O           ?= .
 SAN         ?=
+# LDFLAGS: extra flags when linking the programs (tests, tools), e.g. -static.
+LDFLAGS     ?=
 
 CC          ?= cc
 OPT         ?= -O2
@@ -76,7 +78,7 @@ tests: $(TEST_BINS)
 
 $(O)/tests/%: tests/%.c tests/harness.h tests/payload.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # bcast-bench is several files; ZeroMQ is a baseline when its headers exist.
 BENCH_SRCS  := $(wildcard tools/bench/*.c)
@@ -88,11 +90,11 @@ tools: $(TOOL_BINS) $(BENCH_BIN)
 
 $(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) tools/cli.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS) $(ZMQ_LIBS)
+	$(CC) $(CFLAGS_ALL) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS) $(ZMQ_LIBS)
 
 $(O)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).
 FUZZ_BIN := build/fuzz/fuzz-reader
