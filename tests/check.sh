@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # make check: install what is missing, build, run every host test (normal,
-# ASan+UBSan, TSan, fuzz) and the VM tests on Debian's 6.1 and 6.12 kernels,
-# then print "N passed, N failed".
+# ASan+UBSan, TSan, arm64 under qemu-user, fuzz) and the VM tests on Debian's
+# 6.1 and 6.12 kernels, then print "N passed, N failed".
 #
-# Environment: BCAST_CHECK_QUICK=1 skips the sanitizer builds, the fuzzer and
-# the VM (for a fast local loop); BCAST_FUZZ_SECONDS (default 60);
+# Environment: BCAST_CHECK_QUICK=1 skips the sanitizer builds, arm64, the
+# fuzzer and the VM (for a fast local loop); BCAST_FUZZ_SECONDS (default 60);
 # BCAST_VM_KERNELS (default "6.1 6.12").
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,13 @@ need_packages() {
     dpkg -s libzmq3-dev >/dev/null 2>&1 || missing+=(libzmq3-dev)
     command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
     command -v python3 >/dev/null || missing+=(python3)
+    # The arm64 stage: a cross compiler, its C library (only recommended by
+    # the compiler, so not installed without it) and qemu-user's
+    # qemu-aarch64 (static test programs need no binfmt or aarch64 sysroot).
+    command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+    dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing+=(libc6-dev-arm64-cross)
+    command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
+        missing+=(qemu-user)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         echo "check: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -129,6 +136,11 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run "tsan test-threads" 900 build/tsan/tests/test-threads
     fi
+    # The library and the unit tests cross-built for arm64, run under
+    # qemu-aarch64: functional only (the emulator keeps the host's memory
+    # ordering; README.md's ordering argument is the proof).
+    say "arm64 unit tests under qemu-user"
+    run "arm64 unit tests" 900 bash tests/arm64/run.sh
     say "fuzzing the reader for ${BCAST_FUZZ_SECONDS:-60}s"
     BCAST_FUZZ_STRICT=1 run "fuzz fuzz-reader" 900 bash tests/fuzz/run.sh "${BCAST_FUZZ_SECONDS:-60}"
 
