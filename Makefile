@@ -101,7 +101,7 @@ FUZZ_BIN := build/fuzz/fuzz-reader
 fuzz: $(FUZZ_BIN)
 $(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Iinclude/uapi \
+	clang -std=c11 -D_GNU_SOURCE -DBCAST_COUNT_FRAMES -O1 -g -Iinclude -Iinclude/uapi \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
 

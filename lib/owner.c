@@ -40,17 +40,29 @@
 static int process_start_time(pid_t pid, uint64_t *ticks)
 {
 	unsigned long long start = 0;
-	char path[64], buf[1024], *p, *save, *field, state = 0;
+	char path[96], buf[1024], *p, *save, *field, state = 0;
 	long threads = 0;
 	FILE *f;
 	int i;
 
-	/* pid 0: this process, through /proc/self, which names it even in a
-	 * /proc mounted for another pid namespace. */
-	if (pid)
+	/*
+	 * pid 0: this process, as /proc/self names it, which is right even
+	 * in a /proc mounted for another pid namespace; read through its
+	 * main thread's task entry, which emulators such as qemu-user do not
+	 * replace with their own (they fake /proc/self/stat and
+	 * /proc/<own pid>/stat).
+	 */
+	if (!pid) {
+		char self[32];
+		ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+
+		if (n < 0)
+			return -errno;
+		self[n] = '\0';
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/stat", self, self);
+	} else {
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/stat");
+	}
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;	/* -ENOENT: gone, or hidden from us */

@@ -242,6 +242,8 @@ static void reader_main(const char *name, const struct cfg *c)
 	st_rel(&sh->reader_ready, 1);
 	t0 = now_s();
 	while (!ld_acq(&sh->reader_failed)) {
+		/* Set once the last writer is gone: nothing more will come. */
+		uint32_t done = ld_acq(&sh->done);
 		ssize_t n = bcast_receive(rd, buf, cap, &m);
 
 		if (n >= 0) {
@@ -255,17 +257,14 @@ static void reader_main(const char *name, const struct cfg *c)
 			continue;
 		}
 		st_rel(&sh->reader_pos, bcast_reader_position(rd));
+		if (n == -EINPROGRESS)
+			continue;
 		if (n == -EAGAIN) {
-			uint32_t done = ld_acq(&sh->done);
-
+			if (done)
+				break;	/* everything read */
 			rc = bcast_wait(rd, 100);
-			if (rc == -BCAST_EWRITERGONE) {
-				/* Between two writers, or the end. */
-				if (done)
-					break;
-				usleep(20);
-				continue;
-			}
+			if (rc == -BCAST_EWRITERGONE)
+				continue;	/* between two writers */
 			if (rc == 0 || rc == -ETIMEDOUT || rc == -EINTR)
 				continue;
 			READER_FAIL("bcast_wait: %s", bcast_strerror(rc));

@@ -574,12 +574,20 @@ TEST(a_writer_whose_main_thread_exited_is_alive)
 	}
 	CHECK(child > 0);
 	usleep(200000);
-	CHECK(!running(child));	/* the leader is a zombie ... */
-	CHECK_OK(bcast_ring_info(r, &info));
-	CHECK_EQ(info.writer_alive, 1);	/* ... but the process lives */
-	CHECK_EQ(bcast_writer_open(r, &w), -EBUSY);
-	kill(child, SIGKILL);
-	reap(child);
+	{
+		/* Judged before the child is killed, checked after: a failed
+		 * check must not leave it publishing into ring_mem. */
+		int zombie = !running(child), busy, rc;
+
+		rc = bcast_ring_info(r, &info);
+		busy = bcast_writer_open(r, &w);
+		kill(child, SIGKILL);
+		reap(child);
+		CHECK(zombie);			/* the leader is a zombie ... */
+		CHECK_OK(rc);
+		CHECK_EQ(info.writer_alive, 1);	/* ... but the process lives */
+		CHECK_EQ(busy, -EBUSY);
+	}
 	CHECK_OK(bcast_ring_info(r, &info));
 	CHECK_EQ(info.writer_alive, 0);
 	CHECK_OK(bcast_writer_open(r, &w));
@@ -704,8 +712,13 @@ TEST(without_proc_a_live_owner_is_not_taken_over)
 		pause();
 		_exit(0);
 	}
-	CHECK(holder > 0);
-	CHECK(read(holder_ready[0], &c, 1) == 1);
+	close(holder_ready[1]);		/* a holder that fails says so: EOF */
+	if (holder < 0 || read(holder_ready[0], &c, 1) != 1) {
+		kill(holder, SIGKILL);
+		reap(holder);
+		close(holder_ready[0]);
+		FAILF("the holder could not become the writer");
+	}
 	judge = fork();
 	if (judge == 0) {
 		struct bcast_ring *jr;
@@ -733,7 +746,6 @@ TEST(without_proc_a_live_owner_is_not_taken_over)
 	bcast_writer_close(w);
 	bcast_ring_close(r);
 	close(holder_ready[0]);
-	close(holder_ready[1]);
 }
 
 /*
@@ -767,8 +779,13 @@ TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
 		pause();
 		_exit(0);
 	}
-	CHECK(holder > 0);
-	CHECK(read(holder_ready[0], &c, 1) == 1);
+	close(holder_ready[1]);		/* a holder that fails says so: EOF */
+	if (holder < 0 || read(holder_ready[0], &c, 1) != 1) {
+		kill(holder, SIGKILL);
+		reap(holder);
+		close(holder_ready[0]);
+		FAILF("the holder could not become the writer");
+	}
 	judge = fork();
 	if (judge == 0) {
 		struct bcast_ring *jr;
@@ -801,7 +818,6 @@ TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
 	bcast_writer_close(w);
 	bcast_ring_close(r);
 	close(holder_ready[0]);
-	close(holder_ready[1]);
 }
 
 int main(void)
