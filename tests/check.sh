@@ -34,6 +34,8 @@ need_packages() {
     dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing+=(libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         missing+=(qemu-user)
+    # The models of writer ownership and the wake-up handshake.
+    command -v spin >/dev/null || missing+=(spin)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         echo "check: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -141,6 +143,9 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
     # ordering; README.md's ordering argument is the proof).
     say "arm64 unit tests under qemu-user"
     run "arm64 unit tests" 900 bash tests/arm64/run.sh
+    # Writer ownership and the wake-up handshake, every interleaving.
+    say "model checking (spin)"
+    run "models" 900 bash tests/model/run.sh
     say "fuzzing the reader for ${BCAST_FUZZ_SECONDS:-60}s"
     BCAST_FUZZ_STRICT=1 run "fuzz fuzz-reader" 900 bash tests/fuzz/run.sh "${BCAST_FUZZ_SECONDS:-60}"
 
