@@ -4,15 +4,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include "harness.h"
+#include "waiting.h"
 #include <linux/bcast.h>
 
 #define CAP (1 << 16)
@@ -133,53 +129,7 @@ TEST(writer_makes_no_syscall_unless_a_reader_sleeps)
 	bcast_ring_destroy(ring_name("syscalls"));
 }
 
-/* A child process that becomes the writer, publishes `count` messages,
- * reports through `ready`, then waits to be killed or told to close. */
-static pid_t spawn_writer(const char *name, int count, int close_after)
-{
-	int fds[2];
-	pid_t pid;
-	char c;
 
-	if (pipe(fds))
-		return -1;
-	pid = fork();
-	if (!pid) {
-		struct bcast_ring *r;
-		struct bcast_writer *w;
-		int i;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* even if a check fails */
-		if (bcast_ring_open(name, BCAST_RDWR, &r) ||
-		    bcast_writer_open(r, &w))
-			_exit(2);
-		for (i = 0; i < count; i++)
-			bcast_publish(w, &i, sizeof(i), (uint32_t)i);
-		if (close_after)
-			bcast_writer_close(w);
-		if (write(fds[1], "r", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
-	close(fds[1]);
-	if (pid < 0 || read(fds[0], &c, 1) != 1)
-		pid = -1;
-	close(fds[0]);
-	return pid;
-}
-
-static int drain(struct bcast_reader *rd, int *last)
-{
-	int v, n = 0;
-	struct bcast_msg m;
-
-	while (bcast_receive(rd, &v, sizeof(v), &m) == sizeof(v)) {
-		*last = v;
-		n++;
-	}
-	return n;
-}
 
 TEST(writer_death_is_seen_within_100ms_and_a_new_writer_continues)
 {
@@ -267,43 +217,6 @@ TEST(signal_interrupts_wait)
 	bcast_ring_destroy(ring_name("eintr"));
 }
 
-/* One side of a ping-pong: wait for message i on `in`, answer on `out`. */
-static int pong(const char *in_name, const char *out_name, int cycles,
-		int serve, uint64_t *missed)
-{
-	struct bcast_ring *in, *out;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-	struct bcast_reader_stats st;
-	int i, v, rc;
-
-	if (bcast_ring_open(in_name, BCAST_RDONLY, &in) ||
-	    bcast_ring_open(out_name, BCAST_RDWR, &out) ||
-	    bcast_writer_open(out, &w) ||
-	    bcast_reader_open(in, BCAST_FROM_OLDEST, &rd))
-		return -1;
-	for (i = 0; i < cycles; i++) {
-		if (!serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -2;
-		while ((rc = (int)bcast_receive(rd, &v, sizeof(v), NULL)) ==
-		       -EAGAIN) {
-			rc = bcast_wait(rd, 10000);
-			if (rc)
-				return -3;	/* a lost wake-up hangs here */
-		}
-		if (rc != sizeof(v) || v != i)
-			return -4;
-		if (serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -5;
-	}
-	bcast_reader_stats(rd, &st);
-	*missed = st.missed_wakeups;
-	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(in);
-	bcast_ring_close(out);
-	return 0;
-}
 
 TEST(hundred_thousand_sleep_wake_cycles_between_processes)
 {
@@ -343,31 +256,7 @@ TEST(hundred_thousand_sleep_wake_cycles_between_processes)
 	bcast_ring_destroy(b);
 }
 
-/* CPU time this thread has used, in seconds. */
-static double thread_cpu_s(void)
-{
-	struct rusage ru;
 
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* bcast_wait(rd, ms) must time out after about `ms`, having slept. */
-static int sleeps_until_timeout(struct bcast_reader *rd, int ms)
-{
-	double t0 = now_s(), c0 = thread_cpu_s(), dt, cpu;
-	int rc = bcast_wait(rd, ms);
-
-	dt = now_s() - t0;
-	cpu = thread_cpu_s() - c0;
-	if (rc != -ETIMEDOUT || dt < ms / 1e3 * 0.95 || cpu > dt * 0.2) {
-		printf("# bcast_wait(%d ms): %s after %.1f ms using %.1f ms of CPU\n",
-		       ms, bcast_strerror(rc), dt * 1e3, cpu * 1e3);
-		return 0;
-	}
-	return 1;
-}
 
 struct later_writer {
 	const char *name;
@@ -497,23 +386,6 @@ TEST(short_timeouts_are_honoured_even_when_a_wake_up_is_missing)
 	free(mem);
 }
 
-/* Make membarrier() fail with EPERM in this process, as a seccomp
- * profile that does not allow it would. */
-static int forbid_membarrier(void)
-{
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-}
 
 TEST(a_reader_whose_membarrier_fails_still_loses_no_wake_up)
 {

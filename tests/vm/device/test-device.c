@@ -12,6 +12,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
+#include "../../waiting.h"
 
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
@@ -645,55 +646,6 @@ TEST(library_sees_writer_death_within_100ms_and_a_new_writer_continues)
 	EXPECT_EQ(0, bcast_ring_destroy("libdeath"));
 }
 
-/* Ping-pong between two processes over two device rings, both blocking. */
-static int pong(const char *in_name, const char *out_name, int cycles,
-		int serve)
-{
-	struct bcast_ring *in, *out;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-	int i, v, rc;
-
-	if (bcast_ring_open(out_name, BCAST_RDWR, &out) ||
-	    bcast_writer_open(out, &w) ||
-	    bcast_ring_open(in_name, BCAST_RDONLY, &in) ||
-	    bcast_reader_open(in, BCAST_FROM_OLDEST, &rd))
-		return -1;
-	for (i = 0; i < cycles; i++) {
-		if (!serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -2;
-		while ((rc = (int)bcast_receive(rd, &v, sizeof(v), NULL)) ==
-		       -EAGAIN) {
-			rc = bcast_wait(rd, 10000);
-			if (rc == -BCAST_EWRITERGONE && i == 0) {
-				usleep(1000);	/* the peer is not attached yet */
-				continue;
-			}
-			if (rc)
-				return -3;	/* a lost wake-up stops here */
-		}
-		if (rc != sizeof(v) || v != i)
-			return -4;
-		if (serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -5;
-	}
-	{
-		struct bcast_reader_stats st;
-
-		bcast_reader_stats(rd, &st);
-		printf("# %s: %llu sleeps, %llu missed wake-ups\n",
-		       serve ? "server" : "client",
-		       (unsigned long long)st.sleeps,
-		       (unsigned long long)st.missed_wakeups);
-		if (st.missed_wakeups)
-			return -6;
-	}
-	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(in);
-	bcast_ring_close(out);
-	return 0;
-}
 
 /* Emulated CPUs make this slow: allow far more than the default 30 s. */
 FIXTURE(slow) {
@@ -715,6 +667,7 @@ TEST_F_TIMEOUT(slow, hundred_thousand_sleep_wake_cycles_on_the_device, 1200)
 	int cycles = getenv("BCAST_PINGPONG_CYCLES") ?
 		     atoi(getenv("BCAST_PINGPONG_CYCLES")) : 100000;
 	struct bcast_ring *a, *b;
+	uint64_t missed = 0;
 	int status;
 	double t0;
 	pid_t pid;
@@ -727,9 +680,13 @@ TEST_F_TIMEOUT(slow, hundred_thousand_sleep_wake_cycles_on_the_device, 1200)
 	bcast_ring_close(b);
 	t0 = now_s();
 	pid = fork();
-	if (!pid)
-		_exit(pong("ping", "pong", cycles, 1) ? 1 : 0);
-	EXPECT_EQ(0, pong("pong", "ping", cycles, 0));
+	if (!pid) {
+		uint64_t m = 0;
+
+		_exit(pong("ping", "pong", cycles, 1, &m) ? 1 : m ? 2 : 0);
+	}
+	EXPECT_EQ(0, pong("pong", "ping", cycles, 0, &missed));
+	EXPECT_EQ(0, missed);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	TH_LOG("%d round trips in %.2f s", cycles, now_s() - t0);

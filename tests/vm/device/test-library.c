@@ -7,90 +7,16 @@
  * writer opened through the library takes no page fault on its first lap;
  * a reader whose membarrier() is forbidden still loses no wake-up.
  */
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
+#include "../../waiting.h"
 
-static double thread_cpu_s(void)
-{
-	struct rusage ru;
 
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
-/* bcast_wait(rd, ms) times out after `ms`, having slept (the VM's CPUs
- * are emulated: a spinning wait would use most of the time). */
-static int sleeps_until_timeout(struct bcast_reader *rd, int ms)
-{
-	double t0 = now_s(), c0 = thread_cpu_s(), dt, cpu;
-	int rc = bcast_wait(rd, ms);
 
-	dt = now_s() - t0;
-	cpu = thread_cpu_s() - c0;
-	if (rc == -ETIMEDOUT && dt >= ms / 1e3 * 0.95 && cpu < dt * 0.2)
-		return 1;
-	printf("# bcast_wait(%d ms): %s after %.1f ms using %.1f ms of CPU\n",
-	       ms, bcast_strerror(rc), dt * 1e3, cpu * 1e3);
-	return 0;
-}
-
-/* A child that becomes the ring's writer, publishes `count` messages and
- * then closes (`close_after`) or waits to be killed. */
-static pid_t spawn_writer(const char *name, int count, int close_after)
-{
-	int fds[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(fds))
-		return -1;
-	pid = fork();
-	if (!pid) {
-		struct bcast_ring *r;
-		struct bcast_writer *w;
-		int i;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (bcast_ring_open(name, BCAST_RDWR, &r) ||
-		    bcast_writer_open(r, &w))
-			_exit(2);
-		for (i = 0; i < count; i++)
-			bcast_publish(w, &i, sizeof(i), (uint32_t)i);
-		if (close_after) {
-			bcast_writer_close(w);
-			bcast_ring_close(r);
-		}
-		if (write(fds[1], "r", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
-	close(fds[1]);
-	if (pid < 0 || read(fds[0], &c, 1) != 1)
-		pid = -1;
-	close(fds[0]);
-	return pid;
-}
-
-static int drain(struct bcast_reader *rd)
-{
-	int v, n = 0;
-
-	while (bcast_receive(rd, &v, sizeof(v), NULL) == sizeof(v))
-		n++;
-	return n;
-}
 
 struct later {
 	const char *name;
@@ -125,7 +51,7 @@ TEST(wait_reports_each_departed_writer_once_then_sleeps_until_the_next)
 	pid = spawn_writer("libonce", 2, 1);
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(0, bcast_wait(rd, 5000));
-	EXPECT_EQ(2, drain(rd));
+	EXPECT_EQ(2, drain(rd, NULL));
 	EXPECT_EQ(-BCAST_EWRITERGONE, bcast_wait(rd, 5000));
 	EXPECT_TRUE(sleeps_until_timeout(rd, 300));
 	EXPECT_TRUE(sleeps_until_timeout(rd, 100));
@@ -135,7 +61,7 @@ TEST(wait_reports_each_departed_writer_once_then_sleeps_until_the_next)
 	EXPECT_EQ(0, bcast_wait(rd, 10000));
 	pthread_join(t, NULL);
 	ASSERT_LT(0, l.pid);
-	EXPECT_EQ(3, drain(rd));
+	EXPECT_EQ(3, drain(rd, NULL));
 	kill(l.pid, SIGKILL);
 	waitpid(l.pid, &status, 0);
 	EXPECT_EQ(-BCAST_EWRITERGONE, bcast_wait(rd, 5000));
@@ -175,7 +101,7 @@ TEST(a_reader_of_a_destroyed_ring_waits_on_that_ring)
 	v = 7;
 	ASSERT_EQ(0, bcast_publish(w, &v, sizeof(v), 0));
 	EXPECT_EQ(0, bcast_wait(rd, 2000));
-	EXPECT_EQ(1, drain(rd));
+	EXPECT_EQ(1, drain(rd, NULL));
 	bcast_reader_close(rd);
 	bcast_writer_close(w);
 	bcast_writer_close(w2);
@@ -218,62 +144,7 @@ TEST(a_writer_takes_no_page_fault_on_its_first_lap)
 	}
 }
 
-static int forbid_membarrier(void)
-{
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-}
-
-/* Wait for message i on `in`, answer on `out`, `cycles` times. */
-static int pong(const char *in_name, const char *out_name, int cycles,
-		int serve)
-{
-	struct bcast_ring *in, *out;
-	struct bcast_reader_stats st;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-	int i, v, rc;
-
-	if (bcast_ring_open(out_name, BCAST_RDWR, &out) ||
-	    bcast_writer_open(out, &w) ||
-	    bcast_ring_open(in_name, BCAST_RDONLY, &in) ||
-	    bcast_reader_open(in, BCAST_FROM_OLDEST, &rd))
-		return -1;
-	for (i = 0; i < cycles; i++) {
-		if (!serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -2;
-		while ((rc = (int)bcast_receive(rd, &v, sizeof(v), NULL)) ==
-		       -EAGAIN) {
-			rc = bcast_wait(rd, 10000);
-			if (rc == -BCAST_EWRITERGONE && i == 0)
-				continue;	/* the peer is not attached yet */
-			if (rc)
-				return -3;
-		}
-		if (rc != sizeof(v) || v != i)
-			return -4;
-		if (serve && bcast_publish(w, &i, sizeof(i), 0))
-			return -5;
-	}
-	bcast_reader_stats(rd, &st);
-	if (st.missed_wakeups)
-		return -6;
-	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(in);
-	bcast_ring_close(out);
-	return 0;
-}
 
 TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
 {
@@ -281,6 +152,7 @@ TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
 	const struct bcast_ring_hdr *h;
 	struct bcast_ring_info info;
 	struct bcast_ring *a, *b, *look;
+	uint64_t missed = 0;
 	int status;
 	pid_t pid;
 
@@ -294,9 +166,10 @@ TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
 	if (!pid) {
 		if (forbid_membarrier())
 			_exit(9);
-		_exit(pong("mbping", "mbpong", 2000, 1) ? 1 : 0);
+		_exit(pong("mbping", "mbpong", 2000, 1, &missed) || missed);
 	}
-	EXPECT_EQ(0, pong("mbpong", "mbping", 2000, 0));
+	EXPECT_EQ(0, pong("mbpong", "mbping", 2000, 0, &missed));
+	EXPECT_EQ(0, missed);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
