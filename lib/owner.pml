@@ -1,9 +1,12 @@
 /*
- * owner.pml: who is the writer of a shm, file or memory ring.
+ * owner.pml: who is the writer of a shm, file or memory ring, and what a
+ * reader reports of it (device rings too, with -DDEVICE).
  *
  * A Promela model of lib/owner.c (owner_claim, owner_release, owner_alive)
  * as bcast_writer_open() and bcast_writer_close() in lib/writer.c use it,
  * and of the reader's view of the writer in lib/wait.c (look_at_writer).
+ * With -DDEVICE: bcast.ko's writer attach and detach (kmod/file.c) and
+ * bcast_wait()'s reports on a device ring, hangups included.
  * Checked exhaustively by tests/model/run.sh (part of `make check`).
  *
  * What is modelled
@@ -28,10 +31,16 @@
  *     releases itself (ofd_unlock) or by dying; F_OFD_GETLK tests whether
  *     another open file holds it.  Without -DOFD: memory rings (no file).
  *   - With -DFOREIGN: a liveness check by pid may not see the owner's
- *     process (another pid namespace, /proc mounted hidepid=invisible or not
- *     at all): each check nondeterministically sees the truth or "no such
- *     process".  With -DOFD this must still be safe (the lock tells); without
- *     it, it is not (the run expects a counter-example).
+ *     process because it runs in another pid namespace, where its pid names
+ *     no process or another one: each check nondeterministically sees the
+ *     truth or "no such process".  With -DOFD this must still be safe (the
+ *     lock tells); without it, it is not (the run expects a
+ *     counter-example: memory rings must not be shared across pid
+ *     namespaces).  A process that kill() finds but /proc does not show
+ *     (/proc mounted hidepid=invisible, or not at all) is "cannot say"
+ *     (see Abstractions), as the code has it since 1eb3adf; -DHIDEPID_DEAD
+ *     is the code before, which took it for dead: on a memory ring the run
+ *     expects a counter-example.
  *   - A Reader that judges the writer once, at any point of any run, as
  *     look_at_writer() and owner_alive() do: epoch, then the alive flag,
  *     then the lock word, then the owner's liveness ("gone" = !alive ||
@@ -44,19 +53,59 @@
  *     writer_alive == 0, the start time written after the CAS (line 412) and
  *     trusted during a take-over, release by a plain store of 0.  The run
  *     expects a counter-example (two writers).
+ *   - With -DDEVICE (device rings): N writers (N = 3) open the device one
+ *     after the other; the kernel admits one at a time under ring->lock
+ *     and keeps ring->writer_state (present, epoch), and each writer's
+ *     header stores (writer_alive, writer_epoch; the library's own
+ *     writer_alive stores) are steps.  A writer closes, or dies at any
+ *     point (then only the kernel's detach runs).  One Reader calls
+ *     bcast_wait() again and again: look_at_writer(), BCAST_IOC_ARM for the
+ *     view it took, and a poll() that returns EPOLLHUP alone when the
+ *     kernel has no writer for a reader that armed without
+ *     BCAST_ARM_WRITER_GONE, or returns for anything else (data, NOTIFY,
+ *     EPOLLPRI, time-out) at any moment.  bcast_poll() runs at once and
+ *     after every wake-up, so letting it look at any moment, and return
+ *     empty-handed at any moment, covers every run.  Data is left out: it
+ *     only makes bcast_wait() return before a report (wait.c:272, 277).
+ *     Options there: -DOLD_HANGUP (look_at_writer() before 1eb3adf, which
+ *     after a hangup reported a freshly loaded epoch) and -DEPOCH_FIRST
+ *     (the attach before 1eb3adf: the epoch, then writer_alive = 1).
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:230) and their release (the CAS to
- *     0, owner.c:244); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:241) and their release (the CAS to
+ *     0, owner.c:255); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
- *   - The reader never calls a writer gone that is fully up: at the step at
- *     which it concludes "gone", the writer of the epoch it read must not
- *     be between its alive=1 store (writer.c:425) and its alive=0 store
- *     (writer.c:445) or death.  With -DCHECK_REPORT, the stricter property
- *     that bcast_wait()'s "once per departed writer" needs: not between its
- *     epoch bump (writer.c:421) and its departure either.
+ *   - The reader reports gone only a writer that left: at the step at which
+ *     it concludes "gone", the writer of the epoch it read must not be
+ *     between its epoch bump (writer.c:424, after its alive=1 store at 422)
+ *     and its alive=0 store (writer.c:447) or death.  That epoch is the one
+ *     bcast_wait() reports gone and remembers (wait.c:253, 279-281): were
+ *     it the arriving writer's, its real departure would never be
+ *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
+ *     alive = 1), must fail it: a reader that reads the new epoch, then the
+ *     alive flag its predecessor cleared, takes the arriving writer for a
+ *     departed one.
+ *   - With -DDEVICE the same property at each report of bcast_wait()
+ *     (wait.c:279-281); with -DCHECK_ONCE also that the epochs reported are
+ *     writers' (never 0) and increase: no departure is reported twice.
+ *     Both FAIL on the code of 1eb3adf, and pass with the two proposed
+ *     fixes below (spin -DDEVICE -DFIX_STATE_FIRST -DFIX_HANGUP_EPOCH0
+ *     -DCHECK_ONCE; tests/model/run.sh --bugs checks both ways):
+ *       . bcast_writer_attach() stores the header's writer_alive and
+ *         writer_epoch (kmod/file.c:56, 59) before ring->writer_state (60):
+ *         a reader that looks in between sees the new epoch alive, arms
+ *         for its departure, and poll() finds no writer in the kernel:
+ *         EPOLLHUP, and bcast_wait() reports the arriving writer gone
+ *         (wait.c:245-247), so never its real departure.  -DFIX_STATE_FIRST:
+ *         writer_state first.
+ *       . a reader that read epoch 0 before the first writer's epoch store
+ *         and its writer_alive = 1 after (kmod/file.c:56-59) sleeps as
+ *         WRITER_LIVE on epoch 0; after the hangup it reports epoch 0 gone
+ *         (wait.c:246, which lacks the "*epoch &&" of line 253), and on its
+ *         next call epoch 1, which has not been reported: one departure,
+ *         reported twice.  -DFIX_HANGUP_EPOCH0: no report of epoch 0 there.
  *   - No deadlock: spin's invalid end states (every process must be able to
  *     reach its end).
  *   - With -DPROGRESS (run with weak fairness, pan -a -f): the LTL property
@@ -71,14 +120,16 @@
  *     (all read-modify-writes of one word are totally ordered in every
  *     memory model) and by facts the kernel keeps (whether a process runs,
  *     who holds the OFD lock): the memory model cannot matter for it.  The
- *     reader's loads are acquire loads in program order (wait.c:242,
- *     owner.c:176, 180) and each writer's stores are ordered (the fence at
- *     writer.c:424, release stores, and the acq_rel CAS that chains one
- *     writer to the next), so on x86-TSO and on arm64 (other-multi-copy
- *     atomic) a reader observes a state of this sequentially consistent
- *     model.  (In the C11 model the relaxed fetch-add of writer_epoch,
- *     writer.c:421, does not synchronize with the reader's acquire load;
- *     a release fetch-add would make the argument hold there too.)
+ *     reader's loads are acquire loads in program order (wait.c:249,
+ *     owner.c:187, 191) and each writer's stores are ordered (release
+ *     stores, writer.c:422 and 447, the release fetch-add of writer_epoch,
+ *     writer.c:424, and the acq_rel CAS that chains one writer to the
+ *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
+ *     observes a state of this sequentially consistent model.  What the
+ *     reader property needs holds in the C11 model too: a reader whose
+ *     acquire load reads a writer's epoch (a release fetch-add since
+ *     1eb3adf, relaxed before) then reads that writer's writer_alive = 1,
+ *     its lock word, or later values of each (write-read coherence).
  *   - Steps.  Each shared access of the C code is one step; a step may
  *     also carry the local branch that follows it, and a judgement that
  *     ends in -EBUSY carries the OFD unlock that follows it (a lock release
@@ -87,18 +138,28 @@
  *   - Identities: a token is pid plus start time; a process's token is never
  *     again the token of a live process (pid reuse gets another start time),
  *     so "dead" is permanent: dead[t].  A reused pid is a new contender with
- *     a new token; contenders 1..N cover it.
- *   - token_process_alive() (owner.c:110-130) makes several system calls;
+ *     a new token; contenders 1..N cover it.  A live owner's check never
+ *     says "dead" (but with FOREIGN or HIDEPID_DEAD).  The code breaks
+ *     this for an owner whose process could not read its own start time
+ *     (no /proc where it runs): its token carries start time 0
+ *     (owner.c:101-102), which a contender that has /proc compares with
+ *     the real one (owner.c:135) and finds dead.  Not modelled: a known
+ *     bug (two writers on a memory ring; shm and file rings have the OFD
+ *     lock to tell).
+ *   - token_process_alive() (owner.c:120-141) makes several system calls;
  *     they read one monotone fact (is that process alive), so the answer is
  *     the one at its last read: one atomic step.  Its "cannot say" (-1)
- *     answer is modelled as a nondeterministic "alive" without -DOFD (where
- *     token_alive() returns alive < 0, owner.c:168); with -DOFD the OFD lock
- *     decides then, as in the code (owner.c:166-167), which the FOREIGN
- *     "no such process" answer covers.  F_OFD_GETLK failing counts as held
- *     (owner.c:150): conservative, left out.  For the reader, "cannot say"
- *     only ever means "alive": no "gone" to check, left out.
+ *     answer (owner.c:138-139: kill() finds the pid, /proc has no entry for
+ *     it, as under hidepid=invisible or without /proc; or a pid reused by
+ *     such a process) is modelled as a nondeterministic "alive", for any
+ *     owner, without -DOFD (where token_alive() returns alive < 0,
+ *     owner.c:179); with -DOFD the OFD lock decides then, as in the code
+ *     (owner.c:177-178), which the FOREIGN "no such process" answer
+ *     covers.  F_OFD_GETLK failing counts as held (owner.c:161):
+ *     conservative, left out.  For the reader, "cannot say" only ever
+ *     means "alive": no "gone" to check, left out.
  *   - In owner_claim() the contender holds the OFD lock before it reads the
- *     word (owner.c:216), and F_OFD_GETLK reports no conflict with one's
+ *     word (owner.c:227), and F_OFD_GETLK reports no conflict with one's
  *     own lock, so ofd_lock_held() there always says no: no step, but the
  *     CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
@@ -112,19 +173,29 @@
  * Switches (spin -D...), as tests/model/run.sh uses them
  *   N, KILLS       contenders (default 4) and crashes (default 2)
  *   OFD            shm/file ring; default a memory ring
- *   FOREIGN        pid checks may not see the owner          (pass with OFD,
- *                                                   must FAIL without)
+ *   FOREIGN        pid checks may not see the owner (another pid
+ *                  namespace)                  (pass with OFD, must FAIL without)
  *   PROGRESS       the LTL property, for pan -a -f
  *   OLD            the pre-ABI-2 protocol                      must FAIL
  *   NO_TAKEOVER    CAS from 0 only: progress                   must FAIL
+ *   EPOCH_FIRST    the epoch before writer_alive = 1 (bcast_writer_open()
+ *                  or, with DEVICE and the fixes, bcast_writer_attach()
+ *                  before 1eb3adf): the reader property        must FAIL
+ *   HIDEPID_DEAD   a pid that kill() finds and /proc does not show is dead
+ *                  (owner.c before 1eb3adf), memory ring       must FAIL
  *   NOREADER       no Reader (so a FAIL shows the two writers, not the view)
- *   CHECK_REPORT   the stricter reader property: FAILS on today's code
- *   FIX_ALIVE_FIRST  writer_alive = 1 before the epoch bump: a proposed fix
- *                  under which CHECK_REPORT passes
+ *   DEVICE         device rings (N = 3 writers by default): FAILS today
+ *   CHECK_ONCE     with DEVICE: no departure reported twice: FAILS today
+ *   FIX_STATE_FIRST, FIX_HANGUP_EPOCH0  with DEVICE: the proposed fixes
+ *   OLD_HANGUP     with DEVICE and the fixes                    must FAIL
  */
 
 #ifndef N
+#ifdef DEVICE
+#define N 3		/* writers, one after the other */
+#else
 #define N 4		/* contenders */
+#endif
 #endif
 #ifndef KILLS
 #define KILLS 2		/* crashes the Killer may cause */
@@ -146,14 +217,14 @@ byte holders;		/* live processes that believe they are the writer */
 bool holder[N + 2];
 bool running[N + 2];	/* started and not finished: the Killer's victims */
 byte finished;		/* contenders that ended (closed, gave up, or died) */
-byte up_epoch;		/* epoch of the writer that is fully up, 0 none */
-byte set_epoch;		/* epoch of the writer past its epoch bump, 0 none */
+byte set_epoch;		/* epoch of the writer past its epoch bump and not
+			 * departed, 0 none */
 byte set_by;		/* ... and who it is */
 
 /* ---- the liveness checks ---- */
 
 /* Is the process of token t alive, seen from `me`: token_process_alive()
- * == 1, owner.c:118-119 (oneself) and 120-129 (kill(), /proc/PID/stat). */
+ * == 1, owner.c:128-129 (oneself) and 131-135 (kill(), /proc/PID/stat). */
 #define PROC_ALIVE(t)	(t == me || !dead[t])
 
 /* ---- the writer's identity, claimed and released ---- */
@@ -161,25 +232,25 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * owner_claim(), owner.c:212-237, as bcast_writer_open() calls it
+ * owner_claim(), owner.c:223-248, as bcast_writer_open() calls it
  * (writer.c:407).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:222 cur = load_acquire(word) */ \
+	/* owner.c:233 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:224 cur && token_alive(r, cur): token_process_alive() \
-	 * at line 162 first */ \
+judge:	/* owner.c:235 cur && token_alive(r, cur): token_process_alive() \
+	 * at line 173 first */ \
 	if \
 	:: cur == 0 -> goto cas \
 	:: atomic { cur != 0 && PROC_ALIVE(cur) -> OFD_UNLOCK }; \
-		goto busy	/* owner.c:164-165 alive; 225-227 unlock, -EBUSY */ \
+		goto busy	/* owner.c:175-176 alive; 236-238 unlock, -EBUSY */ \
 	:: atomic { cur != 0 && !PROC_ALIVE(cur) -> TAKEOVER }	/* 0: dead */ \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:230-233: CAS(word, cur -> mine); on failure cur is the \
-	 * value found, judged again (the loop, line 223) */ \
+cas:	/* owner.c:241-244: CAS(word, cur -> mine); on failure cur is the \
+	 * value found, judged again (the loop, line 234) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
 		    holders++; assert(holders == 1) } \
@@ -194,10 +265,15 @@ cas:	/* owner.c:230-233: CAS(word, cur -> mine); on failure cur is the \
 #define TAKEOVER	skip
 #endif
 
-#ifdef FOREIGN
-/* The owner's process cannot be seen from here (another pid namespace,
- * /proc hidepid=invisible, no /proc): "no such process", owner.c:120-121,
- * or a start time that does not match, 124, or -ESRCH, 125-126. */
+#if defined(FOREIGN)
+/* The owner's process cannot be seen from here, another pid namespace:
+ * "no such process", owner.c:131-132, or a start time that does not
+ * match, 135. */
+#define FOREIGN_CHECK	:: cur != 0 && cur != me -> skip
+#elif defined(HIDEPID_DEAD)
+/* Broken on purpose, owner.c before 1eb3adf: kill() finds the owner, /proc
+ * does not show it (hidepid=invisible, another user) and fopen()'s ENOENT
+ * was taken for -ESRCH: "dead". */
 #define FOREIGN_CHECK	:: cur != 0 && cur != me -> skip
 #else
 #define FOREIGN_CHECK
@@ -206,26 +282,27 @@ cas:	/* owner.c:230-233: CAS(word, cur -> mine); on failure cur is the \
 #if defined(OFD) || defined(PROGRESS)
 #define CANNOT_SAY
 #else
-/* token_process_alive() == -1, "cannot say" (owner.c:127-128): alive,
- * line 168, when no OFD lock can tell. */
+/* token_process_alive() == -1, "cannot say" (owner.c:138-139: kill() finds
+ * the pid, /proc does not show it): alive, line 179, when no OFD lock can
+ * tell. */
 #define CANNOT_SAY	:: cur != 0 -> goto busy
 #endif
 
 #ifdef OFD
-/* owner.c:216 ofd_lock(): F_OFD_SETLK at line 198; -EBUSY at 200-201,
- * returned at 218-219. */
+/* owner.c:227 ofd_lock(): F_OFD_SETLK at line 209; -EBUSY at 211-212,
+ * returned at 229-230. */
 #define OFD_LOCK \
 	if \
 	:: atomic { ofd == 0 -> ofd = me; locked = 1; running[me] = 1 } \
 	:: atomic { ofd != 0 -> running[me] = 1 }; goto busy \
 	fi
-/* owner.c:166-167: when the pid says no, the OFD bit (line 221) sends
- * token_alive() to ofd_lock_held() (145-152): does an open file other
- * than mine hold the lock?  In owner_claim() mine does (line 216), and
+/* owner.c:177-178: when the pid says no, the OFD bit (line 232) sends
+ * token_alive() to ofd_lock_held() (156-163): does an open file other
+ * than mine hold the lock?  In owner_claim() mine does (line 227), and
  * F_OFD_GETLK reports no conflict with one's own lock: the answer is
  * always no, so the call is no step here; the CAS asserts the premise. */
 #define OFD_HELD	assert(ofd == me && locked)
-/* ofd_unlock(), owner.c:205-210 */
+/* ofd_unlock(), owner.c:216-221 */
 #define OFD_UNLOCK	if :: locked -> assert(ofd == me); ofd = 0; locked = 0 \
 			   :: else fi
 #else
@@ -234,8 +311,8 @@ cas:	/* owner.c:230-233: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* owner_release(), owner.c:239-248: CAS(mine -> 0) at 244-245, then the
- * OFD unlock at 246-247.  `holders` drops at the CAS: from there on this
+/* owner_release(), owner.c:250-259: CAS(mine -> 0) at 255-256, then the
+ * OFD unlock at 257-258.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
 	atomic { \
@@ -283,6 +360,16 @@ judge:	/* old writer.c:332-334: cur && writer_alive ... */ \
 /* A step the writer takes as the writer: it must be the only one. */
 #define AS_WRITER	assert(holder[me] && holders == 1 && lock == me)
 
+/*
+ * The reader's view: look_at_writer(), wait.c:239-255, with owner_alive(),
+ * owner.c:182-193.  At the step that concludes "gone" the writer of the
+ * epoch read must not be past its epoch bump and not departed: that is
+ * the epoch bcast_wait() would report gone, wait.c:253, 279-281.
+ */
+#define GONE(e) assert(!(set_epoch != 0 && set_epoch == e))
+
+#ifndef DEVICE
+
 proctype Contender(byte me)
 {
 	byte cur;
@@ -293,37 +380,35 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:378-435 */
+open:		/* bcast_writer_open(), writer.c:378-437 */
 		CLAIM;
 		/* writer.c:410 writer_pid, 412-414 writer_flags: nothing
 		 * judges them.  writer.c:415 resume_positions() may fail
-		 * (416-417): owner_release() at 429-431 */
+		 * (416-417): owner_release() at 432-433 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
-#ifndef FIX_ALIVE_FIRST
-		/* writer.c:421 writer_epoch++ (a fetch-add) */
-		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
-		/* writer.c:424-425 fence_full(); store_release(writer_alive, 1) */
-		atomic { AS_WRITER; alive = 1; up_epoch = epoch };
-#else
-		/* A proposed fix: writer_alive = 1 (writer.c:425) before the
-		 * epoch bump (writer.c:421).  Until the bump a reader sees the
-		 * new owner alive with the old epoch, never "gone". */
+#ifndef EPOCH_FIRST
+		/* writer.c:422 store_release(writer_alive, 1), before the new
+		 * epoch: until the bump a reader sees the new owner alive with
+		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
-		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me;
-			 up_epoch = epoch };
+		/* writer.c:424 writer_epoch++ (a release fetch-add); the fence
+		 * at 427 orders no ownership state */
+		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
+#else
+		/* Broken on purpose, bcast_writer_open() before 1eb3adf: the
+		 * epoch bump, then fence_full() and writer_alive = 1 */
+		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
+		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:444 bcast_flush(), 445 store_release(writer_alive, 0) */
-		atomic {
-			AS_WRITER; alive = 0; up_epoch = 0;
-			set_epoch = 0; set_by = 0
-		};
-		/* writer.c:447 owner_release() */
+		 * writer.c:446 bcast_flush(), 447 store_release(writer_alive, 0) */
+		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
+		/* writer.c:449 owner_release() */
 		RELEASE;
-		/* writer.c:448-449 fence, wake_readers(): no ownership state */
+		/* writer.c:450-451 fence, wake_readers(): no ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
 		atomic { cur = 0; res = 0 };
@@ -345,8 +430,7 @@ leave:
 		/* the kernel closes its files: the OFD lock goes */ \
 		if :: ofd == v -> ofd = 0 :: else fi; \
 		if :: holder[v] -> holder[v] = 0; holders-- :: else fi; \
-		if :: set_by == v -> set_epoch = 0; set_by = 0; up_epoch = 0 \
-		   :: else fi; \
+		if :: set_by == v -> set_epoch = 0; set_by = 0 :: else fi; \
 		k++ \
 	}
 
@@ -375,22 +459,8 @@ active proctype Killer()
 	od
 }
 
-/*
- * The reader's view: look_at_writer(), wait.c:239-249, with owner_alive(),
- * owner.c:171-182.  At the step that concludes "gone" the writer of the
- * epoch read must not be up (and, with -DCHECK_REPORT, not past its epoch
- * bump: that is the epoch bcast_wait() would report gone, wait.c:247,
- * 273-275).
- */
-#ifdef CHECK_REPORT
-#define GONE(e) assert(!(up_epoch != 0 && up_epoch == e) && \
-		       !(set_epoch != 0 && set_epoch == e))
-#else
-#define GONE(e) assert(!(up_epoch != 0 && up_epoch == e))
-#endif
-
 #ifdef OFD
-/* owner.c:166-167, F_OFD_GETLK (ofd_lock_held(), 145-152): the last read
+/* owner.c:177-178, F_OFD_GETLK (ofd_lock_held(), 156-163): the last read
  * decides. */
 #define READER_DEAD(e) \
 	if :: atomic { ofd != 0 -> skip } :: atomic { ofd == 0 -> GONE(e) } fi
@@ -404,24 +474,170 @@ active proctype Reader()
 	byte me = READER;	/* holds no OFD lock, is nobody's token */
 	byte e, t;
 
-	/* wait.c:242 epoch = load_acquire(&writer_epoch) */
+	/* wait.c:249 epoch = load_acquire(&writer_epoch) */
 	e = epoch;
 	if
-	:: atomic { !alive -> GONE(e) }		/* owner.c:176-177 */
-	/* owner.c:180 token = load_acquire(&writer_lock); 181 token == 0 */
+	:: atomic { !alive -> GONE(e) }		/* owner.c:187-188 */
+	/* owner.c:191 token = load_acquire(&writer_lock); 192 token == 0 */
 	:: atomic { alive && lock == 0 -> GONE(e) }
 	:: atomic { alive && lock != 0 -> t = lock }
-		/* owner.c:181 token_alive(), 160-169: by pid first */
+		/* owner.c:192 token_alive(), 171-180: by pid first */
 		if
-		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 164-165: live */
+		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 175-176: live */
 		:: atomic { !PROC_ALIVE(t) -> READER_DEAD(e) }
-#ifdef FOREIGN
+#if defined(FOREIGN) || defined(HIDEPID_DEAD)
 		:: READER_DEAD(e)	/* cannot see the process */
 #endif
 		fi
 	fi
 }
 #endif
+
+#else /* DEVICE */
+
+/*
+ * Device rings: bcast.ko keeps the writer (one O_RDWR file at a time, under
+ * ring->lock), its epoch and its presence (ring->writer_state), and copies
+ * writer_alive and writer_epoch into the header for readers.
+ */
+bool mtx;		/* ring->lock held */
+bool present;		/* writer_state & BCAST_WRITER_PRESENT */
+byte wsepoch;		/* bcast_ws_epoch(writer_state) */
+#ifdef CHECK_ONCE
+byte reported;		/* the last epoch the reader reported gone */
+#endif
+
+/* The writer of epoch `set_epoch` departs: its first writer_alive = 0. */
+#define DEPART	if :: set_by == me -> set_epoch = 0; set_by = 0 :: else fi
+
+proctype Contender(byte me)
+{
+	byte e;
+
+	/* open(O_RDWR): bcast_writer_attach(), kmod/file.c:40-65, under the
+	 * mutex (45-61); -EBUSY while a writer is present (46-50), and the
+	 * caller tries again: no state changes until it can attach */
+	atomic { !mtx && !present -> mtx = 1; e = wsepoch + 1 };  /* 51 */
+#ifdef FIX_STATE_FIRST
+	/* A proposed fix: writer_state (line 60) before the header's alive
+	 * and epoch, so that a reader that saw the epoch finds the writer
+	 * present in the kernel */
+	atomic { present = 1; wsepoch = e };
+#endif
+#ifndef EPOCH_FIRST
+	alive = 1;			/* line 56 WRITE_ONCE(writer_alive, 1) */
+	/* line 59 smp_store_release(&writer_epoch, epoch) */
+	atomic { epoch = e; set_epoch = e; set_by = me };
+#else
+	/* Broken on purpose, bcast_writer_attach() before 1eb3adf: the
+	 * epoch, then smp_store_release(&writer_alive, 1) */
+	atomic { epoch = e; set_epoch = e; set_by = me };
+	alive = 1;
+#endif
+	/* line 60 writer_state = epoch << 1 | PRESENT, 61 mutex_unlock(); 63
+	 * bcast_wake(EPOLLPRI): see the Reader's poll */
+	atomic { present = 1; wsepoch = e; mtx = 0; e = 0 };
+	/* The process may die at any point: the kernel releases its file. */
+	if
+	:: /* bcast_writer_open(), writer.c:422 store_release(writer_alive, 1) */
+	   alive = 1;
+	   if
+	   :: /* bcast_writer_close(), writer.c:447 writer_alive = 0 */
+	      atomic { alive = 0; DEPART }
+	   :: skip
+	   fi
+	:: skip
+	fi;
+	/* the file is released: bcast_writer_detach(), file.c:68-83 */
+	atomic { !mtx -> mtx = 1 };		/* line 73 */
+	atomic { alive = 0; DEPART };		/* line 75 */
+	/* lines 77-78 writer_state &= ~PRESENT, 81 mutex_unlock(); 82
+	 * bcast_wake(EPOLLHUP | EPOLLIN) */
+	atomic { present = 0; mtx = 0 }
+}
+
+/*
+ * bcast_wait(), wait.c:257-294, called again and again (it returns on a
+ * report, a time-out or data: each call starts with hangup false, and a
+ * new epoch is read before it is used).  No data is published here:
+ * reader_ready() (272, 277) is false.  The reader reports each departure
+ * it sees: at the report, the writer of the epoch reported must not be up
+ * (GONE), and with -DCHECK_ONCE, the epochs reported must be writers' (not
+ * 0) and increase (no departure reported twice).
+ */
+#ifdef CHECK_ONCE
+#define ONCE(e)	assert(e != 0 && e > reported); reported = e
+#else
+#define ONCE(e)	skip
+#endif
+
+active proctype Reader()
+{
+	byte e;			/* bcast_wait()'s epoch */
+	byte gone_epoch;	/* rd->gone_epoch, with rd->gone_known */
+	bool gone_known, hangup, live, report;
+	bool a_gone;		/* bf->armed.flags & BCAST_ARM_WRITER_GONE */
+
+end:	do
+	:: /* wait.c:274 look_at_writer(), 239-255 */
+	   if
+#ifndef OLD_HANGUP
+	   :: hangup ->
+		/* lines 245-248: the writer slept on is the one gone */
+#ifndef FIX_HANGUP_EPOCH0
+		atomic { report = !(gone_known && gone_epoch == e); live = 0 }
+#else
+		/* A proposed fix: as at line 253, epoch 0 is no writer */
+		atomic { report = (e != 0 && !(gone_known && gone_epoch == e));
+			 live = 0 }
+#endif
+	   :: !hangup ->
+#else
+	   :: true ->
+		/* Broken on purpose, look_at_writer() before 1eb3adf: the epoch
+		 * loaded afresh after a hangup too, and reported */
+#endif
+		/* line 249 *epoch = load_acquire(&writer_epoch) */
+		e = epoch;
+		/* line 250 owner_alive(): owner.c:187 writer_alive, device
+		 * (189-190) */
+		if
+		:: atomic { alive && !hangup -> live = 1; report = 0 }
+		:: atomic { !alive || hangup -> live = 0;	/* line 253 */
+			report = (e != 0 && !(gone_known && gone_epoch == e)) }
+		fi
+	   fi;
+	   if
+	   :: report ->
+		/* lines 279-281: -BCAST_EWRITERGONE; the next call starts
+		 * afresh */
+		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
+			 report = 0; hangup = 0 }
+	   :: else ->
+		/* line 287 sleep_on_device(), 153-172: arm_device() (130-146),
+		 * BCAST_IOC_ARM with BCAST_ARM_WRITER_GONE for WRITER_NONE
+		 * (133) and the epoch, bf->armed under arm_lock,
+		 * file.c:251-258 */
+		a_gone = !live;
+		/* line 166 device_poll(): poll() calls bcast_poll() at once
+		 * and after every wake-up: here at any moment.  EPOLLHUP alone
+		 * (DEVICE_POLL_HANGUP, lib/device.c:261-262) needs no writer
+		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
+		 * file.c:194-205: with it, HUP comes with PRI or not at all,
+		 * so the armed epoch is left out); it returns 1
+		 * (wait.c:169-170) for WRITER_LIVE. */
+		if
+		:: atomic { !a_gone && !present -> hangup = 1 }
+		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */
+		   hangup = 0
+		fi;
+		/* line 292 hangup = err == 1 */
+		atomic { a_gone = 0; live = 0 }
+	   fi
+	od
+}
+
+#endif /* DEVICE */
 
 init
 {

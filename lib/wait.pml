@@ -36,7 +36,10 @@
  *     membarrier() fails (seccomp): it sets BCAST_READERS_NO_MEMBARRIER in
  *     reader_flags and sleeps with a timeout (bounded slices); the writer,
  *     at its next notify(), sees the flag, stops relying on membarrier
- *     (writer_flags = 0, full fence) and fences every later publish.
+ *     (writer_flags = 0, full fence) and fences every later publish.  A
+ *     device reader cannot write reader_flags (its mapping is read-only):
+ *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
+ *     flag (kmod/file.c:248-250).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -50,23 +53,34 @@
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:424): a reader that saw the old
+ *                    (writer.c:427): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
- *                    poll()s; the writer calls BCAST_IOC_NOTIFY.  With the
- *                    writer's fence:                                  PASS
- *   DEVICE MEMBARRIER, DEVICE MB_FAIL: FAIL today.  After a wake-up, poll()
- *                    calls bcast_poll() again and, not ready, the kernel
- *                    sets need_wakeup and re-checks committed itself
- *                    (kmod/file.c:174-184): a new handshake with no
- *                    membarrier() to stand in for the writer's missing
- *                    fence, so the writer's need_wakeup load can pass its
- *                    committed store and the reader sleeps on (until the
- *                    next publish or the poll timeout).
- *   DEVICE_FIX       with DEVICE: a proposed fix (see NOTIFIED_SINCE_ARM):
- *                    PASS with MEMBARRIER and with MB_FAIL
+ *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
+ *                    counts itself (ring->notifies); bcast_poll() reports
+ *                    EPOLLIN once a NOTIFY came since the reader armed, and
+ *                    only otherwise re-arms need_wakeup in the kernel.
+ *                    With the writer's fence, with MEMBARRIER, and with
+ *                    MB_FAIL (reader 1 then arms with
+ *                    BCAST_ARM_NO_MEMBARRIER and polls in bounded slices
+ *                    until the writer fences again):                  PASS
+ *   OLD_POLL         with DEVICE: bcast_poll() before 1eb3adf, which after
+ *                    a wake-up set need_wakeup again and re-checked
+ *                    committed in the kernel (bcast_reader_ready(),
+ *                    kmod/file.c:176-186) whatever NOTIFY came: a new
+ *                    handshake with no membarrier() to stand in for the
+ *                    writer's missing fence, so the writer's need_wakeup
+ *                    load can pass its committed store and the reader
+ *                    sleeps on.  With MEMBARRIER and with MB_FAIL:  must FAIL
+ *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
+ *                    BCAST_IOC_NOTIFY counting itself before it clears
+ *                    need_wakeup, or after its wake-up, instead of in
+ *                    between (file.c:272-279):                    must FAIL
+ *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
+ *                    count after setting need_wakeup instead of before
+ *                    (file.c:257-260):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
- *                    after its checks instead of before (file.c:214).  must FAIL
+ *                    after its checks instead of before (file.c:216).  must FAIL
  *
  * Properties
  *   - No lost wake-up: when nothing can move any more (the writer has
@@ -80,7 +94,7 @@
  *   - No deadlock: spin's invalid end states.
  *
  * Abstractions, and why they are sound
- *   - The writer is always alive: look_at_writer() (wait.c:268) returns
+ *   - The writer is always alive: look_at_writer() (wait.c:274) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
  *     LIVENESS_SLICE_MS (wait.c:215-216).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
@@ -109,7 +123,18 @@
  *     wait-queue lock, pollwake()'s `triggered` flag and the workqueue's
  *     PENDING bit are single atomic steps (each is a lock or an atomic
  *     with the barriers wake.c's comment lists); HUP/PRI writer events
- *     are not (the writer stays).
+ *     are not (the writer stays: lib/owner.pml models its departure).
+ *     ring->notifies is changed by locked increments only, and the
+ *     reader's copy of it (bf->armed.notifies, ring->notifies at attach,
+ *     file.c:91) under bf->arm_lock by the reader's own ARM: each read of
+ *     either is one step.  It does not wrap, and only its comparison
+ *     with the copy is ever used (file.c:228): the model keeps, for each
+ *     reader, whether they differ (moved[r]: set by every NOTIFY, cleared
+ *     by the reader's ARM), which has the same runs.  poll()'s sleep
+ *     is bounded exactly when the reader's wait is (!exact):
+ *     sleep_on_device() gives poll() BOUNDED_SLICE_MIN_MS then
+ *     (wait.c:163-164), else the caller's timeout, which the model drops
+ *     as it does LIVENESS_SLICE_MS.
  */
 
 #ifndef NR
@@ -141,8 +166,8 @@ bool done[NCPU];	/* reader saw all M messages */
 bool trig[NCPU];	/* poll: pollwake() triggered this reader's entry */
 bool wmask;		/* ring->wake_mask (kmod/wake.c), nonzero */
 bool pending;		/* ring->wake_work is queued, its function not begun */
-#ifdef DEVICE_FIX
-byte nseq;		/* a proposed ring->notify_seq, bumped by NOTIFY */
+#ifndef OLD_POLL
+bool moved[NCPU];	/* ring->notifies != reader r's bf->armed.notifies */
 #endif
 #endif
 
@@ -246,13 +271,9 @@ end:	do
 		i = 0 \
 	}
 #else
-#define WAKE_READERS \
-	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:252-264; line 258 \
-	 * WRITE_ONCE(need_wakeup, 0) */ \
-	STORE(WCPU, A_NEED, 0); \
-	/* bcast_wake(), kmod/wake.c:167-173: line 170 smp_mb() */ \
-	d_step { DRAIN(WCPU); NOTIFY_SEQ }; \
+/* bcast_wake(), kmod/wake.c:167-173, after its smp_mb() (line 170, a
+ * drain), in line or deferred */
+#define BCAST_WAKE \
 	if \
 	:: /* wake.c:100-120, in line: wake_up_locked_poll() under the \
 	    * wait-queue lock wakes every entry */ \
@@ -262,6 +283,35 @@ end:	do
 	   d_step { wmask = 1 }; \
 	   d_step { pending = 1 } \
 	fi
+#if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
+#define WAKE_READERS \
+	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
+	 * bcast_ioc_notify(), kmod/file.c:266-281; line 272 \
+	 * WRITE_ONCE(need_wakeup, 0) */ \
+	STORE(WCPU, A_NEED, 0); \
+	/* lines 277-278 smp_mb__before_atomic(); atomic_long_inc(notifies): \
+	 * a locked op on x86 */ \
+	d_step { DRAIN(WCPU); COUNT_NOTIFY }; \
+	/* line 279 bcast_wake(): its smp_mb() finds nothing to drain */ \
+	BCAST_WAKE
+#elif defined(NOTIFY_COUNT_FIRST)
+/* Broken on purpose: the count before need_wakeup is cleared.  A reader
+ * that arms in between samples the new count, and its need_wakeup store
+ * can be undone by the clear: its poll re-arms in the kernel. */
+#define WAKE_READERS \
+	d_step { DRAIN(WCPU); COUNT_NOTIFY }; \
+	STORE(WCPU, A_NEED, 0); \
+	d_step { DRAIN(WCPU) }; \
+	BCAST_WAKE
+#else
+/* Broken on purpose: the count after the wake-up.  A reader woken before
+ * it moves re-arms in the kernel, as OLD_POLL does. */
+#define WAKE_READERS \
+	STORE(WCPU, A_NEED, 0); \
+	d_step { DRAIN(WCPU) }; \
+	BCAST_WAKE; \
+	d_step { COUNT_NOTIFY }
+#endif
 
 /* The wake-up worker, kmod/wake.c:122-135. */
 active proctype Worker()
@@ -281,45 +331,67 @@ end:	do
 	od
 }
 
+#ifndef OLD_POLL
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:225-250.
- * With rd->no_membarrier (arm_device()), BCAST_ARM_NO_MEMBARRIER makes
- * the kernel set reader_flags (lines 238-240, atomic_or: a locked op).
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:272, before
+ * its count at 278): bcast_poll() reports EPOLLIN (file.c:228) and the
+ * reader re-arms itself, membarrier() included, instead of the kernel
+ * setting need_wakeup again with no barrier of the reader's to pair with.
  */
-#define ARM \
-	d_step { \
-		if \
-		:: rd_no_mb -> DRAIN(me); no_mb = 1; armed_no_mb = 1 \
-		:: else \
-		fi; \
-		ARM_SEQ \
-	}; \
-	STORE(me, A_NEED, 1);	/* line 246 WRITE_ONCE(need_wakeup, 1) */ \
-	/* lines 248-249 smp_mb(); committed != pos */ \
-	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) }
-
-#ifdef DEVICE_FIX
-/*
- * A proposed fix for device readers of a writer that relies on their
- * membarrier(): NOTIFY bumps a sequence (after clearing need_wakeup, as
- * FUTEX_WAKE's wake_seq); ARM samples it before setting need_wakeup; and
- * bcast_poll() reports the reader ready (a spurious EPOLLIN) once a NOTIFY
- * came since it armed, instead of setting need_wakeup again itself: the
- * reader goes back to bcast_wait(), which arms again and issues its
- * membarrier().  Without it, the in-kernel re-arm has no barrier to pair
- * with the writer's missing one.
- */
-#define NOTIFY_SEQ		nseq++
-#define ARM_SEQ			aseq = nseq
-#define NOTIFIED_SINCE_ARM \
-	if :: atomic { nseq != aseq -> c = 255 } :: atomic { nseq == aseq -> skip } fi
+#define COUNT_NOTIFY \
+	i = 1; \
+	do \
+	:: i <= NR -> moved[i] = 1; i++ \
+	:: else -> break \
+	od; \
+	i = 0
+#define NOTIFIED_SINCE_ARM	moved[me]
+#ifndef ARM_SAMPLE_LATE
+#define ARM_SAMPLE_BEFORE	moved[me] = 0;
+#define ARM_SAMPLE_AFTER
 #else
-#define NOTIFY_SEQ		skip
-#define ARM_SEQ			skip
-#define NOTIFIED_SINCE_ARM	skip
+/* Broken on purpose: the count sampled after need_wakeup is set.  A NOTIFY
+ * in between clears the flag and is not seen as new by poll(). */
+#define ARM_SAMPLE_BEFORE
+#define ARM_SAMPLE_AFTER	; moved[me] = 0
+#endif
+#else
+/* bcast_poll() before 1eb3adf: no count; bcast_reader_ready() always. */
+#define COUNT_NOTIFY		skip
+#define NOTIFIED_SINCE_ARM	0
+#define ARM_SAMPLE_BEFORE
+#define ARM_SAMPLE_AFTER
 #endif
 
-/* poll_wait(), kmod/file.c:214: on ring->wq, under its lock */
+/* Only reader 1 of MB_FAIL ever arms with BCAST_ARM_NO_MEMBARRIER. */
+#ifdef MB_FAIL
+#define ARM_FLAG \
+	if \
+	:: d_step { rd_no_mb -> DRAIN(me); no_mb = 1; armed_no_mb = 1 } \
+	:: else \
+	fi;
+#else
+#define ARM_FLAG
+#endif
+
+/*
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:235-264.
+ * With rd->no_membarrier (arm_device(), wait.c:136-137, 144-145),
+ * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
+ * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
+ * position and the count of notifies (line 257), sampled before
+ * need_wakeup is set.
+ */
+#define ARM \
+	ARM_FLAG \
+	ARM_SAMPLE_BEFORE \
+	/* line 259 smp_mb() (nothing to drain); 260 WRITE_ONCE(need_wakeup, 1) */ \
+	STORE(me, A_NEED, 1); \
+	/* lines 262-263 smp_mb(); committed != pos */ \
+	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
+	ARM_SAMPLE_AFTER
+
+/* poll_wait(), kmod/file.c:216: on ring->wq, under its lock */
 #define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
 #ifndef DEVICE_QUEUE_LATE
 #define QUEUE_EARLY	QUEUE
@@ -332,20 +404,25 @@ end:	do
 
 /*
  * device_poll() (lib/device.c), poll(2): do_poll() calls bcast_poll(),
- * kmod/file.c:205-223, sleeps until pollwake() triggers the entry (or the
- * timeout, with !exact: wait.c sleep_on_device() bounds it), and calls it
- * again.  bcast_reader_ready(), file.c:174-184: smp_mb() (177), committed
- * (178), need_wakeup = 1 (180), smp_mb() (182), committed (183).
+ * kmod/file.c:207-233, sleeps until pollwake() triggers the entry (or the
+ * timeout, with !exact: sleep_on_device() bounds it), and calls it again.
+ * bcast_poll(): a = bf->armed under arm_lock (217-219), smp_mb() (227),
+ * ready if ring->notifies moved (228); else bcast_reader_ready(),
+ * file.c:176-186: smp_mb() (179), committed (180), need_wakeup = 1 (182),
+ * smp_mb() (184), committed (185).
  */
 #define POLL \
 	QUEUE_EARLY; \
-repoll:	atomic { DRAIN(me); LOAD(me, A_COMMITTED, c) }; \
-	NOTIFIED_SINCE_ARM; \
-	if \
-	:: c == pos -> \
-		STORE(me, A_NEED, 1); \
-		d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
-	:: else \
+repoll:	if \
+	:: d_step { NOTIFIED_SINCE_ARM -> DRAIN(me); c = 255 }	/* EPOLLIN */ \
+	:: d_step { !NOTIFIED_SINCE_ARM -> DRAIN(me) }; \
+		d_step { LOAD(me, A_COMMITTED, c) }; \
+		if \
+		:: c == pos -> \
+			STORE(me, A_NEED, 1); \
+			d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
+		:: else \
+		fi \
 	fi; \
 	if \
 	:: c != pos -> skip	/* EPOLLIN: poll() returns */ \
@@ -372,7 +449,7 @@ active proctype Writer()
 	/* writer.c:413-414 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:424 fence_full(): readers that saw the old writer_flags
+	/* writer.c:427 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
@@ -466,21 +543,18 @@ proctype Reader(byte me)
 {
 	byte i, j, pos, seq, c, wf;
 	bool exact, rd_no_mb, armed_no_mb;
-#ifdef DEVICE_FIX
-	byte aseq;
-#endif
 
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:266: reader_ready(), reader.c:162-172 */
+		/* bcast_wait(), wait.c:272: reader_ready(), reader.c:162-172 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
-			/* wait.c:268 look_at_writer(): WRITER_LIVE (see header) */
+			/* wait.c:274 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:283 sleep_on_ring(), 200-233.  Line 208: */
+			/* wait.c:289 sleep_on_ring(), 200-233.  Line 208: */
 			atomic { seq = wake_seq; c = 0 };
 			/* line 210 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
@@ -509,15 +583,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:281 sleep_on_device(); arm_device(),
-			 * device_arm(): BCAST_IOC_ARM, kmod/file.c:225-250 */
+			/* wait.c:287 sleep_on_device(), 153-172; arm_device(),
+			 * 130-146, line 138 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0		/* returns 1: look again */
+			:: c != pos -> c = 0	/* 1: look again (lines 159-160) */
 			:: else ->
-				/* arm_device(): reader_barrier() */
+				/* line 141 reader_barrier() */
 				READER_BARRIER;
-				/* arm_device(): a failed membarrier() arms again
+				/* lines 142-145: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -526,7 +600,9 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* sleep_on_device(): reader_ready() */
+					/* line 161 reader_ready(); then 163-164
+					 * bound the poll when !exact, 166
+					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if
 					:: c != pos -> atomic { pos = c; c = 0 }
