@@ -50,6 +50,11 @@ static int bcast_writer_attach(struct bcast_ring *ring)
 	}
 	epoch = bcast_ws_epoch(ws) + 1;
 	ring->writer_pid = get_pid(task_tgid(current));
+	/* The kernel's record first: a reader that saw the header say alive
+	 * and sleeps on it must not then be told by poll() that there is
+	 * no writer. */
+	atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT);
+	smp_mb__after_atomic();
 	WRITE_ONCE(h->writer_pid, (u32)task_tgid_vnr(current));
 	WRITE_ONCE(h->writer_pidns, 0);
 	WRITE_ONCE(h->writer_start, 0);
@@ -57,7 +62,6 @@ static int bcast_writer_attach(struct bcast_ring *ring)
 	/* Readers that see the new epoch (acquire) see it alive: none may
 	 * take the arriving writer for a departed one. */
 	smp_store_release(&h->writer_epoch, epoch);
-	atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT);
 	mutex_unlock(&ring->lock);
 	/* Readers waiting for the next writer (BCAST_ARM_WRITER_GONE). */
 	bcast_wake(ring, EPOLLPRI);

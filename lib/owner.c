@@ -130,6 +130,8 @@ static int token_process_alive(uint64_t token)
 	/* kill() knows whether the pid exists, /proc what it is now. */
 	if (kill(pid, 0) && errno == ESRCH)
 		return 0;
+	if (!want)
+		return -1;	/* an owner that could not read its own start */
 	switch (process_start_time(pid, &ticks)) {
 	case 0:
 		return (ticks & BCAST_LOCK_START_MASK) == want;

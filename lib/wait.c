@@ -243,7 +243,7 @@ static enum writer_view look_at_writer(struct bcast_reader *rd, bool hangup,
 	/* After a hangup, the writer we slept on is the one gone, whatever
 	 * came since (*epoch holds its epoch). */
 	if (hangup) {
-		*report = !gone_reported(rd, *epoch);
+		*report = *epoch && !gone_reported(rd, *epoch);
 		return WRITER_NONE;
 	}
 	*epoch = load_acquire(&rd->hdr->writer_epoch);

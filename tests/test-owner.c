@@ -689,14 +689,31 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	close(pipefd[1]);
 }
 
+/* How the writer's /proc entry is kept from the other contender. */
+enum hide {
+	HIDE_NO_PROC,		/* the contender's /proc is an empty tmpfs */
+	HIDE_HIDEPID,		/* hidepid=invisible, writer and contender
+				 * two other users */
+	HIDE_WRITER_NO_PROC,	/* the writer had no /proc: no start time */
+};
+
+/* Cover /proc in a mount namespace of our own: 0, or 77 if not allowed. */
+static int hide_proc(const char *type, const char *opts)
+{
+	if (unshare(CLONE_NEWNS) ||
+	    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(type, "/proc", type, 0, opts))
+		return 77;
+	return 0;
+}
+
 /*
- * A live writer of ring_mem (as user 65534 with `hidepid`), and another
- * process that cannot see it in /proc — /proc covered by an empty tmpfs,
- * or mounted with hidepid=invisible for a third user — tries to become the
- * writer: it must get -EBUSY.  Returns that process's exit status (0 good,
- * 77 when the set-up is not allowed here), -1 if the holder failed.
+ * A live writer of ring_mem, and another process that cannot tell from
+ * /proc what it is (`how`) tries to become the writer: it must get
+ * -EBUSY.  Returns that process's exit status (0 good, 77 when the set-up
+ * is not allowed here), -1 if the writer failed.
  */
-static int contend_without_seeing(int hidepid)
+static int contend_without_seeing(enum hide how)
 {
 	int status, ready[2];
 	pid_t holder, judge;
@@ -709,7 +726,9 @@ static int contend_without_seeing(int hidepid)
 		struct bcast_ring *hr;
 		struct bcast_writer *hw;
 
-		if ((hidepid && (setgid(65534) || setuid(65534))) ||
+		if (how == HIDE_WRITER_NO_PROC && hide_proc("tmpfs", NULL))
+			_exit(77);
+		if ((how == HIDE_HIDEPID && (setgid(65534) || setuid(65534))) ||
 		    bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &hr) ||
 		    bcast_writer_open(hr, &hw) || write(ready[1], "w", 1) != 1)
 			_exit(3);
@@ -720,8 +739,9 @@ static int contend_without_seeing(int hidepid)
 	if (holder < 0 || read(ready[0], &c, 1) != 1) {
 		close(ready[0]);
 		kill(holder, SIGKILL);
-		reap(holder);
-		return -1;
+		status = holder > 0 && waitpid(holder, &status, 0) == holder &&
+			 WIFEXITED(status) && WEXITSTATUS(status) == 77 ? 77 : -1;
+		return status;
 	}
 	close(ready[0]);
 	judge = fork();
@@ -730,15 +750,13 @@ static int contend_without_seeing(int hidepid)
 		struct bcast_writer *jw;
 		char path[64];
 
-		if (unshare(CLONE_NEWNS) ||
-		    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-		    (hidepid ? mount("proc", "/proc", "proc", 0, "hidepid=2") :
-			       mount("none", "/proc", "tmpfs", 0, NULL)))
-			_exit(77);	/* not allowed here */
-		if (hidepid && (setgid(65533) || setuid(65533)))
+		if ((how == HIDE_NO_PROC && hide_proc("tmpfs", NULL)) ||
+		    (how == HIDE_HIDEPID && hide_proc("proc", "hidepid=2")))
+			_exit(77);
+		if (how == HIDE_HIDEPID && (setgid(65533) || setuid(65533)))
 			_exit(4);
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)holder);
-		if (!access(path, F_OK))
+		if (how != HIDE_WRITER_NO_PROC && !access(path, F_OK))
 			_exit(77);	/* it is not hidden after all */
 		if (bcast_ring_attach(ring_mem, MEM_LEN, BCAST_RDWR, &jr))
 			_exit(3);
@@ -751,14 +769,14 @@ static int contend_without_seeing(int hidepid)
 	return status;
 }
 
-static void owner_stands_unseen(int hidepid)
+static void owner_stands_unseen(enum hide how)
 {
 	struct bcast_writer *w;
 	struct bcast_ring *r;
 	int rc;
 
 	CHECK((r = memory_ring(ring_mem)) != NULL);
-	rc = contend_without_seeing(hidepid);
+	rc = contend_without_seeing(how);
 	if (rc == 77)
 		printf("# skipped: cannot hide /proc here (needs root)\n");
 	else
@@ -772,7 +790,14 @@ static void owner_stands_unseen(int hidepid)
 /* Without /proc nothing can be told about a pid: the owner stands. */
 TEST(without_proc_a_live_owner_is_not_taken_over)
 {
-	owner_stands_unseen(0);
+	owner_stands_unseen(HIDE_NO_PROC);
+}
+
+/* A writer that had no /proc could not record its start time: whether
+ * its pid was reused cannot be told, and it stands while the pid lives. */
+TEST(a_writer_without_proc_is_not_taken_over)
+{
+	owner_stands_unseen(HIDE_WRITER_NO_PROC);
 }
 
 /*
@@ -785,7 +810,7 @@ TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
 		printf("# skipped: needs root to become two other users\n");
 		return;
 	}
-	owner_stands_unseen(1);
+	owner_stands_unseen(HIDE_HIDEPID);
 }
 
 int main(void)
