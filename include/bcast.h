@@ -182,8 +182,14 @@ int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
 
 /* ---- writer ---- */
 
-/* Become the ring's only writer: -EBUSY if a live writer exists, -EACCES on
- * a read-only ring.  A writer replacing a dead one continues its positions. */
+/*
+ * Become the ring's only writer: -EBUSY if a live writer exists (exactly
+ * one of any number of racing callers wins), -EACCES on a read-only ring.
+ * A writer replacing a dead one continues its positions.  A fork() child
+ * is not a second writer, but it keeps the writer's open file (shm, file
+ * and device rings): the writer counts as alive until the child exits
+ * too.  Every descriptor the library opens is close-on-exec.
+ */
 int bcast_writer_open(struct bcast_ring *r, struct bcast_writer **out);
 /* Reserve `len` bytes (-EMSGSIZE above the MTU, -EBUSY if a claim is open). */
 int bcast_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
@@ -224,8 +230,13 @@ ssize_t bcast_receive(struct bcast_reader *rd, void *buf, size_t cap,
 int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b);
 /* Next message of the snapshot without copying it: 1, or 0 at the end. */
 int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
-/* Copy a message (now or much later): its length, -EMSGSIZE, or
- * -BCAST_EOVERRUN if it was overwritten. */
+/*
+ * Copy a message (now or much later): its length, -EMSGSIZE, or
+ * -BCAST_EOVERRUN if it was overwritten.  A handle counts as delivered
+ * when bcast_batch_next() gives it out; found overwritten here (or by
+ * bcast_msg_valid()), it moves to the reader's losses, once: read handles
+ * in the order they were given (any subset) for exact counts.
+ */
 ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf, size_t cap);
 /* Pointer to the payload in place (NULL for fragmented messages); only
  * trust what was read through it if bcast_msg_valid() then returns 1. */
@@ -238,14 +249,27 @@ int bcast_msg_valid(const struct bcast_msg *m);
 ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst, size_t cap,
 			struct bcast_bulk *bulk);
 int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
-/* Block until a message is pending: 0, -ETIMEDOUT, -BCAST_EWRITERGONE (the
- * writer is gone and everything was read), -EINTR.  timeout_ms < 0: forever. */
+/*
+ * Block until a message is pending: 0, -ETIMEDOUT, -BCAST_EWRITERGONE,
+ * -EINTR.  timeout_ms < 0: forever.  -BCAST_EWRITERGONE comes once per
+ * departed writer, after everything it committed was read; the next call
+ * (like one on a ring that never had a writer) sleeps, using no CPU,
+ * until a writer publishes or the time runs out.  A reader that may not
+ * write the ring (BCAST_RDONLY memory, a shm file it may only read) sleeps
+ * in slices of 1 ms doubling to 50 ms instead of asking for a wake-up.
+ */
 int bcast_wait(struct bcast_reader *rd, int timeout_ms);
 /* A pollable fd (device rings); -ENOTSUP elsewhere. */
 int bcast_reader_fd(struct bcast_reader *rd);
-/* Before polling that fd yourself (epoll, an eventfd): ask the kernel to
- * wake it once a message is pending.  1 if one already is, 0 if armed,
- * -ENOTSUP for rings without a device. */
+/*
+ * Before polling bcast_reader_fd() yourself (epoll with EPOLLIN |
+ * EPOLLPRI, or an eventfd): ask the kernel to wake it once a message is
+ * pending, or the writer goes (EPOLLHUP), or, once bcast_wait() has
+ * reported that departure, when the next writer comes (EPOLLPRI).  1 if a
+ * message already is pending, 0 if armed, -ENOTSUP for rings without a
+ * device.  Arm before every wait: after a wake-up for anyone the fd stays
+ * ready until it is armed again.
+ */
 int bcast_reader_arm(struct bcast_reader *rd);
 int bcast_reader_stats(const struct bcast_reader *rd,
 		       struct bcast_reader_stats *st);
