@@ -33,14 +33,30 @@
  *   - With -DFOREIGN: a liveness check by pid may not see the owner's
  *     process because it runs in another pid namespace, where its pid names
  *     no process or another one: each check nondeterministically sees the
- *     truth or "no such process".  With -DOFD this must still be safe (the
- *     lock tells); without it, it is not (the run expects a
- *     counter-example: memory rings must not be shared across pid
- *     namespaces).  A process that kill() finds but /proc does not show
- *     (/proc mounted hidepid=invisible, or not at all) is "cannot say"
- *     (see Abstractions), as the code has it since 1eb3adf; -DHIDEPID_DEAD
- *     is the code before, which took it for dead: on a memory ring the run
+ *     truth or "no such process".  The same answer comes from another time
+ *     namespace with a boottime offset: /proc/PID/stat gives the start time
+ *     (field 22) in the time namespace of the process that reads it, so
+ *     the owner's own (owner.c:101) and a contender's (owner.c:135-137)
+ *     differ by the offset, and a live owner looks like a reused pid.
+ *     With -DOFD this must still be safe (the lock tells); without it, it
+ *     is not (the run expects a counter-example: the processes sharing a
+ *     memory ring must share one pid namespace, and one boottime).  A
+ *     process that kill() finds but /proc does not show (/proc mounted
+ *     hidepid=invisible, or not at all) is "cannot say" (see
+ *     Abstractions), as the code has it since 1eb3adf; -DHIDEPID_DEAD is
+ *     the code before, which took it for dead: on a memory ring the run
  *     expects a counter-example.
+ *   - An owner that could not read its own start time (no /proc where it
+ *     runs) has start time 0 in its token (owner.c:101-102).  Since
+ *     6dc40fe a contender finds the pid with kill() and answers "cannot
+ *     say" (owner.c:133-134) without comparing start times: the "cannot
+ *     say" the model gives for every owner (see Abstractions).
+ *     -DSTART0_DEAD is the code before, which compared 0 with the real
+ *     start time read from /proc (owner.c:135-137) and took a live owner
+ *     for a reused pid: contender 1 runs without /proc, and every other
+ *     contender that judges its token finds it dead.  On a memory ring the
+ *     run expects a counter-example (two writers); on a shm or file ring
+ *     the OFD lock still tells, and it must pass.
  *   - A Reader that judges the writer once, at any point of any run, as
  *     look_at_writer() and owner_alive() do: epoch, then the alive flag,
  *     then the lock word, then the owner's liveness ("gone" = !alive ||
@@ -67,14 +83,21 @@
  *     after every wake-up, so letting it look at any moment, and return
  *     empty-handed at any moment, covers every run.  Data is left out: it
  *     only makes bcast_wait() return before a report (wait.c:272, 277).
- *     Options there: -DOLD_HANGUP (look_at_writer() before 1eb3adf, which
- *     after a hangup reported a freshly loaded epoch) and -DEPOCH_FIRST
- *     (the attach before 1eb3adf: the epoch, then writer_alive = 1).
+ *     The attach stores ring->writer_state before the header's
+ *     writer_alive and writer_epoch (kmod/file.c:56-57, then 61, 64), as
+ *     since 6dc40fe; after a hangup look_at_writer() reports nothing for
+ *     epoch 0 (wait.c:246).  Variants, each the code before a fix:
+ *     -DSTATE_LAST (the attach before 6dc40fe: the header, then
+ *     writer_state), -DHANGUP_EPOCH0 (look_at_writer() before 6dc40fe:
+ *     epoch 0 reported after a hangup), -DOLD_HANGUP (look_at_writer()
+ *     before 1eb3adf: a freshly loaded epoch reported after a hangup) and
+ *     -DEPOCH_FIRST (the attach before 1eb3adf: the epoch, then
+ *     writer_alive = 1).
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:241) and their release (the CAS to
- *     0, owner.c:255); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:243) and their release (the CAS to
+ *     0, owner.c:257); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
@@ -88,24 +111,22 @@
  *     alive flag its predecessor cleared, takes the arriving writer for a
  *     departed one.
  *   - With -DDEVICE the same property at each report of bcast_wait()
- *     (wait.c:279-281); with -DCHECK_ONCE also that the epochs reported are
- *     writers' (never 0) and increase: no departure is reported twice.
- *     Both FAIL on the code of 1eb3adf, and pass with the two proposed
- *     fixes below (spin -DDEVICE -DFIX_STATE_FIRST -DFIX_HANGUP_EPOCH0
- *     -DCHECK_ONCE; tests/model/run.sh --bugs checks both ways):
- *       . bcast_writer_attach() stores the header's writer_alive and
- *         writer_epoch (kmod/file.c:56, 59) before ring->writer_state (60):
- *         a reader that looks in between sees the new epoch alive, arms
- *         for its departure, and poll() finds no writer in the kernel:
+ *     (wait.c:279-281), and that the epochs reported are writers' (never
+ *     0) and increase: each departure is reported once.  The code before
+ *     6dc40fe failed both, as the variants show:
+ *       . -DSTATE_LAST: bcast_writer_attach() stored the header's
+ *         writer_alive and writer_epoch before ring->writer_state: a
+ *         reader that looks in between sees the new epoch alive, arms for
+ *         its departure, and poll() finds no writer in the kernel:
  *         EPOLLHUP, and bcast_wait() reports the arriving writer gone
- *         (wait.c:245-247), so never its real departure.  -DFIX_STATE_FIRST:
- *         writer_state first.
- *       . a reader that read epoch 0 before the first writer's epoch store
- *         and its writer_alive = 1 after (kmod/file.c:56-59) sleeps as
- *         WRITER_LIVE on epoch 0; after the hangup it reports epoch 0 gone
- *         (wait.c:246, which lacks the "*epoch &&" of line 253), and on its
- *         next call epoch 1, which has not been reported: one departure,
- *         reported twice.  -DFIX_HANGUP_EPOCH0: no report of epoch 0 there.
+ *         (wait.c:245-247), so never its real departure.  Must FAIL the
+ *         first property.
+ *       . -DHANGUP_EPOCH0: a reader that read epoch 0 before the first
+ *         writer's epoch store (kmod/file.c:64) and its writer_alive = 1
+ *         (61) after sleeps as WRITER_LIVE on epoch 0; after the hangup
+ *         the code before 6dc40fe reported epoch 0 gone (wait.c:246
+ *         without its "*epoch &&"), and on the next call epoch 1, not yet
+ *         reported: one departure, reported twice.  Must FAIL the second.
  *   - No deadlock: spin's invalid end states (every process must be able to
  *     reach its end).
  *   - With -DPROGRESS (run with weak fairness, pan -a -f): the LTL property
@@ -121,7 +142,7 @@
  *     memory model) and by facts the kernel keeps (whether a process runs,
  *     who holds the OFD lock): the memory model cannot matter for it.  The
  *     reader's loads are acquire loads in program order (wait.c:249,
- *     owner.c:187, 191) and each writer's stores are ordered (release
+ *     owner.c:189, 193) and each writer's stores are ordered (release
  *     stores, writer.c:422 and 447, the release fetch-add of writer_epoch,
  *     writer.c:424, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
@@ -130,6 +151,18 @@
  *     acquire load reads a writer's epoch (a release fetch-add since
  *     1eb3adf, relaxed before) then reads that writer's writer_alive = 1,
  *     its lock word, or later values of each (write-read coherence).
+ *     Device rings: the kernel stores writer_state, then writer_alive,
+ *     then writer_epoch by a release store (kmod/file.c:56, 61, 64), and
+ *     the reader's poll() reads writer_state after its header loads and
+ *     an smp_mb() (file.c:231).  A reader that read the new epoch finds
+ *     the writer present (release/acquire).  The smp_mb__after_atomic() at
+ *     file.c:57 follows atomic64_set(), not a read-modify-write, so the
+ *     kernel memory model does not count it as ordering writer_state
+ *     before writer_alive (x86 and arm64 do order them); the runs the
+ *     model cuts that way, a reader that read the old epoch and the new
+ *     writer_alive = 1 and then finds no writer in the kernel, report the
+ *     old epoch, whose writer did leave, or nothing (epoch 0, or already
+ *     reported): no property depends on them.
  *   - Steps.  Each shared access of the C code is one step; a step may
  *     also carry the local branch that follows it, and a judgement that
  *     ends in -EBUSY carries the OFD unlock that follows it (a lock release
@@ -139,27 +172,30 @@
  *     again the token of a live process (pid reuse gets another start time),
  *     so "dead" is permanent: dead[t].  A reused pid is a new contender with
  *     a new token; contenders 1..N cover it.  A live owner's check never
- *     says "dead" (but with FOREIGN or HIDEPID_DEAD).  The code breaks
- *     this for an owner whose process could not read its own start time
- *     (no /proc where it runs): its token carries start time 0
- *     (owner.c:101-102), which a contender that has /proc compares with
- *     the real one (owner.c:135) and finds dead.  Not modelled: a known
- *     bug (two writers on a memory ring; shm and file rings have the OFD
- *     lock to tell).
- *   - token_process_alive() (owner.c:120-141) makes several system calls;
+ *     says "dead" (but with FOREIGN, HIDEPID_DEAD or START0_DEAD).  An
+ *     owner whose process could not read its own start time (no /proc
+ *     where it runs) has start time 0 in its token (owner.c:101-102): a
+ *     later process given its pid without /proc has the same token.  That
+ *     one takes the word for its own (owner.c:128-129) and gets -EBUSY,
+ *     any other gets "cannot say" while the pid lives (owner.c:133-134):
+ *     the dead owner stands, as with the "cannot say" answer below, and
+ *     an -EBUSY undoes all its claim did (the OFD unlock): a matter of
+ *     progress, never of exclusion; the model's answers cover it.
+ *   - token_process_alive() (owner.c:120-143) makes several system calls;
  *     they read one monotone fact (is that process alive), so the answer is
  *     the one at its last read: one atomic step.  Its "cannot say" (-1)
- *     answer (owner.c:138-139: kill() finds the pid, /proc has no entry for
- *     it, as under hidepid=invisible or without /proc; or a pid reused by
- *     such a process) is modelled as a nondeterministic "alive", for any
- *     owner, without -DOFD (where token_alive() returns alive < 0,
- *     owner.c:179); with -DOFD the OFD lock decides then, as in the code
- *     (owner.c:177-178), which the FOREIGN "no such process" answer
- *     covers.  F_OFD_GETLK failing counts as held (owner.c:161):
+ *     answer (owner.c:140-141: kill() finds the pid, /proc has no entry for
+ *     it, as under hidepid=invisible or without /proc; owner.c:133-134: the
+ *     token has no start time to compare; or a pid reused by such a
+ *     process) is modelled as a nondeterministic "alive", for any owner,
+ *     without -DOFD (where token_alive() returns alive < 0, owner.c:181);
+ *     with -DOFD the OFD lock decides then, as in the code
+ *     (owner.c:179-180), which the FOREIGN "no such process" answer
+ *     covers.  F_OFD_GETLK failing counts as held (owner.c:163):
  *     conservative, left out.  For the reader, "cannot say" only ever
  *     means "alive": no "gone" to check, left out.
  *   - In owner_claim() the contender holds the OFD lock before it reads the
- *     word (owner.c:227), and F_OFD_GETLK reports no conflict with one's
+ *     word (owner.c:229), and F_OFD_GETLK reports no conflict with one's
  *     own lock, so ofd_lock_held() there always says no: no step, but the
  *     CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
@@ -179,15 +215,21 @@
  *   OLD            the pre-ABI-2 protocol                      must FAIL
  *   NO_TAKEOVER    CAS from 0 only: progress                   must FAIL
  *   EPOCH_FIRST    the epoch before writer_alive = 1 (bcast_writer_open()
- *                  or, with DEVICE and the fixes, bcast_writer_attach()
- *                  before 1eb3adf): the reader property        must FAIL
+ *                  or, with DEVICE, bcast_writer_attach() before
+ *                  1eb3adf): the reader property               must FAIL
  *   HIDEPID_DEAD   a pid that kill() finds and /proc does not show is dead
  *                  (owner.c before 1eb3adf), memory ring       must FAIL
+ *   START0_DEAD    a token without start time (contender 1's) compared
+ *                  with the real one: dead (owner.c before 6dc40fe)
+ *                                    (pass with OFD, must FAIL without)
  *   NOREADER       no Reader (so a FAIL shows the two writers, not the view)
- *   DEVICE         device rings (N = 3 writers by default): FAILS today
- *   CHECK_ONCE     with DEVICE: no departure reported twice: FAILS today
- *   FIX_STATE_FIRST, FIX_HANGUP_EPOCH0  with DEVICE: the proposed fixes
- *   OLD_HANGUP     with DEVICE and the fixes                    must FAIL
+ *   DEVICE         device rings (N = 3 writers by default)
+ *   STATE_LAST     with DEVICE: writer_state after the header (the attach
+ *                  before 6dc40fe): the reader property        must FAIL
+ *   HANGUP_EPOCH0  with DEVICE: epoch 0 reported after a hangup
+ *                  (wait.c before 6dc40fe): report once        must FAIL
+ *   OLD_HANGUP     with DEVICE: a fresh epoch reported after a hangup
+ *                  (wait.c before 1eb3adf): the reader property must FAIL
  */
 
 #ifndef N
@@ -224,7 +266,7 @@ byte set_by;		/* ... and who it is */
 /* ---- the liveness checks ---- */
 
 /* Is the process of token t alive, seen from `me`: token_process_alive()
- * == 1, owner.c:128-129 (oneself) and 131-135 (kill(), /proc/PID/stat). */
+ * == 1, owner.c:128-129 (oneself) and 131-137 (kill(), /proc/PID/stat). */
 #define PROC_ALIVE(t)	(t == me || !dead[t])
 
 /* ---- the writer's identity, claimed and released ---- */
@@ -232,25 +274,25 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * owner_claim(), owner.c:223-248, as bcast_writer_open() calls it
+ * owner_claim(), owner.c:225-250, as bcast_writer_open() calls it
  * (writer.c:407).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:233 cur = load_acquire(word) */ \
+	/* owner.c:235 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:235 cur && token_alive(r, cur): token_process_alive() \
-	 * at line 173 first */ \
+judge:	/* owner.c:237 cur && token_alive(r, cur): token_process_alive() \
+	 * at line 175 first */ \
 	if \
 	:: cur == 0 -> goto cas \
 	:: atomic { cur != 0 && PROC_ALIVE(cur) -> OFD_UNLOCK }; \
-		goto busy	/* owner.c:175-176 alive; 236-238 unlock, -EBUSY */ \
+		goto busy	/* owner.c:177-178 alive; 238-240 unlock, -EBUSY */ \
 	:: atomic { cur != 0 && !PROC_ALIVE(cur) -> TAKEOVER }	/* 0: dead */ \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:241-244: CAS(word, cur -> mine); on failure cur is the \
-	 * value found, judged again (the loop, line 234) */ \
+cas:	/* owner.c:243-246: CAS(word, cur -> mine); on failure cur is the \
+	 * value found, judged again (the loop, line 236) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
 		    holders++; assert(holders == 1) } \
@@ -268,13 +310,19 @@ cas:	/* owner.c:241-244: CAS(word, cur -> mine); on failure cur is the \
 #if defined(FOREIGN)
 /* The owner's process cannot be seen from here, another pid namespace:
  * "no such process", owner.c:131-132, or a start time that does not
- * match, 135. */
+ * match, 137. */
 #define FOREIGN_CHECK	:: cur != 0 && cur != me -> skip
 #elif defined(HIDEPID_DEAD)
 /* Broken on purpose, owner.c before 1eb3adf: kill() finds the owner, /proc
  * does not show it (hidepid=invisible, another user) and fopen()'s ENOENT
  * was taken for -ESRCH: "dead". */
 #define FOREIGN_CHECK	:: cur != 0 && cur != me -> skip
+#elif defined(START0_DEAD)
+/* Broken on purpose, owner.c before 6dc40fe (without lines 133-134):
+ * contender 1 ran without /proc and has start time 0 in its token; kill()
+ * finds its pid, and the start time read from /proc does not match 0
+ * (line 137): "dead", live or not. */
+#define FOREIGN_CHECK	:: cur == 1 && me != 1 -> skip
 #else
 #define FOREIGN_CHECK
 #endif
@@ -282,27 +330,27 @@ cas:	/* owner.c:241-244: CAS(word, cur -> mine); on failure cur is the \
 #if defined(OFD) || defined(PROGRESS)
 #define CANNOT_SAY
 #else
-/* token_process_alive() == -1, "cannot say" (owner.c:138-139: kill() finds
- * the pid, /proc does not show it): alive, line 179, when no OFD lock can
- * tell. */
+/* token_process_alive() == -1, "cannot say" (owner.c:140-141: kill() finds
+ * the pid, /proc does not show it; 133-134: the token has no start time):
+ * alive, line 181, when no OFD lock can tell. */
 #define CANNOT_SAY	:: cur != 0 -> goto busy
 #endif
 
 #ifdef OFD
-/* owner.c:227 ofd_lock(): F_OFD_SETLK at line 209; -EBUSY at 211-212,
- * returned at 229-230. */
+/* owner.c:229 ofd_lock(): F_OFD_SETLK at line 211; -EBUSY at 213-214,
+ * returned at 231-232. */
 #define OFD_LOCK \
 	if \
 	:: atomic { ofd == 0 -> ofd = me; locked = 1; running[me] = 1 } \
 	:: atomic { ofd != 0 -> running[me] = 1 }; goto busy \
 	fi
-/* owner.c:177-178: when the pid says no, the OFD bit (line 232) sends
- * token_alive() to ofd_lock_held() (156-163): does an open file other
- * than mine hold the lock?  In owner_claim() mine does (line 227), and
+/* owner.c:179-180: when the pid says no, the OFD bit (line 234) sends
+ * token_alive() to ofd_lock_held() (158-165): does an open file other
+ * than mine hold the lock?  In owner_claim() mine does (line 229), and
  * F_OFD_GETLK reports no conflict with one's own lock: the answer is
  * always no, so the call is no step here; the CAS asserts the premise. */
 #define OFD_HELD	assert(ofd == me && locked)
-/* ofd_unlock(), owner.c:216-221 */
+/* ofd_unlock(), owner.c:218-223 */
 #define OFD_UNLOCK	if :: locked -> assert(ofd == me); ofd = 0; locked = 0 \
 			   :: else fi
 #else
@@ -311,8 +359,8 @@ cas:	/* owner.c:241-244: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* owner_release(), owner.c:250-259: CAS(mine -> 0) at 255-256, then the
- * OFD unlock at 257-258.  `holders` drops at the CAS: from there on this
+/* owner_release(), owner.c:252-261: CAS(mine -> 0) at 257-258, then the
+ * OFD unlock at 259-260.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
 	atomic { \
@@ -362,7 +410,7 @@ judge:	/* old writer.c:332-334: cur && writer_alive ... */ \
 
 /*
  * The reader's view: look_at_writer(), wait.c:239-255, with owner_alive(),
- * owner.c:182-193.  At the step that concludes "gone" the writer of the
+ * owner.c:184-195.  At the step that concludes "gone" the writer of the
  * epoch read must not be past its epoch bump and not departed: that is
  * the epoch bcast_wait() would report gone, wait.c:253, 279-281.
  */
@@ -460,7 +508,7 @@ active proctype Killer()
 }
 
 #ifdef OFD
-/* owner.c:177-178, F_OFD_GETLK (ofd_lock_held(), 156-163): the last read
+/* owner.c:179-180, F_OFD_GETLK (ofd_lock_held(), 158-165): the last read
  * decides. */
 #define READER_DEAD(e) \
 	if :: atomic { ofd != 0 -> skip } :: atomic { ofd == 0 -> GONE(e) } fi
@@ -477,16 +525,18 @@ active proctype Reader()
 	/* wait.c:249 epoch = load_acquire(&writer_epoch) */
 	e = epoch;
 	if
-	:: atomic { !alive -> GONE(e) }		/* owner.c:187-188 */
-	/* owner.c:191 token = load_acquire(&writer_lock); 192 token == 0 */
+	:: atomic { !alive -> GONE(e) }		/* owner.c:189-190 */
+	/* owner.c:193 token = load_acquire(&writer_lock); 194 token == 0 */
 	:: atomic { alive && lock == 0 -> GONE(e) }
 	:: atomic { alive && lock != 0 -> t = lock }
-		/* owner.c:192 token_alive(), 171-180: by pid first */
+		/* owner.c:194 token_alive(), 173-182: by pid first */
 		if
-		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 175-176: live */
+		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 177-178: live */
 		:: atomic { !PROC_ALIVE(t) -> READER_DEAD(e) }
 #if defined(FOREIGN) || defined(HIDEPID_DEAD)
 		:: READER_DEAD(e)	/* cannot see the process */
+#elif defined(START0_DEAD)
+		:: atomic { t == 1 -> READER_DEAD(e) }	/* no start time */
 #endif
 		fi
 	fi
@@ -503,30 +553,38 @@ active proctype Reader()
 bool mtx;		/* ring->lock held */
 bool present;		/* writer_state & BCAST_WRITER_PRESENT */
 byte wsepoch;		/* bcast_ws_epoch(writer_state) */
-#ifdef CHECK_ONCE
 byte reported;		/* the last epoch the reader reported gone */
-#endif
 
 /* The writer of epoch `set_epoch` departs: its first writer_alive = 0. */
 #define DEPART	if :: set_by == me -> set_epoch = 0; set_by = 0 :: else fi
+
+#ifndef STATE_LAST
+/* kmod/file.c:56 writer_state = epoch << 1 | PRESENT, 57
+ * smp_mb__after_atomic(): the kernel's record first, so that a reader that
+ * saw the header say alive finds the writer present */
+#define STATE_FIRST	atomic { present = 1; wsepoch = e }
+#define STATE_THEN
+#else
+/* Broken on purpose, bcast_writer_attach() before 6dc40fe: writer_state
+ * after the header's writer_alive and writer_epoch */
+#define STATE_FIRST	skip
+#define STATE_THEN	present = 1; wsepoch = e;
+#endif
 
 proctype Contender(byte me)
 {
 	byte e;
 
-	/* open(O_RDWR): bcast_writer_attach(), kmod/file.c:40-65, under the
-	 * mutex (45-61); -EBUSY while a writer is present (46-50), and the
+	/* open(O_RDWR): bcast_writer_attach(), kmod/file.c:40-69, under the
+	 * mutex (45-65); -EBUSY while a writer is present (46-50), and the
 	 * caller tries again: no state changes until it can attach */
 	atomic { !mtx && !present -> mtx = 1; e = wsepoch + 1 };  /* 51 */
-#ifdef FIX_STATE_FIRST
-	/* A proposed fix: writer_state (line 60) before the header's alive
-	 * and epoch, so that a reader that saw the epoch finds the writer
-	 * present in the kernel */
-	atomic { present = 1; wsepoch = e };
-#endif
+	STATE_FIRST;
+	/* lines 58-60 writer_pid, writer_pidns, writer_start: nobody judges
+	 * them on a device ring */
 #ifndef EPOCH_FIRST
-	alive = 1;			/* line 56 WRITE_ONCE(writer_alive, 1) */
-	/* line 59 smp_store_release(&writer_epoch, epoch) */
+	alive = 1;			/* line 61 WRITE_ONCE(writer_alive, 1) */
+	/* line 64 smp_store_release(&writer_epoch, epoch) */
 	atomic { epoch = e; set_epoch = e; set_by = me };
 #else
 	/* Broken on purpose, bcast_writer_attach() before 1eb3adf: the
@@ -534,9 +592,9 @@ proctype Contender(byte me)
 	atomic { epoch = e; set_epoch = e; set_by = me };
 	alive = 1;
 #endif
-	/* line 60 writer_state = epoch << 1 | PRESENT, 61 mutex_unlock(); 63
-	 * bcast_wake(EPOLLPRI): see the Reader's poll */
-	atomic { present = 1; wsepoch = e; mtx = 0; e = 0 };
+	/* line 65 mutex_unlock(); 67 bcast_wake(EPOLLPRI): see the Reader's
+	 * poll */
+	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
 	:: /* bcast_writer_open(), writer.c:422 store_release(writer_alive, 1) */
@@ -548,10 +606,10 @@ proctype Contender(byte me)
 	   fi
 	:: skip
 	fi;
-	/* the file is released: bcast_writer_detach(), file.c:68-83 */
-	atomic { !mtx -> mtx = 1 };		/* line 73 */
-	atomic { alive = 0; DEPART };		/* line 75 */
-	/* lines 77-78 writer_state &= ~PRESENT, 81 mutex_unlock(); 82
+	/* the file is released: bcast_writer_detach(), file.c:72-87 */
+	atomic { !mtx -> mtx = 1 };		/* line 77 */
+	atomic { alive = 0; DEPART };		/* line 79 */
+	/* lines 81-82 writer_state &= ~PRESENT, 85 mutex_unlock(); 86
 	 * bcast_wake(EPOLLHUP | EPOLLIN) */
 	atomic { present = 0; mtx = 0 }
 }
@@ -562,14 +620,10 @@ proctype Contender(byte me)
  * new epoch is read before it is used).  No data is published here:
  * reader_ready() (272, 277) is false.  The reader reports each departure
  * it sees: at the report, the writer of the epoch reported must not be up
- * (GONE), and with -DCHECK_ONCE, the epochs reported must be writers' (not
- * 0) and increase (no departure reported twice).
+ * (GONE), and the epochs reported must be writers' (not 0) and increase
+ * (ONCE: no departure reported twice).
  */
-#ifdef CHECK_ONCE
 #define ONCE(e)	assert(e != 0 && e > reported); reported = e
-#else
-#define ONCE(e)	skip
-#endif
 
 active proctype Reader()
 {
@@ -583,13 +637,15 @@ end:	do
 	   if
 #ifndef OLD_HANGUP
 	   :: hangup ->
-		/* lines 245-248: the writer slept on is the one gone */
-#ifndef FIX_HANGUP_EPOCH0
-		atomic { report = !(gone_known && gone_epoch == e); live = 0 }
-#else
-		/* A proposed fix: as at line 253, epoch 0 is no writer */
+		/* lines 245-247: the writer slept on is the one gone */
+#ifndef HANGUP_EPOCH0
+		/* line 246: as at line 253, epoch 0 is no writer */
 		atomic { report = (e != 0 && !(gone_known && gone_epoch == e));
 			 live = 0 }
+#else
+		/* Broken on purpose, look_at_writer() before 6dc40fe: epoch 0
+		 * reported too */
+		atomic { report = !(gone_known && gone_epoch == e); live = 0 }
 #endif
 	   :: !hangup ->
 #else
@@ -599,8 +655,8 @@ end:	do
 #endif
 		/* line 249 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
-		/* line 250 owner_alive(): owner.c:187 writer_alive, device
-		 * (189-190) */
+		/* line 250 owner_alive(): owner.c:189 writer_alive, device
+		 * (191-192) */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 253 */
@@ -617,13 +673,13 @@ end:	do
 		/* line 287 sleep_on_device(), 153-172: arm_device() (130-146),
 		 * BCAST_IOC_ARM with BCAST_ARM_WRITER_GONE for WRITER_NONE
 		 * (133) and the epoch, bf->armed under arm_lock,
-		 * file.c:251-258 */
+		 * file.c:255-262 */
 		a_gone = !live;
 		/* line 166 device_poll(): poll() calls bcast_poll() at once
 		 * and after every wake-up: here at any moment.  EPOLLHUP alone
 		 * (DEVICE_POLL_HANGUP, lib/device.c:261-262) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
-		 * file.c:194-205: with it, HUP comes with PRI or not at all,
+		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
 		 * (wait.c:169-170) for WRITER_LIVE. */
 		if

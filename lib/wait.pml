@@ -39,7 +39,7 @@
  *     (writer_flags = 0, full fence) and fences every later publish.  A
  *     device reader cannot write reader_flags (its mapping is read-only):
  *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
- *     flag (kmod/file.c:248-250).
+ *     flag (kmod/file.c:252-254).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -67,7 +67,7 @@
  *   OLD_POLL         with DEVICE: bcast_poll() before 1eb3adf, which after
  *                    a wake-up set need_wakeup again and re-checked
  *                    committed in the kernel (bcast_reader_ready(),
- *                    kmod/file.c:176-186) whatever NOTIFY came: a new
+ *                    kmod/file.c:180-190) whatever NOTIFY came: a new
  *                    handshake with no membarrier() to stand in for the
  *                    writer's missing fence, so the writer's need_wakeup
  *                    load can pass its committed store and the reader
@@ -75,12 +75,12 @@
  *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
  *                    BCAST_IOC_NOTIFY counting itself before it clears
  *                    need_wakeup, or after its wake-up, instead of in
- *                    between (file.c:272-279):                    must FAIL
+ *                    between (file.c:276-283):                    must FAIL
  *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
  *                    count after setting need_wakeup instead of before
- *                    (file.c:257-260):                            must FAIL
+ *                    (file.c:261-264):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
- *                    after its checks instead of before (file.c:216).  must FAIL
+ *                    after its checks instead of before (file.c:220).  must FAIL
  *
  * Properties
  *   - No lost wake-up: when nothing can move any more (the writer has
@@ -126,9 +126,9 @@
  *     are not (the writer stays: lib/owner.pml models its departure).
  *     ring->notifies is changed by locked increments only, and the
  *     reader's copy of it (bf->armed.notifies, ring->notifies at attach,
- *     file.c:91) under bf->arm_lock by the reader's own ARM: each read of
+ *     file.c:95) under bf->arm_lock by the reader's own ARM: each read of
  *     either is one step.  It does not wrap, and only its comparison
- *     with the copy is ever used (file.c:228): the model keeps, for each
+ *     with the copy is ever used (file.c:232): the model keeps, for each
  *     reader, whether they differ (moved[r]: set by every NOTIFY, cleared
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
@@ -286,13 +286,13 @@ end:	do
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
 	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:266-281; line 272 \
+	 * bcast_ioc_notify(), kmod/file.c:270-285; line 276 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* lines 277-278 smp_mb__before_atomic(); atomic_long_inc(notifies): \
+	/* lines 281-282 smp_mb__before_atomic(); atomic_long_inc(notifies): \
 	 * a locked op on x86 */ \
 	d_step { DRAIN(WCPU); COUNT_NOTIFY }; \
-	/* line 279 bcast_wake(): its smp_mb() finds nothing to drain */ \
+	/* line 283 bcast_wake(): its smp_mb() finds nothing to drain */ \
 	BCAST_WAKE
 #elif defined(NOTIFY_COUNT_FIRST)
 /* Broken on purpose: the count before need_wakeup is cleared.  A reader
@@ -333,8 +333,8 @@ end:	do
 
 #ifndef OLD_POLL
 /*
- * A NOTIFY since the reader armed cleared need_wakeup (file.c:272, before
- * its count at 278): bcast_poll() reports EPOLLIN (file.c:228) and the
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:276, before
+ * its count at 282): bcast_poll() reports EPOLLIN (file.c:232) and the
  * reader re-arms itself, membarrier() included, instead of the kernel
  * setting need_wakeup again with no barrier of the reader's to pair with.
  */
@@ -375,23 +375,23 @@ end:	do
 #endif
 
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:235-264.
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:239-268.
  * With rd->no_membarrier (arm_device(), wait.c:136-137, 144-145),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
- * position and the count of notifies (line 257), sampled before
+ * position and the count of notifies (line 261), sampled before
  * need_wakeup is set.
  */
 #define ARM \
 	ARM_FLAG \
 	ARM_SAMPLE_BEFORE \
-	/* line 259 smp_mb() (nothing to drain); 260 WRITE_ONCE(need_wakeup, 1) */ \
+	/* line 263 smp_mb() (nothing to drain); 264 WRITE_ONCE(need_wakeup, 1) */ \
 	STORE(me, A_NEED, 1); \
-	/* lines 262-263 smp_mb(); committed != pos */ \
+	/* lines 266-267 smp_mb(); committed != pos */ \
 	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
 	ARM_SAMPLE_AFTER
 
-/* poll_wait(), kmod/file.c:216: on ring->wq, under its lock */
+/* poll_wait(), kmod/file.c:220: on ring->wq, under its lock */
 #define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
 #ifndef DEVICE_QUEUE_LATE
 #define QUEUE_EARLY	QUEUE
@@ -404,12 +404,12 @@ end:	do
 
 /*
  * device_poll() (lib/device.c), poll(2): do_poll() calls bcast_poll(),
- * kmod/file.c:207-233, sleeps until pollwake() triggers the entry (or the
+ * kmod/file.c:211-237, sleeps until pollwake() triggers the entry (or the
  * timeout, with !exact: sleep_on_device() bounds it), and calls it again.
- * bcast_poll(): a = bf->armed under arm_lock (217-219), smp_mb() (227),
- * ready if ring->notifies moved (228); else bcast_reader_ready(),
- * file.c:176-186: smp_mb() (179), committed (180), need_wakeup = 1 (182),
- * smp_mb() (184), committed (185).
+ * bcast_poll(): a = bf->armed under arm_lock (221-223), smp_mb() (231),
+ * ready if ring->notifies moved (232); else bcast_reader_ready(),
+ * file.c:180-190: smp_mb() (183), committed (184), need_wakeup = 1 (186),
+ * smp_mb() (188), committed (189).
  */
 #define POLL \
 	QUEUE_EARLY; \
