@@ -58,21 +58,28 @@ static inline int open_ring(unsigned minor, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
-/* Read /sys/class/bcast/bcastN/ATTR as a number (-1 if unreadable). */
-static inline long long sysfs_num(unsigned minor, const char *attr)
+/* The number a sysfs-like file starts with (-1 if unreadable). */
+static inline long long file_num(const char *path)
 {
-	char path[128], buf[64];
+	char buf[64];
 	long long v = -1;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, sizeof(path), "/sys/class/bcast/bcast%u/%s", minor, attr);
-	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &v) != 1)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* Read /sys/class/bcast/bcastN/ATTR as a number (-1 if unreadable). */
+static inline long long sysfs_num(unsigned minor, const char *attr)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/class/bcast/bcast%u/%s", minor, attr);
+	return file_num(path);
 }
 
 static inline int sysfs_str(unsigned minor, const char *attr, char *out,
@@ -166,18 +173,10 @@ static inline int kernel_maps_pmds(void)
 /* A module parameter, as a number (-1 if unreadable). */
 static inline long long param_num(const char *name)
 {
-	char path[128], buf[64];
-	long long v = -1;
-	FILE *f;
+	char path[128];
 
 	snprintf(path, sizeof(path), "/sys/module/bcast/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return file_num(path);
 }
 
 /* Write a module parameter: 0 or -errno. */

@@ -29,19 +29,6 @@ static int write_file(const char *path, const char *s)
 	return rc;
 }
 
-static long long read_num(const char *path)
-{
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static long long meminfo_kb(const char *key)
 {
 	char line[128], fmt[64];
@@ -88,7 +75,7 @@ static int in_cgroup(void)
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (write_file(CG "/cgroup.procs", pid))
 		return 10;
-	c0 = read_num(CG "/memory.current");
+	c0 = file_num(CG "/memory.current");
 	rc = ctl_create("m-big", 64 * MIB, 0, NULL);
 	printf("# 64 MiB ring, 4 KiB pages, in 16M: %s\n", strerror(-rc));
 	if (rc != -ENOMEM) {
@@ -101,18 +88,18 @@ static int in_cgroup(void)
 		ctl_destroy("m-big");
 		return 12;
 	}
-	if (read_num(CG "/memory.current") > c0 + (long long)MIB)
+	if (file_num(CG "/memory.current") > c0 + (long long)MIB)
 		return 13;		/* the failures were uncharged */
 	rc = ctl_create("m-small", 4 * MIB, 0, &minor);
 	if (rc)
 		return 14;
-	c1 = read_num(CG "/memory.current");
+	c1 = file_num(CG "/memory.current");
 	printf("# memory.current %lld -> %lld with a 4 MiB ring\n", c0, c1);
 	if (c1 < c0 + (long long)(4 * MIB))
 		return 15;		/* not charged to us */
 	if (ctl_destroy("m-small"))
 		return 16;
-	c2 = read_num(CG "/memory.current");
+	c2 = file_num(CG "/memory.current");
 	printf("# memory.current %lld after destroying it\n", c2);
 	/*
 	 * Charges and uncharges reach memory.current in per-CPU batches (up
