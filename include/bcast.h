@@ -41,12 +41,17 @@ extern "C" {
 #define BCAST_HUGEPAGE		0x1	/* back the ring with huge pages if possible */
 
 /* bcast_commit() flags */
-#define BCAST_DEFER		0x1	/* make visible at the next bcast_flush() */
+#define BCAST_DEFER		0x1	/* make visible at the next bcast_flush()
+					 * at the latest (the writer publishes
+					 * deferred frames itself every
+					 * capacity/256 bytes) */
 
 /* bcast_reader_open() `from` */
 #define BCAST_FROM_LATEST	0x0	/* only messages committed after opening */
 #define BCAST_FROM_OLDEST	0x1	/* the oldest intact message first */
-#define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest */
+#define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest
+					 * message (default: to a point at most
+					 * a quarter of the ring back) */
 
 /* bcast_msg.flags */
 #define BCAST_MSG_FRAGMENTED	0x1	/* carried in several frames */
@@ -173,8 +178,8 @@ void bcast_ring_close(struct bcast_ring *r);
 int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);
 /*
  * Messages and payload bytes committed to the ring so far, by every writer
- * it has had: exact, counted from the newest sync point (a walk over at
- * most capacity/16 bytes of frames).  For monitors; -EAGAIN if the writer
+ * it has had: exact, counted from the newest sync point (a walk over about
+ * capacity/32 bytes of frames).  For monitors; -EAGAIN if the writer
  * is in the middle of a frontier step (try again), -BCAST_ECORRUPT.
  */
 int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
@@ -193,7 +198,7 @@ int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
 int bcast_writer_open(struct bcast_ring *r, struct bcast_writer **out);
 /* Reserve `len` bytes (-EMSGSIZE above the MTU, -EBUSY if a claim is open). */
 int bcast_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
-/* Publish a claim; BCAST_DEFER leaves it invisible until bcast_flush(). */
+/* Publish a claim; BCAST_DEFER delays it until bcast_flush() at the latest. */
 int bcast_commit(struct bcast_claim *c, uint32_t type, unsigned flags);
 void bcast_abort(struct bcast_claim *c);
 /* Copy and publish a message of any size (fragmented above the MTU, up to

@@ -63,9 +63,9 @@ static void bcast_ring_format(struct bcast_ring *ring)
 	h->flags = BCAST_RING_DEVICE |
 		   (bcast_mem_huge(&ring->mem) ? BCAST_RING_HUGEPAGE : 0);
 	h->capacity = cap;
-	h->mtu = (u32)min_t(u64, cap / 4 - BCAST_FRAME_HDR, BCAST_MAX_MTU);
+	h->mtu = (u32)BCAST_DEFAULT_MTU(cap);
 	h->hdr_size = BCAST_HDR_SIZE;
-	h->chunk_shift = ilog2(cap) - 4;
+	h->chunk_shift = BCAST_CHUNK_SHIFT(ilog2(cap));
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	/* Last, with release: whoever sees the magic sees the header. */

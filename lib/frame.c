@@ -107,14 +107,19 @@ static bool pick_sync_point(const struct bcast_ring *r, bool latest,
 
 /*
  * How far `committed` can be past the newest sync point of a correct
- * writer: a step records one at the current frame boundary and moves the
- * frontier a chunk past the end of the next frame (and of the padding
- * before it); a writer taking over records one where it resumes, and may
- * inherit a frontier one such step (and a chunk of deferred frames) ahead.
+ * writer: it records one at the first frontier step BCAST_SYNC_SPACING
+ * bytes after the last, steps come at most a chunk or a frame (and the
+ * padding of a lap's end) apart, and `committed` stays below `claimed`; a
+ * writer taking over records one where it resumes, and may inherit a
+ * frontier such a step (and a chunk of deferred frames) ahead.  Twice
+ * that, for safety.
  */
 static uint64_t walk_limit(const struct bcast_ring *r)
 {
-	return 2 * ((1ULL << r->chunk_shift) + 2 * frame_total(r->mtu));
+	uint64_t chunk = 1ULL << r->chunk_shift;
+
+	return 2 * (BCAST_SYNC_SPACING(r->cap) + 2 * chunk +
+		    3 * frame_total(r->mtu));
 }
 
 /* Count the messages between a sync point and `committed`, walking at most
@@ -143,17 +148,24 @@ static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
 /* Attempts at finding a boundary while the writer laps the ring under us. */
 #define LOCATE_ATTEMPTS 4
 
+/* LOCATE_RECENT looks this far back from `committed`. */
+#define RECENT_SPAN(r) ((r)->cap / 4)
+
 /*
  * Find a frame boundary to read from and the writer's message and byte
- * counts there: the oldest intact one, or `committed` itself (counted from
- * the newest sync point).  -EAGAIN when none can be had right now (the
- * writer keeps overwriting what we look at);
- * -BCAST_ECORRUPT when the frames between a sync point and `committed`
- * make no sense.  At most LOCATE_ATTEMPTS walks of walk_limit() bytes.
+ * counts there: the oldest intact sync point (LOCATE_OLDEST), the oldest
+ * one at most RECENT_SPAN behind `committed` (LOCATE_RECENT: some recent
+ * history, and three quarters of a ring before the writer can lap a reader
+ * again), or `committed` itself, counted from the newest sync point
+ * (LOCATE_COMMITTED).  -EAGAIN when none can be had right now (the writer
+ * keeps overwriting what we look at); -BCAST_ECORRUPT when the frames
+ * between a sync point and `committed` make no sense.  At most
+ * LOCATE_ATTEMPTS walks of walk_limit() bytes.
  */
-int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
+int ring_locate(const struct bcast_ring *r, enum locate where, uint64_t *pos,
 		uint64_t *seq, uint64_t *bytes)
 {
+	bool newest = where != LOCATE_OLDEST;
 	struct bcast_sync_point sp;
 	int attempt, err;
 
@@ -169,12 +181,24 @@ int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
 			*pos = *seq = *bytes = 0;
 			return 0;
 		}
-		if (!low && (!latest || !pick_sync_point(r, true, committed, 0, &sp)))
+		if (where == LOCATE_RECENT) {
+			uint64_t from = committed - low > RECENT_SPAN(r) ?
+					committed - RECENT_SPAN(r) : low;
+
+			if (!pick_sync_point(r, false, committed, from, &sp) &&
+			    !pick_sync_point(r, true, committed, low, &sp)) {
+				if (low)
+					continue;
+				sp = (struct bcast_sync_point){ 0, 0, 0, 0 };
+			}
+		} else if (!low && (!newest ||
+				    !pick_sync_point(r, true, committed, 0, &sp))) {
 			sp = (struct bcast_sync_point){ 0, 0, 0, 0 };
-		else if (!pick_sync_point(r, latest, committed, low, &sp))
+		} else if (!pick_sync_point(r, newest, committed, low, &sp)) {
 			continue;
+		}
 		start = sp.pos;
-		if (latest) {
+		if (where == LOCATE_COMMITTED) {
 			err = walk_to(r, &sp, committed);
 			if (err && frame_intact(r, start))
 				return err;

@@ -114,7 +114,9 @@ struct bcast_writer {
 	uint64_t mask;
 	uint64_t cap;
 	uint32_t mtu;
-	uint64_t chunk;
+	uint64_t chunk;		/* frontier step */
+	uint64_t sync_spacing;	/* bytes between sync points */
+	uint64_t last_sync;	/* position of the last sync point recorded */
 	uint64_t pos;		/* next frame goes here */
 	uint64_t published;	/* last value stored to hdr->committed */
 	uint64_t claimed;	/* our copy of hdr->claimed */
@@ -178,7 +180,7 @@ struct frame {
 
 static inline uint64_t frame_total(uint32_t len)
 {
-	return BCAST_FRAME_HDR + (((uint64_t)len + 7) & ~7ULL);
+	return BCAST_FRAME_TOTAL(len);
 }
 
 static inline uint64_t frame_word(uint32_t len, uint32_t flags, uint32_t word1)
@@ -248,7 +250,8 @@ int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
 	     struct frame *f);
 void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes);
-int ring_locate(const struct bcast_ring *r, bool latest, uint64_t *pos,
+enum locate { LOCATE_OLDEST, LOCATE_RECENT, LOCATE_COMMITTED };
+int ring_locate(const struct bcast_ring *r, enum locate where, uint64_t *pos,
 		uint64_t *seq, uint64_t *bytes);
 
 /* reader.c, shared with batch.c */

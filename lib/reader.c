@@ -80,12 +80,25 @@ static void drop_assembly(struct bcast_reader *rd)
 	rd->asm_complete = false;
 }
 
+/*
+ * Where a reader goes: on joining, the oldest intact message or the newest;
+ * after an overrun, the oldest sync point at most a quarter ring behind
+ * (three quarters of a ring of headroom: a reader slower than its writer is
+ * lapped about once per 3/4 ring, not once per chunk as at the oldest
+ * intact point), or with BCAST_RESYNC_LATEST the newest message.
+ */
+static enum locate resync_target(const struct bcast_reader *rd)
+{
+	if (rd->joining)
+		return rd->from_oldest ? LOCATE_OLDEST : LOCATE_COMMITTED;
+	return rd->resync_latest ? LOCATE_COMMITTED : LOCATE_RECENT;
+}
+
 /* Move to a readable boundary; after an overrun, count what was skipped. */
 int reader_resync(struct bcast_reader *rd)
 {
-	bool latest = rd->joining ? !rd->from_oldest : rd->resync_latest;
 	uint64_t pos, seq, bytes;
-	int err = ring_locate(rd->r, latest, &pos, &seq, &bytes);
+	int err = ring_locate(rd->r, resync_target(rd), &pos, &seq, &bytes);
 
 	if (err) {
 		rd->resync_seen = load_acquire(&rd->hdr->committed);

@@ -27,9 +27,7 @@ static unsigned log2_u64(uint64_t v)
 
 uint64_t ring_default_mtu(uint64_t cap)
 {
-	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;
-
-	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
+	return BCAST_DEFAULT_MTU(cap);
 }
 
 static bool mtu_fits(uint64_t mtu, uint64_t cap)
@@ -91,7 +89,10 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	h->capacity = cap;
 	h->mtu = (uint32_t)mtu;
 	h->hdr_size = BCAST_HDR_SIZE;
-	h->chunk_shift = log2_u64(cap) - 4;
+	/* A step no larger than a frame of the MTU: see BCAST_CHUNK_SHIFT. */
+	h->chunk_shift = BCAST_CHUNK_SHIFT(log2_u64(cap));
+	if ((1ULL << h->chunk_shift) > frame_total((uint32_t)mtu))
+		h->chunk_shift = log2_u64(frame_total((uint32_t)mtu));
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	if (o && o->metadata_len) {
@@ -276,7 +277,7 @@ BCAST_EXPORT int bcast_ring_count(const struct bcast_ring *r,
 	*messages = *bytes = 0;
 	if (!load_acquire(&r->hdr->committed))
 		return 0;
-	err = ring_locate(r, true, &pos, messages, bytes);
+	err = ring_locate(r, LOCATE_COMMITTED, &pos, messages, bytes);
 	if (err)
 		*messages = *bytes = 0;
 	return err;

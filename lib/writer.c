@@ -21,18 +21,28 @@ static void record_sync_point(struct bcast_writer *w)
 	store_relaxed(&sp->bytes, w->bytes);
 	store_release(&sp->pos, w->pos);
 	store_relaxed(&h->sync_next, slot + 1);
+	w->last_sync = w->pos;
 }
+
+static inline int publish_position(struct bcast_writer *w);
 
 /*
  * Before touching bytes below `end`, publish claimed >= end.  The frontier
- * moves a chunk ahead at a time, so this store is rare; each step also
- * leaves a sync point at the current frame boundary for lapped readers.
+ * moves a small step (a chunk, capacity/256) ahead at a time, so this store
+ * is rare, yet `claimed` never runs more than a chunk (or the frame being
+ * written, if larger) past `committed`: deferred frames are published
+ * first, and a reader is lapped only when it really is about a ring
+ * behind.  Every BCAST_SYNC_SPACING bytes a step also leaves a sync point
+ * at the current frame boundary for lapped and joining readers.
  */
 static __attribute__((noinline)) void step_frontier(struct bcast_writer *w,
 							uint64_t end)
 {
-	record_sync_point(w);
-	w->claimed = end + w->chunk;
+	if (w->pos != w->published)
+		publish_position(w);
+	if (w->pos - w->last_sync >= w->sync_spacing)
+		record_sync_point(w);
+	w->claimed = end - w->pos > w->chunk ? end : w->pos + w->chunk;
 	store_relaxed(&w->hdr->claimed, w->claimed);
 	/* No byte of the new lap may become visible before the frontier. */
 	fence_release();
@@ -53,16 +63,23 @@ static inline void write_header(struct bcast_writer *w, uint64_t pos,
 	store_relaxed(hdr, frame_word(len, flags, word1));
 }
 
-/* A frame never straddles the end: fill the rest of the lap with padding. */
+/*
+ * A frame never straddles the end: fill the rest of the lap with padding.
+ * The padding is reserved on its own (it is shorter than the frame that
+ * did not fit), so that a step for the frame after it publishes the
+ * padding first: `claimed` stays within that frame of `committed`, and
+ * never behind it.
+ */
 static __attribute__((noinline)) uint64_t pad_to_end(struct bcast_writer *w,
 						     uint64_t total)
 {
 	uint64_t pad = w->cap - (w->pos & w->mask);
 
-	reserve(w, w->pos + pad + total);
+	reserve(w, w->pos + pad);
 	write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
 		     BCAST_FRAME_PAD, 0);
 	w->pos += pad;
+	reserve(w, w->pos + total);
 	return 0;
 }
 
@@ -363,7 +380,7 @@ static int resume_positions(struct bcast_writer *w)
 		return -BCAST_ECORRUPT;
 	drop_stale_sync_points(h, committed);
 	if (committed) {
-		err = ring_locate(w->r, true, &pos, &seq, &bytes);
+		err = ring_locate(w->r, LOCATE_COMMITTED, &pos, &seq, &bytes);
 		if (err)
 			return err;
 		w->seq = seq;
@@ -399,6 +416,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->mask = r->mask;
 	w->mtu = r->mtu;
 	w->chunk = 1ULL << r->chunk_shift;
+	w->sync_spacing = BCAST_SYNC_SPACING(r->cap);
 	w->inline_max = w->mtu < BCAST_INLINE_COPY ? w->mtu : BCAST_INLINE_COPY;
 
 	/* The kernel makes device writers (one O_RDWR file) and keeps pid,

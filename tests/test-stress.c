@@ -398,8 +398,16 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN) {
 			rc = bcast_wait(s.rd, 1000);
-			if (rc == -BCAST_EWRITERGONE)
+			if (rc == -BCAST_EWRITERGONE) {
+				/* Messages after the last one handed out
+				 * were lost too (a lapped reader resumes some
+				 * way behind the newest message). */
+				for (; s.next < s.total; s.next++) {
+					s.rep.gap_msgs++;
+					s.rep.gap_bytes += msg_len(s.next);
+				}
 				break;
+			}
 			if (rc == 0 && style != 0) {
 				/* Ready at once: probably only part of a
 				 * fragmented message, which batch and bulk

@@ -130,9 +130,11 @@ _Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
 	} while (0)
 
 /*
- * Work bounds.  A walk from a sync point covers at most one frontier step
- * (a chunk and two frames of the MTU), and finding a boundary takes at
- * most four such walks; everything else a reader call does is bounded by
+ * Work bounds.  A walk from a sync point covers at most twice the distance
+ * a correct writer leaves between its newest sync point and `committed`
+ * (BCAST_SYNC_SPACING, two chunks and three frames of the MTU), every
+ * frame at least 8 bytes, and finding a boundary takes at most four such
+ * walks; everything else a reader call does is bounded by
  * its own constant (bcast_receive: 4096 frames), by the ring (a batch or a
  * bulk window is at most a ring, a frame at least 8 bytes) or by the
  * caller's buffer.  The bounds are generous; a loop steered by the ring
@@ -145,9 +147,11 @@ static unsigned long work_ring;		/* frames one ring can hold */
 
 static void work_set(const struct bcast_ring_hdr *h)
 {
-	uint64_t frame = BCAST_FRAME_HDR + (((uint64_t)h->mtu + 7) & ~7ULL);
+	uint64_t frame = BCAST_FRAME_TOTAL(h->mtu);
+	uint64_t walk = 2 * (BCAST_SYNC_SPACING(h->capacity) +
+			     2 * (1ULL << h->chunk_shift) + 3 * frame);
 
-	work_locate = 4 * (((1ULL << h->chunk_shift) + 2 * frame) / 8 + 1);
+	work_locate = 4 * (walk / 8 + 1);
 	work_ring = h->capacity / 8;
 }
 

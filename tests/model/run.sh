@@ -33,8 +33,9 @@ and the code before each fix is a variant that must fail.
 
 The last check compares cited lines (the anchors) with what they hold: when
 the C code moved, it fails with the stale references (update the comments
-in lib/*.pml, the descriptions here and the anchors below: a model that
-cites the wrong line misleads whoever checks it against the code).
+in lib/*.pml, the descriptions here and the anchors below, e.g. with
+tests/model/remap.py REV: a model that cites the wrong line misleads
+whoever checks it against the code).
 
 Installs the Debian package "spin" with apt-get when it is missing and this
 runs as root.  Works in build/model/ (one folder per check, with its pan
@@ -104,7 +105,7 @@ tests=(
 "wait-no-writer-fence|wait|-DNO_WRITER_FENCE|safety|fail:assertion violated.*queued|without the writer's fence (and no membarrier) a wake-up must be lost"
 "wait-no-reader-fence|wait|-DNO_READER_FENCE|safety|fail:assertion violated.*queued|without the reader's fence a wake-up must be lost"
 "wait-mbfail-ignored|wait|-DMB_FAIL_IGNORED|safety|fail:assertion violated.*queued|a failed membarrier() ignored: a wake-up must be lost"
-"wait-no-open-fence|wait|-DNO_OPEN_FENCE|safety|fail:assertion violated.*queued|without bcast_writer_open()'s fence (writer.c:427) a reader that saw the old writer_flags must miss a wake-up"
+"wait-no-open-fence|wait|-DNO_OPEN_FENCE|safety|fail:assertion violated.*queued|without bcast_writer_open()'s fence (writer.c:445) a reader that saw the old writer_flags must miss a wake-up"
 "wait-device-fence-m3|wait|-DDEVICE -DM=3|safety|pass|device ring (ARM, poll, NOTIFY counted, in line or by the worker), writer fences, 2 readers, 3 messages: no lost wake-up, no deadlock"
 "wait-device-membarrier|wait|-DDEVICE -DMEMBARRIER|safety|pass|device ring, readers' membarrier() for the writer's fence (poll() ready after a NOTIFY since ARM): no lost wake-up, no deadlock"
 "wait-device-mbfail|wait|-DDEVICE -DMB_FAIL|safety|pass|device ring, a reader's membarrier() fails: it arms with BCAST_ARM_NO_MEMBARRIER and polls in bounded slices until the writer fences; never an untimed sleep that can miss a wake-up"
@@ -162,19 +163,19 @@ anchors=(
 "owner.c:243|__atomic_compare_exchange_n(word"
 "owner.c:257|__atomic_compare_exchange_n(&r->hdr->writer_lock"
 "owner.c:260|ofd_unlock"
-"writer.c:94|writer_flags, 0"
-"writer.c:111|committed"
-"writer.c:121|fence_full"
-"writer.c:122|need_wakeup"
-"writer.c:407|owner_claim"
-"writer.c:412|readers_fence_for_us"
-"writer.c:415|resume_positions"
-"writer.c:422|writer_alive, 1"
-"writer.c:424|writer_epoch, 1, __ATOMIC_RELEASE"
-"writer.c:427|fence_full"
-"writer.c:433|owner_release"
-"writer.c:447|writer_alive, 0"
-"writer.c:449|owner_release"
+"writer.c:111|writer_flags, 0"
+"writer.c:128|committed"
+"writer.c:138|fence_full"
+"writer.c:139|need_wakeup"
+"writer.c:425|owner_claim"
+"writer.c:430|readers_fence_for_us"
+"writer.c:433|resume_positions"
+"writer.c:440|writer_alive, 1"
+"writer.c:442|writer_epoch, 1, __ATOMIC_RELEASE"
+"writer.c:445|fence_full"
+"writer.c:451|owner_release"
+"writer.c:465|writer_alive, 0"
+"writer.c:467|owner_release"
 "wait.c:50|need_wakeup, 0"
 "wait.c:51|wake_seq"
 "wait.c:52|FUTEX_WAKE"
@@ -198,7 +199,7 @@ anchors=(
 "wait.c:274|look_at_writer"
 "wait.c:280|gone_epoch = epoch"
 "wait.c:292|hangup = err == 1"
-"reader.c:162|committed"
+"reader.c:175|committed"
 "device.c:262|DEVICE_POLL_HANGUP"
 "file.c:51|bcast_ws_epoch(ws) + 1"
 "file.c:56|atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT)"

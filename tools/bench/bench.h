@@ -80,28 +80,28 @@ extern const char *const pct_names[NPCT];
 /* Ring arithmetic every part needs, the same for bcast and the reference. */
 static inline uint64_t frame_total(size_t len)
 {
-	return BCAST_FRAME_HDR + (((uint64_t)len + 7) & ~7ULL);
+	return BCAST_FRAME_TOTAL(len);
 }
 
 /* libbcast's default MTU for a ring of `cap` data bytes. */
 static inline uint64_t mtu_of(uint64_t cap)
 {
-	uint64_t mtu = cap / 4 - BCAST_FRAME_HDR;
-
-	return mtu > BCAST_MAX_MTU ? BCAST_MAX_MTU : mtu;
+	return BCAST_DEFAULT_MTU(cap);
 }
 
 /*
  * Backpressure: the most messages of `size` bytes that may be unread.  The
- * bcast writer's `claimed` frontier runs up to a chunk (capacity/16) ahead
- * of its position, and a wrap wastes less than a frame, so this many frames
- * never make a reader see an overrun.  The reference uses the same figure.
+ * bcast writer's `claimed` frontier runs at most a chunk (capacity/256) or
+ * the frame being written ahead of `committed`, and the end of a lap wastes
+ * less than a frame, so this many frames never make a reader see an
+ * overrun.  The reference uses the same figure.
  */
 static inline uint64_t credit_of(uint64_t cap, size_t size)
 {
-	uint64_t n = (cap - cap / 16) / frame_total(size);
+	uint64_t chunk = 1ULL << BCAST_CHUNK_SHIFT(63 - __builtin_clzll(cap));
+	uint64_t n = (cap - chunk) / frame_total(size);
 
-	return n > 2 ? n - 2 : 0;
+	return n > 3 ? n - 3 : 0;
 }
 
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -35,6 +35,28 @@
 #define BCAST_FRAME_FLAG_SHIFT	24
 #define BCAST_MAX_MTU		(BCAST_FRAME_LEN_MASK & ~7U)
 
+/*
+ * Ring geometry, the same for the library, bcast.ko and the tools; the
+ * capacity `cap` is a power of two.  BCAST_FRAME_TOTAL: bytes a frame of
+ * `len` payload bytes takes.  BCAST_DEFAULT_MTU: the largest frame
+ * payload of a ring created without one (a quarter of the ring).
+ * BCAST_CHUNK_SHIFT: log2 of the step by which the writer moves `claimed`
+ * ahead of the frame it writes (capacity/256, lowered to a frame of the
+ * MTU for rings with a small MTU): a reader is lapped only when it is more
+ * than capacity minus that step (or minus the frame being written, if
+ * larger) behind `committed`.  BCAST_SYNC_SPACING: a writer
+ * records a sync point whenever it has written this much since the last
+ * one (capacity/32: the 64 slots span two laps).
+ */
+#define BCAST_FRAME_TOTAL(len) \
+	(BCAST_FRAME_HDR + (((__u64)(len) + BCAST_FRAME_ALIGN - 1) & \
+			    ~(__u64)(BCAST_FRAME_ALIGN - 1)))
+#define BCAST_DEFAULT_MTU(cap) \
+	((cap) / 4 - BCAST_FRAME_HDR > BCAST_MAX_MTU ? (__u64)BCAST_MAX_MTU : \
+	 (__u64)((cap) / 4 - BCAST_FRAME_HDR))
+#define BCAST_CHUNK_SHIFT(cap_shift)	((cap_shift) - 8)
+#define BCAST_SYNC_SPACING(cap)		((cap) / 32)
+
 /* Frame flags (high 8 bits of the first header word). */
 #define BCAST_FRAME_FIN		0x01	/* last (or only) fragment of a message */
 #define BCAST_FRAME_CONT	0x02	/* not the first fragment; word 1 = offset */
@@ -68,8 +90,9 @@
 #define BCAST_LOCK_OFD		(1ULL << 63)
 
 /*
- * A resynchronisation point, written by the writer each time it advances
- * `claimed`: `pos` is a frame boundary, `seq` the number of messages and
+ * A resynchronisation point, written by the writer every
+ * BCAST_SYNC_SPACING bytes (when it advances `claimed`) and where a writer
+ * takes over: `pos` is a frame boundary, `seq` the number of messages and
  * `bytes` the payload bytes of messages completed before it.  Readers read
  * pos, seq, bytes, then pos again; a slot is only ever rewritten with a
  * larger pos (BCAST_SYNC_INVALID while being rewritten).
