@@ -116,14 +116,61 @@ static void settle(const struct bcast_msg *m, bool intact)
 	rd->st.lost_bytes += m->len;
 }
 
+static int batch_next_general(struct bcast_batch *b, struct bcast_msg *m);
+
+/*
+ * The common case without a call: a single-frame message, in bounds and
+ * within the batch, whose header is intact.
+ */
 BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
 {
 	struct bcast_reader *rd;
-	int n, err;
+	uint64_t pos, idx, word, total;
+	uint32_t len;
 
-	if (!b || !b->rd_ || !m)
+	if (unlikely(!b || !b->rd_ || !m))
 		return -EINVAL;
 	rd = b->rd_;
+	pos = rd->pos;
+	if (unlikely(rd->need_resync || pos >= b->end_))
+		return 0;
+	idx = pos & rd->mask;
+	racy_begin();
+	word = load_relaxed((const uint64_t *)(rd->data + idx));
+	racy_end();
+	count_frame();
+	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+	total = frame_total(len);
+	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
+		     BCAST_FRAME_FIN || len > rd->mtu ||
+		     idx + total > rd->cap || total > b->end_ - pos))
+		return batch_next_general(b, m);
+	if (unlikely(!frame_intact(rd->r, pos)))
+		return reader_overrun(rd);
+	m->pos = pos;
+	m->len = len;
+	m->type = (uint32_t)(word >> 32);
+	m->flags = 0;
+	m->frames_ = 1;
+	m->seq_ = rd->seq;
+	m->rd_ = rd;
+	m->data_ = NULL;
+	rd->orphans_lost = false;
+	rd->pos = pos + total;
+	rd->seq++;
+	rd->bytes += len;
+	rd->st.messages++;
+	rd->st.bytes += len;
+	return 1;
+}
+
+/* Padding, heartbeats, fragments, torn headers, garbage. */
+static __attribute__((noinline)) int batch_next_general(struct bcast_batch *b,
+							struct bcast_msg *m)
+{
+	struct bcast_reader *rd = b->rd_;
+	int n, err;
+
 	for (n = 0; n < 4096; n++) {
 		uint64_t next, len;
 		unsigned frames;
@@ -216,8 +263,50 @@ changed:	/* other frames now: overwritten, or garbage */
 	return frame_intact(r, m->pos) ? -BCAST_ECORRUPT : -BCAST_EOVERRUN;
 }
 
+static ssize_t msg_read_general(const struct bcast_msg *m, void *buf,
+				size_t cap);
+
+/*
+ * The common case without a call: a single-frame handle of a reader, in
+ * bounds, into a buffer it fits, copied in line when small.
+ */
 BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 				    size_t cap)
+{
+	const struct bcast_ring *r;
+	struct bcast_reader *rd;
+	const unsigned char *src;
+	uint64_t idx;
+	uint32_t len;
+
+	if (unlikely(!m || !m->rd_ || m->data_ || m->frames_ != 1 || !buf ||
+		     m->len > cap))
+		return msg_read_general(m, buf, cap);
+	/* The reader is ours, allocated writable; handles point to it. */
+	rd = (struct bcast_reader *)m->rd_;
+	r = rd->r;
+	len = m->len;
+	idx = m->pos & r->mask;
+	if (unlikely(len > r->mtu || idx + BCAST_FRAME_HDR + len > r->cap))
+		return -EINVAL;
+	src = r->data + idx + BCAST_FRAME_HDR;
+	racy_begin();
+	if (len <= BCAST_INLINE_COPY)
+		copy_small(buf, src, len);
+	else
+		memcpy(buf, src, len);
+	racy_end();
+	if (unlikely(!frame_intact(r, m->pos))) {
+		settle(m, false);
+		return -BCAST_EOVERRUN;
+	}
+	if (m->seq_ >= rd->settled_seq)
+		rd->settled_seq = m->seq_ + 1;
+	return len;
+}
+
+static __attribute__((noinline)) ssize_t
+msg_read_general(const struct bcast_msg *m, void *buf, size_t cap)
 {
 	const struct bcast_ring *r;
 	uint64_t idx;

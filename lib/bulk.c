@@ -26,13 +26,47 @@ static uint64_t word_at(const unsigned char *p)
 }
 
 /*
+ * The common run: whole single-frame messages, in bounds, one after the
+ * other.  Decoded once here, accounted to the reader once for the run;
+ * returns where the run stops (a frame boundary).
+ */
+static uint64_t single_frames(struct bcast_reader *rd, const unsigned char *dst,
+			      uint64_t n)
+{
+	uint64_t off = 0, bytes = 0, msgs = 0, pos = rd->pos;
+
+	while (off + BCAST_FRAME_HDR <= n) {
+		uint64_t word = word_at(dst + off);
+		uint32_t len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+		uint64_t total = frame_total(len);
+
+		count_frame();
+		if (((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) != BCAST_FRAME_FIN ||
+		    len > rd->mtu || total > n - off ||
+		    ((pos + off) & rd->mask) + total > rd->cap)
+			break;
+		msgs++;
+		bytes += len;
+		off += total;
+	}
+	if (msgs) {
+		rd->seq += msgs;
+		rd->bytes += bytes;
+		rd->st.messages += msgs;
+		rd->st.bytes += bytes;
+		rd->orphans_lost = false;
+	}
+	return off;
+}
+
+/*
  * Walk the frames copied to dst[0..n) and return the length of the prefix
  * that ends on a message boundary, accounting each frame to the reader.
  */
 static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 			      uint64_t n, uint64_t committed)
 {
-	uint64_t off = 0, boundary = 0, pos = rd->pos;
+	uint64_t off = single_frames(rd, dst, n), boundary = off, pos = rd->pos;
 	uint64_t seq = rd->seq, bytes = rd->bytes, msgs = 0, msg_bytes = 0;
 	uint64_t lost = 0, lost_bytes = 0, beats = 0, partial = 0;
 	bool in_msg = false, orphans_lost = rd->orphans_lost;
@@ -142,15 +176,45 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	return got;
 }
 
+static int bulk_next_general(struct bcast_bulk *bulk, struct bcast_msg *m);
+
+/* The common case: a single-frame message, decoded without a call. */
 BCAST_EXPORT int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m)
 {
-	const struct bcast_reader *rd;
+	uint64_t off, word, total;
+	uint32_t len;
+
+	if (unlikely(!bulk || !m || !bulk->rd_))
+		return -EINVAL;
+	off = bulk->off_;
+	if (unlikely(off + BCAST_FRAME_HDR > bulk->len_))
+		return bulk_next_general(bulk, m);
+	word = word_at(bulk->buf_ + off);
+	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
+	total = frame_total(len);
+	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
+		     BCAST_FRAME_FIN || total > bulk->len_ - off))
+		return bulk_next_general(bulk, m);
+	m->pos = bulk->pos_ + off;
+	m->len = len;
+	m->type = (uint32_t)(word >> 32);
+	m->flags = BCAST_MSG_COPIED;
+	m->frames_ = 1;
+	m->seq_ = 0;
+	m->rd_ = NULL;
+	m->data_ = bulk->buf_ + off + BCAST_FRAME_HDR;
+	bulk->off_ = off + total;
+	return 1;
+}
+
+/* Everything else: padding, heartbeats, fragments, the end, garbage. */
+static __attribute__((noinline)) int bulk_next_general(struct bcast_bulk *bulk,
+						       struct bcast_msg *m)
+{
+	const struct bcast_reader *rd = bulk->rd_;
 	unsigned char *start;
 	struct frame f;
 
-	if (!bulk || !m || !bulk->rd_)
-		return -EINVAL;
-	rd = bulk->rd_;
 	while (bulk->off_ + BCAST_FRAME_HDR <= bulk->len_) {
 		uint64_t off = bulk->off_;
 		uint64_t len, q;

@@ -47,27 +47,31 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
  * a libc memcpy does for small sizes, without the call (and without the
  * registers a call makes the caller save).
  */
-#ifndef BCAST_INLINE_COPY
 #define BCAST_INLINE_COPY 64
-#endif
 typedef unsigned char bcast_v16 __attribute__((vector_size(16), aligned(1),
 					      may_alias));
 typedef uint64_t bcast_u64u __attribute__((aligned(1), may_alias));
 typedef uint32_t bcast_u32u __attribute__((aligned(1), may_alias));
 
-/* n <= BCAST_INLINE_COPY */
+/* n <= BCAST_INLINE_COPY (64): at most four loads and four stores. */
 static inline void copy_small(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = dst;
 	const unsigned char *s = src;
 
-	if (n >= 16) {
-		bcast_v16 last = *(const bcast_v16 *)(s + n - 16);
-		size_t i;
+	if (n > 16) {
+		bcast_v16 a = *(const bcast_v16 *)s;
+		bcast_v16 b = *(const bcast_v16 *)(s + n - 16);
 
-		for (i = 0; i + 16 < n; i += 16)
-			*(bcast_v16 *)(d + i) = *(const bcast_v16 *)(s + i);
-		*(bcast_v16 *)(d + n - 16) = last;
+		if (n > 32) {
+			bcast_v16 c = *(const bcast_v16 *)(s + 16);
+			bcast_v16 e = *(const bcast_v16 *)(s + n - 32);
+
+			*(bcast_v16 *)(d + 16) = c;
+			*(bcast_v16 *)(d + n - 32) = e;
+		}
+		*(bcast_v16 *)d = a;
+		*(bcast_v16 *)(d + n - 16) = b;
 	} else if (n >= 8) {
 		uint64_t a = *(const bcast_u64u *)s;
 		uint64_t b = *(const bcast_u64u *)(s + n - 8);
@@ -81,11 +85,10 @@ static inline void copy_small(void *dst, const void *src, size_t n)
 		*(bcast_u32u *)d = a;
 		*(bcast_u32u *)(d + n - 4) = b;
 	} else if (n) {
-		unsigned char a = s[0], b = s[n / 2], c = s[n - 1];
-
-		d[0] = a;
-		d[n / 2] = b;
-		d[n - 1] = c;
+		/* one byte at a time: no register to spare on the fast path */
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
 	}
 }
 
@@ -118,14 +121,16 @@ struct bcast_writer {
 	uint64_t sync_spacing;	/* bytes between sync points */
 	uint64_t last_sync;	/* position of the last sync point recorded */
 	uint64_t pos;		/* next frame goes here */
-	uint64_t published;	/* last value stored to hdr->committed */
 	uint64_t claimed;	/* our copy of hdr->claimed */
 	uint64_t seq;		/* messages completed before pos */
 	uint64_t bytes;		/* their payload bytes */
 	uint64_t seq0, bytes0;	/* seq and bytes when this writer opened */
 	uint64_t extra_frames;	/* frames that end no message: fragments,
 				 * heartbeats (stats derive the rest) */
-	uint32_t inline_max;	/* bcast_publish's own copy: up to this */
+	uint64_t fast_end;	/* bcast_publish in line: frames end here */
+	size_t fast_limit;	/* ... and are shorter than this */
+	bool deferred;		/* frames from deferred_from on are unpublished */
+	uint64_t deferred_from;
 	uint64_t token;		/* our writer_lock value (not device rings) */
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */

@@ -25,6 +25,7 @@ static void record_sync_point(struct bcast_writer *w)
 }
 
 static inline int publish_position(struct bcast_writer *w);
+static void refresh_fast_path(struct bcast_writer *w);
 
 /*
  * Before touching bytes below `end`, publish claimed >= end.  The frontier
@@ -38,7 +39,7 @@ static inline int publish_position(struct bcast_writer *w);
 static __attribute__((noinline)) void step_frontier(struct bcast_writer *w,
 							uint64_t end)
 {
-	if (w->pos != w->published)
+	if (w->deferred)
 		publish_position(w);
 	if (w->pos - w->last_sync >= w->sync_spacing)
 		record_sync_point(w);
@@ -90,8 +91,10 @@ static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
 	uint64_t idx = w->pos & w->mask;
 
 	if (unlikely(idx + total > w->cap))
-		return pad_to_end(w, total);
-	reserve(w, w->pos + total);
+		idx = pad_to_end(w, total);
+	else
+		reserve(w, w->pos + total);
+	refresh_fast_path(w);
 	return idx;
 }
 
@@ -117,28 +120,50 @@ static __attribute__((noinline)) int notify(struct bcast_writer *w)
 }
 
 /*
- * Store the committed position, then wake sleepers if any asked to be.
- * Returns 0; the wake-up is a tail call, so that the publish fast path
- * calls nothing else and needs no registers saved.
+ * The end of every publish: store `committed`, then wake sleepers if any
+ * asked to be.  Returns 0; the wake-up is a tail call, so that the publish
+ * fast path calls nothing else and needs no registers saved.
  */
-static inline int publish_position(struct bcast_writer *w)
+static inline int commit_position(struct bcast_writer *w,
+				  struct bcast_ring_hdr *h, uint64_t pos,
+				  bool membarrier)
 {
-	struct bcast_ring_hdr *h = w->hdr;
-
-	store_release(&h->committed, w->pos);
-	w->published = w->pos;
+	store_release(&h->committed, pos);
 	/*
 	 * Dekker with the reader's "set need_wakeup; fence; load committed".
 	 * When readers issue a global membarrier before sleeping, a compiler
 	 * barrier is enough here; otherwise a full fence is.
 	 */
-	if (w->membarrier)
+	if (membarrier)
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	else
 		fence_full();
 	if (unlikely(load_relaxed(&h->need_wakeup)))
 		return notify(w);
 	return 0;
+}
+
+/*
+ * What bcast_publish() may do without a call: messages up to fast_limit - 1
+ * bytes (0 while a claim is open or commits are deferred), ending at or
+ * before fast_end (the frontier, and the end of the lap).
+ */
+static void refresh_fast_path(struct bcast_writer *w)
+{
+	uint64_t lap_end = (w->pos & ~w->mask) + w->cap;
+
+	w->fast_end = w->claimed < lap_end ? w->claimed : lap_end;
+	w->fast_limit = w->claim_open || w->deferred ? 0 : (size_t)w->mtu + 1;
+}
+
+/* Publish everything written so far, deferred frames included. */
+static inline int publish_position(struct bcast_writer *w)
+{
+	if (unlikely(w->deferred)) {
+		w->deferred = false;
+		refresh_fast_path(w);
+	}
+	return commit_position(w, w->hdr, w->pos, w->membarrier);
 }
 
 static void finish_frame(struct bcast_writer *w, uint64_t pos, uint32_t len,
@@ -170,6 +195,7 @@ BCAST_EXPORT int bcast_claim(struct bcast_writer *w, size_t len,
 	c->pos_ = w->pos;
 	c->w_ = w;
 	w->claim_open = true;
+	refresh_fast_path(w);
 	return 0;
 }
 
@@ -186,9 +212,14 @@ BCAST_EXPORT int bcast_commit(struct bcast_claim *c, uint32_t type,
 	w->bytes += c->len;
 	w->claim_open = false;
 	c->w_ = NULL;
+	if ((flags & BCAST_DEFER) && !w->deferred) {
+		w->deferred = true;
+		w->deferred_from = c->pos_;
+	}
+	refresh_fast_path(w);
 	/* Deferred frames stay well inside one chunk: none can be lapped
 	 * before it was ever visible. */
-	if (!(flags & BCAST_DEFER) || w->pos - w->published >= w->chunk)
+	if (!(flags & BCAST_DEFER) || w->pos - w->deferred_from >= w->chunk)
 		publish_position(w);
 	return 0;
 }
@@ -198,6 +229,7 @@ BCAST_EXPORT void bcast_abort(struct bcast_claim *c)
 	if (!c || !c->w_)
 		return;
 	c->w_->claim_open = false;
+	refresh_fast_path(c->w_);
 	c->w_ = NULL;
 }
 
@@ -205,7 +237,7 @@ BCAST_EXPORT int bcast_flush(struct bcast_writer *w)
 {
 	if (!w)
 		return -EINVAL;
-	if (w->pos != w->published)
+	if (w->deferred)
 		publish_position(w);
 	return 0;
 }
@@ -317,28 +349,58 @@ static __attribute__((noinline)) int publish_general(struct bcast_writer *w,
 }
 
 /*
- * The common case in as few instructions as possible: a small message
- * that fits before the end of the lap and below the frontier.  It calls
- * nothing but tail calls, so it saves no registers.
+ * Messages larger than the in-line copy: the fast path with memcpy(), out
+ * of its way (a call there would make it save registers).  Everything but
+ * `committed` is stored before the copy, so that only `w` lives across it.
+ */
+static __attribute__((noinline)) int publish_large(struct bcast_writer *w,
+						   const void *p, size_t len,
+						   uint32_t type, uint64_t end)
+{
+	unsigned char *frame = w->data + (w->pos & w->mask);
+
+	store_relaxed((uint64_t *)frame,
+		      frame_word((uint32_t)len, BCAST_FRAME_FIN, type));
+	w->pos = end;
+	w->seq++;
+	w->bytes += len;
+	memcpy(frame + BCAST_FRAME_HDR, p, len);
+	return commit_position(w, w->hdr, w->pos, w->membarrier);
+}
+
+/*
+ * The common case in as few instructions as possible: a message of at most
+ * the MTU, with no claim open and nothing deferred (fast_limit), that ends
+ * before the frontier and the end of the lap (fast_end).  Frames are read
+ * only below `committed`, so the header may go first.  It calls nothing
+ * but tail calls, so it saves no registers.
  */
 BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 			       size_t len, uint32_t type)
 {
-	uint64_t pos, idx, total;
+	struct bcast_ring_hdr *h;
+	unsigned char *frame;
+	uint64_t pos, end;
+	bool membarrier;
 
-	if (unlikely(!w || !p || len > w->inline_max || w->claim_open))
+	if (unlikely(!w || !p || len >= w->fast_limit))
 		return publish_general(w, p, len, type);
 	pos = w->pos;
-	idx = pos & w->mask;
-	total = frame_total((uint32_t)len);
-	if (unlikely(idx + total > w->cap || pos + total > w->claimed))
+	end = pos + frame_total((uint32_t)len);
+	if (unlikely(end > w->fast_end))
 		return publish_general(w, p, len, type);
-	copy_small(w->data + idx + BCAST_FRAME_HDR, p, len);
-	write_header(w, pos, (uint32_t)len, BCAST_FRAME_FIN, type);
-	w->pos = pos + total;
+	if (len > BCAST_INLINE_COPY)
+		return publish_large(w, p, len, type, end);
+	frame = w->data + (pos & w->mask);
+	h = w->hdr;
+	membarrier = w->membarrier;
+	w->pos = end;
 	w->seq++;
 	w->bytes += len;
-	return publish_position(w);
+	store_relaxed((uint64_t *)frame,
+		      frame_word((uint32_t)len, BCAST_FRAME_FIN, type));
+	copy_small(frame + BCAST_FRAME_HDR, p, len);
+	return commit_position(w, h, end, membarrier);
 }
 
 BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
@@ -374,7 +436,7 @@ static int resume_positions(struct bcast_writer *w)
 	uint64_t pos, seq, bytes;
 	int err;
 
-	w->pos = w->published = committed;
+	w->pos = committed;
 	w->claimed = load_acquire(&h->claimed);
 	if (w->claimed < committed)
 		return -BCAST_ECORRUPT;
@@ -417,7 +479,6 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->mtu = r->mtu;
 	w->chunk = 1ULL << r->chunk_shift;
 	w->sync_spacing = BCAST_SYNC_SPACING(r->cap);
-	w->inline_max = w->mtu < BCAST_INLINE_COPY ? w->mtu : BCAST_INLINE_COPY;
 
 	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
 	 * epoch and the alive flag; elsewhere the owner word decides. */
@@ -433,6 +494,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	err = resume_positions(w);
 	if (err)
 		goto unlock;
+	refresh_fast_path(w);
 	w->seq0 = w->seq;
 	w->bytes0 = w->bytes;
 	/* Alive before the new epoch: a reader that sees the epoch (acquire)

@@ -68,9 +68,22 @@ for key in ("throughput", "fanout", "latency", "wakeup", "targets"):
     assert key in d, key
 r = d["throughput"]["results"]
 assert [x["size"] for x in r] == [64, 255], r
+columns = ("ref-held", "receive-held", "receive-free", "batch-held",
+           "batch-free", "bulk-held", "bulk-free", "ref-free")
 for x in r:
-    assert x["bcast"]["median_msgs_per_s"] > 0 and x["reference"]["median_msgs_per_s"] > 0
-    assert x["bcast"]["lost"] == 0, "backpressure wait loses nothing"
+    for c in columns:
+        assert x[c]["median_msgs_per_s"] > 0, (x["size"], c)
+        assert x[c]["writer"] == c.split("-")[1], (c, x[c]["writer"])
+        if c.endswith("-held"):
+            assert x[c]["lost"] == 0, ("a held writer loses nothing", c)
+    assert x["ref-held"]["paired_ratio_to_floor"] == 1.0, x["ref-held"]
+what = [t["what"] for t in d["targets"]]
+for size in (64, 255):
+    for c in ("receive", "bulk"):
+        for w in ("held", "free"):
+            assert any(f"{size} B {c}-{w} / floor" in t for t in what), (size, c, w)
+assert any("64 B bulk-held / receive-held" in t for t in what), what
+assert any("255 B batch-free / receive-free" in t for t in what), what
 assert len(d["fanout"]["readers"]) == 2
 assert d["latency"]["bcast"]["samples"] == 200, d["latency"]["bcast"]
 assert d["latency"]["bcast"]["p50_ns"] <= d["latency"]["bcast"]["max_ns"]

@@ -19,6 +19,7 @@
 
 #define PROG "bcast-bench"
 #define MAX_SIZES 64
+#define MAX_TP_VERDICTS 64
 
 /* What is measured; the first two are rings, the rest kernel channels. */
 enum impl {
@@ -34,6 +35,10 @@ extern const char *const mode_name[3];
 #define TEST_LATENCY	0x2
 #define TEST_WAKEUP	0x4
 #define TEST_FANOUT	0x8
+#define TEST_INSTRUCTIONS 0x10
+
+#define REGIME_HELD	0x1	/* the harness holds the writer back */
+#define REGIME_FREE	0x2	/* the writer never waits */
 
 struct options {
 	unsigned tests;		/* TEST_* */
@@ -43,13 +48,13 @@ struct options {
 	int rounds;
 	double seconds;
 	uint64_t capacity;
-	enum mode mode;
+	unsigned modes;		/* 1 << mode: the bcast reader APIs measured */
+	unsigned regimes;	/* REGIME_*: writer held back, free-running */
 	bool json;
 	bool verbose;
 	uint64_t messages;	/* 0: calibrate per size */
 	int wcpu, rcpu;
 	int readers;		/* fan-out: 1..readers readers */
-	bool backpressure;	/* the writer waits for the reader */
 	int retries;		/* times a disturbed pair may be run again */
 	/* latency */
 	uint64_t lat_rate;	/* paced messages per second */
@@ -146,8 +151,13 @@ struct figures {
 	int nsizes;
 	size_t sizes[MAX_SIZES];
 	double rate[MAX_SIZES][IMPL_COUNT];	/* 0: not measured */
-	double ratio_ref[MAX_SIZES];		/* bcast / reference, medians */
-	double paired_ref[MAX_SIZES];		/* median of per-round ratios */
+	double paired_ref[MAX_SIZES];	/* receive-held / floor, per round */
+	/* throughput: its targets, judged where they were measured */
+	int ntp;
+	struct tp_verdict {
+		char what[48];
+		double value, limit;	/* met when value >= limit */
+	} tp[MAX_TP_VERDICTS];
 	/* fan-out: the slowest reader's msgs/s, [readers - 1][impl] */
 	int fan_readers;
 	double fan[CHANNEL_MAX_READERS][IMPL_COUNT];
@@ -159,12 +169,18 @@ struct figures {
 	struct samples wake_bcast_shm, wake_futex, wake_eventfd;
 	struct samples wake_bcast_dev, wake_pipe, wake_unix;
 	bool wake_done, wake_dev_done;
+	/* instructions: publish / ref-publish per size */
+	bool icount_done;
+	int icount_sizes;
+	double icount_publish_ratio[MAX_SIZES];
 };
 
 void throughput_run(const struct options *o, struct figures *fig, FILE *json);
 void fanout_run(const struct options *o, struct figures *fig, FILE *json);
 void latency_run(const struct options *o, struct figures *fig, FILE *json);
 void wakeup_run(const struct options *o, struct figures *fig, FILE *json);
+void instructions_run(const struct options *o, struct figures *fig, FILE *json);
+int icount_child(const char *phase, size_t size);
 int plot_write(const struct options *o, struct figures *fig);
 
 #endif /* BCAST_BENCH_H */

@@ -39,10 +39,13 @@ static void usage(FILE *f)
 "              time until the reader runs again is measured: bcast_wait on\n"
 "              a shm ring against a raw futex, on a device ring against an\n"
 "              eventfd, and a pipe and a socket for context\n"
+"  instructions  instructions per message of publish and of each read\n"
+"              style beside the reference ring's, counted by valgrind's\n"
+"              callgrind (skipped without valgrind); --sizes applies\n"
 "\n"
 "Options:\n"
-"  --tests LIST      what to run: throughput,fanout,latency,wakeup (default:\n"
-"                    all)\n"
+"  --tests LIST      what to run: throughput,fanout,latency,wakeup,\n"
+"                    instructions (default: all)\n"
 "  --baselines LIST  kernel channels to compare with: pipe,unix,zeromq or\n"
 "                    none (default: all that are built)\n"
 "  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
@@ -60,10 +63,13 @@ static void usage(FILE *f)
 "  --messages N      messages per round instead of calibrating\n"
 "  --capacity BYTES  ring data capacity, a power of two >= 4096; suffixes\n"
 "                    K, M, G (default 1M)\n"
-"  --mode MODE       bcast reader API: receive (default), batch, bulk\n"
-"  --backpressure B  wait (default): the writer waits while the reader is a\n"
-"                    ring behind (a harness-side credit, the same for all), so\n"
-"                    nothing is lost; none: the rings' writer never waits\n"
+"  --mode LIST      bcast reader APIs to measure: receive, batch, bulk\n"
+"                    (default: all three)\n"
+"  --backpressure B  wait: the harness holds each ring's writer back while\n"
+"                    the reader is a ring behind, so nothing is lost; none:\n"
+"                    the writer never waits; both (default): every API\n"
+"                    both ways.  The floor every ratio is taken against is\n"
+"                    the reference ring held back (ref-held)\n"
 "  --retries N       run a disturbed (bcast, reference) pair again, up to N\n"
 "                    times (default 3)\n"
 "Fan-out:\n"
@@ -239,7 +245,8 @@ static void set_defaults(struct options *o)
 	const char *why;
 
 	memset(o, 0, sizeof(*o));
-	o->tests = TEST_THROUGHPUT | TEST_FANOUT | TEST_LATENCY | TEST_WAKEUP;
+	o->tests = TEST_THROUGHPUT | TEST_FANOUT | TEST_LATENCY | TEST_WAKEUP |
+		   TEST_INSTRUCTIONS;
 	o->readers = 3;
 	o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF);
 	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
@@ -253,10 +260,10 @@ static void set_defaults(struct options *o)
 	o->rounds = 7;
 	o->seconds = 0.3;
 	o->capacity = 1ULL << 20;
-	o->mode = MODE_RECEIVE;
+	o->modes = 0x7;
+	o->regimes = REGIME_HELD | REGIME_FREE;
 	o->wcpu = 0;
 	o->rcpu = 1;
-	o->backpressure = true;
 	o->retries = 3;
 	o->lat_rate = 20000;
 	o->lat_samples = 5000;
@@ -297,10 +304,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const test_names[] = { "throughput", "latency",
-						  "wakeup", "fanout" };
+						  "wakeup", "fanout",
+						  "instructions" };
 	bool sizes_given = false;
 	const char *why;
-	int c, i, k;
+	int c, k;
 
 	set_defaults(o);
 	opterr = 0;
@@ -328,13 +336,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 						"of two", optarg);
 			break;
 		case 'm':
-			for (i = 0; i < 3; i++)
-				if (!strcmp(optarg, mode_name[i]))
-					break;
-			if (i == 3)
-				cli_usage_error("--mode: '%s' is not one of "
-						"receive, batch, bulk", optarg);
-			o->mode = (enum mode)i;
+			o->modes = parse_list("--mode", optarg, mode_name, 3, 0);
+			if (!o->modes)
+				cli_usage_error("--mode: name at least one of "
+						"receive, batch, bulk");
 			break;
 		case 'C':
 			parse_cpus(optarg, o);
@@ -343,13 +348,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->retries = (int)cli_number("--retries", optarg, false, 0, 100);
 			break;
 		case 'b':
-			if (strcmp(optarg, "none") && strcmp(optarg, "wait"))
+			if (!strcmp(optarg, "wait"))
+				o->regimes = REGIME_HELD;
+			else if (!strcmp(optarg, "none"))
+				o->regimes = REGIME_FREE;
+			else if (!strcmp(optarg, "both"))
+				o->regimes = REGIME_HELD | REGIME_FREE;
+			else
 				cli_usage_error("--backpressure: '%s' is not one "
-						"of none, wait", optarg);
-			o->backpressure = !strcmp(optarg, "wait");
+						"of wait, none, both", optarg);
 			break;
 		case OPT_TESTS:
-			o->tests = parse_list("--tests", optarg, test_names, 4, 0);
+			o->tests = parse_list("--tests", optarg, test_names, 5, 0);
 			break;
 		case OPT_BASELINES:
 			o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF) |
@@ -427,15 +437,15 @@ static int collect_verdicts(const struct options *o, struct figures *fig,
 {
 	int n = 0, i;
 
+	/* Per-round ratios of columns that ran back to back, under the same
+	 * load: what compares them when the machine's speed swings. */
+	for (i = 0; i < fig->ntp; i++)
+		v[n++] = (struct verdict){ fig->tp[i].what, fig->tp[i].value,
+			fig->tp[i].limit, false, fig->tp[i].value > 0 };
 	for (i = 0; i < fig->nsizes; i++) {
 		if (fig->sizes[i] != 64)
 			continue;
-		/* Per-round pairs ran back to back, under the same load: their
-		 * ratios are what compares the two when the machine's speed
-		 * swings between rounds. */
-		v[n++] = (struct verdict){ "64 B throughput / reference ring",
-			fig->paired_ref[i], 0.9, false, fig->paired_ref[i] > 0 };
-		v[n++] = (struct verdict){ "64 B throughput / Unix socket",
+		v[n++] = (struct verdict){ "  64 B receive-held / Unix socket",
 			fig->rate[i][IMPL_UNIX] > 0 ?
 			fig->rate[i][IMPL_BCAST] / fig->rate[i][IMPL_UNIX] : 0,
 			20, false, fig->rate[i][IMPL_UNIX] > 0 };
@@ -446,6 +456,15 @@ static int collect_verdicts(const struct options *o, struct figures *fig,
 		v[n++] = (struct verdict){ "spinning latency p50 / reference",
 			ref > 0 ? samples_pct(&fig->lat[IMPL_BCAST], 50) / ref : 0,
 			1.3, true, ref > 0 };
+	}
+	for (i = 0; fig->icount_done && i < fig->icount_sizes; i++) {
+		static char what[MAX_SIZES][48];
+
+		snprintf(what[i], sizeof(what[i]),
+			 "%4zu B publish instructions / reference",
+			 fig->sizes[i] ? fig->sizes[i] : o->sizes[i]);
+		v[n++] = (struct verdict){ what[i], fig->icount_publish_ratio[i],
+			1.1, true, fig->icount_publish_ratio[i] > 0 };
 	}
 	if (fig->wake_done) {
 		double ref = samples_pct(&fig->wake_futex, 50);
@@ -479,10 +498,10 @@ static void print_verdicts(struct verdict *v, int n)
 	printf("targets:\n");
 	for (i = 0; i < n; i++) {
 		if (!v[i].measured) {
-			printf("  %-36s not measured\n", v[i].what);
+			printf("  %-40s not measured\n", v[i].what);
 			continue;
 		}
-		printf("  %-36s %8.3fx  (target %s %.1fx)  %s\n", v[i].what,
+		printf("  %-40s %8.3fx  (target %s %.1fx)  %s\n", v[i].what,
 		       v[i].value, v[i].at_most ? "<=" : ">=", v[i].limit,
 		       verdict_met(&v[i]) ? "met" : "NOT met");
 	}
@@ -508,11 +527,14 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct figures fig;
-	struct verdict v[8];
+	struct verdict v[8 + MAX_TP_VERDICTS + MAX_SIZES];
 	int n, k;
 	const char *sep = "";
 
 	cli_prog = PROG;
+	/* One phase of the instruction counts, run under callgrind. */
+	if (argc == 4 && !strcmp(argv[1], "--icount-phase"))
+		return icount_child(argv[2], (size_t)strtoull(argv[3], NULL, 10));
 	parse_options(argc, argv, &o);
 	memset(&fig, 0, sizeof(fig));
 	if (o.json)
@@ -537,6 +559,12 @@ int main(int argc, char **argv)
 	if (o.tests & TEST_WAKEUP) {
 		printf("%s", o.json ? sep : "");
 		wakeup_run(&o, &fig, stdout);
+		sep = ",\n";
+	}
+	fflush(stdout);
+	if (o.tests & TEST_INSTRUCTIONS) {
+		printf("%s", o.json ? sep : "");
+		instructions_run(&o, &fig, stdout);
 		sep = ",\n";
 	}
 	n = collect_verdicts(&o, &fig, v);

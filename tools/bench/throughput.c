@@ -501,8 +501,24 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/*
+ * What one column of the table runs: an implementation, its reader's API
+ * and whether the harness holds the writer back (credits) or lets it run
+ * free.  Column 0 is the floor every ratio is taken against: the reference
+ * ring held back, so that it loses nothing.
+ */
+struct variant {
+	enum impl impl;
+	enum mode mode;
+	bool held;
+	char name[20];
+};
+#define MAX_VARIANTS 12
+
 struct bench {
 	const struct options *o;
+	struct variant v[MAX_VARIANTS];
+	int nv;
 	struct memory mem;
 	uint64_t mtu;
 	unsigned char *src;
@@ -562,9 +578,10 @@ static long steal_ticks(int cpu)
 	return steal;
 }
 
-static void run_round(struct bench *b, enum impl impl, size_t size,
+static void run_round(struct bench *b, const struct variant *v, size_t size,
 		      uint64_t messages, struct result *res)
 {
+	enum impl impl = v->impl;
 	const struct options *o = b->o;
 	struct control *ctl;
 	struct bcast_ring *ring = NULL;
@@ -581,7 +598,7 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 	memset(ctl, 0, sizeof(*ctl));
 	memset(&rd, 0, sizeof(rd));
 	rd.impl = impl;
-	rd.mode = o->mode;
+	rd.mode = v->mode;
 	rd.size = size;
 	rd.messages = messages;
 	rd.seconds = o->seconds;
@@ -593,7 +610,7 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 	rd.bulk = b->bulk;
 	rd.bulk_cap = b->bulk_cap;
 	rd.ctl = ctl;
-	if (o->backpressure) {
+	if (v->held) {
 		rd.credit = credit_of(o->capacity, size);
 		rd.credit_every = 1;
 		while (rd.credit_every * 2 <= 64 &&
@@ -682,42 +699,65 @@ static void run_round(struct bench *b, enum impl impl, size_t size,
 
 struct size_report {
 	size_t size;
-	uint64_t messages;		/* per round, the two rings */
-	uint64_t count[IMPL_COUNT];	/* per round, each implementation */
-	struct result *r[IMPL_COUNT];	/* [rounds], NULL: not run */
-	double med_rate[IMPL_COUNT], med_gbps[IMPL_COUNT];
-	double lo[IMPL_COUNT], hi[IMPL_COUNT];
-	uint64_t lost[IMPL_COUNT], overruns[IMPL_COUNT], written[IMPL_COUNT];
-	double ratio, paired;		/* bcast / reference */
-	int retries;			/* disturbed ring pairs run again */
+	uint64_t messages;		/* per round, every ring variant */
+	uint64_t count[MAX_VARIANTS];	/* per round, each variant */
+	struct result *r[MAX_VARIANTS];	/* [rounds] */
+	double med_rate[MAX_VARIANTS], med_gbps[MAX_VARIANTS];
+	double lo[MAX_VARIANTS], hi[MAX_VARIANTS];
+	double paired[MAX_VARIANTS];	/* median of per-round ratios to v[0] */
+	uint64_t lost[MAX_VARIANTS], overruns[MAX_VARIANTS];
+	uint64_t written[MAX_VARIANTS];
+	double secs[MAX_VARIANTS];	/* reader seconds, all rounds */
+	int retries;			/* disturbed rounds run again */
 };
 
-static void summarise(struct size_report *sr, int rounds)
+static int find_variant(const struct bench *b, enum impl impl, enum mode mode,
+			bool held)
 {
-	double rate[rounds], gbps[rounds], pr[rounds];
+	int k;
+
+	for (k = 0; k < b->nv; k++)
+		if (b->v[k].impl == impl && b->v[k].mode == mode &&
+		    b->v[k].held == held)
+			return k;
+	return -1;
+}
+
+/* Median over the rounds of v[a]'s rate / v[c]'s in the same round. */
+static double paired_ratio(const struct size_report *sr, int a, int c,
+			   int rounds)
+{
+	double pr[rounds];
+	int j;
+
+	for (j = 0; j < rounds; j++)
+		pr[j] = sr->r[c][j].rate > 0 ?
+			sr->r[a][j].rate / sr->r[c][j].rate : 0;
+	return median(pr, rounds);
+}
+
+static void summarise(const struct bench *b, struct size_report *sr,
+		      int rounds)
+{
+	double rate[rounds], gbps[rounds];
 	int k, i;
 
-	for (k = 0; k < IMPL_COUNT; k++) {
+	for (k = 0; k < b->nv; k++) {
 		sr->lost[k] = sr->overruns[k] = sr->written[k] = 0;
-		if (!sr->r[k])
-			continue;
+		sr->secs[k] = 0;
 		for (i = 0; i < rounds; i++) {
 			rate[i] = sr->r[k][i].rate;
 			gbps[i] = sr->r[k][i].gbps;
 			sr->lost[k] += sr->r[k][i].lost;
 			sr->overruns[k] += sr->r[k][i].overruns;
 			sr->written[k] += sr->r[k][i].written;
+			sr->secs[k] += sr->r[k][i].secs;
 		}
 		sr->med_rate[k] = median(rate, rounds);
 		sr->med_gbps[k] = median(gbps, rounds);
 		min_max(rate, rounds, &sr->lo[k], &sr->hi[k]);
+		sr->paired[k] = paired_ratio(sr, k, 0, rounds);
 	}
-	for (i = 0; i < rounds; i++)
-		pr[i] = sr->r[IMPL_REF][i].rate > 0 ?
-			sr->r[IMPL_BCAST][i].rate / sr->r[IMPL_REF][i].rate : 0;
-	sr->ratio = sr->med_rate[IMPL_REF] > 0 ?
-		    sr->med_rate[IMPL_BCAST] / sr->med_rate[IMPL_REF] : 0;
-	sr->paired = median(pr, rounds);
 }
 
 static void print_preamble(const struct bench *b)
@@ -725,169 +765,112 @@ static void print_preamble(const struct bench *b)
 	const struct options *o = b->o;
 	int k;
 
-	printf("throughput: 1 writer (CPU %d) -> 1 reader (CPU %d), mode %s\n",
-	       o->wcpu, o->rcpu, mode_name[o->mode]);
-	printf("  reader:       %s\n", mode_desc[o->mode]);
+	printf("throughput: 1 writer (CPU %d) -> 1 reader (CPU %d)\n",
+	       o->wcpu, o->rcpu);
+	for (k = 0; k < 3; k++)
+		if (o->modes & (1u << k))
+			printf("  %-13s %s\n", mode_name[k], mode_desc[k]);
 	printf("  rings:        capacity %" PRIu64 " B, MTU %" PRIu64
-	       " B; both rings in the same 2 MiB-aligned anonymous mapping",
+	       " B; every ring in the same 2 MiB-aligned anonymous mapping",
 	       o->capacity, b->mtu);
 	if (b->mem.huge_kb >= 0)
 		printf(" (%ld of %zu kB in huge pages)\n", b->mem.huge_kb,
 		       b->mem.map_len / 1024);
 	else
 		printf("\n");
-	if (o->backpressure)
-		printf("  backpressure: the same for every implementation, in "
-		       "the harness: the writer waits\n"
-		       "                while the reader is a ring behind "
-		       "(credits returned every <= 64 messages),\n"
-		       "                so nothing is lost\n");
-	else
-		printf("  backpressure: none for the rings: the writer never "
-		       "waits; a lapped reader\n"
-		       "                skips ahead (bcast: -BCAST_EOVERRUN, "
-		       "reference: position check);\n"
-		       "                the kernel channels block their writer "
-		       "when full\n");
-	printf("  figure:       messages DELIVERED per second at the reader "
-	       "(GB/s = payload 1e9 B/s);\n"
-	       "                messages lost to overruns are counted "
-	       "separately\n");
+	printf("  held:         the harness holds the writer back while the "
+	       "reader is a ring behind\n"
+	       "                (credits returned every <= 64 messages), so "
+	       "nothing is lost\n"
+	       "  free:         the writer never waits, as a broadcast writer "
+	       "in production; a lapped\n"
+	       "                reader skips ahead (bcast: -BCAST_EOVERRUN, "
+	       "reference: position check)\n");
+	printf("  floor:        the reference ring held (ref-held): the most "
+	       "messages a bare reader\n"
+	       "                consumes; every ratio is to it, per round "
+	       "(median of paired ratios)\n");
 	printf("  reference:    tools/bench/refring.h: SPSC, same frame layout "
 	       "and padding, release/acquire\n"
 	       "                committed, reader copies out, no validation, "
 	       "noinline like a library call\n");
 	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
 		if (o->impls & (1u << k))
-			printf("  %-13s %s\n", impl_name[k], impl_desc[k]);
-	printf("  rounds:       %d x (bcast, reference", o->rounds);
-	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
-		if (o->impls & (1u << k))
-			printf(", %s", impl_name[k]);
-	printf(") interleaved per size, ");
+			printf("  %-13s %s (the writer blocks when full)\n",
+			       impl_name[k], impl_desc[k]);
+	printf("  figure:       messages DELIVERED per second at the reader; "
+	       "losses are counted apart\n");
+	printf("  rounds:       %d, each running every column once, in "
+	       "turn; ", o->rounds);
 	if (o->messages)
 		printf("%" PRIu64 " messages each\n", o->messages);
 	else
 		printf("messages per round calibrated\n"
-		       "                so each takes ~%.2f s (the two rings "
-		       "the same count)\n", o->seconds);
+		       "                so each takes ~%.2f s (every ring the "
+		       "same count)\n", o->seconds);
 	if (o->retries)
-		printf("                a ring pair disturbed by other load is "
-		       "run again, up to %d times\n", o->retries);
+		printf("                a round disturbed by other load is run "
+		       "again, up to %d times\n", o->retries);
 	printf("\n");
 }
 
 static void print_rings(const struct bench *b, struct size_report *sr, int n)
 {
 	const struct options *o = b->o;
-	bool any_loss = false;
-	int i, total_disturbed = 0;
+	int i, k, total_disturbed = 0, total = 0;
 
-	printf("  size   msgs/round |  bcast Mmsg/s [min..max]   GB/s |"
-	       "    ref Mmsg/s [min..max]   GB/s |  ratio  paired\n");
-	printf("  ----  ----------- | ------------------------------- |"
-	       " ------------------------------- | ------  ------\n");
-	for (i = 0; i < n; i++) {
-		struct size_report *s = &sr[i];
-
-		printf("  %4zu  %11" PRIu64 " | %7.2f [%6.2f..%6.2f] %6.3f |"
-		       " %7.2f [%6.2f..%6.2f] %6.3f | %5.3fx %5.3fx\n",
-		       s->size, s->messages,
-		       s->med_rate[IMPL_BCAST] / 1e6, s->lo[IMPL_BCAST] / 1e6,
-		       s->hi[IMPL_BCAST] / 1e6, s->med_gbps[IMPL_BCAST],
-		       s->med_rate[IMPL_REF] / 1e6, s->lo[IMPL_REF] / 1e6,
-		       s->hi[IMPL_REF] / 1e6, s->med_gbps[IMPL_REF],
-		       s->ratio, s->paired);
-	}
-	printf("\n  ratio = median bcast / median reference; paired = median "
-	       "of per-round ratios\n");
-	printf("\n  losses over the %d measured rounds (lost = written - "
-	       "delivered):\n", o->rounds);
-	printf("  size |   bcast lost  overruns  (lib: lost  overruns) |"
-	       "  ref lost      laps\n");
-	for (i = 0; i < n; i++) {
-		struct size_report *s = &sr[i];
-		uint64_t lib_lost = 0, lib_ovr = 0;
-		int k;
-
-		for (k = 0; k < o->rounds; k++) {
-			lib_lost += s->r[IMPL_BCAST][k].lib_lost;
-			lib_ovr += s->r[IMPL_BCAST][k].lib_overruns;
-		}
-		if (s->lost[IMPL_BCAST] || s->lost[IMPL_REF])
-			any_loss = true;
-		printf("  %4zu | %12" PRIu64 " %9" PRIu64 "  (%10" PRIu64
-		       " %9" PRIu64 ") | %9" PRIu64 " %9" PRIu64 "\n",
-		       s->size, s->lost[IMPL_BCAST], s->overruns[IMPL_BCAST],
-		       lib_lost, lib_ovr, s->lost[IMPL_REF], s->overruns[IMPL_REF]);
-	}
-	if (any_loss)
-		printf("  (losses mean the reader could not keep up with the "
-		       "writer for part of a round)\n");
-
-	printf("\n  interference: rounds disturbed by other load (a thread had "
-	       "< 97%% of the CPU, or\n  hypervisor steal > 3%% on CPUs %d,%d); "
-	       "ivcsw = involuntary context switches:\n", o->wcpu, o->rcpu);
-	printf("  size | bcast disturbed  ivcsw min-cpu |   ref disturbed  "
-	       "ivcsw min-cpu | pairs rerun\n");
-	for (i = 0; i < n; i++) {
-		struct size_report *s = &sr[i];
-		int k;
-
-		printf("  %4zu |", s->size);
-		for (k = 0; k < IMPL_PIPE; k++) {
-			long sw = 0;
-			double lo = 1;
-			int d = 0, j;
-
-			for (j = 0; j < o->rounds; j++) {
-				const struct result *r = &s->r[k][j];
-
-				d += disturbed(r);
-				sw += r->ivcsw;
-				if (r->cpu_share < lo)
-					lo = r->cpu_share;
-			}
-			total_disturbed += d;
-			printf(" %8d/%-6d %6ld %6.0f%% |", d, o->rounds, sw,
-			       100 * lo);
-		}
-		printf(" %5d\n", s->retries);
-	}
-	if (total_disturbed)
-		printf("  warning: %d of %d rounds were disturbed: other "
-		       "processes or the hypervisor\n  shared these CPUs, so "
-		       "the figures are less reliable than they look\n",
-		       total_disturbed, 2 * o->rounds * n);
-}
-
-static void print_baselines(const struct bench *b, struct size_report *sr,
-			    int n)
-{
-	const struct options *o = b->o;
-	int i, k;
-
-	if (!(o->impls & ~((1u << IMPL_BCAST) | (1u << IMPL_REF))))
-		return;
-	printf("\n  against the kernel channels (median Mmsg/s delivered; "
-	       "bcast's ratio to each):\n  size |");
-	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
-		if (o->impls & (1u << k))
-			printf(" %8s Mmsg/s  bcast/%-7s|", impl_name[k],
-			       impl_name[k]);
+	printf("  delivered Mmsg/s (median) and, below, the median per-round "
+	       "ratio to %s:\n  size ", b->v[0].name);
+	for (k = 0; k < b->nv; k++)
+		printf(" %12s", b->v[k].name);
 	printf("\n");
 	for (i = 0; i < n; i++) {
-		printf("  %4zu |", sr[i].size);
-		for (k = IMPL_PIPE; k < IMPL_COUNT; k++) {
-			double r = sr[i].med_rate[k];
-
-			if (!(o->impls & (1u << k)))
+		printf("  %4zu ", sr[i].size);
+		for (k = 0; k < b->nv; k++)
+			printf(" %12.2f", sr[i].med_rate[k] / 1e6);
+		printf("\n       ");
+		for (k = 0; k < b->nv; k++)
+			printf(" %11.3fx", sr[i].paired[k]);
+		printf("\n");
+	}
+	printf("\n  overruns per second of reading (laps) and messages lost, "
+	       "free-running columns:\n  size ");
+	for (k = 0; k < b->nv; k++)
+		if (!b->v[k].held)
+			printf(" %21s", b->v[k].name);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		printf("  %4zu ", sr[i].size);
+		for (k = 0; k < b->nv; k++) {
+			if (b->v[k].held)
 				continue;
-			printf(" %15.3f  %12.1fx |", r / 1e6,
-			       r > 0 ? sr[i].med_rate[IMPL_BCAST] / r : 0);
+			printf(" %9.0f/s %8.1f%%",
+			       sr[i].secs[k] > 0 ? sr[i].overruns[k] /
+			       sr[i].secs[k] : 0,
+			       sr[i].written[k] ? 100.0 * sr[i].lost[k] /
+			       sr[i].written[k] : 0);
 		}
 		printf("\n");
 	}
+	for (i = 0; i < n; i++)
+		for (k = 0; k < b->nv; k++) {
+			int j;
+
+			for (j = 0; j < o->rounds; j++) {
+				total_disturbed += disturbed(&sr[i].r[k][j]);
+				total++;
+			}
+		}
+	printf("\n  interference: %d of %d runs disturbed by other load (a "
+	       "thread had < 97%% of the\n  CPU, or hypervisor steal > 3%% on "
+	       "CPUs %d,%d); rounds run again:", total_disturbed, total,
+	       o->wcpu, o->rcpu);
+	for (i = 0; i < n; i++)
+		printf(" %zu B %d%s", sr[i].size, sr[i].retries,
+		       i + 1 < n ? "," : "\n");
+	if (total_disturbed)
+		printf("  (the figures of a noisy run are less reliable than "
+		       "they look)\n");
 }
 
 static void json_result(FILE *f, const struct result *r)
@@ -910,7 +893,6 @@ static void print_json(FILE *f, const struct bench *b,
 	int i, k, j;
 
 	fprintf(f, "\"throughput\": {\n");
-	fprintf(f, "  \"mode\": \"%s\",\n", mode_name[o->mode]);
 	fprintf(f, "  \"capacity\": %" PRIu64 ",\n  \"mtu\": %" PRIu64 ",\n",
 		o->capacity, b->mtu);
 	fprintf(f, "  \"rounds\": %d,\n  \"seconds\": %g,\n", o->rounds,
@@ -919,55 +901,146 @@ static void print_json(FILE *f, const struct bench *b,
 		o->rcpu);
 	fprintf(f, "  \"huge_kb\": %ld,\n  \"map_kb\": %zu,\n", b->mem.huge_kb,
 		b->mem.map_len / 1024);
-	fprintf(f, "  \"backpressure\": \"%s\",\n",
-		o->backpressure ? "wait" : "none");
+	fprintf(f, "  \"floor\": \"%s\",\n", b->v[0].name);
 	fprintf(f, "  \"figure\": \"delivered messages per second at the "
 		"reader\",\n  \"results\": [\n");
 	for (i = 0; i < n; i++) {
 		struct size_report *s = &sr[i];
 
-		fprintf(f, "    {\"size\": %zu,\n", s->size);
-		for (k = 0; k < IMPL_COUNT; k++) {
-			if (!s->r[k])
-				continue;
-			fprintf(f, "     \"%s\": {\"messages_per_round\": %" PRIu64
+		fprintf(f, "    {\"size\": %zu, \"rounds_rerun\": %d,\n",
+			s->size, s->retries);
+		for (k = 0; k < b->nv; k++) {
+			fprintf(f, "     \"%s\": {\"implementation\": \"%s\", "
+				"\"reader\": \"%s\", \"writer\": \"%s\", "
+				"\"messages_per_round\": %" PRIu64
 				", \"median_msgs_per_s\": %.1f, "
 				"\"median_gb_per_s\": %.6f, \"min_msgs_per_s\": %.1f, "
 				"\"max_msgs_per_s\": %.1f, \"lost\": %" PRIu64
-				", \"overruns\": %" PRIu64 ", \"bcast_ratio\": %.4f,"
-				"\n      \"rounds\": [", impl_name[k],
+				", \"overruns\": %" PRIu64 ", \"paired_ratio_to_floor\": %.4f,"
+				"\n      \"rounds\": [", b->v[k].name,
+				impl_name[b->v[k].impl], mode_name[b->v[k].mode],
+				b->v[k].held ? "held" : "free",
 				s->count[k], s->med_rate[k], s->med_gbps[k],
 				s->lo[k], s->hi[k], s->lost[k], s->overruns[k],
-				s->med_rate[k] > 0 ?
-				s->med_rate[IMPL_BCAST] / s->med_rate[k] : 0);
+				s->paired[k]);
 			for (j = 0; j < o->rounds; j++) {
 				fprintf(f, j ? ",\n        " : "\n        ");
 				json_result(f, &s->r[k][j]);
-				if (k == IMPL_BCAST)
+				if (b->v[k].impl == IMPL_BCAST)
 					fprintf(f, ", \"lib_lost\": %" PRIu64
 						", \"lib_overruns\": %" PRIu64,
 						s->r[k][j].lib_lost,
 						s->r[k][j].lib_overruns);
 				fprintf(f, "}");
 			}
-			fprintf(f, "]},\n");
+			fprintf(f, "]}%s\n", k + 1 < b->nv ? "," : "");
 		}
-		fprintf(f, "     \"ratio_of_medians\": %.4f, "
-			"\"median_paired_ratio\": %.4f, \"pairs_rerun\": %d}%s\n",
-			s->ratio, s->paired, s->retries, i + 1 < n ? "," : "");
+		fprintf(f, "    }%s\n", i + 1 < n ? "," : "");
 	}
 	fprintf(f, "  ]\n}");
 }
 
 /* ------------------------------------------------------------------ */
+/* the targets of this section                                          */
+
+static void add_verdict(struct figures *fig, double value, double limit,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void add_verdict(struct figures *fig, double value, double limit,
+			const char *fmt, ...)
+{
+	struct tp_verdict *t;
+	va_list ap;
+
+	if (fig->ntp >= MAX_TP_VERDICTS)
+		return;
+	t = &fig->tp[fig->ntp++];
+	va_start(ap, fmt);
+	vsnprintf(t->what, sizeof(t->what), fmt, ap);
+	va_end(ap);
+	t->value = value;
+	t->limit = limit;
+}
+
+/*
+ * bcast_receive >= 1.0x the floor; bcast_read_bulk >= 1.3x bcast_receive
+ * at 8 and 64 B and >= 1.0x the floor; lazy batch >= 0.8x bcast_receive:
+ * for the writer held back and free-running alike, every ratio the median
+ * of per-round ratios.
+ */
+static void judge(const struct bench *b, struct size_report *sr, int n,
+		  struct figures *fig)
+{
+	int i, h;
+
+	for (i = 0; i < n; i++) {
+		for (h = 1; h >= 0; h--) {
+			const char *w = h ? "held" : "free";
+			int rx = find_variant(b, IMPL_BCAST, MODE_RECEIVE, h);
+			int bu = find_variant(b, IMPL_BCAST, MODE_BULK, h);
+			int ba = find_variant(b, IMPL_BCAST, MODE_BATCH, h);
+
+			if (rx >= 0)
+				add_verdict(fig, sr[i].paired[rx], 1.0,
+					    "%4zu B receive-%s / floor",
+					    sr[i].size, w);
+			if (bu >= 0)
+				add_verdict(fig, sr[i].paired[bu], 1.0,
+					    "%4zu B bulk-%s / floor",
+					    sr[i].size, w);
+			if (bu >= 0 && rx >= 0 &&
+			    (sr[i].size == 8 || sr[i].size == 64))
+				add_verdict(fig, paired_ratio(&sr[i], bu, rx,
+							      b->o->rounds),
+					    1.3, "%4zu B bulk-%s / receive-%s",
+					    sr[i].size, w, w);
+			if (ba >= 0 && rx >= 0)
+				add_verdict(fig, paired_ratio(&sr[i], ba, rx,
+							      b->o->rounds),
+					    0.8, "%4zu B batch-%s / receive-%s",
+					    sr[i].size, w, w);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+static void add_variant(struct bench *b, enum impl impl, enum mode mode,
+			bool held)
+{
+	struct variant *v = &b->v[b->nv++];
+
+	v->impl = impl;
+	v->mode = mode;
+	v->held = held;
+	if (impl == IMPL_BCAST)
+		snprintf(v->name, sizeof(v->name), "%s-%s", mode_name[mode],
+			 held ? "held" : "free");
+	else if (impl == IMPL_REF)
+		snprintf(v->name, sizeof(v->name), "ref-%s",
+			 held ? "held" : "free");
+	else
+		snprintf(v->name, sizeof(v->name), "%s", impl_name[impl]);
+}
 
 static void bench_init(struct bench *b, const struct options *o)
 {
 	size_t maxsize = 0;
-	int i;
+	int i, k, h;
 
 	memset(b, 0, sizeof(*b));
 	b->o = o;
+	add_variant(b, IMPL_REF, MODE_RECEIVE, true);	/* the floor */
+	for (k = 0; k < 3; k++)
+		for (h = 1; h >= 0; h--)
+			if ((o->modes & (1u << k)) &&
+			    (o->regimes & (h ? REGIME_HELD : REGIME_FREE)))
+				add_variant(b, IMPL_BCAST, (enum mode)k, h);
+	if (o->regimes & REGIME_FREE)
+		add_variant(b, IMPL_REF, MODE_RECEIVE, false);
+	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
+		if (o->impls & (1u << k))
+			add_variant(b, (enum impl)k, MODE_RECEIVE, true);
 	b->mtu = mtu_of(o->capacity);
 	memory_init(&b->mem, o->capacity);
 	for (i = 0; i < o->nsizes; i++)
@@ -988,43 +1061,47 @@ static void bench_init(struct bench *b, const struct options *o)
 }
 
 static void log_round(const struct options *o, const struct size_report *s,
-		      int j, int k, const struct result *r)
+		      int j, const struct variant *v, const struct result *r)
 {
 	if (!o->verbose)
 		return;
-	fprintf(stderr, "size %zu round %d %-9s %8.3f Mmsg/s %7.3f GB/s  "
+	fprintf(stderr, "size %zu round %d %-12s %8.3f Mmsg/s %7.3f GB/s  "
 		"writer %8.3f Mmsg/s  lost %" PRIu64 " overruns %" PRIu64
 		"  %.3f s  ivcsw %ld cpu %.0f%% steal %ld\n",
-		s->size, j + 1, impl_name[k], r->rate / 1e6, r->gbps,
+		s->size, j + 1, v->name, r->rate / 1e6, r->gbps,
 		r->wrate / 1e6, r->lost, r->overruns, r->secs, r->ivcsw,
 		100 * r->cpu_share, r->steal);
 }
 
-/* Warm every implementation up (time-based), which calibrates the counts. */
+static bool is_ring(const struct variant *v)
+{
+	return v->impl == IMPL_BCAST || v->impl == IMPL_REF;
+}
+
+/* Warm every column up (time-based), which calibrates the counts: every
+ * ring runs the count of the fastest ring, a channel its own. */
 static void calibrate(struct bench *b, struct size_report *s)
 {
 	const struct options *o = b->o;
 	struct result warm;
-	double rate[IMPL_COUNT] = { 0 };
+	double rate[MAX_VARIANTS] = { 0 }, fastest = 0;
 	int k;
 
-	for (k = 0; k < IMPL_COUNT; k++) {
-		if (!s->r[k])
-			continue;
-		run_round(b, (enum impl)k, s->size, 0, &warm);
+	for (k = 0; k < b->nv; k++) {
+		run_round(b, &b->v[k], s->size, 0, &warm);
 		rate[k] = warm.secs > 0 ? (double)warm.written / warm.secs : 0;
+		if (is_ring(&b->v[k]) && rate[k] > fastest)
+			fastest = rate[k];
 	}
-	/* The two rings run the same count: the faster one's. */
-	if (rate[IMPL_REF] > rate[IMPL_BCAST])
-		rate[IMPL_BCAST] = rate[IMPL_REF];
-	rate[IMPL_REF] = rate[IMPL_BCAST];
-	for (k = 0; k < IMPL_COUNT; k++) {
+	for (k = 0; k < b->nv; k++) {
+		double r = is_ring(&b->v[k]) ? fastest : rate[k];
+
 		s->count[k] = o->messages ? o->messages :
-			      (uint64_t)(rate[k] * o->seconds);
+			      (uint64_t)(r * o->seconds);
 		if (s->count[k] < MIN_MESSAGES)
 			s->count[k] = MIN_MESSAGES;
 	}
-	s->messages = s->count[IMPL_BCAST];
+	s->messages = s->count[0];
 }
 
 static void measure_size(struct bench *b, struct size_report *s)
@@ -1032,9 +1109,7 @@ static void measure_size(struct bench *b, struct size_report *s)
 	const struct options *o = b->o;
 	int j, k;
 
-	for (k = 0; k < IMPL_COUNT; k++) {
-		if (k > IMPL_REF && !(o->impls & (1u << k)))
-			continue;
+	for (k = 0; k < b->nv; k++) {
 		s->r[k] = calloc((size_t)o->rounds, sizeof(struct result));
 		if (!s->r[k])
 			die("out of memory");
@@ -1042,34 +1117,35 @@ static void measure_size(struct bench *b, struct size_report *s)
 	calibrate(b, s);
 	for (j = 0; j < o->rounds; j++) {
 		int attempt = 0;
+		bool noisy;
 
 		do {
-			for (k = IMPL_BCAST; k <= IMPL_REF; k++) {
-				run_round(b, (enum impl)k, s->size, s->count[k],
+			noisy = false;
+			for (k = 0; k < b->nv; k++) {
+				run_round(b, &b->v[k], s->size, s->count[k],
 					  &s->r[k][j]);
-				log_round(o, s, j, k, &s->r[k][j]);
+				log_round(o, s, j, &b->v[k], &s->r[k][j]);
+				noisy |= is_ring(&b->v[k]) &&
+					 disturbed(&s->r[k][j]);
 			}
-			/* Run a disturbed pair again, a few times at most. */
-			if (!disturbed(&s->r[IMPL_BCAST][j]) &&
-			    !disturbed(&s->r[IMPL_REF][j]))
-				break;
-		} while (attempt++ < o->retries && ++s->retries);
-		for (k = IMPL_PIPE; k < IMPL_COUNT; k++) {
-			if (!s->r[k])
-				continue;
-			run_round(b, (enum impl)k, s->size, s->count[k],
-				  &s->r[k][j]);
-			log_round(o, s, j, k, &s->r[k][j]);
+			/* Run a disturbed round again, a few times at most. */
+		} while (noisy && attempt++ < o->retries && ++s->retries);
+		if (!o->json && !o->verbose) {
+			fprintf(stderr, "\r  %zu B: round %d of %d", s->size,
+				j + 1, o->rounds);
+			fflush(stderr);
 		}
 	}
-	summarise(s, o->rounds);
+	if (!o->json && !o->verbose)
+		fprintf(stderr, "\r%40s\r", "");
+	summarise(b, s, o->rounds);
 }
 
 void throughput_run(const struct options *o, struct figures *fig, FILE *json)
 {
 	struct bench b;
 	struct size_report *sr;
-	int i, k;
+	int i, k, rx, fl;
 
 	bench_init(&b, o);
 	sr = calloc((size_t)o->nsizes, sizeof(*sr));
@@ -1078,27 +1154,38 @@ void throughput_run(const struct options *o, struct figures *fig, FILE *json)
 	if (!o->json)
 		print_preamble(&b);
 	fflush(stdout);
+	rx = find_variant(&b, IMPL_BCAST, MODE_RECEIVE, true);
+	if (rx < 0)
+		rx = find_variant(&b, IMPL_BCAST, o->modes & 1 ? MODE_RECEIVE :
+				  o->modes & 2 ? MODE_BATCH : MODE_BULK,
+				  !(o->regimes & REGIME_HELD) ? false : true);
 	for (i = 0; i < o->nsizes; i++) {
 		sr[i].size = o->sizes[i];
 		measure_size(&b, &sr[i]);
 		fig->sizes[i] = sr[i].size;
-		fig->ratio_ref[i] = sr[i].ratio;
-		fig->paired_ref[i] = sr[i].paired;
+		fig->paired_ref[i] = rx >= 0 ? sr[i].paired[rx] : 0;
 		for (k = 0; k < IMPL_COUNT; k++)
-			fig->rate[i][k] = sr[i].r[k] ? sr[i].med_rate[k] : 0;
+			fig->rate[i][k] = 0;
+		fl = 0;
+		fig->rate[i][IMPL_REF] = sr[i].med_rate[fl];
+		if (rx >= 0)
+			fig->rate[i][IMPL_BCAST] = sr[i].med_rate[rx];
+		for (k = 0; k < b.nv; k++)
+			if (b.v[k].impl >= IMPL_PIPE)
+				fig->rate[i][b.v[k].impl] = sr[i].med_rate[k];
 	}
 	fig->nsizes = o->nsizes;
+	judge(&b, sr, o->nsizes, fig);
 	if (o->json) {
 		print_json(json, &b, sr, o->nsizes);
 	} else {
 		print_rings(&b, sr, o->nsizes);
-		print_baselines(&b, sr, o->nsizes);
 		printf("\n");
 	}
 	if (b.sink == 0x5eed5eed5eedULL)	/* keep the payload reads alive */
 		fprintf(stderr, "\n");
 	for (i = 0; i < o->nsizes; i++)
-		for (k = 0; k < IMPL_COUNT; k++)
+		for (k = 0; k < b.nv; k++)
 			free(sr[i].r[k]);
 	free(sr);
 	munmap(b.mem.raw, b.mem.raw_len);
