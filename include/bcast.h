@@ -244,8 +244,9 @@ int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
  */
 ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf, size_t cap);
 /* Pointer to the payload in place (NULL for fragmented messages); only
- * trust what was read through it if bcast_msg_valid() then returns 1. */
-const void *bcast_msg_peek(const struct bcast_msg *m);
+ * trust what was read through it if bcast_msg_valid() then returns 1.
+ * Messages of a bulk read (BCAST_MSG_COPIED) point into its buffer. */
+static inline const void *bcast_msg_peek(const struct bcast_msg *m);
 /* 1 if the message's bytes are still intact, 0 if overwritten. */
 int bcast_msg_valid(const struct bcast_msg *m);
 /* Copy whole pending messages (up to cap bytes) out of the ring in one go,
@@ -253,7 +254,9 @@ int bcast_msg_valid(const struct bcast_msg *m);
  * -EAGAIN, -EMSGSIZE if the next message does not fit, -BCAST_EOVERRUN. */
 ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst, size_t cap,
 			struct bcast_bulk *bulk);
-int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
+/* The next message of a bulk read, in its buffer: 1, or 0 at the end.
+ * In line (below): the buffer was checked when it was copied. */
+static inline int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
 /*
  * Block until a message is pending: 0, -ETIMEDOUT, -BCAST_EWRITERGONE,
  * -EINTR.  timeout_ms < 0: forever.  -BCAST_EWRITERGONE comes once per
@@ -283,6 +286,52 @@ uint64_t bcast_reader_position(const struct bcast_reader *rd);
 void bcast_reader_close(struct bcast_reader *rd);
 
 const char *bcast_strerror(int err);
+
+/* ---- in line: the per-message steps of bulk reads ---- */
+
+/* What the functions below call for anything but the common case. */
+int bcast_bulk_next_slow_(struct bcast_bulk *bulk, struct bcast_msg *m);
+const void *bcast_msg_peek_ring_(const struct bcast_msg *m);
+
+static inline const void *bcast_msg_peek(const struct bcast_msg *m)
+{
+	if (m && m->data_)
+		return m->data_;
+	return bcast_msg_peek_ring_(m);
+}
+
+/*
+ * A whole message in one frame of the copy: its 8-byte header holds the
+ * length in the low 24 bits, the flags (0x01: the only frame) in the next
+ * 8, the type in the high 32 (include/uapi/linux/bcast.h).
+ */
+static inline int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m)
+{
+	size_t off, total;
+	uint64_t word;
+	uint32_t len;
+
+	if (!bulk || !m || !bulk->rd_)
+		return bcast_bulk_next_slow_(bulk, m);
+	off = bulk->off_;
+	if (off + 8 > bulk->len_)
+		return bcast_bulk_next_slow_(bulk, m);
+	__builtin_memcpy(&word, bulk->buf_ + off, sizeof(word));
+	len = (uint32_t)word & 0xffffffu;
+	total = 8 + (((size_t)len + 7) & ~(size_t)7);
+	if (((uint32_t)word >> 24) != 0x01 || total > bulk->len_ - off)
+		return bcast_bulk_next_slow_(bulk, m);
+	m->pos = bulk->pos_ + off;
+	m->len = len;
+	m->type = (uint32_t)(word >> 32);
+	m->flags = BCAST_MSG_COPIED;
+	m->frames_ = 1;
+	m->seq_ = 0;
+	m->rd_ = NULL;
+	m->data_ = bulk->buf_ + off + 8;
+	bulk->off_ = off + total;
+	return 1;
+}
 
 #ifdef __cplusplus
 }

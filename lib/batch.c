@@ -141,11 +141,10 @@ BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
 	count_frame();
 	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	total = frame_total(len);
-	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
-		     BCAST_FRAME_FIN || len > rd->mtu ||
+	if (unlikely(!only_fin(word) || len > rd->mtu ||
 		     idx + total > rd->cap || total > b->end_ - pos))
 		return batch_next_general(b, m);
-	if (unlikely(!frame_intact(rd->r, pos)))
+	if (unlikely(!reader_intact(rd, pos)))
 		return reader_overrun(rd);
 	m->pos = pos;
 	m->len = len;
@@ -266,6 +265,30 @@ changed:	/* other frames now: overwritten, or garbage */
 static ssize_t msg_read_general(const struct bcast_msg *m, void *buf,
 				size_t cap);
 
+/* The verdict on a copy of a single-frame handle: its length, or lost. */
+static inline ssize_t copied(const struct bcast_msg *m,
+			     struct bcast_reader *rd, uint32_t len)
+{
+	if (unlikely(!reader_intact(rd, m->pos))) {
+		settle(m, false);
+		return -BCAST_EOVERRUN;
+	}
+	if (m->seq_ >= rd->settled_seq)
+		rd->settled_seq = m->seq_ + 1;
+	return len;
+}
+
+/* Larger messages: memcpy(), out of the fast path's way. */
+static __attribute__((noinline)) ssize_t
+msg_read_large(const struct bcast_msg *m, struct bcast_reader *rd, void *buf,
+	       const unsigned char *src, uint32_t len)
+{
+	racy_begin();
+	memcpy(buf, src, len);
+	racy_end();
+	return copied(m, rd, len);
+}
+
 /*
  * The common case without a call: a single-frame handle of a reader, in
  * bounds, into a buffer it fits, copied in line when small.
@@ -273,7 +296,6 @@ static ssize_t msg_read_general(const struct bcast_msg *m, void *buf,
 BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 				    size_t cap)
 {
-	const struct bcast_ring *r;
 	struct bcast_reader *rd;
 	const unsigned char *src;
 	uint64_t idx;
@@ -284,25 +306,17 @@ BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 		return msg_read_general(m, buf, cap);
 	/* The reader is ours, allocated writable; handles point to it. */
 	rd = (struct bcast_reader *)m->rd_;
-	r = rd->r;
 	len = m->len;
-	idx = m->pos & r->mask;
-	if (unlikely(len > r->mtu || idx + BCAST_FRAME_HDR + len > r->cap))
+	idx = m->pos & rd->mask;
+	if (unlikely(len > rd->mtu || idx + BCAST_FRAME_HDR + len > rd->cap))
 		return -EINVAL;
-	src = r->data + idx + BCAST_FRAME_HDR;
+	src = rd->data + idx + BCAST_FRAME_HDR;
+	if (len > BCAST_INLINE_COPY)
+		return msg_read_large(m, rd, buf, src, len);
 	racy_begin();
-	if (len <= BCAST_INLINE_COPY)
-		copy_small(buf, src, len);
-	else
-		memcpy(buf, src, len);
+	copy_small(buf, src, len);
 	racy_end();
-	if (unlikely(!frame_intact(r, m->pos))) {
-		settle(m, false);
-		return -BCAST_EOVERRUN;
-	}
-	if (m->seq_ >= rd->settled_seq)
-		rd->settled_seq = m->seq_ + 1;
-	return len;
+	return copied(m, rd, len);
 }
 
 static __attribute__((noinline)) ssize_t
@@ -341,7 +355,7 @@ msg_read_general(const struct bcast_msg *m, void *buf, size_t cap)
 	return n;
 }
 
-BCAST_EXPORT const void *bcast_msg_peek(const struct bcast_msg *m)
+BCAST_EXPORT const void *bcast_msg_peek_ring_(const struct bcast_msg *m)
 {
 	const struct bcast_ring *r;
 	uint64_t idx;

@@ -41,7 +41,7 @@ static uint64_t single_frames(struct bcast_reader *rd, const unsigned char *dst,
 		uint64_t total = frame_total(len);
 
 		count_frame();
-		if (((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) != BCAST_FRAME_FIN ||
+		if (!only_fin(word) ||
 		    len > rd->mtu || total > n - off ||
 		    ((pos + off) & rd->mask) + total > rd->cap)
 			break;
@@ -176,44 +176,22 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	return got;
 }
 
-static int bulk_next_general(struct bcast_bulk *bulk, struct bcast_msg *m);
-
-/* The common case: a single-frame message, decoded without a call. */
-BCAST_EXPORT int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m)
-{
-	uint64_t off, word, total;
-	uint32_t len;
-
-	if (unlikely(!bulk || !m || !bulk->rd_))
-		return -EINVAL;
-	off = bulk->off_;
-	if (unlikely(off + BCAST_FRAME_HDR > bulk->len_))
-		return bulk_next_general(bulk, m);
-	word = word_at(bulk->buf_ + off);
-	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
-	total = frame_total(len);
-	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
-		     BCAST_FRAME_FIN || total > bulk->len_ - off))
-		return bulk_next_general(bulk, m);
-	m->pos = bulk->pos_ + off;
-	m->len = len;
-	m->type = (uint32_t)(word >> 32);
-	m->flags = BCAST_MSG_COPIED;
-	m->frames_ = 1;
-	m->seq_ = 0;
-	m->rd_ = NULL;
-	m->data_ = bulk->buf_ + off + BCAST_FRAME_HDR;
-	bulk->off_ = off + total;
-	return 1;
-}
+/* bcast.h decodes frames in line with these values. */
+_Static_assert(BCAST_FRAME_FIN == 0x01 && BCAST_FRAME_FLAG_SHIFT == 24 &&
+	       BCAST_FRAME_LEN_MASK == 0xffffffu && BCAST_FRAME_HDR == 8 &&
+	       BCAST_FRAME_ALIGN == 8, "bcast.h's bcast_bulk_next() in line");
 
 /* Everything else: padding, heartbeats, fragments, the end, garbage. */
-static __attribute__((noinline)) int bulk_next_general(struct bcast_bulk *bulk,
-						       struct bcast_msg *m)
+BCAST_EXPORT int bcast_bulk_next_slow_(struct bcast_bulk *bulk,
+				      struct bcast_msg *m)
 {
-	const struct bcast_reader *rd = bulk->rd_;
+	const struct bcast_reader *rd;
 	unsigned char *start;
 	struct frame f;
+
+	if (!bulk || !m || !bulk->rd_)
+		return -EINVAL;
+	rd = bulk->rd_;
 
 	while (bulk->off_ + BCAST_FRAME_HDR <= bulk->len_) {
 		uint64_t off = bulk->off_;

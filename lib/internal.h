@@ -188,6 +188,13 @@ static inline uint64_t frame_total(uint32_t len)
 	return BCAST_FRAME_TOTAL(len);
 }
 
+/* Is a header word that of a whole message in one frame (FIN alone)? */
+static inline bool only_fin(uint64_t word)
+{
+	return ((uint32_t)word & ~BCAST_FRAME_LEN_MASK) ==
+	       (uint32_t)BCAST_FRAME_FIN << BCAST_FRAME_FLAG_SHIFT;
+}
+
 static inline uint64_t frame_word(uint32_t len, uint32_t flags, uint32_t word1)
 {
 	uint32_t w0 = len | (flags << BCAST_FRAME_FLAG_SHIFT);
@@ -237,6 +244,11 @@ static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)
 	fence_acquire();
 	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
 }
+
+/* The same through the reader's own copy of the geometry. */
+#define reader_intact(rd, pos) __extension__ ({				\
+	fence_acquire();						\
+	load_relaxed(&(rd)->hdr->claimed) - (pos) <= (rd)->cap; })
 
 /*
  * BCAST_COUNT_FRAMES (the fuzz target's build): count every frame header

@@ -315,7 +315,7 @@ take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 	else
 		memcpy(buf, src, len);
 	racy_end();
-	if (unlikely(!frame_intact(rd->r, pos)))
+	if (unlikely(!reader_intact(rd, pos)))
 		return overrun(rd);
 	rd->orphans_lost = false;
 	rd->pos = pos + frame_total(len);
@@ -391,8 +391,7 @@ BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 	count_frame();
 	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	total = frame_total(len);
-	if (unlikely(((uint32_t)word >> BCAST_FRAME_FLAG_SHIFT) !=
-		     BCAST_FRAME_FIN || len > rd->mtu || len > cap ||
+	if (unlikely(!only_fin(word) || len > rd->mtu || len > cap ||
 		     idx + total > rd->cap || total > committed - pos))
 		return receive_general(rd, buf, cap, info);
 	if (len > rd->inline_max)

@@ -56,6 +56,7 @@ struct options {
 	int wcpu, rcpu;
 	int readers;		/* fan-out: 1..readers readers */
 	int retries;		/* times a disturbed pair may be run again */
+	uint64_t bulk_window;	/* bytes one bulk read copies at most */
 	/* latency */
 	uint64_t lat_rate;	/* paced messages per second */
 	uint64_t lat_samples;	/* per implementation and round */

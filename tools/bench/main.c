@@ -70,6 +70,8 @@ static void usage(FILE *f)
 "                    the writer never waits; both (default): every API\n"
 "                    both ways.  The floor every ratio is taken against is\n"
 "                    the reference ring held back (ref-held)\n"
+"  --bulk-window B   bytes each bcast_read_bulk() copies at most (default\n"
+"                    64K; at least two frames of the largest --sizes)\n"
 "  --retries N       run a disturbed (bcast, reference) pair again, up to N\n"
 "                    times (default 3)\n"
 "Fan-out:\n"
@@ -265,6 +267,7 @@ static void set_defaults(struct options *o)
 	o->wcpu = 0;
 	o->rcpu = 1;
 	o->retries = 3;
+	o->bulk_window = 65536;
 	o->lat_rate = 20000;
 	o->lat_samples = 5000;
 	o->lat_size = 64;
@@ -274,7 +277,7 @@ static void set_defaults(struct options *o)
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
-	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS, OPT_WINDOW,
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -298,6 +301,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "wakeups", required_argument, NULL, OPT_WAKEUPS },
 		{ "gap", required_argument, NULL, OPT_GAP },
 		{ "readers", required_argument, NULL, OPT_READERS },
+		{ "bulk-window", required_argument, NULL, OPT_WINDOW },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -388,6 +392,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_WAKEUPS:
 			o->wakeups = cli_number("--wakeups", optarg, false, 1,
 						10000000);
+			break;
+		case OPT_WINDOW:
+			o->bulk_window = cli_number("--bulk-window", optarg, true,
+						    64, 1ULL << 30);
 			break;
 		case OPT_READERS:
 			o->readers = (int)cli_number("--readers", optarg, false, 1,

@@ -1048,7 +1048,7 @@ static void bench_init(struct bench *b, const struct options *o)
 			maxsize = o->sizes[i];
 	b->src = aligned_alloc(128, (maxsize + 127) & ~(size_t)127);
 	b->buf = aligned_alloc(128, (b->mtu + 127) & ~(uint64_t)127);
-	b->bulk_cap = 65536;
+	b->bulk_cap = o->bulk_window;
 	if (b->bulk_cap < 2 * frame_total(maxsize))
 		b->bulk_cap = (size_t)(2 * frame_total(maxsize) + 127) & ~(size_t)127;
 	b->bulk = aligned_alloc(128, b->bulk_cap);
