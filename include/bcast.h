@@ -51,7 +51,7 @@ extern "C" {
 #define BCAST_FROM_OLDEST	0x1	/* the oldest intact message first */
 #define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest
 					 * message (default: to a point at most
-					 * a quarter of the ring back) */
+					 * an eighth of the ring back) */
 
 /* bcast_msg.flags */
 #define BCAST_MSG_FRAGMENTED	0x1	/* carried in several frames */

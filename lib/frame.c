@@ -149,13 +149,13 @@ static int walk_to(const struct bcast_ring *r, struct bcast_sync_point *sp,
 #define LOCATE_ATTEMPTS 4
 
 /* LOCATE_RECENT looks this far back from `committed`. */
-#define RECENT_SPAN(r) ((r)->cap / 4)
+#define RECENT_SPAN(r) ((r)->cap / 8)
 
 /*
  * Find a frame boundary to read from and the writer's message and byte
  * counts there: the oldest intact sync point (LOCATE_OLDEST), the oldest
  * one at most RECENT_SPAN behind `committed` (LOCATE_RECENT: some recent
- * history, and three quarters of a ring before the writer can lap a reader
+ * history, and seven eighths of a ring before the writer can lap a reader
  * again), or `committed` itself, counted from the newest sync point
  * (LOCATE_COMMITTED).  -EAGAIN when none can be had right now (the writer
  * keeps overwriting what we look at); -BCAST_ECORRUPT when the frames

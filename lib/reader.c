@@ -82,9 +82,9 @@ static void drop_assembly(struct bcast_reader *rd)
 
 /*
  * Where a reader goes: on joining, the oldest intact message or the newest;
- * after an overrun, the oldest sync point at most a quarter ring behind
- * (three quarters of a ring of headroom: a reader slower than its writer is
- * lapped about once per 3/4 ring, not once per chunk as at the oldest
+ * after an overrun, the oldest sync point at most an eighth of the ring
+ * behind (7/8 of a ring of headroom: a reader slower than its writer is
+ * lapped about once per 7/8 ring, not once per chunk as at the oldest
  * intact point), or with BCAST_RESYNC_LATEST the newest message.
  */
 static enum locate resync_target(const struct bcast_reader *rd)

@@ -206,6 +206,55 @@ TEST(overrun_resync_to_latest_counts_losses_exactly)
 				 2000), 0);
 }
 
+/*
+ * A writer twice as fast as its reader (two messages published per one
+ * read, in one thread, so the figures are exact): a lapped reader resumes
+ * with most of a ring of headroom, so it is lapped about once per 7/8 of a
+ * ring that the writer gains on it, not once per chunk; and every message
+ * is delivered or counted lost.
+ */
+TEST(a_slow_reader_is_lapped_once_per_ring_not_once_per_chunk)
+{
+	const uint64_t n = 400000, frame = 16;
+	struct fixture f;
+	struct bcast_reader *rd;
+	struct bcast_reader_stats st;
+	uint64_t i, got = 0, gained, bound;
+	unsigned char buf[16];
+	ssize_t len;
+
+	CHECK_OK(setup(&f, 0));
+	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
+	memset(buf, 7, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		CHECK_OK(bcast_publish(f.w, buf, 8, 0));
+		CHECK_OK(bcast_publish(f.w, buf, 8, 0));
+		do
+			len = bcast_receive(rd, buf, sizeof(buf), NULL);
+		while (len == -BCAST_EOVERRUN);
+		if (len == 8)
+			got++;
+	}
+	CHECK_OK(bcast_reader_stats(rd, &st));
+	CHECK_EQ(st.messages, got);
+	while (bcast_receive(rd, buf, sizeof(buf), NULL) != -EAGAIN)
+		;
+	CHECK_OK(bcast_reader_stats(rd, &st));
+	CHECK_EQ(st.messages + st.lost_messages, 2 * n);
+	/* The writer gains n frames on the reader; each lap costs the reader
+	 * at least 7/8 of a ring minus a chunk of them. */
+	gained = n * frame;
+	bound = gained / (CAP * 7 / 8 - CAP / 256) + 1;
+	printf("# %" PRIu64 " messages published, %" PRIu64 " delivered, %"
+	       PRIu64 " lost in %" PRIu64 " overruns (at most %" PRIu64
+	       " allowed)\n", 2 * n, st.messages, st.lost_messages,
+	       st.overruns, bound);
+	CHECK(st.overruns > 0);
+	CHECK(st.overruns <= bound);
+	bcast_reader_close(rd);
+	teardown(&f);
+}
+
 TEST(lazy_message_read_late_reports_overrun)
 {
 	struct fixture f;
