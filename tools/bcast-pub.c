@@ -57,6 +57,8 @@ struct options {
 	double seconds;		/* 0: no limit */
 	uint64_t flush_every;	/* 0: every message visible at once */
 	double heartbeat;	/* 0: none */
+	int cpu;		/* -1: anywhere */
+	uint64_t spin_ns;	/* --rate: spin this long before a message */
 };
 
 struct pub {
@@ -118,10 +120,18 @@ static void usage(void)
 "  in CLOCK_MONOTONIC ns) then quote-like text, type 0x53594e54 (\"SYNT\");\n"
 "  bcast-sub --stats measures their latency and checks their sequence.\n"
 "\n"
+"      --spin-us US      with --rate: sleep until US microseconds before a\n"
+"                        message is due, then spin (default 100); 0: only\n"
+"                        sleep, and send what is due when woken, back to\n"
+"                        back (for machines with few CPUs)\n"
+"\n"
 "Writing:\n"
 "      --flush-every N   defer commits and make them visible N at a time\n"
 "                        (and whenever input pauses)\n"
 "      --heartbeat T     publish a heartbeat after T idle seconds\n"
+"\n"
+"Placement:\n"
+"      --cpu N           run on CPU N only\n"
 "\n"
 "Output:\n"
 "  -q, --quiet           no progress line, no summary\n"
@@ -146,7 +156,8 @@ static bool is_pow2(uint64_t v)
 static void parse_args(struct options *o, int argc, char **argv)
 {
 	enum { O_RING_SIZE = 256, O_HUGEPAGE, O_CHUNK, O_RATE, O_SIZE,
-	       O_SECONDS, O_FLUSH_EVERY, O_HEARTBEAT, O_JSON };
+	       O_SECONDS, O_FLUSH_EVERY, O_HEARTBEAT, O_JSON, O_CPU,
+	       O_SPIN_US };
 	static const struct option longopts[] = {
 		{ "create", no_argument, NULL, 'c' },
 		{ "ring-size", required_argument, NULL, O_RING_SIZE },
@@ -160,6 +171,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		{ "seconds", required_argument, NULL, O_SECONDS },
 		{ "flush-every", required_argument, NULL, O_FLUSH_EVERY },
 		{ "heartbeat", required_argument, NULL, O_HEARTBEAT },
+		{ "cpu", required_argument, NULL, O_CPU },
+		{ "spin-us", required_argument, NULL, O_SPIN_US },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -170,7 +183,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 	bool records = false, synth = false;
 	int c;
 
-	*o = (struct options){ .mode = IN_LINES, .size = DEFAULT_SIZE };
+	*o = (struct options){ .mode = IN_LINES, .size = DEFAULT_SIZE,
+			       .cpu = -1, .spin_ns = SPIN_NS };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":crt:n:qvhV", longopts,
 				NULL)) != -1) {
@@ -224,6 +238,13 @@ static void parse_args(struct options *o, int argc, char **argv)
 				cli_usage_error("--heartbeat: %s is below 0.001 s",
 						optarg);
 			break;
+		case O_CPU:
+			o->cpu = cli_cpu("--cpu", optarg);
+			break;
+		case O_SPIN_US:
+			o->spin_ns = cli_number("--spin-us", optarg, false, 0,
+						1000000) * 1000;
+			break;
 		case 'q': o->quiet = true; break;
 		case O_JSON: o->json = true; break;
 		case 'v': o->verbose = true; break;
@@ -247,6 +268,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		  o->chunk ? IN_CHUNKS : IN_LINES;
 	if (!o->ring_size)
 		o->ring_size = DEFAULT_RING;
+	if (o->cpu >= 0)
+		cli_pin("--cpu", o->cpu);
 }
 
 /* ---- the ring and the writer ---- */
@@ -848,7 +871,7 @@ static int wait_until(struct pub *p, uint64_t due)
 				return err;
 			continue;
 		}
-		if (due - now <= SPIN_NS) {
+		if (due - now <= p->o.spin_ns) {
 			cpu_relax();
 			continue;
 		}
@@ -856,7 +879,8 @@ static int wait_until(struct pub *p, uint64_t due)
 		err = flush_deferred(p);
 		if (err)
 			return err;
-		err = wait_event(-1, due - SPIN_NS < svc ? due - SPIN_NS : svc);
+		err = wait_event(-1, due - p->o.spin_ns < svc ?
+				     due - p->o.spin_ns : svc);
 		if (err == -EINTR)
 			return err;
 	}

@@ -43,6 +43,7 @@ struct options {
 	double seconds;		/* 0: no limit */
 	int64_t timeout_ms;	/* -1: none */
 	const char *label;
+	int cpu;		/* -1: anywhere */
 };
 
 /*
@@ -110,6 +111,7 @@ static void usage(void)
 "  -f, --from WHERE      oldest: the oldest intact message first;\n"
 "                        latest: only what is published from now (default)\n"
 "      --spin            poll instead of sleeping in bcast_wait()\n"
+"      --cpu N           run on CPU N only\n"
 "  -F, --follow          wait for the ring to appear and, when the writer\n"
 "                        goes, for the next writer (it continues the\n"
 "                        positions); without it, stop once the writer is\n"
@@ -147,7 +149,8 @@ static void usage(void)
 
 static void parse_args(struct options *o, int argc, char **argv)
 {
-	enum { O_RAW = 256, O_SPIN, O_SECONDS, O_TIMEOUT, O_JSON, O_LABEL };
+	enum { O_RAW = 256, O_SPIN, O_SECONDS, O_TIMEOUT, O_JSON, O_LABEL,
+	       O_CPU };
 	static const struct option longopts[] = {
 		{ "hex", no_argument, NULL, 'x' },
 		{ "raw", no_argument, NULL, O_RAW },
@@ -162,6 +165,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "label", required_argument, NULL, O_LABEL },
+		{ "cpu", required_argument, NULL, O_CPU },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -169,7 +173,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	};
 	int c, formats = 0;
 
-	*o = (struct options){ .out = OUT_LINES, .timeout_ms = -1 };
+	*o = (struct options){ .out = OUT_LINES, .timeout_ms = -1, .cpu = -1 };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":xrqf:Fn:svhV", longopts,
 				NULL)) != -1) {
@@ -209,6 +213,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 				cli_usage_error("--label: empty");
 			o->label = optarg;
 			break;
+		case O_CPU:
+			o->cpu = cli_cpu("--cpu", optarg);
+			break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(); exit(0);
 		default:
@@ -216,6 +223,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		}
 	}
 	o->name = cli_ring_name(argc, argv, optind);
+	if (o->cpu >= 0)
+		cli_pin("--cpu", o->cpu);
 	if (formats > 1)
 		cli_usage_error("--hex, --raw and --records exclude each other");
 	if (o->json || o->quiet)

@@ -9,6 +9,7 @@
 #define BCAST_TOOLS_CLI_H
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "bcast.h"
 
 /* Exit codes every tool documents. */
@@ -96,6 +98,32 @@ static inline uint64_t cli_number(const char *opt, const char *arg,
 				(unsigned long long)lo,
 				(unsigned long long)hi);
 	return v;
+}
+
+/* --cpu N: run on that CPU only (a usage error names it if it is not one
+ * this process may use). */
+static inline int cli_cpu(const char *opt, const char *arg)
+{
+	int cpu = (int)cli_number(opt, arg, false, 0, CPU_SETSIZE - 1);
+	cpu_set_t allowed;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
+	    !CPU_ISSET(cpu, &allowed))
+		cli_usage_error("%s: CPU %d is not one this process may use "
+				"(see nproc, taskset -p %d)", opt, cpu,
+				(int)getpid());
+	return cpu;
+}
+
+static inline void cli_pin(const char *opt, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		cli_usage_error("%s: cannot run on CPU %d: %s", opt, cpu,
+				strerror(errno));
 }
 
 static inline uint64_t cli_now_ns(void)

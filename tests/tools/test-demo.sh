@@ -9,7 +9,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-demo.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
 n=0
 failed=0
-echo "1..5"
+echo "1..6"
 
 result() {
     n=$((n + 1))
@@ -35,6 +35,10 @@ result $? "no sequence gaps, no overruns"
 grep -q '^spinning: latency us p50 [0-9.]* p90 .* max ' "$work/out" &&
     grep -q '^blocking: latency us p50 [0-9.]* p90 .* max ' "$work/out"
 result $? "latency percentiles for each subscriber"
+
+cpus=$(nproc 2>/dev/null || echo 1)
+grep -q "^layout: $cpus CPU" "$work/out"
+result $? "the demo says how it placed its processes on the $cpus CPUs"
 
 ring=$(sed -n 's/^== ring \([^:]*\(:[^:]*\)\{0,1\}\): .*/\1/p' "$work/out" | head -n 1)
 [ -n "$ring" ] && ! "$T/bcastctl" info "$ring" >/dev/null 2>&1

@@ -175,7 +175,10 @@ t_bad_options() {
 	usage_err --count "$SUB" --count -1 x &&
 	usage_err --timeout "$SUB" --timeout 1s x &&
 	usage_err --hex "$SUB" --hex --raw x &&
-	usage_err "one ring" "$SUB" x y
+	usage_err "one ring" "$SUB" x y &&
+	usage_err --cpu "$PUB" --cpu 4095 x &&
+	usage_err --cpu "$SUB" --cpu many x &&
+	usage_err --spin-us "$PUB" --spin-us -3 x
 }
 check "bad options exit 2 naming the option" t_bad_options
 
@@ -548,6 +551,25 @@ t_seconds() {
 	}
 }
 check "--seconds ends with exit 0; --timeout with exit 1" t_seconds
+
+# --cpu pins; --spin-us 0 paces by sleeping alone: every message still
+# arrives, in order.
+t_placement() {
+	ring placement
+	make_ring "$r" || return 1
+	"$SUB" --follow --cpu 0 --count 200 --stats --quiet "$r" \
+		2>"$TMP/pl.err" &
+	sp=$!
+	BGPIDS="$BGPIDS $sp"
+	sleep 0.3
+	"$PUB" --cpu 0 --rate 2000 --count 200 --spin-us 0 --quiet "$r" || return 1
+	wait_exit $sp && grep -q "seq gaps 0" "$TMP/pl.err" &&
+		grep -q "^bcast-sub: 200 msgs" "$TMP/pl.err" || {
+		show "$TMP/pl.err"
+		return 1
+	}
+}
+check "--cpu and --spin-us 0: 200 paced messages, no gap" t_placement
 
 echo "1..$T"
 [ "$FAILED" = 0 ]

@@ -161,6 +161,8 @@ struct figures {
 	} tp[MAX_TP_VERDICTS];
 	/* fan-out: the slowest reader's msgs/s, [readers - 1][impl] */
 	int fan_readers;
+	double fan_writer_ratio;	/* free writer: N readers / none */
+	double fan_reader_ratio;	/* per CPU second: slowest of N / lone */
 	double fan[CHANNEL_MAX_READERS][IMPL_COUNT];
 	/* latency: samples per implementation, spinning and blocking bcast */
 	struct samples lat[IMPL_COUNT];

@@ -11,6 +11,8 @@
  * share one CPU.
  */
 #include <errno.h>
+#include <math.h>
+#include <time.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -30,7 +32,15 @@ struct fan_reader {
 	struct bcast_reader *br;
 	struct ref_reader rr;
 	uint64_t delivered, sink;
+	double cpu;			/* CPU seconds the reader thread got */
 	int err;
+};
+
+/* What one round measured. */
+struct fan_result {
+	double slowest;		/* the slowest reader's messages per second */
+	double per_cpu;		/* the lowest of delivered / CPU second */
+	double writer;		/* the writer's messages per second */
 };
 
 struct fan_round {
@@ -38,7 +48,7 @@ struct fan_round {
 	enum impl impl;
 	int k;
 	size_t size;
-	uint64_t credit;
+	uint64_t credit;	/* UINT64_MAX: the writer runs free */
 	struct bcast_ring *ring;
 	struct bcast_writer *bw;
 	struct channel ch;
@@ -83,7 +93,7 @@ static void *fan_writer(void *arg)
 		uint64_t stop = i + 256;
 
 		for (; i < stop && !err; i++) {
-			while (i - seen >= fr->credit) {
+			while (fr->k && i - seen >= fr->credit) {
 				seen = slowest(fr);
 				if (i - seen >= fr->credit)
 					sched_yield();
@@ -116,6 +126,8 @@ static ssize_t fan_next(struct fan_reader *r, unsigned char *buf)
 		do	/* -EINPROGRESS: bounded work, more pending */
 			got = bcast_receive(r->br, buf, fr->buf_cap, NULL);
 		while (got == -EINPROGRESS);
+		if (got == -BCAST_EOVERRUN && fr->credit == UINT64_MAX)
+			return -EAGAIN;	/* free-running: lapped, go on */
 		return got == -BCAST_EOVERRUN ? -EPROTO : got;
 	case IMPL_REF:
 		got = ref_receive(&r->rr, buf);
@@ -133,8 +145,11 @@ static void *fan_reader_main(void *arg)
 
 	if (!buf)
 		die("out of memory");
+	struct timespec c0, c1;
+
 	pin_self(fr->o->rcpu, "reader");
 	__atomic_fetch_add(&fr->started, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	for (;;) {
 		bool was_done = __atomic_load_n(&fr->done, __ATOMIC_ACQUIRE);
 		ssize_t got = fan_next(r, buf);
@@ -156,6 +171,9 @@ static void *fan_reader_main(void *arg)
 		}
 		sched_yield();
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	r->cpu = (double)(c1.tv_sec - c0.tv_sec) +
+		 (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
 	free(buf);
 	return NULL;
 }
@@ -202,14 +220,16 @@ static void fan_close(struct fan_round *fr)
 		channel_close(&fr->ch);
 }
 
-/* One round: the slowest reader's delivered messages per second. */
-static double fan_round(const struct options *o, enum impl impl, int k,
-			unsigned char *mem, size_t len)
+/* One round of k readers (0: the writer alone), the writer held back by
+ * the slowest or running free. */
+static struct fan_result fan_round(const struct options *o, enum impl impl,
+				   int k, bool free_running, unsigned char *mem,
+				   size_t len)
 {
 	struct fan_round *fr;
+	struct fan_result res = { 0, 0, 0 };
 	pthread_t wt, rt[FAN_MAX];
 	uint64_t low = UINT64_MAX;
-	double rate;
 	int i, err;
 
 	fr = aligned_alloc(128, (sizeof(*fr) + 127) & ~(size_t)127);
@@ -221,7 +241,7 @@ static double fan_round(const struct options *o, enum impl impl, int k,
 	fr->k = k;
 	fr->size = o->lat_size;
 	fr->buf_cap = o->capacity;
-	fr->credit = credit_of(o->capacity, fr->size);
+	fr->credit = free_running ? UINT64_MAX : credit_of(o->capacity, fr->size);
 	fr->msg = calloc(1, fr->size);
 	if (!fr->msg)
 		die("out of memory");
@@ -242,18 +262,80 @@ static double fan_round(const struct options *o, enum impl impl, int k,
 	fr->secs = o->seconds;
 	if (fr->err)
 		die("fan-out %s: writer: %s", impl_name[impl], bcast_strerror(fr->err));
+	res.per_cpu = k ? INFINITY : 0;
 	for (i = 0; i < k; i++) {
+		double per_cpu = fr->rd[i].cpu > 0 ?
+				 (double)fr->rd[i].delivered / fr->rd[i].cpu : 0;
+
 		if (fr->rd[i].err)
 			die("fan-out %s: reader %d: %s", impl_name[impl], i,
 			    bcast_strerror(fr->rd[i].err));
 		if (fr->rd[i].delivered < low)
 			low = fr->rd[i].delivered;
+		if (per_cpu < res.per_cpu)
+			res.per_cpu = per_cpu;
 	}
-	rate = (double)low / fr->secs;
+	res.slowest = k ? (double)low / fr->secs : 0;
+	res.writer = (double)fr->written / fr->secs;
 	fan_close(fr);
 	free(fr->msg);
 	free(fr);
-	return rate;
+	return res;
+}
+
+/*
+ * bcast with the writer running free, interleaved round by round over
+ * 0..N readers: the writer's rate against its rate alone, and each
+ * reader's messages per CPU second it got (the readers share one CPU)
+ * against a lone reader's.
+ */
+static void fan_free(const struct options *o, struct figures *fig,
+		     FILE *json, unsigned char *mem, size_t len)
+{
+	int n, j, N = o->readers;
+	double w[FAN_MAX + 1][o->rounds], c[FAN_MAX + 1][o->rounds];
+	double wm[FAN_MAX + 1], cm[FAN_MAX + 1];
+
+	for (j = 0; j < o->rounds; j++)
+		for (n = 0; n <= N; n++) {
+			struct fan_result r = fan_round(o, IMPL_BCAST, n, true,
+							mem, len);
+
+			w[n][j] = r.writer;
+			c[n][j] = r.per_cpu;
+		}
+	for (n = 0; n <= N; n++) {
+		wm[n] = median(w[n], o->rounds);
+		cm[n] = n ? median(c[n], o->rounds) : 0;
+	}
+	fig->fan_writer_ratio = wm[0] > 0 ? wm[N] / wm[0] : 0;
+	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
+	if (o->json) {
+		fprintf(json, ",\n\"fanout_free\": {\"readers\": [");
+		for (n = 0; n <= N; n++)
+			fprintf(json, "%s\n  {\"readers\": %d, "
+				"\"writer_msgs_per_s\": %.1f, "
+				"\"slowest_reader_msgs_per_cpu_s\": %.1f}",
+				n ? "," : "", n, wm[n], cm[n]);
+		fprintf(json, "]}");
+		return;
+	}
+	printf("fan-out, bcast's writer running free: its rate with 0..%d "
+	       "readers, and the lowest\n  of the readers' messages per CPU "
+	       "second they got (they share CPU %d), medians:\n",
+	       N, o->rcpu);
+	printf("  readers | writer Mmsg/s  / alone | reader Mmsg per CPU-s  "
+	       "/ lone reader\n");
+	for (n = 0; n <= N; n++) {
+		printf("  %7d | %13.2f %7.3fx |", n, wm[n] / 1e6,
+		       wm[0] > 0 ? wm[n] / wm[0] : 0);
+		if (n)
+			printf(" %21.2f %12.3fx\n", cm[n] / 1e6,
+			       cm[1] > 0 ? cm[n] / cm[1] : 0);
+		else
+			printf(" %21s\n", "-");
+	}
+	printf("\n");
 }
 
 void fanout_run(const struct options *o, struct figures *fig, FILE *json)
@@ -277,7 +359,8 @@ void fanout_run(const struct options *o, struct figures *fig, FILE *json)
 				if (k > IMPL_REF && !(o->impls & (1u << k)))
 					continue;
 				rates[k][(n - 1) * o->rounds + j] =
-					fan_round(o, (enum impl)k, n, mem, len);
+					fan_round(o, (enum impl)k, n, false,
+						  mem, len).slowest;
 			}
 	for (n = 1; n <= o->readers; n++)
 		for (k = 0; k < IMPL_COUNT; k++)
@@ -321,6 +404,7 @@ void fanout_run(const struct options *o, struct figures *fig, FILE *json)
 		}
 		printf("\n");
 	}
+	fan_free(o, fig, json, mem, len);
 	for (k = 0; k < IMPL_COUNT; k++)
 		free(rates[k]);
 	free(mem);
