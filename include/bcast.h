@@ -113,6 +113,8 @@ struct bcast_bulk {
 	unsigned char *buf_;
 	size_t len_;
 	size_t off_;
+	size_t run_end_;	/* up to here, frames of stride_ bytes */
+	size_t stride_;
 	struct bcast_reader *rd_;
 	uint64_t pos_;
 };
@@ -314,13 +316,21 @@ static inline int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m)
 	if (!bulk || !m || !bulk->rd_)
 		return bcast_bulk_next_slow_(bulk, m);
 	off = bulk->off_;
-	if (off + 8 > bulk->len_)
-		return bcast_bulk_next_slow_(bulk, m);
-	__builtin_memcpy(&word, bulk->buf_ + off, sizeof(word));
-	len = (uint32_t)word & 0xffffffu;
-	total = 8 + (((size_t)len + 7) & ~(size_t)7);
-	if (((uint32_t)word >> 24) != 0x01 || total > bulk->len_ - off)
-		return bcast_bulk_next_slow_(bulk, m);
+	if (off < bulk->run_end_) {
+		/* equal frames, checked when copied: the next offset does
+		 * not wait for this header */
+		total = bulk->stride_;
+		__builtin_memcpy(&word, bulk->buf_ + off, sizeof(word));
+		len = (uint32_t)word & 0xffffffu;
+	} else {
+		if (off + 8 > bulk->len_)
+			return bcast_bulk_next_slow_(bulk, m);
+		__builtin_memcpy(&word, bulk->buf_ + off, sizeof(word));
+		len = (uint32_t)word & 0xffffffu;
+		total = 8 + (((size_t)len + 7) & ~(size_t)7);
+		if (((uint32_t)word >> 24) != 0x01 || total > bulk->len_ - off)
+			return bcast_bulk_next_slow_(bulk, m);
+	}
 	m->pos = bulk->pos_ + off;
 	m->len = len;
 	m->type = (uint32_t)(word >> 32);

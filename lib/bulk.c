@@ -28,26 +28,44 @@ static uint64_t word_at(const unsigned char *p)
 /*
  * The common run: whole single-frame messages, in bounds, one after the
  * other.  Decoded once here, accounted to the reader once for the run;
- * returns where the run stops (a frame boundary).
+ * returns where the run stops (a frame boundary).  Frames with the same
+ * length as the one before (a stream of equal-size messages) are checked
+ * by comparing their header's low word with it, at offsets known in
+ * advance, so that no frame's load waits for the one before; the first
+ * such run is kept for bcast_bulk_next() (*run_end, *stride).
  */
 static uint64_t single_frames(struct bcast_reader *rd, const unsigned char *dst,
-			      uint64_t n)
+			      uint64_t n, uint64_t *run_end, uint64_t *stride)
 {
 	uint64_t off = 0, bytes = 0, msgs = 0, pos = rd->pos;
 
+	*run_end = *stride = 0;
 	while (off + BCAST_FRAME_HDR <= n) {
 		uint64_t word = word_at(dst + off);
 		uint32_t len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 		uint64_t total = frame_total(len);
+		uint64_t idx = (pos + off) & rd->mask, start = off, end;
 
 		count_frame();
-		if (!only_fin(word) ||
-		    len > rd->mtu || total > n - off ||
-		    ((pos + off) & rd->mask) + total > rd->cap)
+		if (!only_fin(word) || len > rd->mtu || total > n - off ||
+		    idx + total > rd->cap)
 			break;
+		/* The same frame again, up to the window's or the lap's end. */
+		end = rd->cap - idx < n - off ? off + rd->cap - idx : n;
+		off += total;
 		msgs++;
 		bytes += len;
-		off += total;
+		while (total <= end - off &&
+		       (uint32_t)word_at(dst + off) == (uint32_t)word) {
+			count_frame();
+			off += total;
+			msgs++;
+			bytes += len;
+		}
+		if (!start) {
+			*run_end = off;
+			*stride = total;
+		}
 	}
 	if (msgs) {
 		rd->seq += msgs;
@@ -64,9 +82,11 @@ static uint64_t single_frames(struct bcast_reader *rd, const unsigned char *dst,
  * that ends on a message boundary, accounting each frame to the reader.
  */
 static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
-			      uint64_t n, uint64_t committed)
+			      uint64_t n, uint64_t committed, uint64_t *run_end,
+			      uint64_t *stride)
 {
-	uint64_t off = single_frames(rd, dst, n), boundary = off, pos = rd->pos;
+	uint64_t off = single_frames(rd, dst, n, run_end, stride);
+	uint64_t boundary = off, pos = rd->pos;
 	uint64_t seq = rd->seq, bytes = rd->bytes, msgs = 0, msg_bytes = 0;
 	uint64_t lost = 0, lost_bytes = 0, beats = 0, partial = 0;
 	bool in_msg = false, orphans_lost = rd->orphans_lost;
@@ -132,7 +152,7 @@ static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 				     size_t cap, struct bcast_bulk *bulk)
 {
-	uint64_t committed, n;
+	uint64_t committed, n, run_end, stride;
 	ssize_t got;
 	int err;
 
@@ -158,7 +178,7 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	copy_window(rd, dst, n);
 	if (!frame_intact(rd->r, rd->pos))
 		return reader_overrun(rd);
-	got = whole_messages(rd, dst, n, committed);
+	got = whole_messages(rd, dst, n, committed, &run_end, &stride);
 	if (got < 0)
 		return got;
 	if (!got) {	/* a message not complete yet, or too big for dst */
@@ -170,6 +190,8 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	bulk->buf_ = dst;
 	bulk->len_ = (size_t)got;
 	bulk->off_ = 0;
+	bulk->run_end_ = (size_t)(run_end < (uint64_t)got ? run_end : (uint64_t)got);
+	bulk->stride_ = (size_t)stride;
 	bulk->rd_ = rd;
 	bulk->pos_ = rd->pos;
 	rd->pos += (uint64_t)got;
