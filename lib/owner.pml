@@ -102,8 +102,8 @@
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (writer.c:504, after its alive=1 store at 422)
- *     and its alive=0 store (writer.c:527) or death.  That epoch is the one
+ *     between its epoch bump (writer.c:510, after its alive=1 store at 422)
+ *     and its alive=0 store (writer.c:533) or death.  That epoch is the one
  *     bcast_wait() reports gone and remembers (wait.c:253, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
@@ -143,8 +143,8 @@
  *     who holds the OFD lock): the memory model cannot matter for it.  The
  *     reader's loads are acquire loads in program order (wait.c:249,
  *     owner.c:189, 193) and each writer's stores are ordered (release
- *     stores, writer.c:502 and 447, the release fetch-add of writer_epoch,
- *     writer.c:504, and the acq_rel CAS that chains one writer to the
+ *     stores, writer.c:508 and 447, the release fetch-add of writer_epoch,
+ *     writer.c:510, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
  *     reader property needs holds in the C11 model too: a reader whose
@@ -275,7 +275,7 @@ byte set_by;		/* ... and who it is */
 
 /*
  * owner_claim(), owner.c:225-250, as bcast_writer_open() calls it
- * (writer.c:486).  Goes to `busy` on -EBUSY, falls through claimed.
+ * (writer.c:492).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
@@ -428,21 +428,21 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:457-517 */
+open:		/* bcast_writer_open(), writer.c:463-523 */
 		CLAIM;
-		/* writer.c:489 writer_pid, 412-414 writer_flags: nothing
-		 * judges them.  writer.c:494 resume_positions() may fail
+		/* writer.c:495 writer_pid, 412-414 writer_flags: nothing
+		 * judges them.  writer.c:500 resume_positions() may fail
 		 * (416-417): owner_release() at 432-433 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:502 store_release(writer_alive, 1), before the new
+		/* writer.c:508 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
-		/* writer.c:504 writer_epoch++ (a release fetch-add); the fence
+		/* writer.c:510 writer_epoch++ (a release fetch-add); the fence
 		 * at 427 orders no ownership state */
 		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
 #else
@@ -452,11 +452,11 @@ open:		/* bcast_writer_open(), writer.c:457-517 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:526 bcast_flush(), 447 store_release(writer_alive, 0) */
+		 * writer.c:532 bcast_flush(), 447 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:529 owner_release() */
+		/* writer.c:535 owner_release() */
 		RELEASE;
-		/* writer.c:530-531 fence, wake_readers(): no ownership state */
+		/* writer.c:536-537 fence, wake_readers(): no ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
 		atomic { cur = 0; res = 0 };
@@ -597,10 +597,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:502 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:508 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:527 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:533 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi

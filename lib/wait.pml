@@ -53,7 +53,7 @@
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:507): a reader that saw the old
+ *                    (writer.c:513): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -444,34 +444,34 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:491: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:497: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:492-493 store writer_flags */
+	/* writer.c:498-499 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:507 fence_full(): readers that saw the old writer_flags
+	/* writer.c:513 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
 	k = 1;
 	do
 	:: k <= M ->
-		/* commit_position(), writer.c:127-145, the end of every
+		/* commit_position(), writer.c:133-151, the end of every
 		 * publish.  Line 131: store_release(&h->committed, pos) */
 		STORE(WCPU, A_COMMITTED, k);
 #ifndef NO_WRITER_FENCE
-		/* writer.c:137-140: a compiler barrier with membarrier,
+		/* writer.c:143-146: a compiler barrier with membarrier,
 		 * else fence_full() */
 		if
 		:: membarrier -> skip
 		:: else -> d_step { DRAIN(WCPU) }
 		fi;
 #endif
-		/* writer.c:141 load_relaxed(&h->need_wakeup) */
+		/* writer.c:147 load_relaxed(&h->need_wakeup) */
 		d_step { LOAD(WCPU, A_NEED, v) };
 		if
 		:: v ->
-			/* notify(), writer.c:108-120; line 90:
+			/* notify(), writer.c:114-126; line 90:
 			 * readers_fence_for_us() reads reader_flags */
 			if
 			:: atomic { membarrier && !(REGISTERED && !no_mb) ->

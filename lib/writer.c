@@ -79,6 +79,12 @@ static __attribute__((noinline)) uint64_t pad_to_end(struct bcast_writer *w,
 	reserve(w, w->pos + pad);
 	write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
 		     BCAST_FRAME_PAD, 0);
+	/* Unpublished until the frame after it is (or a flush, if that
+	 * frame's claim is aborted). */
+	if (!w->deferred) {
+		w->deferred = true;
+		w->deferred_from = w->pos;
+	}
 	w->pos += pad;
 	reserve(w, w->pos + total);
 	return 0;

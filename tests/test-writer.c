@@ -298,6 +298,31 @@ TEST(frontier_moves_in_chunks)
 	teardown(&f);
 }
 
+/* The padding a claim needed at the end of a lap is published by a flush
+ * even when that claim is aborted. */
+TEST(padding_of_an_aborted_claim_is_flushed)
+{
+	struct fixture f;
+	struct bcast_claim c;
+	char buf[256] = { 0 };
+	uint64_t n = 0;
+
+	CHECK_OK(setup(&f, 0));
+	while (committed(&f) + 2 * 264 <= CAP)
+		CHECK_OK(bcast_publish(f.w, buf, 256, (uint32_t)n++));
+	/* 264-byte frames from here on do not fit before the end */
+	while (committed(&f) + 264 <= CAP)
+		CHECK_OK(bcast_publish(f.w, buf, 8, (uint32_t)n++));
+	CHECK(committed(&f) < CAP);
+	CHECK_OK(bcast_claim(f.w, 256, &c));
+	bcast_abort(&c);
+	CHECK_OK(bcast_flush(f.w));
+	CHECK_EQ(committed(&f), CAP);
+	CHECK_OK(bcast_publish(f.w, buf, 256, (uint32_t)n++));
+	CHECK_EQ(committed(&f), CAP + 264);
+	teardown(&f);
+}
+
 static size_t varied_len(uint64_t i, size_t max)
 {
 	return (size_t)(i * 37 % (max + 1));
