@@ -70,6 +70,7 @@ struct sub {
 	bool timed;			/* take the time of every message */
 	uint64_t msgs, bytes;
 	uint64_t start_ns, first_ns, last_ns, end_ns;
+	uint64_t backlog;	/* synthetic messages sent before we started */
 	uint64_t idle_since_ns;		/* 0 while messages flow */
 	uint64_t next_spin_check_ns;
 	const char *end;		/* why it stopped */
@@ -127,7 +128,8 @@ static void usage(void)
 "                        lost messages/bytes, sleeps; for synthetic\n"
 "                        messages (bcast-pub --rate/--size/--count) the\n"
 "                        one-way latency p50/p90/p99/p99.9/p99.99/max in\n"
-"                        microseconds and the sequence gaps that no\n"
+"                        microseconds (of messages sent after this\n"
+"                        subscriber started) and the sequence gaps that no\n"
 "                        reported overrun explains (must be 0)\n"
 "      --json            that summary as one JSON object on stdout\n"
 "                        (implies no message output)\n"
@@ -362,7 +364,12 @@ static void synth_check(struct sub *s, const unsigned char *p, size_t len,
 	if (h.magic != SYNTH_MAGIC || h.size != len)
 		return;
 	s->synth++;
-	hist_add(s->lat, now > h.sent_ns ? now - h.sent_ns : 0);
+	/* Sent before this subscriber existed: time spent waiting for it,
+	 * not the ring's latency. */
+	if (h.sent_ns < s->start_ns)
+		s->backlog++;
+	else
+		hist_add(s->lat, now - h.sent_ns);
 	if (s->overrun_since_synth) {
 		struct bcast_reader_stats st;
 
@@ -727,12 +734,13 @@ static void print_stats(const struct sub *s, const struct bcast_reader_stats *st
 	if (h->n)
 		fprintf(stderr, "%s: latency us p50 %.1f p90 %.1f p99 %.1f "
 			"p99.9 %.1f p99.99 %.1f max %.1f (%" PRIu64 " synth "
-			"msgs); seq gaps %" PRIu64 "\n", s->who,
+			"msgs, %" PRIu64 " sent before this subscriber started "
+			"not timed); seq gaps %" PRIu64 "\n", s->who,
 			hist_quantile(h, 0.5) / 1e3, hist_quantile(h, 0.9) / 1e3,
 			hist_quantile(h, 0.99) / 1e3,
 			hist_quantile(h, 0.999) / 1e3,
 			hist_quantile(h, 0.9999) / 1e3, (double)h->max / 1e3,
-			s->synth, s->seq_gaps);
+			s->synth, s->backlog, s->seq_gaps);
 }
 
 static void print_json(const struct sub *s, const struct bcast_reader_stats *st)
@@ -749,11 +757,12 @@ static void print_json(const struct sub *s, const struct bcast_reader_stats *st)
 	       ",\"overruns\":%" PRIu64 ",\"lost_messages\":%" PRIu64
 	       ",\"lost_bytes\":%" PRIu64 ",\"sleeps\":%" PRIu64
 	       ",\"heartbeats\":%" PRIu64 ",\"synth_messages\":%" PRIu64
+	       ",\"synth_untimed\":%" PRIu64
 	       ",\"seq_gaps\":%" PRIu64 ",\"latency_us\":", s->msgs, s->bytes,
 	       secs, secs > 0 ? (double)s->msgs / secs : 0,
 	       secs > 0 ? (double)s->bytes / secs / 1e6 : 0, st->overruns,
 	       st->lost_messages, st->lost_bytes, st->sleeps, st->heartbeats,
-	       s->synth, s->seq_gaps);
+	       s->synth, s->backlog, s->seq_gaps);
 	if (h->n)
 		printf("{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f"
 		       ",\"p99_99\":%.3f,\"max\":%.3f}",
