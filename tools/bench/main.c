@@ -517,7 +517,7 @@ static void print_verdicts(struct verdict *v, int n)
 			printf("  %-40s not measured\n", v[i].what);
 			continue;
 		}
-		printf("  %-40s %8.3fx  (target %s %.1fx)  %s\n", v[i].what,
+		printf("  %-40s %8.3fx  (target %s %.2fx)  %s\n", v[i].what,
 		       v[i].value, v[i].at_most ? "<=" : ">=", v[i].limit,
 		       verdict_met(&v[i]) ? "met" : "NOT met");
 	}

@@ -51,11 +51,9 @@
 
 const char *const mode_name[3] = { "receive", "batch", "bulk" };
 static const char *const mode_desc[] = {
-	"bcast_receive() into a buffer; reference: one acquire load and one copy per message",
-	"bcast_batch() + bcast_batch_next() + bcast_msg_read() into a buffer; "
-	"reference: one acquire load per batch, one copy per message",
-	"bcast_read_bulk() + bcast_bulk_next(); "
-	"reference: one acquire load and one window copy per bulk, then a walk",
+	"bcast_receive() into a buffer",
+	"bcast_batch() + bcast_batch_next() + bcast_msg_read() into a buffer",
+	"bcast_read_bulk() of at most --bulk-window bytes + bcast_bulk_next()",
 };
 static void min_max(const double *v, int n, double *lo, double *hi)
 {
