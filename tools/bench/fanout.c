@@ -220,12 +220,26 @@ static void fan_close(struct fan_round *fr)
 		channel_close(&fr->ch);
 }
 
-/* One round of k readers (0: the writer alone), the writer held back by
- * the slowest or running free. */
-static struct fan_result fan_round(const struct options *o, enum impl impl,
-				   int k, bool free_running, unsigned char *mem,
-				   size_t len)
+/* A thread that keeps the reader CPU busy without touching the ring. */
+static void *busy_main(void *arg)
 {
+	struct fan_round *fr = arg;
+	volatile uint64_t spins = 0;
+
+	pin_self(fr->o->rcpu, "busy");
+	while (!__atomic_load_n(&fr->done, __ATOMIC_ACQUIRE))
+		spins++;
+	return NULL;
+}
+
+/* One round of k readers (0: the writer alone; with `busy`, while another
+ * thread spins on the reader CPU), the writer held back by the slowest or
+ * running free. */
+static struct fan_result fan_round(const struct options *o, enum impl impl,
+				   int k, bool free_running, bool busy,
+				   unsigned char *mem, size_t len)
+{
+	pthread_t bt;
 	struct fan_round *fr;
 	struct fan_result res = { 0, 0, 0 };
 	pthread_t wt, rt[FAN_MAX];
@@ -253,10 +267,17 @@ static struct fan_result fan_round(const struct options *o, enum impl impl,
 		if (err)
 			die("pthread_create: %s", strerror(err));
 	}
+	if (busy) {
+		err = pthread_create(&bt, NULL, busy_main, fr);
+		if (err)
+			die("pthread_create: %s", strerror(err));
+	}
 	err = pthread_create(&wt, NULL, fan_writer, fr);
 	if (err)
 		die("pthread_create: %s", strerror(err));
 	pthread_join(wt, NULL);
+	if (busy)
+		pthread_join(bt, NULL);
 	for (i = 0; i < k; i++)
 		pthread_join(rt[i], NULL);
 	fr->secs = o->seconds;
@@ -294,20 +315,23 @@ static void fan_free(const struct options *o, struct figures *fig,
 {
 	int n, j, N = o->readers;
 	double w[FAN_MAX + 1][o->rounds], c[FAN_MAX + 1][o->rounds];
-	double wm[FAN_MAX + 1], cm[FAN_MAX + 1];
+	double wb[o->rounds], wm[FAN_MAX + 1], cm[FAN_MAX + 1], busy;
 
-	for (j = 0; j < o->rounds; j++)
+	for (j = 0; j < o->rounds; j++) {
 		for (n = 0; n <= N; n++) {
 			struct fan_result r = fan_round(o, IMPL_BCAST, n, true,
-							mem, len);
+							false, mem, len);
 
 			w[n][j] = r.writer;
 			c[n][j] = r.per_cpu;
 		}
+		wb[j] = fan_round(o, IMPL_BCAST, 0, true, true, mem, len).writer;
+	}
 	for (n = 0; n <= N; n++) {
 		wm[n] = median(w[n], o->rounds);
 		cm[n] = n ? median(c[n], o->rounds) : 0;
 	}
+	busy = median(wb, o->rounds);
 	fig->fan_writer_ratio = wm[0] > 0 ? wm[N] / wm[0] : 0;
 	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
 	if (o->json) {
@@ -317,7 +341,8 @@ static void fan_free(const struct options *o, struct figures *fig,
 				"\"writer_msgs_per_s\": %.1f, "
 				"\"slowest_reader_msgs_per_cpu_s\": %.1f}",
 				n ? "," : "", n, wm[n], cm[n]);
-		fprintf(json, "]}");
+		fprintf(json, "], \"writer_msgs_per_s_reader_cpu_busy\": %.1f}",
+			busy);
 		return;
 	}
 	printf("fan-out, bcast's writer running free: its rate with 0..%d "
@@ -335,7 +360,10 @@ static void fan_free(const struct options *o, struct figures *fig,
 		else
 			printf(" %21s\n", "-");
 	}
-	printf("\n");
+	printf("  (control: the writer alone while another thread spins on CPU "
+	       "%d, touching no ring:\n   %.2f Mmsg/s, %.3fx alone: what the "
+	       "reader CPU's being busy costs the writer)\n\n", o->rcpu,
+	       busy / 1e6, wm[0] > 0 ? busy / wm[0] : 0);
 }
 
 void fanout_run(const struct options *o, struct figures *fig, FILE *json)
@@ -360,7 +388,7 @@ void fanout_run(const struct options *o, struct figures *fig, FILE *json)
 					continue;
 				rates[k][(n - 1) * o->rounds + j] =
 					fan_round(o, (enum impl)k, n, false,
-						  mem, len).slowest;
+						  false, mem, len).slowest;
 			}
 	for (n = 1; n <= o->readers; n++)
 		for (k = 0; k < IMPL_COUNT; k++)

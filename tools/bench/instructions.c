@@ -235,13 +235,24 @@ void instructions_run(const struct options *o, struct figures *fig, FILE *json)
 	if (n <= 0)
 		die("instructions: cannot find this program: %s", strerror(errno));
 	self[n] = 0;
-	if (system("valgrind --version >/dev/null 2>&1")) {
+	const char *skip = NULL;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip = "a sanitizer build (valgrind cannot run it)";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+	skip = "a sanitizer build (valgrind cannot run it)";
+#endif
+#endif
+	if (!skip && system("valgrind --version >/dev/null 2>&1"))
+		skip = "valgrind is not installed";
+	if (skip) {
 		if (o->json)
 			fprintf(json, "\"instructions\": {\"skipped\": "
-				"\"valgrind is not installed\"}");
+				"\"%s\"}", skip);
 		else
-			printf("instructions: skipped (valgrind is not "
-			       "installed)\n\n");
+			printf("instructions: skipped (%s)\n\n", skip);
 		return;
 	}
 	if (!mkdtemp(dir))
