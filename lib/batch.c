@@ -135,10 +135,7 @@ BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
 	if (unlikely(rd->need_resync || pos >= b->end_))
 		return 0;
 	idx = pos & rd->mask;
-	racy_begin();
-	word = load_relaxed((const uint64_t *)(rd->data + idx));
-	racy_end();
-	count_frame();
+	word = reader_word(rd, idx);
 	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	total = frame_total(len);
 	if (unlikely(!only_fin(word) || len > rd->mtu ||

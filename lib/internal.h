@@ -261,6 +261,19 @@ extern unsigned long bcast_frames_visited;
 #define count_frame() ((void)0)
 #endif
 
+/* The header word at data index `idx`, read while the writer may be
+ * rewriting it: it is judged afterwards (the `claimed` check). */
+static inline uint64_t reader_word(const struct bcast_reader *rd, uint64_t idx)
+{
+	uint64_t word;
+
+	racy_begin();
+	word = load_relaxed((const uint64_t *)(rd->data + idx));
+	racy_end();
+	count_frame();
+	return word;
+}
+
 /* frame.c: reading frames that someone else writes */
 int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 		 uint64_t limit, struct frame *f);

@@ -385,10 +385,7 @@ BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 		if (unlikely(committed - pos > rd->cap))
 			return receive_general(rd, buf, cap, info);
 	}
-	racy_begin();
-	word = load_relaxed((const uint64_t *)(rd->data + idx));
-	racy_end();
-	count_frame();
+	word = reader_word(rd, idx);
 	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	total = frame_total(len);
 	if (unlikely(!only_fin(word) || len > rd->mtu || len > cap ||
