@@ -132,12 +132,15 @@ static double elapsed_s(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Is `pid` still running code (not a zombie, not gone)? */
-static int running(pid_t pid)
+/* State (field 3 of /proc/PID/stat) and thread count (field 20) of
+ * `pid`; 0 if it is gone. */
+static char proc_state(pid_t pid, long *threads)
 {
-	char path[64], buf[512], *p;
+	char path[64], buf[512], *p, *save, *field, state = 0;
 	FILE *f;
+	int i;
 
+	*threads = 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -145,7 +148,32 @@ static int running(pid_t pid)
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
 	p = p ? strrchr(buf, ')') : NULL;
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	if (!p)
+		return 0;
+	for (i = 3, field = strtok_r(p + 1, " ", &save); field && i <= 20;
+	     i++, field = strtok_r(NULL, " ", &save)) {
+		if (i == 3)
+			state = field[0];
+		else if (i == 20)
+			*threads = strtol(field, NULL, 10);
+	}
+	return state;
+}
+
+/*
+ * Is `pid` still running code: not gone, not a zombie, or a zombie
+ * thread-group leader whose other threads still run (what the library
+ * counts as alive; a SIGKILLed process under qemu-user is one for a
+ * while, its emulator's threads exiting after the leader)?
+ */
+static int running(pid_t pid)
+{
+	long threads;
+	char state = proc_state(pid, &threads);
+
+	if (!state || state == 'X')
+		return 0;
+	return state != 'Z' || threads > 1;
 }
 
 /* Count ourselves among the holders of the writer, then publish. */
@@ -577,7 +605,8 @@ TEST(a_writer_whose_main_thread_exited_is_alive)
 	{
 		/* Judged before the child is killed, checked after: a failed
 		 * check must not leave it publishing into ring_mem. */
-		int zombie = !running(child), busy, rc;
+		long threads;
+		int zombie = proc_state(child, &threads) == 'Z', busy, rc;
 
 		rc = bcast_ring_info(r, &info);
 		busy = bcast_writer_open(r, &w);
