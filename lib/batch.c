@@ -100,15 +100,23 @@ static void fill_msg(struct bcast_msg *m, const struct bcast_reader *rd,
  * nothing more (the reader's handles are normally read in the order they
  * were given, and each copy of a handle is the same message).
  */
+static inline bool first_to_settle(struct bcast_reader *rd, uint64_t seq)
+{
+	/* A count taken from a hostile ring may be anything, UINT64_MAX
+	 * included: no "next" number that could wrap. */
+	if (rd->settled_any && seq <= rd->settled_last)
+		return false;
+	rd->settled_any = true;
+	rd->settled_last = seq;
+	return true;
+}
+
 static void settle(const struct bcast_msg *m, bool intact)
 {
 	/* The reader is ours, allocated writable; handles point to it. */
 	struct bcast_reader *rd = (struct bcast_reader *)m->rd_;
 
-	if (m->seq_ < rd->settled_seq)
-		return;
-	rd->settled_seq = m->seq_ + 1;
-	if (intact)
+	if (!first_to_settle(rd, m->seq_) || intact)
 		return;
 	rd->st.messages--;
 	rd->st.bytes -= m->len;
@@ -270,8 +278,7 @@ static inline ssize_t copied(const struct bcast_msg *m,
 		settle(m, false);
 		return -BCAST_EOVERRUN;
 	}
-	if (m->seq_ >= rd->settled_seq)
-		rd->settled_seq = m->seq_ + 1;
+	first_to_settle(rd, m->seq_);
 	return len;
 }
 

@@ -158,7 +158,8 @@ struct bcast_reader {
 	bool stalled;		/* batch/bulk: only an unfinished message */
 	uint64_t stalled_pos;	/* ... at this position */
 	uint64_t stalled_at;	/* ... and committed when that was seen */
-	uint64_t settled_seq;	/* batch handles below this are settled */
+	uint64_t settled_last;	/* batch handles up to this are settled */
+	bool settled_any;	/* ... once one is (seq may be anything) */
 	bool no_membarrier;	/* our membarrier() failed: writers must fence */
 	bool gone_known;	/* bcast_wait() reported the writer of */
 	uint64_t gone_epoch;	/* this epoch gone */
