@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <time.h>
 #include "harness.h"
+#include "clock.h"
 
 #define POOL_SIZE	(1u << 20)
 
@@ -32,14 +33,6 @@ static uint64_t env_u64(const char *name, uint64_t def)
 		return def;
 	}
 	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static size_t pool_off(uint64_t seq)

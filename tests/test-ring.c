@@ -8,17 +8,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "harness.h"
+#include "clock.h"
 #include <linux/bcast.h>
 
 static char shm_name[64];
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *unique_shm(const char *tag)
 {

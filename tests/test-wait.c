@@ -13,14 +13,6 @@
 
 #define CAP (1 << 16)
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static const char *ring_name(const char *tag)
 {
 	static char name[64];

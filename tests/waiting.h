@@ -20,33 +20,16 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include "bcast.h"
-
-static inline double waiting_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU time this thread has used, in seconds. */
-static inline double thread_cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
+#include "clock.h"
 
 /* bcast_wait(rd, ms) times out after about `ms`, having slept: 1, else 0
  * with what happened on stdout. */
 static inline int sleeps_until_timeout(struct bcast_reader *rd, int ms)
 {
-	double t0 = waiting_now_s(), c0 = thread_cpu_s(), dt, cpu;
+	double t0 = now_s(), c0 = thread_cpu_s(), dt, cpu;
 	int rc = bcast_wait(rd, ms);
 
-	dt = waiting_now_s() - t0;
+	dt = now_s() - t0;
 	cpu = thread_cpu_s() - c0;
 	if (rc == -ETIMEDOUT && dt >= ms / 1e3 * 0.95 && cpu < dt * 0.2)
 		return 1;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/bcast.h>
+#include "../../clock.h"
 
 static inline int ctl_create(const char *name, unsigned long long size,
 			     unsigned flags, unsigned *minor)
@@ -111,24 +112,6 @@ static inline struct bcast_ring_hdr *map_ring(int fd, int prot, size_t *len)
 		return NULL;
 	*len = di.map_size;
 	return p;
-}
-
-static inline double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU time (user + system) this process has used, in seconds. */
-static inline double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static inline long minor_faults(void)
