@@ -85,6 +85,10 @@ for size in (64, 255):
 assert any("64 B bulk-held / receive-held" in t for t in what), what
 assert any("255 B batch-free / receive-free" in t for t in what), what
 assert len(d["fanout"]["readers"]) == 2
+f = d["fanout_free"]
+assert [x["readers"] for x in f["readers"]] == [0, 1, 2], f
+assert all(x["writer_msgs_per_s"] > 0 for x in f["readers"]), f
+assert 0 < f["reference_writer_ratio"] < 10, f
 assert d["latency"]["bcast"]["samples"] == 200, d["latency"]["bcast"]
 assert d["latency"]["bcast"]["p50_ns"] <= d["latency"]["bcast"]["max_ns"]
 w = d["wakeup"]

@@ -131,6 +131,8 @@ static ssize_t fan_next(struct fan_reader *r, unsigned char *buf)
 		return got == -BCAST_EOVERRUN ? -EPROTO : got;
 	case IMPL_REF:
 		got = ref_receive(&r->rr, buf);
+		if (got == REF_ELAPPED && fr->credit == UINT64_MAX)
+			return -EAGAIN;	/* free-running: it skipped ahead */
 		return got == REF_ELAPPED ? -EPROTO : got < 0 ? -EAGAIN : got;
 	default:
 		return channel_recv(&fr->ch, r->idx, buf, fr->buf_cap);
@@ -308,7 +310,10 @@ static struct fan_result fan_round(const struct options *o, enum impl impl,
  * bcast with the writer running free, interleaved round by round over
  * 0..N readers: the writer's rate against its rate alone, and each
  * reader's messages per CPU second it got (the readers share one CPU)
- * against a lone reader's.
+ * against a lone reader's.  Two controls run in the same rounds: the
+ * writer alone beside a thread that keeps the reader CPU busy, and the
+ * reference ring's writer alone and with N readers, which shows what
+ * readers streaming behind any writer cost it.
  */
 static void fan_free(const struct options *o, struct figures *fig,
 		     FILE *json, unsigned char *mem, size_t len)
@@ -316,6 +321,7 @@ static void fan_free(const struct options *o, struct figures *fig,
 	int n, j, N = o->readers;
 	double w[FAN_MAX + 1][o->rounds], c[FAN_MAX + 1][o->rounds];
 	double wb[o->rounds], wm[FAN_MAX + 1], cm[FAN_MAX + 1], busy;
+	double ref0[o->rounds], refn[o->rounds], ref_ratio;
 
 	for (j = 0; j < o->rounds; j++) {
 		for (n = 0; n <= N; n++) {
@@ -326,13 +332,20 @@ static void fan_free(const struct options *o, struct figures *fig,
 			c[n][j] = r.per_cpu;
 		}
 		wb[j] = fan_round(o, IMPL_BCAST, 0, true, true, mem, len).writer;
+		ref0[j] = fan_round(o, IMPL_REF, 0, true, false, mem, len).writer;
+		refn[j] = fan_round(o, IMPL_REF, N, true, false, mem, len).writer;
+		ref0[j] = ref0[j] > 0 ? refn[j] / ref0[j] : 0;
 	}
 	for (n = 0; n <= N; n++) {
 		wm[n] = median(w[n], o->rounds);
 		cm[n] = n ? median(c[n], o->rounds) : 0;
 	}
 	busy = median(wb, o->rounds);
-	fig->fan_writer_ratio = wm[0] > 0 ? wm[N] / wm[0] : 0;
+	ref_ratio = median(ref0, o->rounds);
+	fig->fan_ref_writer_ratio = ref_ratio;
+	for (j = 0; j < o->rounds; j++)
+		wb[j] = w[0][j] > 0 ? w[N][j] / w[0][j] : 0;
+	fig->fan_writer_ratio = median(wb, o->rounds);
 	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
 	if (o->json) {
 		fprintf(json, ",\n\"fanout_free\": {\"readers\": [");
@@ -341,8 +354,8 @@ static void fan_free(const struct options *o, struct figures *fig,
 				"\"writer_msgs_per_s\": %.1f, "
 				"\"slowest_reader_msgs_per_cpu_s\": %.1f}",
 				n ? "," : "", n, wm[n], cm[n]);
-		fprintf(json, "], \"writer_msgs_per_s_reader_cpu_busy\": %.1f}",
-			busy);
+		fprintf(json, "], \"writer_msgs_per_s_reader_cpu_busy\": %.1f, "
+			"\"reference_writer_ratio\": %.3f}", busy, ref_ratio);
 		return;
 	}
 	printf("fan-out, bcast's writer running free: its rate with 0..%d "
@@ -362,8 +375,12 @@ static void fan_free(const struct options *o, struct figures *fig,
 	}
 	printf("  (control: the writer alone while another thread spins on CPU "
 	       "%d, touching no ring:\n   %.2f Mmsg/s, %.3fx alone: what the "
-	       "reader CPU's being busy costs the writer)\n\n", o->rcpu,
+	       "reader CPU's being busy costs the writer)\n", o->rcpu,
 	       busy / 1e6, wm[0] > 0 ? busy / wm[0] : 0);
+	printf("  (control: the reference ring's writer with %d readers, the "
+	       "same way: %.3fx its rate\n   alone, median of per-round "
+	       "ratios: what readers streaming behind a writer cost it)\n\n",
+	       N, ref_ratio);
 }
 
 void fanout_run(const struct options *o, struct figures *fig, FILE *json)
