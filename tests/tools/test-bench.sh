@@ -94,6 +94,8 @@ assert d["latency"]["bcast"]["p50_ns"] <= d["latency"]["bcast"]["max_ns"]
 w = d["wakeup"]
 assert w["bcast_shm"]["samples"] + w["bcast_shm_not_asleep"] == 20, w
 assert w["futex"]["samples"] + w["futex_not_asleep"] == 20, w
+assert w["futex_paired_p50_ratio"] == 1.0, w
+assert w["bcast_shm_paired_p50_ratio"] > 0, w
 assert all("met" in t for t in d["targets"])
 PY
     result $((st + $?)) "--json is valid JSON with every section and sane figures"

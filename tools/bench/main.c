@@ -482,20 +482,12 @@ static int collect_verdicts(const struct options *o, struct figures *fig,
 		v[n++] = (struct verdict){ what[i], fig->icount_publish_ratio[i],
 			1.1, true, fig->icount_publish_ratio[i] > 0 };
 	}
-	if (fig->wake_done) {
-		double ref = samples_pct(&fig->wake_futex, 50);
-
+	if (fig->wake_done)
 		v[n++] = (struct verdict){ "shm wake-up p50 / raw futex",
-			ref > 0 ? samples_pct(&fig->wake_bcast_shm, 50) / ref : 0,
-			1.1, true, ref > 0 };
-	}
-	if (fig->wake_dev_done) {
-		double ref = samples_pct(&fig->wake_eventfd, 50);
-
+			fig->wake_shm_ratio, 1.1, true, fig->wake_shm_ratio > 0 };
+	if (fig->wake_dev_done)
 		v[n++] = (struct verdict){ "device wake-up p50 / eventfd",
-			ref > 0 ? samples_pct(&fig->wake_bcast_dev, 50) / ref : 0,
-			1.1, true, ref > 0 };
-	}
+			fig->wake_dev_ratio, 1.1, true, fig->wake_dev_ratio > 0 };
 	(void)o;
 	return n;
 }

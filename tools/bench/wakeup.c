@@ -25,6 +25,7 @@
 
 enum wake_kind { WAKE_BCAST_SHM, WAKE_FUTEX, WAKE_BCAST_DEV, WAKE_EVENTFD,
 		 WAKE_PIPE, WAKE_UNIX, WAKE_COUNT };
+_Static_assert(WAKE_COUNT == WAKE_KINDS, "bench.h counts the wake-up kinds");
 static const char *const wake_name[WAKE_COUNT] = {
 	"bcast (shm)", "raw futex", "bcast (device)", "eventfd", "pipe", "unix"
 };
@@ -308,25 +309,23 @@ static void print_wake(const struct options *o, const struct wake_env *env,
 	printf("  %-15s", "");
 	for (i = 0; i < NPCT; i++)
 		printf(" %9s", pct_names[i]);
-	printf("   p50 ratio\n");
+	printf("   p50 ratio (*)\n");
 	for (k = 0; k < WAKE_COUNT; k++) {
 		struct samples *s = wake_samples(fig, (enum wake_kind)k);
-		struct samples *base = k == WAKE_BCAST_DEV ? &fig->wake_eventfd :
-				       &fig->wake_futex;
-		double b;
 
 		if (!wake_enabled(o, env, (enum wake_kind)k))
 			continue;
-		b = samples_pct(base, 50);
 		printf("  %-15s", wake_name[k]);
 		for (i = 0; i < NPCT; i++)
 			printf(" %9.2f", samples_pct(s, pct_points[i]) / 1e3);
-		printf("   %6.2fx %s", b > 0 ? samples_pct(s, 50) / b : 0,
+		printf("   %6.2fx %s", fig->wake_paired[k],
 		       k == WAKE_BCAST_DEV ? "eventfd" : "futex");
 		if (not_asleep[k])
 			printf("  (%" PRIu64 " dropped: not asleep)", not_asleep[k]);
 		printf("\n");
 	}
+	printf("  (*) median over the rounds of the p50 ratio within a round; "
+	       "the percentiles\n      are of all the rounds' samples\n");
 	if (!env->dev[0])
 		printf("  (no device ring: bcast.ko is not loaded)\n");
 	printf("\n");
@@ -346,8 +345,9 @@ static void json_wake(FILE *f, const struct options *o,
 			continue;
 		fprintf(f, ",\n  \"%s\": ", wake_json[k]);
 		json_samples(f, wake_samples(fig, (enum wake_kind)k));
-		fprintf(f, ", \"%s_not_asleep\": %" PRIu64, wake_json[k],
-			not_asleep[k]);
+		fprintf(f, ", \"%s_not_asleep\": %" PRIu64
+			", \"%s_paired_p50_ratio\": %.4f", wake_json[k],
+			not_asleep[k], wake_json[k], fig->wake_paired[k]);
 	}
 	fprintf(f, "}");
 }
@@ -356,6 +356,7 @@ void wakeup_run(const struct options *o, struct figures *fig, FILE *json)
 {
 	struct wake_env env;
 	uint64_t not_asleep[WAKE_COUNT] = { 0 };
+	double paired[WAKE_COUNT][o->rounds];
 	int j, k;
 
 	memset(&env, 0, sizeof(env));
@@ -368,17 +369,37 @@ void wakeup_run(const struct options *o, struct figures *fig, FILE *json)
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (env.futex_word == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
-	for (j = 0; j < o->rounds; j++)
+	for (j = 0; j < o->rounds; j++) {
+		double p50[WAKE_COUNT] = { 0 };
+
 		for (k = 0; k < WAKE_COUNT; k++) {
+			struct samples round = { 0 };
+			size_t i;
+
 			if (!wake_enabled(o, &env, (enum wake_kind)k))
 				continue;
-			run_wake_round(o, &env, (enum wake_kind)k,
-				       wake_samples(fig, (enum wake_kind)k),
+			run_wake_round(o, &env, (enum wake_kind)k, &round,
 				       &not_asleep[k]);
+			p50[k] = samples_pct(&round, 50);
+			for (i = 0; i < round.n; i++)
+				samples_add(wake_samples(fig, (enum wake_kind)k),
+					    round.v[i]);
+			samples_free(&round);
 			if (o->verbose)
 				fprintf(stderr, "wake-up round %d %s done\n",
 					j + 1, wake_name[k]);
 		}
+		for (k = 0; k < WAKE_COUNT; k++) {
+			double b = p50[k == WAKE_BCAST_DEV ? WAKE_EVENTFD :
+				       WAKE_FUTEX];
+
+			paired[k][j] = b > 0 ? p50[k] / b : 0;
+		}
+	}
+	for (k = 0; k < WAKE_COUNT; k++)
+		fig->wake_paired[k] = median(paired[k], o->rounds);
+	fig->wake_shm_ratio = fig->wake_paired[WAKE_BCAST_SHM];
+	fig->wake_dev_ratio = fig->wake_paired[WAKE_BCAST_DEV];
 	bcast_ring_destroy(env.shm);
 	if (env.dev[0])
 		bcast_ring_destroy(env.dev);
