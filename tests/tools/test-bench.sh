@@ -8,7 +8,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-bench.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
 n=0
 failed=0
-echo "1..9"
+echo "1..10"
 
 result() {	# result STATUS DESCRIPTION
     n=$((n + 1))
@@ -22,7 +22,7 @@ result() {	# result STATUS DESCRIPTION
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 # Tiny figures: this checks the program works, not how fast anything is.
-QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0"
+QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0 --settle 1"
 
 "$B" --help >"$work/help" 2>&1
 st=$?
@@ -39,6 +39,11 @@ st=$?
 [ $st -eq 2 ] && grep -q -- "--sizes" "$work/out"
 result $? "a bad --sizes exits 2 naming the option (exit $st)"
 
+"$B" --settle -1 >"$work/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q -- "--settle" "$work/out"
+result $? "a negative --settle exits 2 naming the option (exit $st)"
+
 "$B" --tests latency --size 4 >"$work/out" 2>&1
 st=$?
 [ $st -eq 2 ] && grep -q -- "--size" "$work/out"
@@ -50,6 +55,7 @@ st=$?
 for section in "throughput:" "fan-out:" "latency:" "wake-up:" "targets:"; do
     grep -q "^$section" "$work/text" || st=1
 done
+grep -Eq "round trip between CPUs [0-9]+ and [0-9]+: [0-9]+ ns at best" "$work/text" || st=1
 result $st "a short run prints every section and the targets"
 [ $st -eq 0 ] || sed 's/^/# /' "$work/err" "$work/text" | head -n 40
 
@@ -77,6 +83,9 @@ for x in r:
         if c.endswith("-held"):
             assert x[c]["lost"] == 0, ("a held writer loses nothing", c)
     assert x["ref-held"]["paired_ratio_to_floor"] == 1.0, x["ref-held"]
+    assert 0 < x["round_trip_ns_min"] <= x["round_trip_ns_max"], x
+    assert x["rounds_cpus_apart"] >= 0 and x["waited_s"] <= 2, x
+assert d["throughput"]["fastest_round_trip_ns"] > 0, d["throughput"]
 what = [t["what"] for t in d["targets"]]
 for size in (64, 255):
     for c in ("receive", "bulk"):

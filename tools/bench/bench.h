@@ -56,6 +56,7 @@ struct options {
 	int wcpu, rcpu;
 	int readers;		/* fan-out: 1..readers readers */
 	int retries;		/* times a disturbed pair may be run again */
+	double settle;		/* seconds a size may wait for the machine */
 	uint64_t bulk_window;	/* bytes one bulk read copies at most */
 	/* latency */
 	uint64_t lat_rate;	/* paced messages per second */
@@ -114,6 +115,25 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 double now_s(void);
 double median(const double *v, int n);
 void pin_self(int cpu, const char *who);
+double cross_cpu_round_trip_ns(int cpu_a, int cpu_b);
+
+/*
+ * The two measured CPUs count as apart (a shared host moved the vCPUs
+ * away from each other) while a cache line's round trip between them
+ * takes over CPUS_APART times the fastest seen; rounds wait for that to
+ * pass (cpu_watch_wait) and are run again when it happened during them
+ * (cpu_watch_apart).  lo, hi: the round trips seen.
+ */
+#define CPUS_APART 2.0
+struct cpu_watch {
+	int cpu_a, cpu_b;
+	bool quiet;
+	double budget, waited;	/* seconds */
+	double fastest, lo, hi;	/* ns */
+};
+double cpu_watch_trip(struct cpu_watch *w);
+void cpu_watch_wait(struct cpu_watch *w, const char *what);
+bool cpu_watch_apart(struct cpu_watch *w);
 void json_samples(FILE *f, struct samples *s);
 
 

@@ -237,6 +237,8 @@ static void *busy_main(void *arg)
 /* One round of k readers (0: the writer alone; with `busy`, while another
  * thread spins on the reader CPU), the writer held back by the slowest or
  * running free. */
+static struct cpu_watch fan_watch;
+
 static struct fan_result fan_round(const struct options *o, enum impl impl,
 				   int k, bool free_running, bool busy,
 				   unsigned char *mem, size_t len)
@@ -248,6 +250,7 @@ static struct fan_result fan_round(const struct options *o, enum impl impl,
 	uint64_t low = UINT64_MAX;
 	int i, err;
 
+	cpu_watch_wait(&fan_watch, "fan-out");
 	fr = aligned_alloc(128, (sizeof(*fr) + 127) & ~(size_t)127);
 	if (!fr)
 		die("out of memory");
@@ -377,6 +380,9 @@ static void fan_free(const struct options *o, struct figures *fig,
 	       "%d, touching no ring:\n   %.2f Mmsg/s, %.3fx alone: what the "
 	       "reader CPU's being busy costs the writer)\n", o->rcpu,
 	       busy / 1e6, wm[0] > 0 ? busy / wm[0] : 0);
+	if (fan_watch.waited)
+		printf("  (%.1f s spent waiting for the CPUs to come back "
+		       "together, probe.c)\n", fan_watch.waited);
 	printf("  (control: the reference ring's writer with %d readers, the "
 	       "same way: %.3fx its rate\n   alone, median of per-round "
 	       "ratios: what readers streaming behind a writer cost it)\n\n",
@@ -393,6 +399,11 @@ void fanout_run(const struct options *o, struct figures *fig, FILE *json)
 	if (!mem)
 		die("out of memory");
 	memset(mem, 0, len);
+	/* Rounds wait while the host keeps the two CPUs apart (probe.c). */
+	fan_watch = (struct cpu_watch){ .cpu_a = o->wcpu, .cpu_b = o->rcpu,
+					.quiet = o->json, .budget = o->settle };
+	for (k = 0; k < 5; k++)
+		cpu_watch_trip(&fan_watch);
 	for (k = 0; k < IMPL_COUNT; k++) {
 		rates[k] = calloc((size_t)(o->readers * o->rounds), sizeof(double));
 		if (!rates[k])

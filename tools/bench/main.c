@@ -74,6 +74,10 @@ static void usage(FILE *f)
 "                    64K; at least two frames of the largest --sizes)\n"
 "  --retries N       run a disturbed (bcast, reference) pair again, up to N\n"
 "                    times (default 3)\n"
+"  --settle S        before each round, while a cache line takes over twice\n"
+"                    as long as the fastest seen to go between the two CPUs\n"
+"                    and back (a shared host moved them apart), wait for it,\n"
+"                    up to S seconds in all per size (default 60; 0: never)\n"
 "Fan-out:\n"
 "  --readers N       1..N reader threads, all on the reader CPU, every one\n"
 "                    getting every message (default 3, at most 16); the\n"
@@ -267,6 +271,7 @@ static void set_defaults(struct options *o)
 	o->wcpu = 0;
 	o->rcpu = 1;
 	o->retries = 3;
+	o->settle = 60;
 	o->bulk_window = 65536;
 	o->lat_rate = 20000;
 	o->lat_samples = 5000;
@@ -277,7 +282,7 @@ static void set_defaults(struct options *o)
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
-	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS, OPT_WINDOW,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -292,6 +297,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "backpressure", required_argument, NULL, 'b' },
 		{ "retries", required_argument, NULL, 'R' },
+		{ "settle", required_argument, NULL, OPT_SETTLE },
 		{ "tests", required_argument, NULL, OPT_TESTS },
 		{ "baselines", required_argument, NULL, OPT_BASELINES },
 		{ "plot", required_argument, NULL, OPT_PLOT },
@@ -350,6 +356,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'R':
 			o->retries = (int)cli_number("--retries", optarg, false, 0, 100);
+			break;
+		case OPT_SETTLE:
+			o->settle = parse_seconds("--settle", optarg, 0, 3600);
 			break;
 		case 'b':
 			if (!strcmp(optarg, "wait"))

@@ -524,6 +524,7 @@ struct bench {
 	unsigned char *bulk;
 	size_t bulk_cap;
 	uint64_t sink;
+	struct cpu_watch watch;	/* the writer's and the reader's CPU */
 };
 
 struct result {
@@ -707,6 +708,9 @@ struct size_report {
 	uint64_t written[MAX_VARIANTS];
 	double secs[MAX_VARIANTS];	/* reader seconds, all rounds */
 	int retries;			/* disturbed rounds run again */
+	int slow_rounds;		/* rounds after which the CPUs were apart */
+	double waited;			/* seconds spent waiting for the machine */
+	double trip_lo, trip_hi;	/* ns: round trips seen at this size */
 };
 
 static int find_variant(const struct bench *b, enum impl impl, enum mode mode,
@@ -831,6 +835,10 @@ static void print_rings(const struct bench *b, struct size_report *sr, int n)
 			printf(" %11.3fx", sr[i].paired[k]);
 		printf("\n");
 	}
+	for (k = 0; k < b->nv && b->v[k].held; k++)
+		;
+	if (k == b->nv)
+		goto interference;	/* no free-running column */
 	printf("\n  overruns per second of reading (laps) and messages lost, "
 	       "free-running columns:\n  size ");
 	for (k = 0; k < b->nv; k++)
@@ -850,6 +858,7 @@ static void print_rings(const struct bench *b, struct size_report *sr, int n)
 		}
 		printf("\n");
 	}
+interference:
 	for (i = 0; i < n; i++)
 		for (k = 0; k < b->nv; k++) {
 			int j;
@@ -866,6 +875,16 @@ static void print_rings(const struct bench *b, struct size_report *sr, int n)
 	for (i = 0; i < n; i++)
 		printf(" %zu B %d%s", sr[i].size, sr[i].retries,
 		       i + 1 < n ? "," : "\n");
+	printf("  a cache line's round trip between CPUs %d and %d: %.0f ns at "
+	       "best; seen at each size:\n ", o->wcpu, o->rcpu, b->watch.fastest);
+	for (i = 0; i < n; i++)
+		printf(" %zu B %.0f-%.0f ns%s", sr[i].size, sr[i].trip_lo,
+		       sr[i].trip_hi, i + 1 < n ? "," : "\n");
+	for (i = 0; i < n; i++)
+		if (sr[i].slow_rounds || sr[i].waited)
+			printf("  %zu B: %d rounds ended with the CPUs apart (> %.0fx "
+			       "the best round trip), %.1f s waited\n", sr[i].size,
+			       sr[i].slow_rounds, CPUS_APART, sr[i].waited);
 	if (total_disturbed)
 		printf("  (the figures of a noisy run are less reliable than "
 		       "they look)\n");
@@ -900,13 +919,17 @@ static void print_json(FILE *f, const struct bench *b,
 	fprintf(f, "  \"huge_kb\": %ld,\n  \"map_kb\": %zu,\n", b->mem.huge_kb,
 		b->mem.map_len / 1024);
 	fprintf(f, "  \"floor\": \"%s\",\n", b->v[0].name);
+	fprintf(f, "  \"fastest_round_trip_ns\": %.1f,\n", b->watch.fastest);
 	fprintf(f, "  \"figure\": \"delivered messages per second at the "
 		"reader\",\n  \"results\": [\n");
 	for (i = 0; i < n; i++) {
 		struct size_report *s = &sr[i];
 
-		fprintf(f, "    {\"size\": %zu, \"rounds_rerun\": %d,\n",
-			s->size, s->retries);
+		fprintf(f, "    {\"size\": %zu, \"rounds_rerun\": %d, "
+			"\"rounds_cpus_apart\": %d, \"waited_s\": %.1f, "
+			"\"round_trip_ns_min\": %.1f, \"round_trip_ns_max\": %.1f,\n",
+			s->size, s->retries, s->slow_rounds, s->waited,
+			s->trip_lo, s->trip_hi);
 		for (k = 0; k < b->nv; k++) {
 			fprintf(f, "     \"%s\": {\"implementation\": \"%s\", "
 				"\"reader\": \"%s\", \"writer\": \"%s\", "
@@ -1056,6 +1079,10 @@ static void bench_init(struct bench *b, const struct options *o)
 		b->src[i] = (unsigned char)(i * 131 + 7);
 	memset(b->buf, 0, b->mtu);
 	memset(b->bulk, 0, b->bulk_cap);
+	b->watch = (struct cpu_watch){ .cpu_a = o->wcpu, .cpu_b = o->rcpu,
+				       .quiet = o->json, .budget = o->settle };
+	for (i = 0; i < 5; i++)
+		cpu_watch_trip(&b->watch);
 }
 
 static void log_round(const struct options *o, const struct size_report *s,
@@ -1105,6 +1132,7 @@ static void calibrate(struct bench *b, struct size_report *s)
 static void measure_size(struct bench *b, struct size_report *s)
 {
 	const struct options *o = b->o;
+	char what[32];
 	int j, k;
 
 	for (k = 0; k < b->nv; k++) {
@@ -1112,6 +1140,10 @@ static void measure_size(struct bench *b, struct size_report *s)
 		if (!s->r[k])
 			die("out of memory");
 	}
+	snprintf(what, sizeof(what), "%zu B", s->size);
+	b->watch.waited = 0;
+	b->watch.lo = b->watch.hi = 0;
+	cpu_watch_wait(&b->watch, what);
 	calibrate(b, s);
 	for (j = 0; j < o->rounds; j++) {
 		int attempt = 0;
@@ -1119,12 +1151,18 @@ static void measure_size(struct bench *b, struct size_report *s)
 
 		do {
 			noisy = false;
+			cpu_watch_wait(&b->watch, what);
 			for (k = 0; k < b->nv; k++) {
 				run_round(b, &b->v[k], s->size, s->count[k],
 					  &s->r[k][j]);
 				log_round(o, s, j, &b->v[k], &s->r[k][j]);
 				noisy |= is_ring(&b->v[k]) &&
 					 disturbed(&s->r[k][j]);
+			}
+			/* The CPUs moved apart during the round? */
+			if (cpu_watch_apart(&b->watch)) {
+				s->slow_rounds++;
+				noisy = true;
 			}
 			/* Run a disturbed round again, a few times at most. */
 		} while (noisy && attempt++ < o->retries && ++s->retries);
@@ -1136,6 +1174,9 @@ static void measure_size(struct bench *b, struct size_report *s)
 	}
 	if (!o->json && !o->verbose)
 		fprintf(stderr, "\r%40s\r", "");
+	s->waited = b->watch.waited;
+	s->trip_lo = b->watch.lo;
+	s->trip_hi = b->watch.hi;
 	summarise(b, s, o->rounds);
 }
 
