@@ -324,7 +324,7 @@ static void fan_free(const struct options *o, struct figures *fig,
 	int n, j, N = o->readers;
 	double w[FAN_MAX + 1][o->rounds], c[FAN_MAX + 1][o->rounds];
 	double wb[o->rounds], wm[FAN_MAX + 1], cm[FAN_MAX + 1], busy;
-	double ref0[o->rounds], refn[o->rounds], ref_ratio;
+	double ref0[o->rounds], refn[o->rounds], ref_ratio, paired[FAN_MAX + 1];
 
 	for (j = 0; j < o->rounds; j++) {
 		for (n = 0; n <= N; n++) {
@@ -346,9 +346,12 @@ static void fan_free(const struct options *o, struct figures *fig,
 	busy = median(wb, o->rounds);
 	ref_ratio = median(ref0, o->rounds);
 	fig->fan_ref_writer_ratio = ref_ratio;
-	for (j = 0; j < o->rounds; j++)
-		wb[j] = w[0][j] > 0 ? w[N][j] / w[0][j] : 0;
-	fig->fan_writer_ratio = median(wb, o->rounds);
+	for (n = 0; n <= N; n++) {
+		for (j = 0; j < o->rounds; j++)
+			wb[j] = w[0][j] > 0 ? w[n][j] / w[0][j] : 0;
+		paired[n] = median(wb, o->rounds);
+	}
+	fig->fan_writer_ratio = paired[N];
 	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
 	if (o->json) {
 		fprintf(json, ",\n\"fanout_free\": {\"readers\": [");
@@ -365,11 +368,11 @@ static void fan_free(const struct options *o, struct figures *fig,
 	       "readers, and the lowest\n  of the readers' messages per CPU "
 	       "second they got (they share CPU %d), medians:\n",
 	       N, o->rcpu);
+	printf("  (\"/ alone\": the median of per-round ratios)\n");
 	printf("  readers | writer Mmsg/s  / alone | reader Mmsg per CPU-s  "
 	       "/ lone reader\n");
 	for (n = 0; n <= N; n++) {
-		printf("  %7d | %13.2f %7.3fx |", n, wm[n] / 1e6,
-		       wm[0] > 0 ? wm[n] / wm[0] : 0);
+		printf("  %7d | %13.2f %7.3fx |", n, wm[n] / 1e6, paired[n]);
 		if (n)
 			printf(" %21.2f %12.3fx\n", cm[n] / 1e6,
 			       cm[1] > 0 ? cm[n] / cm[1] : 0);
