@@ -15,6 +15,7 @@
 #ifndef BCAST_H
 #define BCAST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -133,6 +134,31 @@ struct bcast_reader_stats {
 				   * finished (it died mid-message) */
 };
 
+/*
+ * Private: what the in-line steps of lazy reads (bcast_batch_next() and
+ * bcast_msg_read(), at the end of this file) use of their reader.  The
+ * library's reader begins with these fields; nothing else may touch them.
+ */
+#define BCAST_READER_HOT_FIELDS_					\
+	const unsigned char *data;	/* the ring's data area */	\
+	const unsigned long long *claimed; /* the writer's frontier */	\
+	uint64_t cap;							\
+	uint64_t mask;							\
+	uint32_t mtu;							\
+	bool need_resync;	/* lapped, no resync point found yet */	\
+	bool orphans_lost;	/* tails of messages begun before pos	\
+				 * are losses */			\
+	bool settled_any;	/* a lazy handle has settled ... */	\
+	uint64_t settled_last;	/* ... and those up to this have */	\
+	uint64_t pos;		/* next frame to look at */		\
+	uint64_t seq;		/* writer's message count at pos */	\
+	uint64_t bytes;		/* writer's payload byte count at pos */ \
+	struct bcast_reader_stats st;
+
+struct bcast_reader_hot_ {
+	BCAST_READER_HOT_FIELDS_
+};
+
 struct bcast_writer_stats {
 	uint64_t messages;
 	uint64_t bytes;
@@ -235,8 +261,9 @@ ssize_t bcast_receive(struct bcast_reader *rd, void *buf, size_t cap,
 		      struct bcast_msg *info);
 /* Snapshot what is pending: 0, -EAGAIN if nothing, -BCAST_EOVERRUN. */
 int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b);
-/* Next message of the snapshot without copying it: 1, or 0 at the end. */
-int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
+/* Next message of the snapshot without copying it: 1, or 0 at the end.
+ * In line (below) for a whole message in one frame. */
+static inline int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
 /*
  * Copy a message (now or much later): its length, -EMSGSIZE, or
  * -BCAST_EOVERRUN if it was overwritten.  A handle counts as delivered
@@ -244,7 +271,8 @@ int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
  * bcast_msg_valid()), it moves to the reader's losses, once: read handles
  * in the order they were given (any subset) for exact counts.
  */
-ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf, size_t cap);
+static inline ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
+				     size_t cap);
 /* Pointer to the payload in place (NULL for fragmented messages); only
  * trust what was read through it if bcast_msg_valid() then returns 1.
  * Messages of a bulk read (BCAST_MSG_COPIED) point into its buffer. */
@@ -289,11 +317,161 @@ void bcast_reader_close(struct bcast_reader *rd);
 
 const char *bcast_strerror(int err);
 
-/* ---- in line: the per-message steps of bulk reads ---- */
+/* ---- in line: the per-message steps of lazy and bulk reads ---- */
 
 /* What the functions below call for anything but the common case. */
 int bcast_bulk_next_slow_(struct bcast_bulk *bulk, struct bcast_msg *m);
 const void *bcast_msg_peek_ring_(const struct bcast_msg *m);
+int bcast_batch_next_slow_(struct bcast_batch *b, struct bcast_msg *m);
+ssize_t bcast_msg_read_slow_(const struct bcast_msg *m, void *buf, size_t cap);
+
+/*
+ * The lazy steps read the ring in line with GCC's atomics; a thread
+ * sanitizer would take their copy of a payload the writer may be
+ * overwriting (checked afterwards) for a race, so it gets the library's.
+ */
+#if defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#define BCAST_LAZY_IN_LINE_ 1
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#undef BCAST_LAZY_IN_LINE_
+#define BCAST_LAZY_IN_LINE_ 0
+#endif
+#endif
+#else
+#define BCAST_LAZY_IN_LINE_ 0
+#endif
+
+#if BCAST_LAZY_IN_LINE_
+/* Is the frame at pos still the writer's previous lap or newer? */
+static inline bool bcast_intact_(const struct bcast_reader_hot_ *h,
+				 uint64_t pos)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(h->claimed, __ATOMIC_RELAXED) - pos <= h->cap;
+}
+
+/* n <= 64: at most four loads and four stores, no call. */
+static inline void bcast_copy_small_(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = (unsigned char *)dst, a[16], b[16];
+	const unsigned char *s = (const unsigned char *)src;
+
+	if (n > 16) {
+		__builtin_memcpy(a, s, 16);
+		__builtin_memcpy(b, s + n - 16, 16);
+		if (n > 32) {
+			unsigned char c[16], e[16];
+
+			__builtin_memcpy(c, s + 16, 16);
+			__builtin_memcpy(e, s + n - 32, 16);
+			__builtin_memcpy(d + 16, c, 16);
+			__builtin_memcpy(d + n - 32, e, 16);
+		}
+		__builtin_memcpy(d, a, 16);
+		__builtin_memcpy(d + n - 16, b, 16);
+	} else if (n >= 8) {
+		__builtin_memcpy(a, s, 8);
+		__builtin_memcpy(b, s + n - 8, 8);
+		__builtin_memcpy(d, a, 8);
+		__builtin_memcpy(d + n - 8, b, 8);
+	} else if (n >= 4) {
+		__builtin_memcpy(a, s, 4);
+		__builtin_memcpy(b, s + n - 4, 4);
+		__builtin_memcpy(d, a, 4);
+		__builtin_memcpy(d + n - 4, b, 4);
+	} else if (n) {
+		a[0] = s[0];
+		a[1] = s[n / 2];
+		a[2] = s[n - 1];
+		d[0] = a[0];
+		d[n / 2] = a[1];
+		d[n - 1] = a[2];
+	}
+}
+#endif
+
+/*
+ * A whole message in one frame, in bounds, within the batch, its header
+ * intact: the handle, without a call.  The reader is the library's,
+ * allocated writable; a batch points to it.
+ */
+static inline int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
+{
+#if BCAST_LAZY_IN_LINE_
+	struct bcast_reader_hot_ *h;
+	uint64_t pos, idx, word, total;
+	uint32_t len;
+
+	if (__builtin_expect(!b || !b->rd_ || !m, 0))
+		return bcast_batch_next_slow_(b, m);
+	h = (struct bcast_reader_hot_ *)(void *)b->rd_;
+	pos = h->pos;
+	if (__builtin_expect(h->need_resync || pos >= b->end_, 0))
+		return bcast_batch_next_slow_(b, m);
+	idx = pos & h->mask;
+	word = __atomic_load_n((const uint64_t *)(const void *)(h->data + idx),
+			       __ATOMIC_RELAXED);
+	len = (uint32_t)word & 0xffffffu;
+	total = 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+	if (__builtin_expect(((uint32_t)word & ~0xffffffu) != 0x01000000u ||
+			     len > h->mtu || idx + total > h->cap ||
+			     total > b->end_ - pos || !bcast_intact_(h, pos), 0))
+		return bcast_batch_next_slow_(b, m);
+	m->pos = pos;
+	m->len = len;
+	m->type = (uint32_t)(word >> 32);
+	m->flags = 0;
+	m->frames_ = 1;
+	m->seq_ = h->seq;
+	m->rd_ = b->rd_;
+	m->data_ = NULL;
+	h->orphans_lost = false;
+	h->pos = pos + total;
+	h->seq++;
+	h->bytes += len;
+	h->st.messages++;
+	h->st.bytes += len;
+	return 1;
+#else
+	return bcast_batch_next_slow_(b, m);
+#endif
+}
+
+/*
+ * A single-frame handle of up to 64 bytes into a buffer it fits: the copy
+ * and its check without a call.  Anything else, an overwritten message
+ * included, is the library's to count.
+ */
+static inline ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
+				     size_t cap)
+{
+#if BCAST_LAZY_IN_LINE_
+	struct bcast_reader_hot_ *h;
+	uint64_t idx;
+	uint32_t len;
+
+	if (__builtin_expect(!m || !m->rd_ || m->data_ || m->frames_ != 1 ||
+			     !buf || m->len > cap || m->len > 64, 0))
+		return bcast_msg_read_slow_(m, buf, cap);
+	h = (struct bcast_reader_hot_ *)(void *)m->rd_;
+	len = m->len;
+	idx = m->pos & h->mask;
+	if (__builtin_expect(len > h->mtu || idx + 8 + len > h->cap, 0))
+		return bcast_msg_read_slow_(m, buf, cap);
+	bcast_copy_small_(buf, h->data + idx + 8, len);
+	if (__builtin_expect(!bcast_intact_(h, m->pos), 0))
+		return bcast_msg_read_slow_(m, buf, cap);
+	/* Settled, in order: see bcast_msg_read_slow_(). */
+	if (m->seq_ > h->settled_last || !h->settled_any) {
+		h->settled_any = true;
+		h->settled_last = m->seq_;
+	}
+	return (ssize_t)len;
+#else
+	return bcast_msg_read_slow_(m, buf, cap);
+#endif
+}
 
 static inline const void *bcast_msg_peek(const struct bcast_msg *m)
 {

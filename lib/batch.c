@@ -124,56 +124,20 @@ static void settle(const struct bcast_msg *m, bool intact)
 	rd->st.lost_bytes += m->len;
 }
 
-static int batch_next_general(struct bcast_batch *b, struct bcast_msg *m);
-
 /*
- * The common case without a call: a single-frame message, in bounds and
- * within the batch, whose header is intact.
+ * What bcast.h's bcast_batch_next() does not do in line: padding,
+ * heartbeats, fragments, torn headers, garbage, the end of the batch (and
+ * everything, where bcast.h is not in line).
  */
-BCAST_EXPORT int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m)
+BCAST_EXPORT int bcast_batch_next_slow_(struct bcast_batch *b,
+				       struct bcast_msg *m)
 {
 	struct bcast_reader *rd;
-	uint64_t pos, idx, word, total;
-	uint32_t len;
+	int n, err;
 
-	if (unlikely(!b || !b->rd_ || !m))
+	if (!b || !b->rd_ || !m)
 		return -EINVAL;
 	rd = b->rd_;
-	pos = rd->pos;
-	if (unlikely(rd->need_resync || pos >= b->end_))
-		return 0;
-	idx = pos & rd->mask;
-	word = reader_word(rd, idx);
-	len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
-	total = frame_total(len);
-	if (unlikely(!only_fin(word) || len > rd->mtu ||
-		     idx + total > rd->cap || total > b->end_ - pos))
-		return batch_next_general(b, m);
-	if (unlikely(!reader_intact(rd, pos)))
-		return reader_overrun(rd);
-	m->pos = pos;
-	m->len = len;
-	m->type = (uint32_t)(word >> 32);
-	m->flags = 0;
-	m->frames_ = 1;
-	m->seq_ = rd->seq;
-	m->rd_ = rd;
-	m->data_ = NULL;
-	rd->orphans_lost = false;
-	rd->pos = pos + total;
-	rd->seq++;
-	rd->bytes += len;
-	rd->st.messages++;
-	rd->st.bytes += len;
-	return 1;
-}
-
-/* Padding, heartbeats, fragments, torn headers, garbage. */
-static __attribute__((noinline)) int batch_next_general(struct bcast_batch *b,
-							struct bcast_msg *m)
-{
-	struct bcast_reader *rd = b->rd_;
-	int n, err;
 
 	for (n = 0; n < 4096; n++) {
 		uint64_t next, len;
@@ -267,64 +231,14 @@ changed:	/* other frames now: overwritten, or garbage */
 	return frame_intact(r, m->pos) ? -BCAST_ECORRUPT : -BCAST_EOVERRUN;
 }
 
-static ssize_t msg_read_general(const struct bcast_msg *m, void *buf,
-				size_t cap);
-
-/* The verdict on a copy of a single-frame handle: its length, or lost. */
-static inline ssize_t copied(const struct bcast_msg *m,
-			     struct bcast_reader *rd, uint32_t len)
-{
-	if (unlikely(!reader_intact(rd, m->pos))) {
-		settle(m, false);
-		return -BCAST_EOVERRUN;
-	}
-	first_to_settle(rd, m->seq_);
-	return len;
-}
-
-/* Larger messages: memcpy(), out of the fast path's way. */
-static __attribute__((noinline)) ssize_t
-msg_read_large(const struct bcast_msg *m, struct bcast_reader *rd, void *buf,
-	       const unsigned char *src, uint32_t len)
-{
-	racy_begin();
-	memcpy(buf, src, len);
-	racy_end();
-	return copied(m, rd, len);
-}
-
 /*
- * The common case without a call: a single-frame handle of a reader, in
- * bounds, into a buffer it fits, copied in line when small.
+ * What bcast.h's bcast_msg_read() does not do in line: messages of more
+ * than 64 bytes, fragments, bulk handles, bad arguments, and a message
+ * found overwritten, which is settled here (and everything, where bcast.h
+ * is not in line).
  */
-BCAST_EXPORT ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
-				    size_t cap)
-{
-	struct bcast_reader *rd;
-	const unsigned char *src;
-	uint64_t idx;
-	uint32_t len;
-
-	if (unlikely(!m || !m->rd_ || m->data_ || m->frames_ != 1 || !buf ||
-		     m->len > cap))
-		return msg_read_general(m, buf, cap);
-	/* The reader is ours, allocated writable; handles point to it. */
-	rd = (struct bcast_reader *)m->rd_;
-	len = m->len;
-	idx = m->pos & rd->mask;
-	if (unlikely(len > rd->mtu || idx + BCAST_FRAME_HDR + len > rd->cap))
-		return -EINVAL;
-	src = rd->data + idx + BCAST_FRAME_HDR;
-	if (len > BCAST_INLINE_COPY)
-		return msg_read_large(m, rd, buf, src, len);
-	racy_begin();
-	copy_small(buf, src, len);
-	racy_end();
-	return copied(m, rd, len);
-}
-
-static __attribute__((noinline)) ssize_t
-msg_read_general(const struct bcast_msg *m, void *buf, size_t cap)
+BCAST_EXPORT ssize_t bcast_msg_read_slow_(const struct bcast_msg *m,
+					  void *buf, size_t cap)
 {
 	const struct bcast_ring *r;
 	uint64_t idx;

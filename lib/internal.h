@@ -138,28 +138,26 @@ struct bcast_writer {
 };
 
 struct bcast_reader {
+	/* First: what bcast.h's in-line lazy reads use, by either name (data,
+	 * claimed, cap, mask, mtu, need_resync, orphans_lost, settled_any,
+	 * settled_last, pos, seq, bytes, st). */
+	union {
+		struct bcast_reader_hot_ hot_;
+		struct {
+			BCAST_READER_HOT_FIELDS_
+		};
+	};
 	struct bcast_ring *r;
 	const struct bcast_ring_hdr *hdr;
-	const unsigned char *data;
-	uint64_t cap;
-	uint64_t mask;
-	uint32_t mtu;
 	uint32_t inline_max;	/* bcast_receive's own copy: up to this */
-	uint64_t pos;		/* next frame to look at */
 	uint64_t known_committed; /* last committed loaded by the fast path */
-	uint64_t seq;		/* writer's message count at pos */
-	uint64_t bytes;		/* writer's payload byte count at pos */
 	bool resync_latest;
 	bool from_oldest;
-	bool need_resync;	/* lapped, no resync point found yet */
 	bool joining;		/* the pending resync is the first join */
 	uint64_t resync_seen;	/* committed when the last search failed */
-	bool orphans_lost;	/* tails of messages begun before pos are losses */
 	bool stalled;		/* batch/bulk: only an unfinished message */
 	uint64_t stalled_pos;	/* ... at this position */
 	uint64_t stalled_at;	/* ... and committed when that was seen */
-	uint64_t settled_last;	/* batch handles up to this are settled */
-	bool settled_any;	/* ... once one is (seq may be anything) */
 	bool no_membarrier;	/* our membarrier() failed: writers must fence */
 	bool gone_known;	/* bcast_wait() reported the writer of */
 	uint64_t gone_epoch;	/* this epoch gone */
@@ -173,8 +171,14 @@ struct bcast_reader {
 	bool assembling;
 	bool asm_complete;	/* whole message waiting for a larger buffer */
 	int fd;			/* device rings: this reader's own file */
-	struct bcast_reader_stats st;
 };
+_Static_assert(offsetof(struct bcast_reader, hot_) == 0 &&
+	       offsetof(struct bcast_reader, st) ==
+	       offsetof(struct bcast_reader_hot_, st),
+	       "bcast.h reads a reader through its first member");
+_Static_assert(__builtin_types_compatible_p(__typeof__(((struct bcast_reader *)0)->claimed),
+					    const __typeof__(((struct bcast_ring_hdr *)0)->claimed) *),
+	       "bcast.h loads the header's claimed word by its own type");
 
 /* A frame header as read from the ring, before validation. */
 struct frame {

@@ -24,6 +24,7 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->r = r;
 	rd->hdr = r->hdr;
 	rd->data = r->data;
+	rd->claimed = &r->hdr->claimed;
 	rd->cap = r->cap;
 	rd->mask = r->mask;
 	rd->mtu = r->mtu;

@@ -547,7 +547,7 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:272: reader_ready(), reader.c:175-185 */
+		/* bcast_wait(), wait.c:272: reader_ready(), reader.c:176-186 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */

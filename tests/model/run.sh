@@ -199,7 +199,7 @@ anchors=(
 "wait.c:274|look_at_writer"
 "wait.c:280|gone_epoch = epoch"
 "wait.c:292|hangup = err == 1"
-"reader.c:175|committed"
+"reader.c:176|committed"
 "device.c:262|DEVICE_POLL_HANGUP"
 "file.c:51|bcast_ws_epoch(ws) + 1"
 "file.c:56|atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT)"
