@@ -328,22 +328,25 @@ ssize_t bcast_msg_read_slow_(const struct bcast_msg *m, void *buf, size_t cap);
 /*
  * The lazy steps read the ring in line with GCC's atomics; a thread
  * sanitizer would take their copy of a payload the writer may be
- * overwriting (checked afterwards) for a race, so it gets the library's.
+ * overwriting (checked afterwards) for a race, so it gets the library's,
+ * whose reads are annotated (BCAST_TSAN_).
  */
-#if defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
-#define BCAST_LAZY_IN_LINE_ 1
-#if defined(__has_feature)
+#if defined(__SANITIZE_THREAD__)
+#define BCAST_TSAN_ 1
+#elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#undef BCAST_LAZY_IN_LINE_
-#define BCAST_LAZY_IN_LINE_ 0
+#define BCAST_TSAN_ 1
 #endif
 #endif
+#if defined(__GNUC__) && !defined(BCAST_TSAN_)
+#define BCAST_LAZY_IN_LINE_ 1
 #else
 #define BCAST_LAZY_IN_LINE_ 0
 #endif
 
-#if BCAST_LAZY_IN_LINE_
-/* Is the frame at pos still the writer's previous lap or newer? */
+#if defined(__GNUC__)
+/* Is the frame at pos still the writer's previous lap or newer?  (The
+ * library's own reads ask the same.) */
 static inline bool bcast_intact_(const struct bcast_reader_hot_ *h,
 				 uint64_t pos)
 {
@@ -351,7 +354,11 @@ static inline bool bcast_intact_(const struct bcast_reader_hot_ *h,
 	return __atomic_load_n(h->claimed, __ATOMIC_RELAXED) - pos <= h->cap;
 }
 
-/* n <= 64: at most four loads and four stores, no call. */
+/*
+ * n <= 64: at most four loads and four stores, no call (a call to memcpy()
+ * costs more than the copy, and makes the caller save registers); the
+ * library's publish and receive copy with it too.
+ */
 static inline void bcast_copy_small_(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = (unsigned char *)dst, a[16], b[16];
@@ -381,12 +388,10 @@ static inline void bcast_copy_small_(void *dst, const void *src, size_t n)
 		__builtin_memcpy(d, a, 4);
 		__builtin_memcpy(d + n - 4, b, 4);
 	} else if (n) {
-		a[0] = s[0];
-		a[1] = s[n / 2];
-		a[2] = s[n - 1];
-		d[0] = a[0];
-		d[n / 2] = a[1];
-		d[n - 1] = a[2];
+		/* one byte at a time: no register to spare on a fast path */
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
 	}
 }
 #endif

@@ -129,6 +129,9 @@ static void settle(const struct bcast_msg *m, bool intact)
  * heartbeats, fragments, torn headers, garbage, the end of the batch (and
  * everything, where bcast.h is not in line).
  */
+/* bcast.h copies messages of up to this many bytes in line. */
+_Static_assert(BCAST_INLINE_COPY == 64, "bcast.h's bcast_msg_read() in line");
+
 BCAST_EXPORT int bcast_batch_next_slow_(struct bcast_batch *b,
 				       struct bcast_msg *m)
 {

@@ -23,15 +23,9 @@
 #define fence_full()       __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 /* Reads of ring bytes that the writer may be overwriting are validated
- * afterwards (the `claimed` re-check); hide them from ThreadSanitizer. */
-#if defined(__SANITIZE_THREAD__)
-#define BCAST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BCAST_TSAN 1
-#endif
-#endif
-#ifdef BCAST_TSAN
+ * afterwards (the `claimed` re-check); hide them from ThreadSanitizer
+ * (BCAST_TSAN_: bcast.h tells). */
+#ifdef BCAST_TSAN_
 void AnnotateIgnoreReadsBegin(const char *file, int line);
 void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define racy_begin() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
@@ -41,56 +35,8 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define racy_end()   do { } while (0)
 #endif
 
-/*
- * Copy a payload on a fast path.  Small messages are the common case, and a
- * call to memcpy() costs more than the copy: overlapping 16-byte moves, as
- * a libc memcpy does for small sizes, without the call (and without the
- * registers a call makes the caller save).
- */
+/* Payloads up to this are copied in line (bcast.h's bcast_copy_small_). */
 #define BCAST_INLINE_COPY 64
-typedef unsigned char bcast_v16 __attribute__((vector_size(16), aligned(1),
-					      may_alias));
-typedef uint64_t bcast_u64u __attribute__((aligned(1), may_alias));
-typedef uint32_t bcast_u32u __attribute__((aligned(1), may_alias));
-
-/* n <= BCAST_INLINE_COPY (64): at most four loads and four stores. */
-static inline void copy_small(void *dst, const void *src, size_t n)
-{
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-
-	if (n > 16) {
-		bcast_v16 a = *(const bcast_v16 *)s;
-		bcast_v16 b = *(const bcast_v16 *)(s + n - 16);
-
-		if (n > 32) {
-			bcast_v16 c = *(const bcast_v16 *)(s + 16);
-			bcast_v16 e = *(const bcast_v16 *)(s + n - 32);
-
-			*(bcast_v16 *)(d + 16) = c;
-			*(bcast_v16 *)(d + n - 32) = e;
-		}
-		*(bcast_v16 *)d = a;
-		*(bcast_v16 *)(d + n - 16) = b;
-	} else if (n >= 8) {
-		uint64_t a = *(const bcast_u64u *)s;
-		uint64_t b = *(const bcast_u64u *)(s + n - 8);
-
-		*(bcast_u64u *)d = a;
-		*(bcast_u64u *)(d + n - 8) = b;
-	} else if (n >= 4) {
-		uint32_t a = *(const bcast_u32u *)s;
-		uint32_t b = *(const bcast_u32u *)(s + n - 4);
-
-		*(bcast_u32u *)d = a;
-		*(bcast_u32u *)(d + n - 4) = b;
-	} else if (n) {
-		/* one byte at a time: no register to spare on the fast path */
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
-}
 
 enum bcast_backend { BACKEND_MEMORY, BACKEND_SHM, BACKEND_FILE, BACKEND_DEVICE };
 
@@ -249,11 +195,6 @@ static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)
 	fence_acquire();
 	return load_relaxed(&r->hdr->claimed) - pos <= r->cap;
 }
-
-/* The same through the reader's own copy of the geometry. */
-#define reader_intact(rd, pos) __extension__ ({				\
-	fence_acquire();						\
-	load_relaxed(&(rd)->hdr->claimed) - (pos) <= (rd)->cap; })
 
 /*
  * BCAST_COUNT_FRAMES (the fuzz target's build): count every frame header

@@ -312,11 +312,11 @@ take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 
 	racy_begin();
 	if (small)
-		copy_small(buf, src, len);
+		bcast_copy_small_(buf, src, len);
 	else
 		memcpy(buf, src, len);
 	racy_end();
-	if (unlikely(!reader_intact(rd, pos)))
+	if (unlikely(!bcast_intact_(&rd->hot_, pos)))
 		return overrun(rd);
 	rd->orphans_lost = false;
 	rd->pos = pos + frame_total(len);
@@ -361,7 +361,7 @@ receive_general(struct bcast_reader *rd, void *buf, size_t cap,
  * buffer.  Anything else (and any doubt) goes the general way.  Checking
  * `claimed` after the copy is what makes it safe: a header from a newer
  * lap can only make us copy in-bounds bytes that the check then rejects.
- * Small messages are copied in line (see copy_small()); every call here
+ * Small messages are copied in line (see bcast_copy_small_()); every call here
  * is a tail call, so the fast path saves no registers.
  */
 BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,

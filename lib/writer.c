@@ -405,7 +405,7 @@ BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 	w->bytes += len;
 	store_relaxed((uint64_t *)frame,
 		      frame_word((uint32_t)len, BCAST_FRAME_FIN, type));
-	copy_small(frame + BCAST_FRAME_HDR, p, len);
+	bcast_copy_small_(frame + BCAST_FRAME_HDR, p, len);
 	return commit_position(w, h, end, membarrier);
 }
 
