@@ -50,24 +50,21 @@ step "ring $RING: $WHERE"
 # calls each: at 100k/s that is a CPU's worth of work on a virtual machine,
 # so with fewer than 4 CPUs the demo publishes 20k/s unless told otherwise.
 cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+PUB_OPTS="" SPIN_OPTS="" BLOCK_OPTS=""
 if [ "$cpus" -ge 4 ]; then
-    LAYOUT="$cpus CPUs: every process where the scheduler puts it; the publisher spins out its schedule"
     RATE=${RATE_GIVEN:-100k}
-    PUB_OPTS=""
-    SPIN_OPTS=""
-    BLOCK_OPTS=""
-elif [ "$cpus" -ge 2 ]; then
-    LAYOUT="$cpus CPUs: the spinning subscriber alone on CPU 1; the publisher (sleeping between messages) and the blocking subscriber on CPU 0; ${RATE_GIVEN:-20k} msg/s"
-    RATE=${RATE_GIVEN:-20k}
-    PUB_OPTS="--cpu 0 --spin-us 0"
-    SPIN_OPTS="--cpu 1"
-    BLOCK_OPTS="--cpu 0"
+    LAYOUT="$cpus CPUs: every process where the scheduler puts it; the publisher spins out its schedule"
 else
-    LAYOUT="1 CPU: everything on it; the publisher sleeps between messages; ${RATE_GIVEN:-20k} msg/s"
     RATE=${RATE_GIVEN:-20k}
     PUB_OPTS="--spin-us 0"
-    SPIN_OPTS=""
-    BLOCK_OPTS=""
+    if [ "$cpus" -ge 2 ]; then
+        PUB_OPTS="--cpu 0 $PUB_OPTS"
+        SPIN_OPTS="--cpu 1"
+        BLOCK_OPTS="--cpu 0"
+        LAYOUT="$cpus CPUs: the spinning subscriber alone on CPU 1; the publisher (sleeping between messages) and the blocking subscriber on CPU 0; $RATE msg/s"
+    else
+        LAYOUT="1 CPU: everything on it; the publisher sleeps between messages; $RATE msg/s"
+    fi
 fi
 
 step "publisher: $RATE synthetic quotes/s of $SIZE bytes for ${SECS}s; two subscribers"
