@@ -185,7 +185,6 @@ struct figures {
 	/* fan-out: the slowest reader's msgs/s, [readers - 1][impl] */
 	int fan_readers;
 	double fan_writer_ratio;	/* free writer: N readers / none */
-	double fan_ref_writer_ratio;	/* the same for the reference ring */
 	double fan_reader_ratio;	/* per CPU second: slowest of N / lone */
 	double fan[CHANNEL_MAX_READERS][IMPL_COUNT];
 	/* latency: samples per implementation, spinning and blocking bcast */

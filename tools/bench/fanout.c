@@ -318,6 +318,17 @@ static struct fan_result fan_round(const struct options *o, enum impl impl,
  * reference ring's writer alone and with N readers, which shows what
  * readers streaming behind any writer cost it.
  */
+/* The median over the rounds of num[j] / den[j]. */
+static double paired_median(const double *num, const double *den, int rounds)
+{
+	double r[rounds];
+	int j;
+
+	for (j = 0; j < rounds; j++)
+		r[j] = den[j] > 0 ? num[j] / den[j] : 0;
+	return median(r, rounds);
+}
+
 static void fan_free(const struct options *o, struct figures *fig,
 		     FILE *json, unsigned char *mem, size_t len)
 {
@@ -337,20 +348,15 @@ static void fan_free(const struct options *o, struct figures *fig,
 		wb[j] = fan_round(o, IMPL_BCAST, 0, true, true, mem, len).writer;
 		ref0[j] = fan_round(o, IMPL_REF, 0, true, false, mem, len).writer;
 		refn[j] = fan_round(o, IMPL_REF, N, true, false, mem, len).writer;
-		ref0[j] = ref0[j] > 0 ? refn[j] / ref0[j] : 0;
 	}
 	for (n = 0; n <= N; n++) {
 		wm[n] = median(w[n], o->rounds);
 		cm[n] = n ? median(c[n], o->rounds) : 0;
 	}
 	busy = median(wb, o->rounds);
-	ref_ratio = median(ref0, o->rounds);
-	fig->fan_ref_writer_ratio = ref_ratio;
-	for (n = 0; n <= N; n++) {
-		for (j = 0; j < o->rounds; j++)
-			wb[j] = w[0][j] > 0 ? w[n][j] / w[0][j] : 0;
-		paired[n] = median(wb, o->rounds);
-	}
+	ref_ratio = paired_median(refn, ref0, o->rounds);
+	for (n = 0; n <= N; n++)
+		paired[n] = paired_median(w[n], w[0], o->rounds);
 	fig->fan_writer_ratio = paired[N];
 	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
 	if (o->json) {
