@@ -167,8 +167,10 @@ ssize_t channel_recv(struct channel *c, int i, void *buf, size_t cap);
 void channel_close(struct channel *c);
 
 /* Results that outlive a section: for the verdicts, the plot and JSON. */
-/* bcast on shm and on the device, a futex, an eventfd, a pipe, a socket */
-#define WAKE_KINDS 6
+/* What the wake-up test wakes: bcast on shm and on the device, a raw
+ * futex, an eventfd, a pipe, a socket. */
+enum wake_kind { WAKE_BCAST_SHM, WAKE_FUTEX, WAKE_BCAST_DEV, WAKE_EVENTFD,
+		 WAKE_PIPE, WAKE_UNIX, WAKE_COUNT };
 
 struct figures {
 	/* throughput: median delivered msgs/s per size and implementation */
@@ -195,8 +197,8 @@ struct figures {
 	struct samples wake_bcast_shm, wake_futex, wake_eventfd;
 	struct samples wake_bcast_dev, wake_pipe, wake_unix;
 	bool wake_done, wake_dev_done;
-	double wake_paired[WAKE_KINDS];	/* median per-round p50 ratio */
-	double wake_shm_ratio, wake_dev_ratio;	/* to a futex, an eventfd */
+	double wake_paired[WAKE_COUNT];	/* median per-round p50 ratio to a
+					 * futex (the device: an eventfd) */
 	/* instructions: publish / ref-publish per size */
 	bool icount_done;
 	int icount_sizes;

@@ -493,10 +493,12 @@ static int collect_verdicts(const struct options *o, struct figures *fig,
 	}
 	if (fig->wake_done)
 		v[n++] = (struct verdict){ "shm wake-up p50 / raw futex",
-			fig->wake_shm_ratio, 1.1, true, fig->wake_shm_ratio > 0 };
+			fig->wake_paired[WAKE_BCAST_SHM], 1.1, true,
+			fig->wake_paired[WAKE_BCAST_SHM] > 0 };
 	if (fig->wake_dev_done)
 		v[n++] = (struct verdict){ "device wake-up p50 / eventfd",
-			fig->wake_dev_ratio, 1.1, true, fig->wake_dev_ratio > 0 };
+			fig->wake_paired[WAKE_BCAST_DEV], 1.1, true,
+			fig->wake_paired[WAKE_BCAST_DEV] > 0 };
 	(void)o;
 	return n;
 }

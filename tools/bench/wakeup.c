@@ -23,9 +23,6 @@
 #include "bcast.h"
 #include "bench.h"
 
-enum wake_kind { WAKE_BCAST_SHM, WAKE_FUTEX, WAKE_BCAST_DEV, WAKE_EVENTFD,
-		 WAKE_PIPE, WAKE_UNIX, WAKE_COUNT };
-_Static_assert(WAKE_COUNT == WAKE_KINDS, "bench.h counts the wake-up kinds");
 static const char *const wake_name[WAKE_COUNT] = {
 	"bcast (shm)", "raw futex", "bcast (device)", "eventfd", "pipe", "unix"
 };
@@ -398,8 +395,6 @@ void wakeup_run(const struct options *o, struct figures *fig, FILE *json)
 	}
 	for (k = 0; k < WAKE_COUNT; k++)
 		fig->wake_paired[k] = median(paired[k], o->rounds);
-	fig->wake_shm_ratio = fig->wake_paired[WAKE_BCAST_SHM];
-	fig->wake_dev_ratio = fig->wake_paired[WAKE_BCAST_DEV];
 	bcast_ring_destroy(env.shm);
 	if (env.dev[0])
 		bcast_ring_destroy(env.dev);
