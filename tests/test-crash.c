@@ -500,9 +500,16 @@ static void run_crash(const char *name, const struct cfg *c,
 			OUT_FAIL("round %" PRIu64 ": committed went back from %"
 				 PRIu64 " to %" PRIu64, round, prev_committed,
 				 info.committed);
+		/* Reaped is not yet released: its open file (and the OFD lock
+		 * on it) goes with its last reference, which a process reading
+		 * its /proc stat may hold a moment longer through its mm. */
+		for (int tries = 0; info.writer_alive && tries < 100; tries++) {
+			usleep(10 * 1000);
+			bcast_ring_info(r, &info);
+		}
 		if (info.writer_alive)
 			OUT_FAIL("round %" PRIu64 ": killed writer still "
-				 "reported alive", round);
+				 "reported alive 1 s after it was reaped", round);
 		prev_epoch = info.writer_epoch;
 		prev_committed = info.committed;
 	}
