@@ -145,6 +145,7 @@ struct bcast_reader_stats {
 	uint64_t cap;							\
 	uint64_t mask;							\
 	uint32_t mtu;							\
+	uint32_t inline_max;	/* in-line copies: up to min(mtu, 64) */ \
 	bool need_resync;	/* lapped, no resync point found yet */	\
 	bool orphans_lost;	/* tails of messages begun before pos	\
 				 * are losses */			\
@@ -457,12 +458,14 @@ static inline ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
 	uint32_t len;
 
 	if (__builtin_expect(!m || !m->rd_ || m->data_ || m->frames_ != 1 ||
-			     !buf || m->len > cap || m->len > 64, 0))
+			     !buf || m->len > cap, 0))
 		return bcast_msg_read_slow_(m, buf, cap);
 	h = (struct bcast_reader_hot_ *)(void *)m->rd_;
 	len = m->len;
+	if (__builtin_expect(len > h->inline_max, 0))
+		return bcast_msg_read_slow_(m, buf, cap);
 	idx = m->pos & h->mask;
-	if (__builtin_expect(len > h->mtu || idx + 8 + len > h->cap, 0))
+	if (__builtin_expect(idx + 8 + len > h->cap, 0))
 		return bcast_msg_read_slow_(m, buf, cap);
 	bcast_copy_small_(buf, h->data + idx + 8, len);
 	if (__builtin_expect(!bcast_intact_(h, m->pos), 0))

@@ -85,8 +85,8 @@ struct bcast_writer {
 
 struct bcast_reader {
 	/* First: what bcast.h's in-line lazy reads use, by either name (data,
-	 * claimed, cap, mask, mtu, need_resync, orphans_lost, settled_any,
-	 * settled_last, pos, seq, bytes, st). */
+	 * claimed, cap, mask, mtu, inline_max, need_resync, orphans_lost,
+	 * settled_any, settled_last, pos, seq, bytes, st). */
 	union {
 		struct bcast_reader_hot_ hot_;
 		struct {
@@ -95,7 +95,6 @@ struct bcast_reader {
 	};
 	struct bcast_ring *r;
 	const struct bcast_ring_hdr *hdr;
-	uint32_t inline_max;	/* bcast_receive's own copy: up to this */
 	uint64_t known_committed; /* last committed loaded by the fast path */
 	bool resync_latest;
 	bool from_oldest;

@@ -456,22 +456,22 @@ active proctype Writer()
 	k = 1;
 	do
 	:: k <= M ->
-		/* commit_position(), writer.c:133-151, the end of every
+		/* commit_position(), writer.c:134-152, the end of every
 		 * publish.  Line 131: store_release(&h->committed, pos) */
 		STORE(WCPU, A_COMMITTED, k);
 #ifndef NO_WRITER_FENCE
-		/* writer.c:143-146: a compiler barrier with membarrier,
+		/* writer.c:144-147: a compiler barrier with membarrier,
 		 * else fence_full() */
 		if
 		:: membarrier -> skip
 		:: else -> d_step { DRAIN(WCPU) }
 		fi;
 #endif
-		/* writer.c:147 load_relaxed(&h->need_wakeup) */
+		/* writer.c:148 load_relaxed(&h->need_wakeup) */
 		d_step { LOAD(WCPU, A_NEED, v) };
 		if
 		:: v ->
-			/* notify(), writer.c:114-126; line 90:
+			/* notify(), writer.c:114-127; line 90:
 			 * readers_fence_for_us() reads reader_flags */
 			if
 			:: atomic { membarrier && !(REGISTERED && !no_mb) ->

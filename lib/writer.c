@@ -119,6 +119,7 @@ static __attribute__((noinline)) int notify(struct bcast_writer *w)
 		w->membarrier = false;
 		store_relaxed(&w->hdr->writer_flags, 0);
 		fence_full();
+		refresh_fast_path(w);
 	}
 	wake_readers(w->r);
 	w->st.notifies++;
@@ -151,15 +152,17 @@ static inline int commit_position(struct bcast_writer *w,
 
 /*
  * What bcast_publish() may do without a call: messages up to fast_limit - 1
- * bytes (0 while a claim is open or commits are deferred), ending at or
- * before fast_end (the frontier, and the end of the lap).
+ * bytes, ending at or before fast_end (the frontier, and the end of the
+ * lap).  fast_limit is 0 while a claim is open, commits are deferred or
+ * readers do not fence for us: the fast path never fences.
  */
 static void refresh_fast_path(struct bcast_writer *w)
 {
 	uint64_t lap_end = (w->pos & ~w->mask) + w->cap;
 
 	w->fast_end = w->claimed < lap_end ? w->claimed : lap_end;
-	w->fast_limit = w->claim_open || w->deferred ? 0 : (size_t)w->mtu + 1;
+	w->fast_limit = w->claim_open || w->deferred || !w->membarrier ?
+			0 : (size_t)w->mtu + 1;
 }
 
 /* Publish everything written so far, deferred frames included. */
@@ -361,17 +364,16 @@ static __attribute__((noinline)) int publish_general(struct bcast_writer *w,
  */
 static __attribute__((noinline)) int publish_large(struct bcast_writer *w,
 						   const void *p, size_t len,
-						   uint32_t type, uint64_t end)
+						   uint32_t type, uint64_t end,
+						   unsigned char *frame)
 {
-	unsigned char *frame = w->data + (w->pos & w->mask);
-
 	store_relaxed((uint64_t *)frame,
 		      frame_word((uint32_t)len, BCAST_FRAME_FIN, type));
 	w->pos = end;
 	w->seq++;
 	w->bytes += len;
 	memcpy(frame + BCAST_FRAME_HDR, p, len);
-	return commit_position(w, w->hdr, w->pos, w->membarrier);
+	return commit_position(w, w->hdr, w->pos, true);
 }
 
 /*
@@ -387,7 +389,6 @@ BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 	struct bcast_ring_hdr *h;
 	unsigned char *frame;
 	uint64_t pos, end;
-	bool membarrier;
 
 	if (unlikely(!w || !p || len >= w->fast_limit))
 		return publish_general(w, p, len, type);
@@ -395,18 +396,17 @@ BCAST_EXPORT int bcast_publish(struct bcast_writer *w, const void *p,
 	end = pos + frame_total((uint32_t)len);
 	if (unlikely(end > w->fast_end))
 		return publish_general(w, p, len, type);
-	if (len > BCAST_INLINE_COPY)
-		return publish_large(w, p, len, type, end);
 	frame = w->data + (pos & w->mask);
+	if (len > BCAST_INLINE_COPY)
+		return publish_large(w, p, len, type, end, frame);
 	h = w->hdr;
-	membarrier = w->membarrier;
 	w->pos = end;
 	w->seq++;
 	w->bytes += len;
 	store_relaxed((uint64_t *)frame,
 		      frame_word((uint32_t)len, BCAST_FRAME_FIN, type));
 	bcast_copy_small_(frame + BCAST_FRAME_HDR, p, len);
-	return commit_position(w, h, end, membarrier);
+	return commit_position(w, h, end, true);
 }
 
 BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
