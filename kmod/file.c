@@ -208,16 +208,18 @@ static __poll_t bcast_writer_events(u64 ws, const struct bcast_armed *a)
 	return mask;
 }
 
-static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
+/*
+ * What a reader file reports, per its last ARM.  The caller is already on
+ * the ring's wait queue (poll_wait(), prepare_to_wait_event()): the
+ * barrier here orders that queueing before the loads of the writer state,
+ * and the one in bcast_reader_ready() before the loads of committed.
+ */
+static __poll_t bcast_reader_events(struct bcast_file *bf)
 {
-	struct bcast_file *bf = file->private_data;
 	struct bcast_ring *ring = bf->ring;
 	struct bcast_armed a;
 	__poll_t mask = 0;
 
-	if (bf->writer)
-		return EPOLLOUT | EPOLLWRNORM;
-	poll_wait(file, &ring->wq, wait);
 	spin_lock(&bf->arm_lock);
 	a = bf->armed;
 	spin_unlock(&bf->arm_lock);
@@ -225,8 +227,6 @@ static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
 	 * A NOTIFY since the reader armed cleared need_wakeup: re-arming here
 	 * would do without the reader's own barrier (its membarrier() may be
 	 * what stands in for the writer's fence), so let it re-arm itself.
-	 * Otherwise the barrier in bcast_reader_ready() also orders the
-	 * queueing before the loads of the writer state.
 	 */
 	smp_mb();
 	if (atomic_long_read(&ring->notifies) != a.notifies ||
@@ -234,6 +234,49 @@ static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask | bcast_writer_events(atomic64_read(&ring->writer_state),
 					  &a);
+}
+
+static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct bcast_file *bf = file->private_data;
+
+	if (bf->writer)
+		return EPOLLOUT | EPOLLWRNORM;
+	poll_wait(file, &bf->ring->wq, wait);
+	return bcast_reader_events(bf);
+}
+
+/*
+ * Reader: sleep until poll() would report something, or for at most
+ * timeout_ns (forever if negative): poll() for this one file without a
+ * poll table, so that a wake-up costs what a blocking read() does.
+ */
+static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
+{
+	struct bcast_ring *ring = bf->ring;
+	struct bcast_wait arg;
+	__poll_t mask = 0;
+	long rc;
+
+	if (bf->writer)
+		return -EPERM;
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.reserved)
+		return -EINVAL;
+	if (arg.timeout_ns < 0)
+		rc = wait_event_interruptible(ring->wq,
+					      (mask = bcast_reader_events(bf)));
+	else
+		rc = wait_event_interruptible_hrtimeout(ring->wq,
+					(mask = bcast_reader_events(bf)),
+					ns_to_ktime(arg.timeout_ns));
+	if (rc == -ETIME)
+		return 0;
+	/* No restart: the time already slept would count twice. */
+	if (rc)
+		return -EINTR;
+	return (__force long)mask;
 }
 
 static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
@@ -377,6 +420,8 @@ static long bcast_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bcast_ioc_info(bf, uarg);
 	case BCAST_IOC_OPEN_READER:
 		return bcast_ioc_open_reader(bf);
+	case BCAST_IOC_WAIT:
+		return bcast_ioc_wait(bf, uarg);
 	default:
 		return -ENOTTY;
 	}

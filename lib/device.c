@@ -248,8 +248,15 @@ int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags)
 	return rc < 0 ? -errno : rc;
 }
 
-/* Sleep on an armed reader file: DEVICE_POLL_*, or -EINTR on a signal. */
-int device_poll(int fd, int ms)
+static int device_poll_events(unsigned events)
+{
+	if ((events & POLLHUP) && !(events & (POLLIN | POLLPRI)))
+		return DEVICE_POLL_HANGUP;
+	return DEVICE_POLL_WOKEN;
+}
+
+/* A module older than BCAST_IOC_WAIT: poll() the one file instead. */
+static int device_poll_file(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI };
 	int rc = poll(&p, 1, ms);
@@ -258,7 +265,32 @@ int device_poll(int fd, int ms)
 		return -errno;
 	if (!rc)
 		return DEVICE_POLL_TIMEOUT;
-	if ((p.revents & POLLHUP) && !(p.revents & (POLLIN | POLLPRI)))
-		return DEVICE_POLL_HANGUP;
-	return DEVICE_POLL_WOKEN;
+	return device_poll_events((unsigned)p.revents);
+}
+
+/*
+ * Sleep on an armed reader file for at most `ms` (forever if negative):
+ * DEVICE_POLL_*, or -EINTR on a signal.  BCAST_IOC_WAIT is that poll()
+ * with less to undo on waking.
+ */
+int device_poll(int fd, int ms)
+{
+	static int no_wait_ioctl;
+	struct bcast_wait arg = {
+		.timeout_ns = ms < 0 ? -1 : (int64_t)ms * 1000000,
+	};
+	int rc;
+
+	if (__atomic_load_n(&no_wait_ioctl, __ATOMIC_RELAXED))
+		return device_poll_file(fd, ms);
+	rc = ioctl(fd, BCAST_IOC_WAIT, &arg);
+	if (rc < 0 && errno == ENOTTY) {
+		__atomic_store_n(&no_wait_ioctl, 1, __ATOMIC_RELAXED);
+		return device_poll_file(fd, ms);
+	}
+	if (rc < 0)
+		return -errno;
+	if (!rc)
+		return DEVICE_POLL_TIMEOUT;
+	return device_poll_events((unsigned)rc);
 }

@@ -92,15 +92,22 @@ static inline int drain(struct bcast_reader *rd, int *last)
 	return n;
 }
 
-/* Make membarrier() fail with EPERM in this process, as a seccomp
- * profile that does not allow it would. */
-static inline int forbid_membarrier(void)
+/*
+ * From now on system call `nr` fails with `err` in this process, as a
+ * seccomp profile that does not allow it would; with `cmd` >= 0, only
+ * when its second argument's low 32 bits are `cmd` (an ioctl command).
+ */
+static inline int refuse_syscall(int nr, long long cmd, int err)
 {
 	struct sock_filter filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)cmd,
+			 0, cmd < 0 ? 0 : 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
@@ -108,6 +115,12 @@ static inline int forbid_membarrier(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Make membarrier() fail with EPERM in this process. */
+static inline int forbid_membarrier(void)
+{
+	return refuse_syscall(SYS_membarrier, -1, EPERM);
 }
 
 /*

@@ -177,6 +177,10 @@ struct bcast_ring_hdr {
  *	cannot stand in for the writer's barrier (its membarrier() failed):
  *	the kernel sets BCAST_READERS_NO_MEMBARRIER in reader_flags for it,
  *	and the writer fences its publishes from its next wake-up on.
+ * BCAST_IOC_WAIT (reader): sleep until poll() would report an event (as
+ *	armed), or for at most timeout_ns (forever if negative); returns
+ *	the poll() events, 0 on timeout, -EINTR on a signal (not restarted).
+ *	The same sleep as poll() on this one file, with less work on waking.
  * BCAST_IOC_NOTIFY (writer): clear need_wakeup and wake every poller and
  *	registered eventfd; costs the writer O(1) whatever the number of
  *	readers (wake-ups of many readers are handed to a kernel worker).
@@ -215,6 +219,11 @@ struct bcast_arm {
 #define BCAST_ARM_NO_MEMBARRIER	0x2	/* the reader's membarrier() failed: set
 					 * BCAST_READERS_NO_MEMBARRIER for it */
 
+struct bcast_wait {
+	__s64 timeout_ns;		/* < 0: no timeout */
+	__u64 reserved;			/* must be 0 */
+};
+
 struct bcast_dev_info {
 	__u64 capacity;			/* data bytes */
 	__u64 map_size;			/* bytes to mmap from offset 0 */
@@ -231,5 +240,6 @@ struct bcast_dev_info {
 #define BCAST_IOC_SET_EVENTFD	_IOW(BCAST_IOC_MAGIC, 0x12, __s32)
 #define BCAST_IOC_INFO		_IOR(BCAST_IOC_MAGIC, 0x13, struct bcast_dev_info)
 #define BCAST_IOC_OPEN_READER	_IO(BCAST_IOC_MAGIC, 0x14)
+#define BCAST_IOC_WAIT		_IOW(BCAST_IOC_MAGIC, 0x15, struct bcast_wait)
 
 #endif /* _UAPI_LINUX_BCAST_H */

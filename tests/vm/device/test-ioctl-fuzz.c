@@ -4,11 +4,13 @@
  * closes on the control device and on rings, with random commands, sizes,
  * pointers and flags.  Passes if every call returns (no hang), the kernel
  * stays sane (the VM runner fails on any BUG/WARNING/Oops), and a ring still
- * works afterwards.
+ * works afterwards.  A tick every 5 ms interrupts what may sleep on purpose
+ * (BCAST_IOC_WAIT with a random timeout): it must return -EINTR then.
  */
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include "common.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -54,12 +56,17 @@ static void *random_pointer(void)
 	}
 }
 
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
 static unsigned long random_cmd(void)
 {
 	static const unsigned long cmds[] = {
 		BCAST_CTL_CREATE, BCAST_CTL_DESTROY, BCAST_IOC_ARM,
 		BCAST_IOC_NOTIFY, BCAST_IOC_SET_EVENTFD, BCAST_IOC_INFO,
-		BCAST_IOC_OPEN_READER,
+		BCAST_IOC_OPEN_READER, BCAST_IOC_WAIT,
 	};
 
 	if (next() % 4)
@@ -80,9 +87,14 @@ int main(void)
 	int fds[MAX_FDS], ctl, i;
 	struct { void *p; size_t len; } maps[MAX_MAPS] = { { 0 } };
 	long n, done[5] = { 0 };
+	struct sigaction tick = { .sa_handler = on_tick };	/* no SA_RESTART */
+	struct itimerval every_5ms = { { 0, 5000 }, { 0, 5000 } };
 	unsigned minor;
 
 	signal(SIGSEGV, SIG_IGN);	/* never touched; a fault would kill */
+	if (sigaction(SIGALRM, &tick, NULL) ||
+	    setitimer(ITIMER_REAL, &every_5ms, NULL))
+		return 1;
 	printf("TAP version 13\n1..2\n");
 	page = sysconf(_SC_PAGESIZE);
 	scratch = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
@@ -155,6 +167,8 @@ int main(void)
 		}
 		}
 	}
+	every_5ms = (struct itimerval){ { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &every_5ms, NULL);
 	printf("# %ld calls: %ld opens, %ld mmaps, %ld ioctls (%ld readers opened by ioctl), %ld destroys\n",
 	       calls, done[0], done[1], done[2], done[3], done[4]);
 	printf("ok 1 - %ld random calls returned\n", calls);

@@ -5,18 +5,17 @@
  * no CPU, until the next writer publishes; a reader's wake-up file is the
  * ring it maps even after its node was destroyed and the minor reused; a
  * writer opened through the library takes no page fault on its first lap;
- * a reader whose membarrier() is forbidden still loses no wake-up.
+ * a reader whose membarrier() is forbidden still loses no wake-up; where
+ * BCAST_IOC_WAIT is refused as by a module without it, bcast_wait()
+ * sleeps in poll() and loses no wake-up either.
  */
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
 #include "../../waiting.h"
-
-
-
-
 
 struct later {
 	const char *name;
@@ -146,33 +145,59 @@ TEST(a_writer_takes_no_page_fault_on_its_first_lap)
 
 
 
-TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
+/*
+ * 2,000 blocking round trips between two device rings, created afresh:
+ * this process writes `ping` and reads `pong`; a child, restricted by
+ * `restrict_child` first (non-zero: its exit code), answers.  0 when every
+ * round trip completed, no wake-up was missed and the child exited 0.
+ */
+static int ping_a_restricted_child(const char *ping, const char *pong_name,
+				   int (*restrict_child)(const char *ping))
 {
 	struct bcast_ring_opts o = { .size = 1 << 16 };
-	const struct bcast_ring_hdr *h;
-	struct bcast_ring_info info;
-	struct bcast_ring *a, *b, *look;
+	struct bcast_ring *a, *b;
 	uint64_t missed = 0;
-	int status;
+	int status, rc;
 	pid_t pid;
 
-	bcast_ring_destroy("mbping");
-	bcast_ring_destroy("mbpong");
-	ASSERT_EQ(0, bcast_ring_create("mbping", &o, &a));
-	ASSERT_EQ(0, bcast_ring_create("mbpong", &o, &b));
+	bcast_ring_destroy(ping);
+	bcast_ring_destroy(pong_name);
+	if (bcast_ring_create(ping, &o, &a) ||
+	    bcast_ring_create(pong_name, &o, &b))
+		return -1;
 	bcast_ring_close(a);
 	bcast_ring_close(b);
 	pid = fork();
 	if (!pid) {
-		if (forbid_membarrier())
-			_exit(9);
-		_exit(pong("mbping", "mbpong", 2000, 1, &missed) || missed);
+		rc = restrict_child(ping);
+		if (rc)
+			_exit(rc);
+		_exit(pong(ping, pong_name, 2000, 1, &missed) || missed);
 	}
-	EXPECT_EQ(0, pong("mbpong", "mbping", 2000, 0, &missed));
-	EXPECT_EQ(0, missed);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	if (pid < 0)
+		return -2;
+	rc = pong(pong_name, ping, 2000, 0, &missed);
+	if (waitpid(pid, &status, 0) != pid)
+		return -3;
+	if (rc || missed)
+		return -4;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -5;
+}
+
+static int without_membarrier(const char *ping)
+{
+	(void)ping;
+	return forbid_membarrier() ? 9 : 0;
+}
+
+TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
+{
+	const struct bcast_ring_hdr *h;
+	struct bcast_ring_info info;
+	struct bcast_ring *look;
+
+	ASSERT_EQ(0, ping_a_restricted_child("mbping", "mbpong",
+					     without_membarrier));
 	/* The reader of mbping could not call membarrier(): the kernel
 	 * said so for it, and its writer went back to fencing. */
 	ASSERT_EQ(0, bcast_ring_open("mbping", BCAST_RDONLY, &look));
@@ -186,6 +211,35 @@ TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
 	bcast_ring_close(look);
 	EXPECT_EQ(0, bcast_ring_destroy("mbping"));
 	EXPECT_EQ(0, bcast_ring_destroy("mbpong"));
+}
+
+/* The wait ioctl refused as by an older module, and shown to be. */
+static int without_wait_ioctl(const char *ping)
+{
+	struct bcast_wait arg = { .timeout_ns = 0 };
+	struct bcast_reader *rd;
+	struct bcast_ring *look;
+
+	if (refuse_syscall(SYS_ioctl, BCAST_IOC_WAIT, ENOTTY))
+		return 9;
+	if (bcast_ring_open(ping, BCAST_RDONLY, &look) ||
+	    bcast_reader_open(look, BCAST_FROM_LATEST, &rd))
+		return 7;
+	if (ioctl(bcast_reader_fd(rd), BCAST_IOC_WAIT, &arg) != -1 ||
+	    errno != ENOTTY)
+		return 8;
+	bcast_reader_close(rd);
+	bcast_ring_close(look);
+	return 0;
+}
+
+/* bcast_wait() on a module that does not know BCAST_IOC_WAIT: poll(). */
+TEST(without_the_wait_ioctl_wait_sleeps_in_poll)
+{
+	ASSERT_EQ(0, ping_a_restricted_child("nwping", "nwpong",
+					     without_wait_ioctl));
+	EXPECT_EQ(0, bcast_ring_destroy("nwping"));
+	EXPECT_EQ(0, bcast_ring_destroy("nwpong"));
 }
 
 TEST_HARNESS_MAIN
