@@ -43,7 +43,7 @@ static int bcast_ctl_check_size(u64 size)
 
 /* Map the request's owner into kernel ids and check who may ask for it. */
 static int bcast_ctl_owner(const struct bcast_ctl_create *req,
-			   struct bcast_ring_params *p)
+			   struct bcast_kring_params *p)
 {
 	p->uid = make_kuid(current_user_ns(), req->uid);
 	p->gid = make_kgid(current_user_ns(), req->gid);
@@ -59,7 +59,7 @@ static int bcast_ctl_owner(const struct bcast_ctl_create *req,
 }
 
 static int bcast_ctl_params(const struct bcast_ctl_create *req,
-			    struct bcast_ring_params *p)
+			    struct bcast_kring_params *p)
 {
 	int err;
 
@@ -81,8 +81,8 @@ static int bcast_ctl_params(const struct bcast_ctl_create *req,
 static long bcast_ctl_create(struct bcast_ctl_create __user *ureq)
 {
 	struct bcast_ctl_create req;
-	struct bcast_ring_params p;
-	struct bcast_ring *ring;
+	struct bcast_kring_params p;
+	struct bcast_kring *ring;
 	int err;
 
 	if (copy_from_user(&req, ureq, sizeof(req)))
@@ -90,17 +90,17 @@ static long bcast_ctl_create(struct bcast_ctl_create __user *ureq)
 	err = bcast_ctl_params(&req, &p);
 	if (err)
 		return err;
-	err = bcast_ring_create(&p, &ring);
+	err = bcast_kring_create(&p, &ring);
 	if (err)
 		return err;
 	if (put_user(ring->minor, &ureq->minor)) {
 		/* Undo this ring only: by now the name may be another's. */
 		pr_info("ring '%s': cannot return its minor to the creator: %s\n",
-			ring->name, bcast_ring_withdraw(ring) ?
+			ring->name, bcast_kring_withdraw(ring) ?
 			"removed" : "already destroyed");
 		err = -EFAULT;
 	}
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 	return err;
 }
 
@@ -112,7 +112,7 @@ static long bcast_ctl_destroy(struct bcast_ctl_destroy __user *ureq)
 		return -EFAULT;
 	if (!bcast_name_valid(req.name, sizeof(req.name)))
 		return -EINVAL;
-	return bcast_ring_destroy(req.name, bcast_ctl_admin());
+	return bcast_kring_destroy(req.name, bcast_ctl_admin());
 }
 
 static long bcast_ctl_ioctl(struct file *file, unsigned int cmd,

@@ -25,7 +25,7 @@
 
 #include "internal.h"
 
-static struct bcast_file *bcast_file_alloc(struct bcast_ring *ring)
+static struct bcast_file *bcast_file_alloc(struct bcast_kring *ring)
 {
 	struct bcast_file *bf = kzalloc(sizeof(*bf), GFP_KERNEL_ACCOUNT);
 
@@ -37,7 +37,7 @@ static struct bcast_file *bcast_file_alloc(struct bcast_ring *ring)
 	return bf;
 }
 
-static int bcast_writer_attach(struct bcast_ring *ring)
+static int bcast_writer_attach(struct bcast_kring *ring)
 {
 	struct bcast_ring_hdr *h = ring->hdr;
 	u64 ws, epoch;
@@ -69,7 +69,7 @@ static int bcast_writer_attach(struct bcast_ring *ring)
 }
 
 /* The writer's file is gone: closed, last mapping unmapped, or a crash. */
-static void bcast_writer_detach(struct bcast_ring *ring)
+static void bcast_writer_detach(struct bcast_kring *ring)
 {
 	struct bcast_ring_hdr *h = ring->hdr;
 	u64 ws;
@@ -87,7 +87,7 @@ static void bcast_writer_detach(struct bcast_ring *ring)
 }
 
 /* Count a reader, up to max_readers: -ENOSPC beyond. */
-static int bcast_reader_attach(struct bcast_ring *ring, struct bcast_file *bf)
+static int bcast_reader_attach(struct bcast_kring *ring, struct bcast_file *bf)
 {
 	unsigned int max = READ_ONCE(bcast_max_readers);
 
@@ -105,7 +105,7 @@ static int bcast_reader_attach(struct bcast_ring *ring, struct bcast_file *bf)
 	return 0;
 }
 
-static void bcast_reader_detach(struct bcast_ring *ring, struct bcast_file *bf)
+static void bcast_reader_detach(struct bcast_kring *ring, struct bcast_file *bf)
 {
 	struct eventfd_ctx *efd;
 
@@ -126,14 +126,14 @@ static void bcast_reader_detach(struct bcast_ring *ring, struct bcast_file *bf)
 
 static int bcast_open(struct inode *inode, struct file *file)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	struct bcast_file *bf;
 	int err;
 
 	/* The writer maps its ring read-write: it needs read access too. */
 	if (!(file->f_mode & FMODE_READ))
 		return -EINVAL;
-	ring = bcast_ring_get(iminor(inode), inode->i_cdev);
+	ring = bcast_kring_get(iminor(inode), inode->i_cdev);
 	if (!ring)
 		return -ENODEV;
 	bf = bcast_file_alloc(ring);
@@ -155,21 +155,21 @@ static int bcast_open(struct inode *inode, struct file *file)
 free:
 	kfree(bf);
 put:
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 	return err;
 }
 
 static int bcast_release(struct inode *inode, struct file *file)
 {
 	struct bcast_file *bf = file->private_data;
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 
 	if (bf->writer)
 		bcast_writer_detach(ring);
 	else
 		bcast_reader_detach(ring, bf);
 	kfree(bf);
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 	return 0;
 }
 
@@ -177,7 +177,7 @@ static int bcast_release(struct inode *inode, struct file *file)
  * need_wakeup first when it has not, so the writer's next commit calls
  * NOTIFY.
  */
-static bool bcast_reader_ready(struct bcast_ring *ring, u64 pos)
+static bool bcast_reader_ready(struct bcast_kring *ring, u64 pos)
 {
 	/* Order poll_wait()'s queueing before the loads of committed. */
 	smp_mb();
@@ -216,7 +216,7 @@ static __poll_t bcast_writer_events(u64 ws, const struct bcast_armed *a)
  */
 static __poll_t bcast_reader_events(struct bcast_file *bf)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	struct bcast_armed a;
 	__poll_t mask = 0;
 
@@ -253,8 +253,8 @@ static __poll_t bcast_poll(struct file *file, struct poll_table_struct *wait)
  */
 static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 {
-	struct bcast_ring *ring = bf->ring;
-	struct bcast_wait arg;
+	struct bcast_kring *ring = bf->ring;
+	struct bcast_wait_arg arg;
 	__poll_t mask = 0;
 	long rc;
 
@@ -281,7 +281,7 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 
 static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	struct bcast_arm arm;
 
 	if (bf->writer)
@@ -312,7 +312,7 @@ static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 
 static long bcast_ioc_notify(struct bcast_file *bf)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 
 	if (!bf->writer)
 		return -EPERM;
@@ -330,7 +330,7 @@ static long bcast_ioc_notify(struct bcast_file *bf)
 /* Reader: signal eventfd @fd on every wake-up; -1 unregisters. */
 static long bcast_ioc_set_eventfd(struct bcast_file *bf, void __user *uarg)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	struct eventfd_ctx *efd = NULL, *old;
 	__s32 fd;
 
@@ -363,7 +363,7 @@ static long bcast_ioc_set_eventfd(struct bcast_file *bf, void __user *uarg)
 
 static long bcast_ioc_info(struct bcast_file *bf, void __user *uarg)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	struct bcast_dev_info info;
 
 	memset(&info, 0, sizeof(info));
@@ -383,7 +383,7 @@ static long bcast_ioc_info(struct bcast_file *bf, void __user *uarg)
  */
 static long bcast_ioc_open_reader(struct bcast_file *bf)
 {
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	struct bcast_file *nbf;
 	int fd;
 
@@ -398,7 +398,7 @@ static long bcast_ioc_open_reader(struct bcast_file *bf)
 	if (fd >= 0)
 		return fd;
 	bcast_reader_detach(ring, nbf);
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 free:
 	kfree(nbf);
 	return fd;

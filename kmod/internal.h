@@ -68,7 +68,7 @@ static inline bool bcast_mem_huge(const struct bcast_mem *mem)
 }
 
 /* What a ring is created with (ctl ioctl or the rings= parameter). */
-struct bcast_ring_params {
+struct bcast_kring_params {
 	const char *name;
 	u64 size;			/* data capacity */
 	bool hugepage;			/* try 2 MiB pages */
@@ -99,7 +99,7 @@ static inline u64 bcast_ws_epoch(u64 ws)
  * device), one per open file (mappings hold their file), one while its
  * wake work is queued.  The memory goes with the last reference.
  */
-struct bcast_ring {
+struct bcast_kring {
 	struct kref kref;
 	char name[BCAST_NAME_MAX];
 	u64 capacity;
@@ -143,7 +143,7 @@ struct bcast_armed {
 
 /* An open /dev/bcastN, or a reader made by BCAST_IOC_OPEN_READER. */
 struct bcast_file {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	bool writer;
 	spinlock_t arm_lock;		/* armed, read whole by poll */
 	struct bcast_armed armed;
@@ -155,19 +155,19 @@ struct bcast_file {
 extern struct mutex bcast_lock;
 extern dev_t bcast_devt;
 bool bcast_name_valid(const char *name, size_t max);
-int bcast_ring_create(const struct bcast_ring_params *p,
-		      struct bcast_ring **out);
-bool bcast_ring_withdraw(struct bcast_ring *ring);
-int bcast_ring_destroy(const char *name, bool any);
-void bcast_ring_destroy_all(void);
-struct bcast_ring *bcast_ring_get(unsigned int minor, struct cdev *cdev);
-void bcast_ring_put(struct bcast_ring *ring);
+int bcast_kring_create(const struct bcast_kring_params *p,
+		       struct bcast_kring **out);
+bool bcast_kring_withdraw(struct bcast_kring *ring);
+int bcast_kring_destroy(const char *name, bool any);
+void bcast_kring_destroy_all(void);
+struct bcast_kring *bcast_kring_get(unsigned int minor, struct cdev *cdev);
+void bcast_kring_put(struct bcast_kring *ring);
 
 /* sysfs.c */
 int bcast_class_register(void);
 void bcast_class_unregister(void);
-int bcast_device_add(struct bcast_ring *ring);
-void bcast_device_del(struct bcast_ring *ring);
+int bcast_device_add(struct bcast_kring *ring);
+void bcast_device_del(struct bcast_kring *ring);
 
 /* file.c */
 extern const struct file_operations bcast_fops;
@@ -175,8 +175,8 @@ extern const struct file_operations bcast_fops;
 /* wake.c */
 int bcast_wake_init(void);
 void bcast_wake_exit(void);
-void bcast_wake_ring_init(struct bcast_ring *ring);
-void bcast_wake(struct bcast_ring *ring, __poll_t mask);
+void bcast_wake_ring_init(struct bcast_kring *ring);
+void bcast_wake(struct bcast_kring *ring, __poll_t mask);
 
 /* mmap.c */
 int bcast_mmap(struct file *file, struct vm_area_struct *vma);

@@ -151,7 +151,7 @@ static int __init bcast_check_params(void)
 
 static int __init bcast_create_one(const char *name)
 {
-	struct bcast_ring_params p = {
+	struct bcast_kring_params p = {
 		.name = name,
 		.size = ring_size,
 		.hugepage = bcast_hugepage,
@@ -159,7 +159,7 @@ static int __init bcast_create_one(const char *name)
 		.uid = GLOBAL_ROOT_UID,
 		.gid = GLOBAL_ROOT_GID,
 	};
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	int err;
 
 	if (!bcast_name_valid(name, BCAST_NAME_MAX)) {
@@ -167,12 +167,12 @@ static int __init bcast_create_one(const char *name)
 		       name, BCAST_NAME_MAX - 1);
 		return -EINVAL;
 	}
-	err = bcast_ring_create(&p, &ring);
+	err = bcast_kring_create(&p, &ring);
 	if (err) {
 		pr_err("rings=: cannot create ring '%s': %d\n", name, err);
 		return err;
 	}
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 	return 0;
 }
 
@@ -227,7 +227,7 @@ static int __init bcast_init(void)
 	return 0;
 
 destroy_rings:
-	bcast_ring_destroy_all();
+	bcast_kring_destroy_all();
 	bcast_class_unregister();
 unregister_region:
 	unregister_chrdev_region(bcast_devt, bcast_max_rings);
@@ -239,7 +239,7 @@ wake_exit:
 static void __exit bcast_exit(void)
 {
 	bcast_ctl_unregister();
-	bcast_ring_destroy_all();
+	bcast_kring_destroy_all();
 	bcast_class_unregister();
 	unregister_chrdev_region(bcast_devt, bcast_max_rings);
 	/* Queued wake-ups hold the last references of their rings. */

@@ -62,7 +62,7 @@ static u64 bcast_fault_off(const struct vm_fault *vmf)
  * time, not after the head of the vma was unmapped.)
  */
 static bool bcast_pmd_range(const struct vm_area_struct *vma,
-			    const struct bcast_ring *ring, unsigned long addr)
+			    const struct bcast_kring *ring, unsigned long addr)
 {
 	unsigned long haddr = addr & PMD_MASK;
 	/* The address ring offset 0 has (or would have) in this vma. */
@@ -80,7 +80,7 @@ static bool bcast_pmd_range(const struct vm_area_struct *vma,
 
 #if BCAST_PMD_MAPPINGS
 static vm_fault_t bcast_insert_pmd(struct vm_fault *vmf,
-				   struct bcast_ring *ring)
+				   struct bcast_kring *ring)
 {
 	unsigned long pfn = bcast_mem_pfn(&ring->mem,
 					  bcast_fault_off(vmf) & PMD_MASK);
@@ -104,7 +104,7 @@ static vm_fault_t bcast_huge_fault(struct vm_fault *vmf,
 {
 	bool pmd = pe_size == PE_SIZE_PMD;
 #endif
-	struct bcast_ring *ring = vmf->vma->vm_private_data;
+	struct bcast_kring *ring = vmf->vma->vm_private_data;
 
 	if (!pmd || bcast_fault_off(vmf) >= ring->mem.size ||
 	    !bcast_pmd_range(vmf->vma, ring, vmf->address))
@@ -113,7 +113,7 @@ static vm_fault_t bcast_huge_fault(struct vm_fault *vmf,
 }
 #else
 static vm_fault_t bcast_insert_pmd(struct vm_fault *vmf,
-				   struct bcast_ring *ring)
+				   struct bcast_kring *ring)
 {
 	return VM_FAULT_SIGBUS;		/* bcast_pmd_range() said no */
 }
@@ -121,7 +121,7 @@ static vm_fault_t bcast_insert_pmd(struct vm_fault *vmf,
 
 static vm_fault_t bcast_fault(struct vm_fault *vmf)
 {
-	struct bcast_ring *ring = vmf->vma->vm_private_data;
+	struct bcast_kring *ring = vmf->vma->vm_private_data;
 	u64 off = bcast_fault_off(vmf);
 	pmd_t pmd = READ_ONCE(*vmf->pmd);
 
@@ -163,7 +163,7 @@ static u64 bcast_mem_run(const struct bcast_mem *mem, u64 off, u64 max)
 }
 
 /* Install the PTEs of every range of @vma that takes no PMD. */
-static int bcast_populate(struct vm_area_struct *vma, struct bcast_ring *ring)
+static int bcast_populate(struct vm_area_struct *vma, struct bcast_kring *ring)
 {
 	unsigned long addr = vma->vm_start;
 	int err;
@@ -205,7 +205,7 @@ static int bcast_populate(struct vm_area_struct *vma, struct bcast_ring *ring)
 int bcast_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct bcast_file *bf = file->private_data;
-	struct bcast_ring *ring = bf->ring;
+	struct bcast_kring *ring = bf->ring;
 	unsigned long len = vma->vm_end - vma->vm_start;
 	vm_flags_t set = VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
 

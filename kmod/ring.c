@@ -53,7 +53,7 @@ bool bcast_name_valid(const char *name, size_t max)
 }
 
 /* The header the library's ring_format() writes, the magic last. */
-static void bcast_ring_format(struct bcast_ring *ring)
+static void bcast_kring_format(struct bcast_kring *ring)
 {
 	struct bcast_ring_hdr *h = ring->hdr;
 	u64 cap = ring->capacity;
@@ -72,9 +72,9 @@ static void bcast_ring_format(struct bcast_ring *ring)
 	smp_store_release(&h->magic, BCAST_RING_MAGIC);
 }
 
-static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
+static struct bcast_kring *bcast_kring_alloc(const struct bcast_kring_params *p)
 {
-	struct bcast_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
+	struct bcast_kring *ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
 
 	if (!ring)
 		return NULL;
@@ -95,7 +95,7 @@ static struct bcast_ring *bcast_ring_alloc(const struct bcast_ring_params *p)
 	return ring;
 }
 
-static int bcast_ring_alloc_mem(struct bcast_ring *ring)
+static int bcast_kring_alloc_mem(struct bcast_kring *ring)
 {
 	int err;
 
@@ -108,13 +108,13 @@ static int bcast_ring_alloc_mem(struct bcast_ring *ring)
 	ring->reader_flags = bcast_mem_addr(&ring->mem,
 					    offsetof(struct bcast_ring_hdr,
 						     reader_flags));
-	bcast_ring_format(ring);
+	bcast_kring_format(ring);
 	return 0;
 }
 
-static void bcast_ring_release(struct kref *kref)
+static void bcast_kring_release(struct kref *kref)
 {
-	struct bcast_ring *ring = container_of(kref, struct bcast_ring, kref);
+	struct bcast_kring *ring = container_of(kref, struct bcast_kring, kref);
 
 	WARN_ON_ONCE(bcast_ws_present(atomic64_read(&ring->writer_state)) ||
 		     ring->readers || ring->nr_efds);
@@ -122,15 +122,15 @@ static void bcast_ring_release(struct kref *kref)
 	kfree(ring);
 }
 
-void bcast_ring_put(struct bcast_ring *ring)
+void bcast_kring_put(struct bcast_kring *ring)
 {
-	kref_put(&ring->kref, bcast_ring_release);
+	kref_put(&ring->kref, bcast_kring_release);
 }
 
 /* Under bcast_lock.  Rings still being created count: names are unique. */
-static struct bcast_ring *bcast_ring_find(const char *name)
+static struct bcast_kring *bcast_kring_find(const char *name)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	int id;
 
 	idr_for_each_entry(&bcast_idr, ring, id)
@@ -140,12 +140,12 @@ static struct bcast_ring *bcast_ring_find(const char *name)
 }
 
 /* Claim the name and a minor, before any memory is allocated. */
-static int bcast_ring_reserve(struct bcast_ring *ring)
+static int bcast_kring_reserve(struct bcast_kring *ring)
 {
 	int id;
 
 	mutex_lock(&bcast_lock);
-	if (bcast_ring_find(ring->name)) {
+	if (bcast_kring_find(ring->name)) {
 		mutex_unlock(&bcast_lock);
 		return -EEXIST;
 	}
@@ -157,14 +157,14 @@ static int bcast_ring_reserve(struct bcast_ring *ring)
 	return 0;
 }
 
-static void bcast_ring_unreserve(struct bcast_ring *ring)
+static void bcast_kring_unreserve(struct bcast_kring *ring)
 {
 	mutex_lock(&bcast_lock);
 	idr_remove(&bcast_idr, ring->minor);
 	mutex_unlock(&bcast_lock);
 }
 
-static int bcast_cdev_add(struct bcast_ring *ring)
+static int bcast_cdev_add(struct bcast_kring *ring)
 {
 	struct cdev *cdev = cdev_alloc();
 	int err;
@@ -183,7 +183,7 @@ static int bcast_cdev_add(struct bcast_ring *ring)
 }
 
 /* Under bcast_lock: make /dev/bcastN appear. */
-static int bcast_ring_publish(struct bcast_ring *ring)
+static int bcast_kring_publish(struct bcast_kring *ring)
 {
 	int err;
 
@@ -201,38 +201,38 @@ static int bcast_ring_publish(struct bcast_ring *ring)
 }
 
 /* Under bcast_lock: the node goes, open files keep the ring. */
-static void bcast_ring_unpublish(struct bcast_ring *ring)
+static void bcast_kring_unpublish(struct bcast_kring *ring)
 {
 	ring->ready = false;
 	idr_remove(&bcast_idr, ring->minor);
 	bcast_device_del(ring);
 	cdev_del(ring->cdev);
 	ring->cdev = NULL;
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 }
 
 /*
  * Create and publish a ring.  On success *@out is the ring with a
- * reference for the caller (bcast_ring_put()), which may use it to
- * withdraw exactly this ring again (bcast_ring_withdraw()).
+ * reference for the caller (bcast_kring_put()), which may use it to
+ * withdraw exactly this ring again (bcast_kring_withdraw()).
  */
-int bcast_ring_create(const struct bcast_ring_params *p,
-		      struct bcast_ring **out)
+int bcast_kring_create(const struct bcast_kring_params *p,
+		       struct bcast_kring **out)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	int err;
 
-	ring = bcast_ring_alloc(p);
+	ring = bcast_kring_alloc(p);
 	if (!ring)
 		return -ENOMEM;
-	err = bcast_ring_reserve(ring);
+	err = bcast_kring_reserve(ring);
 	if (err)
 		goto put;
-	err = bcast_ring_alloc_mem(ring);
+	err = bcast_kring_alloc_mem(ring);
 	if (err)
 		goto unreserve;
 	mutex_lock(&bcast_lock);
-	err = bcast_ring_publish(ring);
+	err = bcast_kring_publish(ring);
 	if (!err)
 		kref_get(&ring->kref);	/* the caller's */
 	mutex_unlock(&bcast_lock);
@@ -245,9 +245,9 @@ int bcast_ring_create(const struct bcast_ring_params *p,
 	return 0;
 
 unreserve:
-	bcast_ring_unreserve(ring);
+	bcast_kring_unreserve(ring);
 put:
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 	return err;
 }
 
@@ -256,46 +256,46 @@ put:
  * whose result could not be handed back.  Another ring that has since
  * taken the name or the minor is left alone.
  */
-bool bcast_ring_withdraw(struct bcast_ring *ring)
+bool bcast_kring_withdraw(struct bcast_kring *ring)
 {
 	bool published;
 
 	mutex_lock(&bcast_lock);
 	published = ring->ready;
 	if (published)
-		bcast_ring_unpublish(ring);
+		bcast_kring_unpublish(ring);
 	mutex_unlock(&bcast_lock);
 	return published;
 }
 
 /* Without @any, only a ring whose node the caller (uid or euid) owns. */
-int bcast_ring_destroy(const char *name, bool any)
+int bcast_kring_destroy(const char *name, bool any)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	int err = 0;
 
 	mutex_lock(&bcast_lock);
-	ring = bcast_ring_find(name);
+	ring = bcast_kring_find(name);
 	if (!ring || !ring->ready)
 		err = -ENOENT;
 	else if (!any && !uid_eq(ring->uid, current_uid()) &&
 		 !uid_eq(ring->uid, current_euid()))
 		err = -EPERM;
 	else
-		bcast_ring_unpublish(ring);
+		bcast_kring_unpublish(ring);
 	mutex_unlock(&bcast_lock);
 	return err;
 }
 
-void bcast_ring_destroy_all(void)
+void bcast_kring_destroy_all(void)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 	int id;
 
 	mutex_lock(&bcast_lock);
 	idr_for_each_entry(&bcast_idr, ring, id)
 		if (ring->ready)
-			bcast_ring_unpublish(ring);
+			bcast_kring_unpublish(ring);
 	mutex_unlock(&bcast_lock);
 }
 
@@ -303,9 +303,9 @@ void bcast_ring_destroy_all(void)
  * A reference to the ring behind @minor, if it is still the one @cdev
  * (the inode's) belongs to: a destroyed ring's minor may be reused.
  */
-struct bcast_ring *bcast_ring_get(unsigned int minor, struct cdev *cdev)
+struct bcast_kring *bcast_kring_get(unsigned int minor, struct cdev *cdev)
 {
-	struct bcast_ring *ring;
+	struct bcast_kring *ring;
 
 	mutex_lock(&bcast_lock);
 	ring = idr_find(&bcast_idr, minor);

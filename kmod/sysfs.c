@@ -31,13 +31,13 @@
 #define BCAST_CONST_DEV struct device
 #endif
 
-static struct bcast_ring *dev_ring(const struct device *dev)
+static struct bcast_kring *dev_ring(const struct device *dev)
 {
 	return dev_get_drvdata(dev);
 }
 
 /* May the reading task open the ring's node for reading? */
-static bool bcast_may_read(const struct bcast_ring *ring)
+static bool bcast_may_read(const struct bcast_kring *ring)
 {
 	struct user_namespace *ns = current_user_ns();
 	umode_t mode = ring->mode;
@@ -55,9 +55,9 @@ static bool bcast_may_read(const struct bcast_ring *ring)
 }
 
 /* The ring of an attribute that only readers of the node may see. */
-static struct bcast_ring *dev_ring_private(const struct device *dev)
+static struct bcast_kring *dev_ring_private(const struct device *dev)
 {
-	struct bcast_ring *ring = dev_ring(dev);
+	struct bcast_kring *ring = dev_ring(dev);
 
 	return bcast_may_read(ring) ? ring : NULL;
 }
@@ -79,7 +79,7 @@ static DEVICE_ATTR_RO(size);
 static ssize_t hugepage_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 
 	if (!ring)
 		return -EACCES;
@@ -90,7 +90,7 @@ static DEVICE_ATTR_RO(hugepage);
 static ssize_t pmd_mappings_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 
 	if (!ring)
 		return -EACCES;
@@ -102,7 +102,7 @@ static DEVICE_ATTR_RO(pmd_mappings);
 static ssize_t writer_pid_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 	pid_t pid;
 
 	if (!ring)
@@ -117,7 +117,7 @@ static DEVICE_ATTR_RO(writer_pid);
 static ssize_t readers_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 
 	if (!ring)
 		return -EACCES;
@@ -128,7 +128,7 @@ static DEVICE_ATTR_RO(readers);
 static ssize_t committed_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 
 	if (!ring)
 		return -EACCES;
@@ -139,7 +139,7 @@ static DEVICE_ATTR_RO(committed);
 static ssize_t claimed_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	struct bcast_ring *ring = dev_ring_private(dev);
+	struct bcast_kring *ring = dev_ring_private(dev);
 
 	if (!ring)
 		return -EACCES;
@@ -169,7 +169,7 @@ static int bcast_dev_uevent(BCAST_CONST_DEV *dev, struct kobj_uevent_env *env)
 static char *bcast_devnode(BCAST_CONST_DEV *dev, umode_t *mode, kuid_t *uid,
 			   kgid_t *gid)
 {
-	struct bcast_ring *ring = dev_ring(dev);
+	struct bcast_kring *ring = dev_ring(dev);
 
 	if (mode)
 		*mode = ring->mode;
@@ -210,7 +210,7 @@ static void bcast_dev_release(struct device *dev)
 }
 
 /* Under bcast_lock. */
-int bcast_device_add(struct bcast_ring *ring)
+int bcast_device_add(struct bcast_kring *ring)
 {
 	struct device *dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	int err;
@@ -236,7 +236,7 @@ int bcast_device_add(struct bcast_ring *ring)
 }
 
 /* Under bcast_lock: no callback above runs after this returns. */
-void bcast_device_del(struct bcast_ring *ring)
+void bcast_device_del(struct bcast_kring *ring)
 {
 	device_unregister(ring->dev);
 	ring->dev = NULL;

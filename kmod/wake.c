@@ -68,7 +68,7 @@ static void bcast_eventfd_signal(struct eventfd_ctx *efd)
 }
 
 /* Under efd_lock; a worker may reschedule every so often. */
-static void bcast_signal_eventfds(struct bcast_ring *ring, bool resched)
+static void bcast_signal_eventfds(struct bcast_kring *ring, bool resched)
 {
 	struct bcast_file *bf;
 	unsigned int n = 0;
@@ -97,7 +97,7 @@ static bool bcast_wq_longer_than(struct wait_queue_head *wq, unsigned int max)
  * if the eventfd list is busy (a reader changing its eventfd, or the
  * worker signalling them): the caller never sleeps on that mutex.
  */
-static bool bcast_wake_inline(struct bcast_ring *ring, __poll_t mask)
+static bool bcast_wake_inline(struct bcast_kring *ring, __poll_t mask)
 {
 	unsigned long flags;
 	bool done = false;
@@ -121,8 +121,8 @@ out:
 
 static void bcast_wake_work(struct work_struct *work)
 {
-	struct bcast_ring *ring = container_of(work, struct bcast_ring,
-					       wake_work);
+	struct bcast_kring *ring = container_of(work, struct bcast_kring,
+						wake_work);
 	__poll_t mask = (__force __poll_t)atomic_xchg(&ring->wake_mask, 0);
 
 	if (mask) {
@@ -131,7 +131,7 @@ static void bcast_wake_work(struct work_struct *work)
 		bcast_signal_eventfds(ring, true);
 		mutex_unlock(&ring->efd_lock);
 	}
-	bcast_ring_put(ring);
+	bcast_kring_put(ring);
 }
 
 /*
@@ -149,14 +149,14 @@ static int bcast_wake_cpu(void)
 	return cpu < nr_cpu_ids ? cpu : self;
 }
 
-static void bcast_wake_defer(struct bcast_ring *ring, __poll_t mask)
+static void bcast_wake_defer(struct bcast_kring *ring, __poll_t mask)
 {
 	atomic_or((__force int)mask, &ring->wake_mask);
 	/* The mask before the PENDING test (see the comment at the top). */
 	smp_mb();
 	kref_get(&ring->kref);
 	if (!queue_work_on(bcast_wake_cpu(), bcast_wake_wq, &ring->wake_work))
-		bcast_ring_put(ring);	/* pending: it holds its own */
+		bcast_kring_put(ring);	/* pending: it holds its own */
 }
 
 /*
@@ -164,7 +164,7 @@ static void bcast_wake_defer(struct bcast_ring *ring, __poll_t mask)
  * caller holds a ring reference and has made the state change that the
  * wake-up announces.
  */
-void bcast_wake(struct bcast_ring *ring, __poll_t mask)
+void bcast_wake(struct bcast_kring *ring, __poll_t mask)
 {
 	/* The state change before the wake-up, inline or deferred. */
 	smp_mb();
@@ -172,7 +172,7 @@ void bcast_wake(struct bcast_ring *ring, __poll_t mask)
 		bcast_wake_defer(ring, mask);
 }
 
-void bcast_wake_ring_init(struct bcast_ring *ring)
+void bcast_wake_ring_init(struct bcast_kring *ring)
 {
 	init_waitqueue_head(&ring->wq);
 	INIT_WORK(&ring->wake_work, bcast_wake_work);

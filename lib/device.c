@@ -276,7 +276,7 @@ static int device_poll_file(int fd, int ms)
 int device_poll(int fd, int ms)
 {
 	static int no_wait_ioctl;
-	struct bcast_wait arg = {
+	struct bcast_wait_arg arg = {
 		.timeout_ns = ms < 0 ? -1 : (int64_t)ms * 1000000,
 	};
 	int rc;

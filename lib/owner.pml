@@ -673,11 +673,12 @@ end:	do
 		/* line 287 sleep_on_device(), 153-172: arm_device() (130-146),
 		 * BCAST_IOC_ARM with BCAST_ARM_WRITER_GONE for WRITER_NONE
 		 * (133) and the epoch, bf->armed under arm_lock,
-		 * file.c:255-262 */
+		 * file.c:298-305 */
 		a_gone = !live;
-		/* line 166 device_poll(): poll() calls bcast_poll() at once
-		 * and after every wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:261-262) needs no writer
+		/* line 166 device_poll(): BCAST_IOC_WAIT (or poll())
+		 * evaluates bcast_reader_events() at once and after every
+		 * wake-up: here at any moment.  EPOLLHUP alone
+		 * (DEVICE_POLL_HANGUP, lib/device.c:253-254) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1

@@ -267,9 +267,9 @@ static int take_fragment(struct bcast_reader *rd, const struct frame *f,
 	return 0;
 }
 
-static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
-			      const unsigned char *payload, void *buf,
-			      size_t cap, struct bcast_msg *info)
+static ssize_t deliver_frame(struct bcast_reader *rd, const struct frame *f,
+			     const unsigned char *payload, void *buf,
+			     size_t cap, struct bcast_msg *info)
 {
 	if (info) {
 		memset(info, 0, sizeof(*info));
@@ -297,15 +297,15 @@ static ssize_t receive_single(struct bcast_reader *rd, const struct frame *f,
 }
 
 /* reader_overrun() as a tail call from functions returning ssize_t. */
-static __attribute__((noinline)) ssize_t overrun(struct bcast_reader *rd)
+static __attribute__((noinline)) ssize_t report_overrun(struct bcast_reader *rd)
 {
 	return reader_overrun(rd);
 }
 
 /* Copy a checked single-frame message out, re-check, account for it. */
 static inline __attribute__((always_inline)) ssize_t
-take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
-	    uint64_t pos, uint64_t word, bool small)
+copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
+	 uint64_t pos, uint64_t word, bool small)
 {
 	uint32_t len = (uint32_t)word & BCAST_FRAME_LEN_MASK;
 	const unsigned char *src = rd->data + (pos & rd->mask) + BCAST_FRAME_HDR;
@@ -317,7 +317,7 @@ take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 		memcpy(buf, src, len);
 	racy_end();
 	if (unlikely(!bcast_intact_(&rd->hot_, pos)))
-		return overrun(rd);
+		return report_overrun(rd);
 	rd->orphans_lost = false;
 	rd->pos = pos + frame_total(len);
 	rd->seq++;
@@ -338,23 +338,14 @@ take_single(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 
 /* Larger messages: the same with memcpy(), out of the fast path's way. */
 static __attribute__((noinline)) ssize_t
-take_single_large(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
-		  uint64_t pos, uint64_t word)
+copy_out_large(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
+	       uint64_t pos, uint64_t word)
 {
-	return take_single(rd, buf, info, pos, word, false);
+	return copy_out(rd, buf, info, pos, word, false);
 }
 
-static ssize_t receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
-			    struct bcast_msg *info);
-
-static __attribute__((noinline)) ssize_t
-receive_general(struct bcast_reader *rd, void *buf, size_t cap,
-		struct bcast_msg *info)
-{
-	if (!rd || (cap && !buf))
-		return -EINVAL;
-	return receive_slow(rd, buf, cap, info);
-}
+static ssize_t receive_general(struct bcast_reader *rd, void *buf, size_t cap,
+			       struct bcast_msg *info);
 
 /*
  * The common case: a whole message in one frame, in bounds, that fits the
@@ -393,17 +384,20 @@ BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 		     idx + total > rd->cap || total > committed - pos))
 		return receive_general(rd, buf, cap, info);
 	if (len > rd->inline_max)
-		return take_single_large(rd, buf, info, pos, word);
-	return take_single(rd, buf, info, pos, word, true);
+		return copy_out_large(rd, buf, info, pos, word);
+	return copy_out(rd, buf, info, pos, word, true);
 }
 
-/* Everything else: resync, reassembly, padding, heartbeats, errors. */
+/* Everything else: bad arguments, resync, reassembly, padding, heartbeats,
+ * errors. */
 static __attribute__((noinline)) ssize_t
-receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
-	     struct bcast_msg *info)
+receive_general(struct bcast_reader *rd, void *buf, size_t cap,
+		struct bcast_msg *info)
 {
 	int n, err;
 
+	if (!rd || (cap && !buf))
+		return -EINVAL;
 	if (rd->need_resync) {
 		err = reader_resync(rd);
 		if (err)
@@ -438,7 +432,7 @@ receive_slow(struct bcast_reader *rd, void *buf, size_t cap,
 		rd->orphans_lost = false;
 		if ((f.flags & (BCAST_FRAME_FIN | BCAST_FRAME_CONT)) ==
 		    BCAST_FRAME_FIN)
-			return receive_single(rd, &f, payload, buf, cap, info);
+			return deliver_frame(rd, &f, payload, buf, cap, info);
 		err = take_fragment(rd, &f, payload);
 		if (err)
 			return err;

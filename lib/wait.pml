@@ -39,7 +39,7 @@
  *     (writer_flags = 0, full fence) and fences every later publish.  A
  *     device reader cannot write reader_flags (its mapping is read-only):
  *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
- *     flag (kmod/file.c:252-254).
+ *     flag (kmod/file.c:295-297).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -75,12 +75,12 @@
  *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
  *                    BCAST_IOC_NOTIFY counting itself before it clears
  *                    need_wakeup, or after its wake-up, instead of in
- *                    between (file.c:276-283):                    must FAIL
+ *                    between (file.c:319-326):                    must FAIL
  *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
  *                    count after setting need_wakeup instead of before
- *                    (file.c:261-264):                            must FAIL
+ *                    (file.c:304-307):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
- *                    after its checks instead of before (file.c:220).  must FAIL
+ *                    after its checks instead of before (file.c:245).  must FAIL
  *
  * Properties
  *   - No lost wake-up: when nothing can move any more (the writer has
@@ -286,13 +286,13 @@ end:	do
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
 	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:270-285; line 276 \
+	 * bcast_ioc_notify(), kmod/file.c:313-328; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* lines 281-282 smp_mb__before_atomic(); atomic_long_inc(notifies): \
+	/* lines 324-325 smp_mb__before_atomic(); atomic_long_inc(notifies): \
 	 * a locked op on x86 */ \
 	d_step { DRAIN(WCPU); COUNT_NOTIFY }; \
-	/* line 283 bcast_wake(): its smp_mb() finds nothing to drain */ \
+	/* line 326 bcast_wake(): its smp_mb() finds nothing to drain */ \
 	BCAST_WAKE
 #elif defined(NOTIFY_COUNT_FIRST)
 /* Broken on purpose: the count before need_wakeup is cleared.  A reader
@@ -333,8 +333,8 @@ end:	do
 
 #ifndef OLD_POLL
 /*
- * A NOTIFY since the reader armed cleared need_wakeup (file.c:276, before
- * its count at 282): bcast_poll() reports EPOLLIN (file.c:232) and the
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:319, before
+ * its count at 325): bcast_reader_events() reports EPOLLIN (file.c:232) and the
  * reader re-arms itself, membarrier() included, instead of the kernel
  * setting need_wakeup again with no barrier of the reader's to pair with.
  */
@@ -375,23 +375,24 @@ end:	do
 #endif
 
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:239-268.
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:282-311.
  * With rd->no_membarrier (arm_device(), wait.c:136-137, 144-145),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
- * position and the count of notifies (line 261), sampled before
+ * position and the count of notifies (line 304), sampled before
  * need_wakeup is set.
  */
 #define ARM \
 	ARM_FLAG \
 	ARM_SAMPLE_BEFORE \
-	/* line 263 smp_mb() (nothing to drain); 264 WRITE_ONCE(need_wakeup, 1) */ \
+	/* line 306 smp_mb() (nothing to drain); 307 WRITE_ONCE(need_wakeup, 1) */ \
 	STORE(me, A_NEED, 1); \
-	/* lines 266-267 smp_mb(); committed != pos */ \
+	/* lines 309-310 smp_mb(); committed != pos */ \
 	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
 	ARM_SAMPLE_AFTER
 
-/* poll_wait(), kmod/file.c:220: on ring->wq, under its lock */
+/* poll_wait(), kmod/file.c:245 (BCAST_IOC_WAIT: prepare_to_wait_event()
+ * in wait_event_*(), 268-273): on ring->wq, under its lock */
 #define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
 #ifndef DEVICE_QUEUE_LATE
 #define QUEUE_EARLY	QUEUE
@@ -403,11 +404,13 @@ end:	do
 #endif
 
 /*
- * device_poll() (lib/device.c), poll(2): do_poll() calls bcast_poll(),
- * kmod/file.c:211-237, sleeps until pollwake() triggers the entry (or the
- * timeout, with !exact: sleep_on_device() bounds it), and calls it again.
- * bcast_poll(): a = bf->armed under arm_lock (221-223), smp_mb() (231),
- * ready if ring->notifies moved (232); else bcast_reader_ready(),
+ * device_poll() (lib/device.c): BCAST_IOC_WAIT, bcast_ioc_wait(),
+ * kmod/file.c:254-280 (or poll(2), where do_poll() calls bcast_poll(),
+ * 239-247), queues itself, evaluates bcast_reader_events(), 217-237,
+ * sleeps until the entry is woken (or the timeout, with !exact:
+ * sleep_on_device() bounds it), and evaluates it again.
+ * bcast_reader_events(): a = bf->armed under arm_lock (223-225), smp_mb()
+ * (231), ready if ring->notifies moved (232); else bcast_reader_ready(),
  * file.c:180-190: smp_mb() (183), committed (184), need_wakeup = 1 (186),
  * smp_mb() (188), committed (189).
  */

@@ -219,7 +219,7 @@ struct bcast_arm {
 #define BCAST_ARM_NO_MEMBARRIER	0x2	/* the reader's membarrier() failed: set
 					 * BCAST_READERS_NO_MEMBARRIER for it */
 
-struct bcast_wait {
+struct bcast_wait_arg {
 	__s64 timeout_ns;		/* < 0: no timeout */
 	__u64 reserved;			/* must be 0 */
 };
@@ -240,6 +240,6 @@ struct bcast_dev_info {
 #define BCAST_IOC_SET_EVENTFD	_IOW(BCAST_IOC_MAGIC, 0x12, __s32)
 #define BCAST_IOC_INFO		_IOR(BCAST_IOC_MAGIC, 0x13, struct bcast_dev_info)
 #define BCAST_IOC_OPEN_READER	_IO(BCAST_IOC_MAGIC, 0x14)
-#define BCAST_IOC_WAIT		_IOW(BCAST_IOC_MAGIC, 0x15, struct bcast_wait)
+#define BCAST_IOC_WAIT		_IOW(BCAST_IOC_MAGIC, 0x15, struct bcast_wait_arg)
 
 #endif /* _UAPI_LINUX_BCAST_H */

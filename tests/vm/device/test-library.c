@@ -216,7 +216,7 @@ TEST(a_reader_whose_membarrier_fails_loses_no_wake_up)
 /* The wait ioctl refused as by an older module, and shown to be. */
 static int without_wait_ioctl(const char *ping)
 {
-	struct bcast_wait arg = { .timeout_ns = 0 };
+	struct bcast_wait_arg arg = { .timeout_ns = 0 };
 	struct bcast_reader *rd;
 	struct bcast_ring *look;
 

@@ -21,7 +21,7 @@
 /* BCAST_IOC_WAIT: the events, 0 on timeout, or -errno. */
 static long wait_events(int fd, long long timeout_ns)
 {
-	struct bcast_wait arg = { .timeout_ns = timeout_ns };
+	struct bcast_wait_arg arg = { .timeout_ns = timeout_ns };
 	long rc = ioctl(fd, BCAST_IOC_WAIT, &arg);
 
 	return rc < 0 ? -errno : rc;
@@ -76,7 +76,7 @@ FIXTURE_TEARDOWN(ring)
 
 TEST_F(ring, wait_checks_its_argument)
 {
-	struct bcast_wait arg = { .timeout_ns = 0, .reserved = 1 };
+	struct bcast_wait_arg arg = { .timeout_ns = 0, .reserved = 1 };
 
 	EXPECT_EQ(-1, ioctl(self->r, BCAST_IOC_WAIT, &arg));
 	EXPECT_EQ(EINVAL, errno);
