@@ -80,7 +80,7 @@ $(LIB_SO): $(LIB_OBJS) lib/libbcast.map
 
 tests: $(TEST_BINS)
 
-$(O)/tests/%: tests/%.c tests/harness.h tests/payload.h tests/waiting.h $(LIB_A)
+$(O)/tests/%: tests/%.c tests/harness.h tests/payload.h tests/waiting.h tests/thread-race.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
@@ -127,7 +127,7 @@ build/kselftest/kselftest_harness.h:
 		linux-source-6.1/tools/testing/selftests/kselftest.h
 	touch $@
 
-build/vm/%: tests/vm/device/%.c tests/vm/device/common.h tests/waiting.h build/kselftest/kselftest_harness.h $(LIB_A)
+build/vm/%: tests/vm/device/%.c tests/vm/device/common.h tests/waiting.h tests/thread-race.h build/kselftest/kselftest_harness.h $(LIB_A)
 	@mkdir -p build/vm
 	clang $(VM_CFLAGS) -o $@ $< $(LIB_A) -lpthread
 

@@ -219,10 +219,16 @@ int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
 /*
  * Become the ring's only writer: -EBUSY if a live writer exists (exactly
  * one of any number of racing callers wins), -EACCES on a read-only ring.
- * A writer replacing a dead one continues its positions.  A fork() child
- * is not a second writer, but it keeps the writer's open file (shm, file
- * and device rings): the writer counts as alive until the child exits
- * too.  Every descriptor the library opens is close-on-exec.
+ * A writer replacing a dead one continues its positions.  Threads that
+ * share `r` get one writer too.  A fork() child is not a second writer:
+ * bcast_writer_open() on the inherited ring is refused while the parent
+ * writes (device rings: only if the parent's writer was open before the
+ * fork, as the kernel sees one file), and bcast_writer_close() of the
+ * inherited writer frees the child's copy only (it must not publish
+ * through it).  It does keep the writer's open
+ * files (shm, file and device rings): the writer counts as alive until
+ * the child exits too.  Every descriptor the library opens is
+ * close-on-exec.
  */
 int bcast_writer_open(struct bcast_ring *r, struct bcast_writer **out);
 /* Reserve `len` bytes (-EMSGSIZE above the MTU, -EBUSY if a claim is open). */

@@ -78,6 +78,8 @@ struct bcast_writer {
 	bool deferred;		/* frames from deferred_from on are unpublished */
 	uint64_t deferred_from;
 	uint64_t token;		/* our writer_lock value (not device rings) */
+	int lock_fd;		/* the open file holding the OFD lock, or -1 */
+	pid_t pid;		/* the process that opened it (fork copies it) */
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */
 	struct bcast_writer_stats st;
@@ -183,8 +185,8 @@ void wake_readers(struct bcast_ring *r);
 bool writer_registered_membarrier(void);
 
 /* owner.c: the writer role of user-space rings */
-int owner_claim(struct bcast_ring *r, uint64_t *token);
-void owner_release(struct bcast_ring *r, uint64_t token);
+int owner_claim(struct bcast_ring *r, uint64_t *token, int *lock_fd);
+void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd);
 bool owner_alive(const struct bcast_ring *r);
 pid_t owner_pid(const struct bcast_ring *r);
 

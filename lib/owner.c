@@ -17,7 +17,11 @@
  * the kernel releases it when the owner's open file goes away, crash
  * included, and any process that has the file open can test it, in any
  * pid namespace.  A pid can only be checked from the owner's own pid
- * namespace; from elsewhere the lock is what tells.
+ * namespace; from elsewhere the lock is what tells.  The writer takes it
+ * on an open file of its own (reopened through /proc/self/fd), not on the
+ * ring's: a fork() child that shares the ring's open file and tries to
+ * become the writer too is then refused by the lock, instead of taking it
+ * again as its own and dropping it on the way out.
  *
  * The model of this protocol is owner.pml, next to this file.
  */
@@ -89,23 +93,25 @@ static int process_start_time(pid_t pid, uint64_t *ticks)
 	return 0;
 }
 
-static uint64_t self_token;	/* this process's identity, without the OFD bit */
-static pid_t self_token_pid;	/* the pid it was made for (fork changes it) */
+/* This process's identity without the OFD bit, and the pid it was made
+ * for (fork changes it); any thread may make it, all make the same. */
+static uint64_t self_token;
+static pid_t self_token_pid;
 
 static uint64_t token_of_self(void)
 {
 	pid_t pid = getpid();
-	uint64_t start;
+	uint64_t start, token;
 
-	if (self_token_pid != pid) {
-		if (process_start_time(0, &start))
-			start = 0;
-		self_token = ((start & BCAST_LOCK_START_MASK) <<
-			      BCAST_LOCK_PID_BITS) |
-			     ((uint64_t)pid & BCAST_LOCK_PID_MASK);
-		self_token_pid = pid;
-	}
-	return self_token;
+	if (__atomic_load_n(&self_token_pid, __ATOMIC_ACQUIRE) == pid)
+		return __atomic_load_n(&self_token, __ATOMIC_RELAXED);
+	if (process_start_time(0, &start))
+		start = 0;
+	token = ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
+		((uint64_t)pid & BCAST_LOCK_PID_MASK);
+	__atomic_store_n(&self_token, token, __ATOMIC_RELAXED);
+	__atomic_store_n(&self_token_pid, pid, __ATOMIC_RELEASE);
+	return token;
 }
 
 static pid_t token_pid(uint64_t token)
@@ -170,14 +176,17 @@ static bool ofd_lock_held(int fd)
  * open file still holds the lock decides (it may live in another pid
  * namespace, or be a fork() child sharing the owner's open file).
  */
-static bool token_alive(const struct bcast_ring *r, uint64_t token)
+static bool token_alive(const struct bcast_ring *r, uint64_t token,
+			int lock_fd)
 {
 	int alive = token_process_alive(token);
 
 	if (alive > 0)
 		return true;
-	if ((token & BCAST_LOCK_OFD) && r->fd >= 0)
-		return ofd_lock_held(r->fd);
+	/* Asked from the open file that holds our own lock, the test sees
+	 * only others' (and with our lock taken, there is none). */
+	if ((token & BCAST_LOCK_OFD) && (lock_fd >= 0 || r->fd >= 0))
+		return ofd_lock_held(lock_fd >= 0 ? lock_fd : r->fd);
 	return alive < 0;
 }
 
@@ -191,7 +200,7 @@ bool owner_alive(const struct bcast_ring *r)
 	if (r->backend == BACKEND_DEVICE)
 		return true;	/* the kernel clears the flag itself */
 	token = load_acquire(&h->writer_lock);
-	return token && token_alive(r, token);
+	return token && token_alive(r, token, -1);
 }
 
 pid_t owner_pid(const struct bcast_ring *r)
@@ -201,32 +210,53 @@ pid_t owner_pid(const struct bcast_ring *r)
 	return token_pid(load_acquire(&r->hdr->writer_lock));
 }
 
-/* Take the OFD lock of a ring file: 1 taken, 0 unsupported, -EBUSY. */
-static int ofd_lock(const struct bcast_ring *r)
+/* A new open file of the ring's file, or the ring's own fd without /proc. */
+static int own_open_file(const struct bcast_ring *r)
 {
-	struct flock fl = lock_range(F_WRLCK);
+	char path[64];
+	int fd;
 
-	if (r->fd < 0 || r->backend == BACKEND_MEMORY)
-		return 0;
-	if (!fcntl(r->fd, F_OFD_SETLK, &fl))
-		return 1;
-	if (errno == EAGAIN || errno == EACCES)
-		return -EBUSY;
-	return 0;	/* no OFD locks here: the word alone decides */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd >= 0 ? fd : r->fd;
 }
 
-static void ofd_unlock(const struct bcast_ring *r)
+/*
+ * Take the OFD lock of a ring file on an open file of our own (*fd):
+ * 1 taken, 0 unsupported (*fd is -1), -EBUSY.
+ */
+static int ofd_lock(const struct bcast_ring *r, int *fd)
+{
+	struct flock fl = lock_range(F_WRLCK);
+	int err;
+
+	*fd = -1;
+	if (r->fd < 0 || r->backend == BACKEND_MEMORY)
+		return 0;
+	*fd = own_open_file(r);
+	if (!fcntl(*fd, F_OFD_SETLK, &fl))
+		return 1;
+	err = errno == EAGAIN || errno == EACCES ? -EBUSY : 0;
+	if (*fd != r->fd)
+		close(*fd);
+	*fd = -1;
+	return err;	/* 0: no OFD locks here, the word alone decides */
+}
+
+static void ofd_unlock(const struct bcast_ring *r, int fd)
 {
 	struct flock fl = lock_range(F_UNLCK);
 
-	fcntl(r->fd, F_OFD_SETLK, &fl);
+	fcntl(fd, F_OFD_SETLK, &fl);
+	if (fd != r->fd)
+		close(fd);
 }
 
-int owner_claim(struct bcast_ring *r, uint64_t *token_out)
+int owner_claim(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
 {
 	__u64 *word = &r->hdr->writer_lock;
 	__u64 mine = token_of_self(), cur;
-	int locked = ofd_lock(r);
+	int locked = ofd_lock(r, lock_fd);
 
 	if (locked < 0)
 		return locked;
@@ -234,9 +264,10 @@ int owner_claim(struct bcast_ring *r, uint64_t *token_out)
 		mine |= BCAST_LOCK_OFD;
 	cur = load_acquire(word);
 	for (;;) {
-		if (cur && token_alive(r, cur)) {
+		if (cur && token_alive(r, cur, *lock_fd)) {
 			if (locked)
-				ofd_unlock(r);
+				ofd_unlock(r, *lock_fd);
+			*lock_fd = -1;
 			return -EBUSY;
 		}
 		/* From free, or from exactly the dead owner we judged. */
@@ -249,13 +280,13 @@ int owner_claim(struct bcast_ring *r, uint64_t *token_out)
 	return 0;
 }
 
-void owner_release(struct bcast_ring *r, uint64_t token)
+void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd)
 {
 	__u64 expect = token;
 
 	/* Only ours to clear: a hostile value stays for others to judge. */
 	__atomic_compare_exchange_n(&r->hdr->writer_lock, &expect, 0, false,
 				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-	if (token & BCAST_LOCK_OFD)
-		ofd_unlock(r);
+	if (lock_fd >= 0)
+		ofd_unlock(r, lock_fd);
 }

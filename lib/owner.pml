@@ -36,7 +36,7 @@
  *     truth or "no such process".  The same answer comes from another time
  *     namespace with a boottime offset: /proc/PID/stat gives the start time
  *     (field 22) in the time namespace of the process that reads it, so
- *     the owner's own (owner.c:101) and a contender's (owner.c:135-137)
+ *     the owner's own (owner.c:101) and a contender's (owner.c:141-143)
  *     differ by the offset, and a live owner looks like a reused pid.
  *     With -DOFD this must still be safe (the lock tells); without it, it
  *     is not (the run expects a counter-example: the processes sharing a
@@ -47,12 +47,12 @@
  *     the code before, which took it for dead: on a memory ring the run
  *     expects a counter-example.
  *   - An owner that could not read its own start time (no /proc where it
- *     runs) has start time 0 in its token (owner.c:101-102).  Since
+ *     runs) has start time 0 in its token (owner.c:108-109).  Since
  *     6dc40fe a contender finds the pid with kill() and answers "cannot
- *     say" (owner.c:133-134) without comparing start times: the "cannot
+ *     say" (owner.c:139-140) without comparing start times: the "cannot
  *     say" the model gives for every owner (see Abstractions).
  *     -DSTART0_DEAD is the code before, which compared 0 with the real
- *     start time read from /proc (owner.c:135-137) and took a live owner
+ *     start time read from /proc (owner.c:141-143) and took a live owner
  *     for a reused pid: contender 1 runs without /proc, and every other
  *     contender that judges its token finds it dead.  On a memory ring the
  *     run expects a counter-example (two writers); on a shm or file ring
@@ -82,11 +82,11 @@
  *     EPOLLPRI, time-out) at any moment.  bcast_poll() runs at once and
  *     after every wake-up, so letting it look at any moment, and return
  *     empty-handed at any moment, covers every run.  Data is left out: it
- *     only makes bcast_wait() return before a report (wait.c:272, 277).
+ *     only makes bcast_wait() return before a report (wait.c:273, 277).
  *     The attach stores ring->writer_state before the header's
  *     writer_alive and writer_epoch (kmod/file.c:56-57, then 61, 64), as
  *     since 6dc40fe; after a hangup look_at_writer() reports nothing for
- *     epoch 0 (wait.c:246).  Variants, each the code before a fix:
+ *     epoch 0 (wait.c:247).  Variants, each the code before a fix:
  *     -DSTATE_LAST (the attach before 6dc40fe: the header, then
  *     writer_state), -DHANGUP_EPOCH0 (look_at_writer() before 6dc40fe:
  *     epoch 0 reported after a hangup), -DOLD_HANGUP (look_at_writer()
@@ -96,22 +96,22 @@
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:243) and their release (the CAS to
- *     0, owner.c:257); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:274) and their release (the CAS to
+ *     0, owner.c:288); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (writer.c:510, after its alive=1 store at 422)
- *     and its alive=0 store (writer.c:533) or death.  That epoch is the one
- *     bcast_wait() reports gone and remembers (wait.c:253, 279-281): were
+ *     between its epoch bump (writer.c:517, after its alive=1 store at 515)
+ *     and its alive=0 store (writer.c:548) or death.  That epoch is the one
+ *     bcast_wait() reports gone and remembers (wait.c:254, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
  *     alive = 1), must fail it: a reader that reads the new epoch, then the
  *     alive flag its predecessor cleared, takes the arriving writer for a
  *     departed one.
  *   - With -DDEVICE the same property at each report of bcast_wait()
- *     (wait.c:279-281), and that the epochs reported are writers' (never
+ *     (wait.c:280-282), and that the epochs reported are writers' (never
  *     0) and increase: each departure is reported once.  The code before
  *     6dc40fe failed both, as the variants show:
  *       . -DSTATE_LAST: bcast_writer_attach() stored the header's
@@ -119,12 +119,12 @@
  *         reader that looks in between sees the new epoch alive, arms for
  *         its departure, and poll() finds no writer in the kernel:
  *         EPOLLHUP, and bcast_wait() reports the arriving writer gone
- *         (wait.c:245-247), so never its real departure.  Must FAIL the
+ *         (wait.c:246-248), so never its real departure.  Must FAIL the
  *         first property.
  *       . -DHANGUP_EPOCH0: a reader that read epoch 0 before the first
  *         writer's epoch store (kmod/file.c:64) and its writer_alive = 1
  *         (61) after sleeps as WRITER_LIVE on epoch 0; after the hangup
- *         the code before 6dc40fe reported epoch 0 gone (wait.c:246
+ *         the code before 6dc40fe reported epoch 0 gone (wait.c:247
  *         without its "*epoch &&"), and on the next call epoch 1, not yet
  *         reported: one departure, reported twice.  Must FAIL the second.
  *   - No deadlock: spin's invalid end states (every process must be able to
@@ -141,10 +141,10 @@
  *     (all read-modify-writes of one word are totally ordered in every
  *     memory model) and by facts the kernel keeps (whether a process runs,
  *     who holds the OFD lock): the memory model cannot matter for it.  The
- *     reader's loads are acquire loads in program order (wait.c:249,
- *     owner.c:189, 193) and each writer's stores are ordered (release
- *     stores, writer.c:508 and 447, the release fetch-add of writer_epoch,
- *     writer.c:510, and the acq_rel CAS that chains one writer to the
+ *     reader's loads are acquire loads in program order (wait.c:250,
+ *     owner.c:198, 202) and each writer's stores are ordered (release
+ *     stores, writer.c:515 and 548, the release fetch-add of writer_epoch,
+ *     writer.c:517, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
  *     reader property needs holds in the C11 model too: a reader whose
@@ -174,30 +174,31 @@
  *     a new token; contenders 1..N cover it.  A live owner's check never
  *     says "dead" (but with FOREIGN, HIDEPID_DEAD or START0_DEAD).  An
  *     owner whose process could not read its own start time (no /proc
- *     where it runs) has start time 0 in its token (owner.c:101-102): a
+ *     where it runs) has start time 0 in its token (owner.c:108-109): a
  *     later process given its pid without /proc has the same token.  That
- *     one takes the word for its own (owner.c:128-129) and gets -EBUSY,
- *     any other gets "cannot say" while the pid lives (owner.c:133-134):
+ *     one takes the word for its own (owner.c:134-135) and gets -EBUSY,
+ *     any other gets "cannot say" while the pid lives (owner.c:139-140):
  *     the dead owner stands, as with the "cannot say" answer below, and
  *     an -EBUSY undoes all its claim did (the OFD unlock): a matter of
  *     progress, never of exclusion; the model's answers cover it.
- *   - token_process_alive() (owner.c:120-143) makes several system calls;
+ *   - token_process_alive() (owner.c:126-149) makes several system calls;
  *     they read one monotone fact (is that process alive), so the answer is
  *     the one at its last read: one atomic step.  Its "cannot say" (-1)
- *     answer (owner.c:140-141: kill() finds the pid, /proc has no entry for
- *     it, as under hidepid=invisible or without /proc; owner.c:133-134: the
+ *     answer (owner.c:146-147: kill() finds the pid, /proc has no entry for
+ *     it, as under hidepid=invisible or without /proc; owner.c:139-140: the
  *     token has no start time to compare; or a pid reused by such a
  *     process) is modelled as a nondeterministic "alive", for any owner,
- *     without -DOFD (where token_alive() returns alive < 0, owner.c:181);
+ *     without -DOFD (where token_alive() returns alive < 0, owner.c:190);
  *     with -DOFD the OFD lock decides then, as in the code
- *     (owner.c:179-180), which the FOREIGN "no such process" answer
- *     covers.  F_OFD_GETLK failing counts as held (owner.c:163):
+ *     (owner.c:188-189), which the FOREIGN "no such process" answer
+ *     covers.  F_OFD_GETLK failing counts as held (owner.c:169):
  *     conservative, left out.  For the reader, "cannot say" only ever
  *     means "alive": no "gone" to check, left out.
- *   - In owner_claim() the contender holds the OFD lock before it reads the
- *     word (owner.c:229), and F_OFD_GETLK reports no conflict with one's
- *     own lock, so ofd_lock_held() there always says no: no step, but the
- *     CAS asserts that premise.  (The search confirms what follows: with
+ *   - In owner_claim() the contender holds the OFD lock, on an open file
+ *     of its own (own_open_file(), owner.c:213-222), before it reads the
+ *     word (owner.c:259), and asks F_OFD_GETLK from that same open file,
+ *     which reports no conflict with its own lock, so ofd_lock_held()
+ *     there always says no: no step, but the CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
  *     the lock alone excludes, the word records.)
  *   - writer_pid, writer_flags and resume_positions()'s reads: nothing in
@@ -266,7 +267,7 @@ byte set_by;		/* ... and who it is */
 /* ---- the liveness checks ---- */
 
 /* Is the process of token t alive, seen from `me`: token_process_alive()
- * == 1, owner.c:128-129 (oneself) and 131-137 (kill(), /proc/PID/stat). */
+ * == 1, owner.c:134-135 (oneself) and 137-143 (kill(), /proc/PID/stat). */
 #define PROC_ALIVE(t)	(t == me || !dead[t])
 
 /* ---- the writer's identity, claimed and released ---- */
@@ -274,24 +275,24 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * owner_claim(), owner.c:225-250, as bcast_writer_open() calls it
- * (writer.c:492).  Goes to `busy` on -EBUSY, falls through claimed.
+ * owner_claim(), owner.c:255-281, as bcast_writer_open() calls it
+ * (writer.c:499).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:235 cur = load_acquire(word) */ \
+	/* owner.c:265 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:237 cur && token_alive(r, cur): token_process_alive() \
+judge:	/* owner.c:267 cur && token_alive(r, cur): token_process_alive() \
 	 * at line 175 first */ \
 	if \
 	:: cur == 0 -> goto cas \
 	:: atomic { cur != 0 && PROC_ALIVE(cur) -> OFD_UNLOCK }; \
-		goto busy	/* owner.c:177-178 alive; 238-240 unlock, -EBUSY */ \
+		goto busy	/* owner.c:184-185 alive; 268-271 unlock, -EBUSY */ \
 	:: atomic { cur != 0 && !PROC_ALIVE(cur) -> TAKEOVER }	/* 0: dead */ \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:243-246: CAS(word, cur -> mine); on failure cur is the \
+cas:	/* owner.c:274-277: CAS(word, cur -> mine); on failure cur is the \
 	 * value found, judged again (the loop, line 236) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
@@ -309,7 +310,7 @@ cas:	/* owner.c:243-246: CAS(word, cur -> mine); on failure cur is the \
 
 #if defined(FOREIGN)
 /* The owner's process cannot be seen from here, another pid namespace:
- * "no such process", owner.c:131-132, or a start time that does not
+ * "no such process", owner.c:137-138, or a start time that does not
  * match, 137. */
 #define FOREIGN_CHECK	:: cur != 0 && cur != me -> skip
 #elif defined(HIDEPID_DEAD)
@@ -330,27 +331,27 @@ cas:	/* owner.c:243-246: CAS(word, cur -> mine); on failure cur is the \
 #if defined(OFD) || defined(PROGRESS)
 #define CANNOT_SAY
 #else
-/* token_process_alive() == -1, "cannot say" (owner.c:140-141: kill() finds
+/* token_process_alive() == -1, "cannot say" (owner.c:146-147: kill() finds
  * the pid, /proc does not show it; 133-134: the token has no start time):
  * alive, line 181, when no OFD lock can tell. */
 #define CANNOT_SAY	:: cur != 0 -> goto busy
 #endif
 
 #ifdef OFD
-/* owner.c:229 ofd_lock(): F_OFD_SETLK at line 211; -EBUSY at 213-214,
+/* owner.c:259 ofd_lock(): F_OFD_SETLK at line 237; -EBUSY at 239,
  * returned at 231-232. */
 #define OFD_LOCK \
 	if \
 	:: atomic { ofd == 0 -> ofd = me; locked = 1; running[me] = 1 } \
 	:: atomic { ofd != 0 -> running[me] = 1 }; goto busy \
 	fi
-/* owner.c:179-180: when the pid says no, the OFD bit (line 234) sends
+/* owner.c:188-189: when the pid says no, the OFD bit (line 264) sends
  * token_alive() to ofd_lock_held() (158-165): does an open file other
  * than mine hold the lock?  In owner_claim() mine does (line 229), and
  * F_OFD_GETLK reports no conflict with one's own lock: the answer is
  * always no, so the call is no step here; the CAS asserts the premise. */
 #define OFD_HELD	assert(ofd == me && locked)
-/* ofd_unlock(), owner.c:218-223 */
+/* ofd_unlock(), owner.c:246-253 */
 #define OFD_UNLOCK	if :: locked -> assert(ofd == me); ofd = 0; locked = 0 \
 			   :: else fi
 #else
@@ -359,7 +360,7 @@ cas:	/* owner.c:243-246: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* owner_release(), owner.c:252-261: CAS(mine -> 0) at 257-258, then the
+/* owner_release(), owner.c:283-292: CAS(mine -> 0) at 288-289, then the
  * OFD unlock at 259-260.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
@@ -409,10 +410,10 @@ judge:	/* old writer.c:332-334: cur && writer_alive ... */ \
 #define AS_WRITER	assert(holder[me] && holders == 1 && lock == me)
 
 /*
- * The reader's view: look_at_writer(), wait.c:239-255, with owner_alive(),
- * owner.c:184-195.  At the step that concludes "gone" the writer of the
+ * The reader's view: look_at_writer(), wait.c:240-256, with owner_alive(),
+ * owner.c:193-204.  At the step that concludes "gone" the writer of the
  * epoch read must not be past its epoch bump and not departed: that is
- * the epoch bcast_wait() would report gone, wait.c:253, 279-281.
+ * the epoch bcast_wait() would report gone, wait.c:254, 279-281.
  */
 #define GONE(e) assert(!(set_epoch != 0 && set_epoch == e))
 
@@ -428,21 +429,21 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:463-523 */
+open:		/* bcast_writer_open(), writer.c:463-530 */
 		CLAIM;
-		/* writer.c:495 writer_pid, 412-414 writer_flags: nothing
-		 * judges them.  writer.c:500 resume_positions() may fail
+		/* writer.c:502 writer_pid, 505-506 writer_flags: nothing
+		 * judges them.  writer.c:507 resume_positions() may fail
 		 * (416-417): owner_release() at 432-433 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:508 store_release(writer_alive, 1), before the new
+		/* writer.c:515 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
-		/* writer.c:510 writer_epoch++ (a release fetch-add); the fence
+		/* writer.c:517 writer_epoch++ (a release fetch-add); the fence
 		 * at 427 orders no ownership state */
 		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
 #else
@@ -452,11 +453,11 @@ open:		/* bcast_writer_open(), writer.c:463-523 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:532 bcast_flush(), 447 store_release(writer_alive, 0) */
+		 * writer.c:547 bcast_flush(), 548 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:535 owner_release() */
+		/* writer.c:550 owner_release() */
 		RELEASE;
-		/* writer.c:536-537 fence, wake_readers(): no ownership state */
+		/* writer.c:551-552 fence, wake_readers(): no ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
 		atomic { cur = 0; res = 0 };
@@ -508,7 +509,7 @@ active proctype Killer()
 }
 
 #ifdef OFD
-/* owner.c:179-180, F_OFD_GETLK (ofd_lock_held(), 158-165): the last read
+/* owner.c:188-189, F_OFD_GETLK (ofd_lock_held(), 164-171): the last read
  * decides. */
 #define READER_DEAD(e) \
 	if :: atomic { ofd != 0 -> skip } :: atomic { ofd == 0 -> GONE(e) } fi
@@ -522,14 +523,14 @@ active proctype Reader()
 	byte me = READER;	/* holds no OFD lock, is nobody's token */
 	byte e, t;
 
-	/* wait.c:249 epoch = load_acquire(&writer_epoch) */
+	/* wait.c:250 epoch = load_acquire(&writer_epoch) */
 	e = epoch;
 	if
-	:: atomic { !alive -> GONE(e) }		/* owner.c:189-190 */
-	/* owner.c:193 token = load_acquire(&writer_lock); 194 token == 0 */
+	:: atomic { !alive -> GONE(e) }		/* owner.c:198-199 */
+	/* owner.c:202 token = load_acquire(&writer_lock); 203 token == 0 */
 	:: atomic { alive && lock == 0 -> GONE(e) }
 	:: atomic { alive && lock != 0 -> t = lock }
-		/* owner.c:194 token_alive(), 173-182: by pid first */
+		/* owner.c:203 token_alive(), 179-191: by pid first */
 		if
 		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 177-178: live */
 		:: atomic { !PROC_ALIVE(t) -> READER_DEAD(e) }
@@ -597,10 +598,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:508 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:515 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:533 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:548 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi
@@ -615,7 +616,7 @@ proctype Contender(byte me)
 }
 
 /*
- * bcast_wait(), wait.c:257-294, called again and again (it returns on a
+ * bcast_wait(), wait.c:258-295, called again and again (it returns on a
  * report, a time-out or data: each call starts with hangup false, and a
  * new epoch is read before it is used).  No data is published here:
  * reader_ready() (272, 277) is false.  The reader reports each departure
@@ -633,7 +634,7 @@ active proctype Reader()
 	bool a_gone;		/* bf->armed.flags & BCAST_ARM_WRITER_GONE */
 
 end:	do
-	:: /* wait.c:274 look_at_writer(), 239-255 */
+	:: /* wait.c:275 look_at_writer(), 239-255 */
 	   if
 #ifndef OLD_HANGUP
 	   :: hangup ->
@@ -655,7 +656,7 @@ end:	do
 #endif
 		/* line 249 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
-		/* line 250 owner_alive(): owner.c:189 writer_alive, device
+		/* line 250 owner_alive(): owner.c:198 writer_alive, device
 		 * (191-192) */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
@@ -682,7 +683,7 @@ end:	do
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (wait.c:169-170) for WRITER_LIVE. */
+		 * (wait.c:170-171) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Ring header: formatting, validation, attaching, information. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -312,7 +313,7 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 BCAST_EXPORT const char *bcast_strerror(int err)
 {
 	if (err < 0)
-		err = -err;
+		err = err == INT_MIN ? INT_MAX : -err;	/* no such code */
 	switch (err) {
 	case 0:
 		return "success";

@@ -54,19 +54,20 @@ void wake_readers(struct bcast_ring *r)
 
 bool writer_registered_membarrier(void)
 {
-	static int state;	/* 0 unknown, 1 registered, -1 unavailable */
+	/* 0 unknown, 1 registered, -1 unavailable; threads that race to
+	 * find out all register, which is harmless. */
+	static int state;
+	int now = __atomic_load_n(&state, __ATOMIC_RELAXED);
 	long cmds;
 
-	if (state)
-		return state > 0;
+	if (now)
+		return now > 0;
 	cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	if (cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-	    !syscall(SYS_membarrier,
-		     MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0))
-		state = 1;
-	else
-		state = -1;
-	return state > 0;
+	now = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	      !syscall(SYS_membarrier,
+		       MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) ? 1 : -1;
+	__atomic_store_n(&state, now, __ATOMIC_RELAXED);
+	return now > 0;
 }
 
 /*

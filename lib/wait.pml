@@ -49,11 +49,11 @@
  *   NO_WRITER_FENCE  the writer skips its fence, readers have no
  *                    membarrier to call (writer_flags 0).       must FAIL
  *   NO_READER_FENCE  the reader's need_wakeup store and fence_full()
- *                    (wait.c:210, 81) as a plain store, no fence.  must FAIL
+ *                    (wait.c:211, 81) as a plain store, no fence.  must FAIL
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:513): a reader that saw the old
+ *                    (writer.c:520): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -94,12 +94,12 @@
  *   - No deadlock: spin's invalid end states.
  *
  * Abstractions, and why they are sound
- *   - The writer is always alive: look_at_writer() (wait.c:274) returns
+ *   - The writer is always alive: look_at_writer() (wait.c:275) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
- *     LIVENESS_SLICE_MS (wait.c:215-216).  The model drops that bound and
+ *     LIVENESS_SLICE_MS (wait.c:216-217).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
  *     the slice would merely delay by 25 ms is a deadlock here.  Likewise
- *     check_missed_wakeup() (wait.c:229-231) only counts; not modelled.
+ *     check_missed_wakeup() (wait.c:230-232) only counts; not modelled.
  *   - Positions are 1..M, wake_seq does not wrap (M notifies at most).
  *   - A reader's load of wake_seq and of reader_flags, and the writer's of
  *     need_wakeup, read memory or the own store buffer as TSO says; other
@@ -112,9 +112,9 @@
  *     and the fencing CPU does nothing visible meanwhile, so every
  *     interleaving of a slow drain is one where the Memory process moved
  *     the same stores before the fence.
- *   - The seq_cst store of need_wakeup (wait.c:210) is an xchg on x86, a
+ *   - The seq_cst store of need_wakeup (wait.c:211) is an xchg on x86, a
  *     fence by itself; the model does not count on it (a plain store, then
- *     the fence_full() of reader_barrier(), wait.c:81), as on arm64, where
+ *     the fence_full() of reader_barrier(), wait.c:82), as on arm64, where
  *     a release store does not order a later plain load.
  *   - Device rings (-DDEVICE): the kernel's side is modelled at the level
  *     of its barriers and its wait queue: BCAST_IOC_ARM, poll()'s
@@ -133,7 +133,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     sleep_on_device() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (wait.c:163-164), else the caller's timeout, which the model drops
+ *     (wait.c:164-165), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -173,7 +173,7 @@ bool moved[NCPU];	/* ring->notifies != reader r's bf->armed.notifies */
 
 #if defined(MEMBARRIER) || defined(MB_FAIL) || defined(MB_FAIL_IGNORED) || \
     defined(NO_OPEN_FENCE)
-#define REGISTERED 1	/* writer_registered_membarrier(), wait.c:55-70 */
+#define REGISTERED 1	/* writer_registered_membarrier(), wait.c:55-71 */
 #else
 #define REGISTERED 0
 #endif
@@ -376,7 +376,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:282-311.
- * With rd->no_membarrier (arm_device(), wait.c:136-137, 144-145),
+ * With rd->no_membarrier (arm_device(), wait.c:137-138, 144-145),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -447,12 +447,12 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:497: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:504: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:498-499 store writer_flags */
+	/* writer.c:505-506 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:513 fence_full(): readers that saw the old writer_flags
+	/* writer.c:520 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
@@ -497,7 +497,7 @@ active proctype Writer()
 /* ---- the readers ---- */
 
 /*
- * reader_barrier(), wait.c:77-93: sets exact (its result).  A device
+ * reader_barrier(), wait.c:78-94: sets exact (its result).  A device
  * reader's mapping is read-only: it cannot set reader_flags itself
  * (lines 89-91), it re-arms asking the kernel to (arm_device()).
  */
@@ -550,14 +550,14 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:272: reader_ready(), reader.c:176-186 */
+		/* bcast_wait(), wait.c:273: reader_ready(), reader.c:176-186 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
-			/* wait.c:274 look_at_writer(): WRITER_LIVE (see header) */
+			/* wait.c:275 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:289 sleep_on_ring(), 200-233.  Line 208: */
+			/* wait.c:290 sleep_on_ring(), 200-233.  Line 208: */
 			atomic { seq = wake_seq; c = 0 };
 			/* line 210 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
@@ -586,7 +586,7 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:287 sleep_on_device(), 153-172; arm_device(),
+			/* wait.c:288 sleep_on_device(), 153-172; arm_device(),
 			 * 130-146, line 138 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if

@@ -463,21 +463,28 @@ static int resume_positions(struct bcast_writer *w)
 BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 				   struct bcast_writer **out)
 {
+	struct bcast_writer *w, *none = NULL;
 	struct bcast_ring_hdr *h;
-	struct bcast_writer *w;
 	int err;
 
 	if (!r || !out)
 		return -EINVAL;
 	if (!r->writable)
 		return -EACCES;
-	if (r->writer)
-		return -EBUSY;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	/* One writer per ring object, whichever thread asks: device rings
+	 * have no owner word to decide between threads of one process. */
+	if (!__atomic_compare_exchange_n(&r->writer, &none, w, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		free(w);
+		return -EBUSY;
+	}
 	h = r->hdr;
 	w->r = r;
+	w->lock_fd = -1;
+	w->pid = getpid();
 	w->hdr = h;
 	w->data = r->data;
 	w->cap = r->cap;
@@ -489,7 +496,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
 	 * epoch and the alive flag; elsewhere the owner word decides. */
 	if (r->backend != BACKEND_DEVICE) {
-		err = owner_claim(r, &w->token);
+		err = owner_claim(r, &w->token, &w->lock_fd);
 		if (err)
 			goto fail;
 		store_relaxed(&h->writer_pid, (uint32_t)getpid());
@@ -511,13 +518,13 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	/* Readers that saw the old writer_flags must be seen sleeping by our
 	 * first wake-up check (see publish_position). */
 	fence_full();
-	r->writer = w;
 	*out = w;
 	return 0;
 unlock:
 	if (r->backend != BACKEND_DEVICE)
-		owner_release(r, w->token);
+		owner_release(r, w->token, w->lock_fd);
 fail:
+	__atomic_store_n(&r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
 	return err;
 }
@@ -528,13 +535,21 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 
 	if (!w)
 		return;
+	if (w->pid != getpid()) {
+		/* A fork() child's copy: the writer is its parent's still. */
+		if (w->lock_fd >= 0 && w->lock_fd != w->r->fd)
+			close(w->lock_fd);
+		__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
+		free(w);
+		return;
+	}
 	h = w->hdr;
 	bcast_flush(w);
 	store_release(&h->writer_alive, 0);
 	if (w->r->backend != BACKEND_DEVICE)
-		owner_release(w->r, w->token);
+		owner_release(w->r, w->token, w->lock_fd);
 	fence_full();
 	wake_readers(w->r);
-	w->r->writer = NULL;
+	__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
 }

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "harness.h"
+#include "thread-race.h"
 #include <linux/bcast.h>
 
 #define CAP		(1 << 16)
@@ -519,6 +520,24 @@ static struct bcast_ring *memory_ring(void *mem)
 	return bcast_ring_format(mem, MEM_LEN, &o, &r) ? NULL : r;
 }
 
+/* Threads sharing one ring object: exactly one writer each time. */
+TEST(one_writer_per_ring_object_whatever_the_threads)
+{
+	static unsigned char mem[MEM_LEN];
+	struct bcast_ring_opts o = { .size = CAP };
+	struct bcast_ring *r;
+
+	bcast_ring_destroy(shm_name);
+	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	CHECK_EQ(race_writer_opens(r, 200), 0);
+	bcast_ring_close(r);
+	bcast_ring_destroy(shm_name);
+	r = memory_ring(mem);
+	CHECK(r != NULL);
+	CHECK_EQ(race_writer_opens(r, 200), 0);
+	bcast_ring_close(r);
+}
+
 /* An identity as a writer leaves it: pid, start time, epoch, alive. */
 static void pretend_owner(struct bcast_ring_hdr *h, pid_t pid, uint64_t start)
 {
@@ -624,6 +643,30 @@ TEST(a_writer_whose_main_thread_exited_is_alive)
 	bcast_ring_close(r);
 }
 
+/* Does an open file of the ring other than ours hold the writer's lock? */
+static int writer_lock_held_elsewhere(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = BCAST_LOCK_OFFSET, .l_len = 8 };
+	char path[128];
+	int fd, held;
+
+	snprintf(path, sizeof(path), "/dev/shm/%s", shm_name + 4);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	held = fcntl(fd, F_OFD_GETLK, &fl) ? -1 : fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+static int writer_alive_now(struct bcast_ring *r)
+{
+	struct bcast_ring_info info;
+
+	return bcast_ring_info(r, &info) ? -1 : info.writer_alive;
+}
+
 TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 {
 	struct bcast_ring_opts o = { .size = CAP };
@@ -652,7 +695,37 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 	CHECK(waitpid(child, &status, 0) == child);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), 0);
+	/* The child's refused attempt left our lock where it was. */
+	CHECK_EQ(writer_lock_held_elsewhere(), 1);
+	/* A child that closes the writer it inherited closes its copy only:
+	 * we stay the writer, locked and alive, for everyone. */
+	child = fork();
+	if (child == 0) {
+		bcast_writer_close(w);
+		bcast_ring_close(r);
+		_exit(0);
+	}
+	CHECK(child > 0);
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(writer_lock_held_elsewhere(), 1);
+	CHECK_EQ(writer_alive_now(r), 1);
+	CHECK_OK(bcast_publish(w, "x", 1, 0));
+	child = fork();
+	if (child == 0) {
+		struct bcast_writer *cw;
+		struct bcast_ring *cr;
+
+		_exit(bcast_ring_open(shm_name, BCAST_RDWR, &cr) ? 1 :
+		      bcast_writer_open(cr, &cw) == -EBUSY ? 0 : 2);
+	}
+	CHECK(child > 0);
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
 	bcast_writer_close(w);
+	CHECK_EQ(writer_lock_held_elsewhere(), 0);
+	CHECK_EQ(writer_alive_now(r), 0);
 	bcast_ring_close(r);
 	bcast_ring_destroy(shm_name);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Rings: create, open, attach, destroy, info, backends, hugepages, errors. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -689,6 +690,10 @@ TEST(strerror_names_every_code)
 	CHECK(strstr(bcast_strerror(-BCAST_EWRITERGONE), "writer gone"));
 	CHECK(!strcmp(bcast_strerror(-EAGAIN), strerror(EAGAIN)));
 	CHECK(!strcmp(bcast_strerror(0), "success"));
+	/* Any int at all is named, the most negative one included. */
+	CHECK(bcast_strerror(INT_MIN) != NULL);
+	CHECK(bcast_strerror(INT_MAX) != NULL);
+	CHECK(!strcmp(bcast_strerror(EAGAIN), bcast_strerror(-EAGAIN)));
 }
 
 TEST_MAIN()

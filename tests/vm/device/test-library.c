@@ -7,7 +7,8 @@
  * writer opened through the library takes no page fault on its first lap;
  * a reader whose membarrier() is forbidden still loses no wake-up; where
  * BCAST_IOC_WAIT is refused as by a module without it, bcast_wait()
- * sleeps in poll() and loses no wake-up either.
+ * sleeps in poll() and loses no wake-up either; threads sharing one
+ * ring object get one writer.
  */
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include "common.h"
 #include "bcast.h"
 #include "../../waiting.h"
+#include "../../thread-race.h"
 
 struct later {
 	const char *name;
@@ -240,6 +242,20 @@ TEST(without_the_wait_ioctl_wait_sleeps_in_poll)
 					     without_wait_ioctl));
 	EXPECT_EQ(0, bcast_ring_destroy("nwping"));
 	EXPECT_EQ(0, bcast_ring_destroy("nwpong"));
+}
+
+/* Threads sharing one device ring object: the kernel sees one file, so
+ * the library alone must keep them to one writer. */
+TEST(one_writer_per_device_ring_object_whatever_the_threads)
+{
+	struct bcast_ring_opts o = { .size = 1 << 16 };
+	struct bcast_ring *r;
+
+	bcast_ring_destroy("threadrace");
+	ASSERT_EQ(0, bcast_ring_create("threadrace", &o, &r));
+	EXPECT_EQ(0, race_writer_opens(r, 200));
+	bcast_ring_close(r);
+	EXPECT_EQ(0, bcast_ring_destroy("threadrace"));
 }
 
 TEST_HARNESS_MAIN
