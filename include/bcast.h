@@ -11,6 +11,37 @@
  * failure: -errno, or -BCAST_EOVERRUN, -BCAST_ECORRUPT, -BCAST_EWRITERGONE.
  * bcast_strerror() names them.  Fields of the structs below whose names end
  * in an underscore are private.
+ *
+ * Threads.  A writer, a reader, and the batch, bulk and message handles a
+ * reader gives out each belong to one thread at a time (they are plain
+ * memory, changed without locks: that is the fast path).  Different
+ * readers of one ring, and the writer, may run in any threads and
+ * processes at once.  A ring object may be shared by threads for
+ * bcast_writer_open() (one wins), bcast_reader_open(), bcast_ring_info()
+ * and bcast_ring_count(); bcast_ring_close() comes after its writer and
+ * readers are closed, in one thread.  Creating, opening and destroying
+ * shm rings by name reads the mount table with getmntent(), which is not
+ * thread-safe: not from two threads at once.
+ *
+ * fork().  A child shares the ring's memory (shm, file and device rings,
+ * and MAP_SHARED memory) and inherits copies of the parent's objects: it
+ * may open readers of its own and read through inherited ones that it
+ * alone then uses, and become the writer once the parent's is closed
+ * (closing its inherited copy of that writer first, if it has one); see
+ * bcast_writer_open() for what it may not do.  Every descriptor the
+ * library opens is close-on-exec.
+ *
+ * Signals.  Only bcast_wait() sleeps; a signal with a handler ends it
+ * with -EINTR (never restarted: call it again).  Nothing here is
+ * async-signal-safe.  A shm or file ring whose file is truncated under a
+ * mapping raises SIGBUS in whoever touches the lost pages.
+ *
+ * In line and not.  bcast_publish() and bcast_receive() are library
+ * calls: in line they would fix the ring's internals into every program,
+ * and the call costs a few instructions (callgrind: publish 49 for an
+ * 8-byte message, the bare reference ring's, also a call, 55; README.md,
+ * Benchmarks).  The lazy steps below are in line because
+ * their two calls per message cost 125 instructions against 98.
  */
 #ifndef BCAST_H
 #define BCAST_H
@@ -225,35 +256,68 @@ int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
  * writes (device rings: only if the parent's writer was open before the
  * fork, as the kernel sees one file), and bcast_writer_close() of the
  * inherited writer frees the child's copy only (it must not publish
- * through it).  It does keep the writer's open
- * files (shm, file and device rings): the writer counts as alive until
- * the child exits too.  Every descriptor the library opens is
- * close-on-exec.
+ * through it).  It does keep the writer's open files (shm, file and
+ * device rings): the writer counts as alive until the child exits too.
+ * Also -EINVAL (r or out NULL), -ENOMEM, -BCAST_ECORRUPT (the positions
+ * in the header are impossible), -EAGAIN (no frame boundary found to
+ * continue from while a dying writer's frames move: try again).
  */
 int bcast_writer_open(struct bcast_ring *r, struct bcast_writer **out);
-/* Reserve `len` bytes (-EMSGSIZE above the MTU, -EBUSY if a claim is open). */
+/*
+ * Reserve `len` bytes in the ring and point c->data at them, to be filled
+ * in place and published with bcast_commit() (or dropped with
+ * bcast_abort()).  0, -EINVAL (w or c NULL), -EBUSY (a claim is open),
+ * -EMSGSIZE (len above the MTU).
+ */
 int bcast_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
-/* Publish a claim; BCAST_DEFER delays it until bcast_flush() at the latest. */
+/*
+ * Publish a claim as a message of c->len bytes (which may have been
+ * lowered) and type `type`; BCAST_DEFER delays it until bcast_flush() at
+ * the latest.  0, or -EINVAL: c NULL, not the open claim (committed or
+ * aborted already), c->len above what was claimed, unknown flags.
+ */
 int bcast_commit(struct bcast_claim *c, uint32_t type, unsigned flags);
+/* Drop the open claim: nothing is published.  NULL or a claim already
+ * committed or aborted is ignored. */
 void bcast_abort(struct bcast_claim *c);
-/* Copy and publish a message of any size (fragmented above the MTU, up to
- * 4 GiB - 1); returns 0. */
+/*
+ * Copy and publish a message of any size (fragmented above the MTU, up to
+ * 4 GiB - 1).  0, -EINVAL (w NULL, or p NULL with len > 0), -EBUSY (a claim
+ * is open), -EMSGSIZE (4 GiB or more).  Never blocks; it makes a system
+ * call only to wake readers that asked for it.
+ */
 int bcast_publish(struct bcast_writer *w, const void *p, size_t len,
 		  uint32_t type);
+/*
+ * bcast_publish() of the concatenation of iov[0..iovcnt): one message.
+ * 0, -EINVAL (w NULL, iovcnt < 0 or > IOV_MAX, iov NULL with iovcnt > 0),
+ * -EFAULT (an entry with a length and no base), -EBUSY, -EMSGSIZE.  The
+ * array is read twice: it must not change during the call.
+ */
 int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
 		   int iovcnt, uint32_t type);
-/* Make every deferred commit visible with one position store. */
+/* Make every deferred commit visible with one position store: 0, -EINVAL. */
 int bcast_flush(struct bcast_writer *w);
-/* Publish an empty liveness frame. */
+/* Publish an empty liveness frame (deferred commits first): 0, -EINVAL,
+ * -EBUSY (a claim is open). */
 int bcast_heartbeat(struct bcast_writer *w);
+/* This writer's counts since it opened: 0, -EINVAL (w or st NULL).  From
+ * the writer's own thread (the counts are plain fields). */
 int bcast_writer_stats(const struct bcast_writer *w,
 		       struct bcast_writer_stats *st);
-/* Flush, mark the writer gone and wake every reader. */
+/* Flush, mark the writer gone and wake every reader; an open claim is
+ * dropped.  NULL is ignored. */
 void bcast_writer_close(struct bcast_writer *w);
 
 /* ---- reader ---- */
 
-/* `from`: BCAST_FROM_LATEST or BCAST_FROM_OLDEST, optionally | BCAST_RESYNC_LATEST. */
+/*
+ * A new reader of `r`; `from`: BCAST_FROM_LATEST or BCAST_FROM_OLDEST,
+ * optionally | BCAST_RESYNC_LATEST.  0, -EINVAL (r or out NULL, unknown
+ * bits in from), -ENOMEM; on device rings also the kernel's -ENOSPC (the
+ * module's max_readers reached) and -EMFILE.  Any number of readers, in
+ * any number of processes and threads.
+ */
 int bcast_reader_open(struct bcast_ring *r, int from, struct bcast_reader **out);
 /*
  * Copy the next message into buf and return its length; -EAGAIN if none
@@ -262,14 +326,24 @@ int bcast_reader_open(struct bcast_ring *r, int from, struct bcast_reader **out)
  * (4096 frames: heartbeats, padding, fragments of a huge message) with
  * frames still pending (call again), -EMSGSIZE (info->len = needed,
  * nothing consumed) if cap is too small, -BCAST_EOVERRUN after being
- * lapped (the reader has resynchronised), -BCAST_ECORRUPT.
+ * lapped (the reader has resynchronised), -BCAST_ECORRUPT, -EINVAL (rd
+ * NULL, or buf NULL with cap > 0), -ENOMEM (reassembling a fragmented
+ * message; it is then counted as dropped_partial).  `info` may be NULL.
  */
 ssize_t bcast_receive(struct bcast_reader *rd, void *buf, size_t cap,
 		      struct bcast_msg *info);
-/* Snapshot what is pending: 0, -EAGAIN if nothing, -BCAST_EOVERRUN. */
+/* Snapshot what is pending: 0, -EAGAIN if nothing, -BCAST_EOVERRUN,
+ * -BCAST_ECORRUPT, -EINVAL, -EBUSY (a fragmented message is half-read by
+ * bcast_receive(): finish it there first). */
 int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b);
-/* Next message of the snapshot without copying it: 1, or 0 at the end.
- * In line (below) for a whole message in one frame. */
+/*
+ * Next message of the snapshot without copying it: 1, or 0 when this
+ * snapshot has nothing more to hand out now (its end, a message not
+ * finished yet, or 4096 frames of padding and heartbeats looked at: take
+ * a new snapshot); -BCAST_EOVERRUN (lapped, resynchronised),
+ * -BCAST_ECORRUPT, -EINVAL.  In line (below) for a whole message in one
+ * frame.
+ */
 static inline int bcast_batch_next(struct bcast_batch *b, struct bcast_msg *m);
 /*
  * Copy a message (now or much later): its length, -EMSGSIZE, or
@@ -284,15 +358,25 @@ static inline ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
  * trust what was read through it if bcast_msg_valid() then returns 1.
  * Messages of a bulk read (BCAST_MSG_COPIED) point into its buffer. */
 static inline const void *bcast_msg_peek(const struct bcast_msg *m);
-/* 1 if the message's bytes are still intact, 0 if overwritten. */
+/* 1 if the message's bytes are still intact (always, for a bulk read's),
+ * 0 if overwritten (then counted lost, once) or m is NULL. */
 int bcast_msg_valid(const struct bcast_msg *m);
-/* Copy whole pending messages (up to cap bytes) out of the ring in one go,
- * check once, then walk them with bcast_bulk_next(): bytes copied,
- * -EAGAIN, -EMSGSIZE if the next message does not fit, -BCAST_EOVERRUN. */
+/*
+ * Copy whole pending messages (up to cap bytes) out of the ring in one go,
+ * check once, then walk them with bcast_bulk_next(): bytes copied (> 0),
+ * -EAGAIN, -EMSGSIZE if the next message does not fit (always with
+ * cap < 8), -BCAST_EOVERRUN, -BCAST_ECORRUPT (after the good messages
+ * before the bad frame were handed out), -EINVAL (rd, dst or bulk NULL),
+ * -EBUSY (as bcast_batch()).  The messages count as delivered here.
+ */
 ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst, size_t cap,
 			struct bcast_bulk *bulk);
-/* The next message of a bulk read, in its buffer: 1, or 0 at the end.
- * In line (below): the buffer was checked when it was copied. */
+/*
+ * The next message of a bulk read, in its buffer (m->data_, see
+ * bcast_msg_peek(); fragments are joined in place): 1, or 0 at the end;
+ * -EINVAL, -BCAST_ECORRUPT only if the buffer or `bulk` was changed since.
+ * In line (below): the buffer was checked when it was copied.
+ */
 static inline int bcast_bulk_next(struct bcast_bulk *bulk, struct bcast_msg *m);
 /*
  * Block until a message is pending: 0, -ETIMEDOUT, -BCAST_EWRITERGONE,
@@ -316,12 +400,18 @@ int bcast_reader_fd(struct bcast_reader *rd);
  * ready until it is armed again.
  */
 int bcast_reader_arm(struct bcast_reader *rd);
+/* This reader's counts since it opened: 0, -EINVAL (rd or st NULL).  From
+ * the reader's own thread. */
 int bcast_reader_stats(const struct bcast_reader *rd,
 		       struct bcast_reader_stats *st);
-/* Position of the next frame this reader will look at. */
+/* Position of the next frame this reader will look at (0 for NULL). */
 uint64_t bcast_reader_position(const struct bcast_reader *rd);
+/* Free the reader (and close its device file); its batch, bulk and
+ * message handles become invalid.  NULL is ignored. */
 void bcast_reader_close(struct bcast_reader *rd);
 
+/* A description of any return value of this library (err or -err), never
+ * NULL; unknown values as strerror() describes them. */
 const char *bcast_strerror(int err);
 
 /* ---- in line: the per-message steps of lazy and bulk reads ---- */
