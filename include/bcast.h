@@ -239,8 +239,9 @@ int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);
 /*
  * Messages and payload bytes committed to the ring so far, by every writer
  * it has had: exact, counted from the newest sync point (a walk over about
- * capacity/32 bytes of frames).  For monitors; -EAGAIN if the writer
- * is in the middle of a frontier step (try again), -BCAST_ECORRUPT.
+ * capacity/32 bytes of frames).  For monitors; -EAGAIN if four tries
+ * found no intact starting point while the writer overwrote them (try
+ * again), -BCAST_ECORRUPT, -EINVAL.  Any thread, beside the writer.
  */
 int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
 		     uint64_t *bytes);
