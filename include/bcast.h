@@ -93,6 +93,12 @@ struct bcast_ring;
 struct bcast_writer;
 struct bcast_reader;
 
+/*
+ * Options for creating a ring.  Options added later come with a flag in
+ * `flags` that says they are set; flags a library does not know are
+ * refused (-EINVAL), so an older program never passes them by accident
+ * and a newer one learns that they are missing.
+ */
 struct bcast_ring_opts {
 	size_t size;		/* data capacity: a power of two >= 4096 */
 	unsigned flags;		/* BCAST_HUGEPAGE */
@@ -115,6 +121,7 @@ struct bcast_ring_info {
 	const void *metadata;
 	size_t metadata_len;
 	size_t map_size;	/* bytes mapped: header + data */
+	uint64_t reserved_[6];	/* 0: room for fields to come */
 };
 
 struct bcast_claim {
@@ -163,6 +170,7 @@ struct bcast_reader_stats {
 				  * and no wake-up sent: must stay 0 */
 	uint64_t dropped_partial; /* fragments of messages the writer never
 				   * finished (it died mid-message) */
+	uint64_t reserved_[4];	/* 0: room for counts to come */
 };
 
 /*
@@ -198,6 +206,7 @@ struct bcast_writer_stats {
 	uint64_t notifies;	/* system calls made to wake readers */
 	uint64_t heartbeats;
 	uint64_t frontier_steps; /* times `claimed` was advanced */
+	uint64_t reserved_[4];	/* 0: room for counts to come */
 };
 
 /* ---- rings ---- */

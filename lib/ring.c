@@ -67,6 +67,9 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 
 	if (!mem || len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
 		return -EINVAL;
+	/* Unknown flags may be options this library does not have. */
+	if (o && (o->flags & ~BCAST_HUGEPAGE))
+		return -EINVAL;
 	if (o && o->size) {
 		cap = o->size;
 		if (!is_pow2(cap) || cap < BCAST_MIN_CAPACITY ||

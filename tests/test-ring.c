@@ -109,6 +109,15 @@ TEST(format_options_are_checked)
 	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
 	o.mtu = 4;
 	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	/* A flag this library does not know is an option it does not have. */
+	o.mtu = 0;
+	o.flags = 0x80;
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	o.flags = BCAST_HUGEPAGE;	/* known; memory it is handed stays */
+	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+	CHECK_OK(bcast_ring_info(r, &info));
+	CHECK_EQ(info.reserved_[0] | info.reserved_[5], 0);
+	bcast_ring_close(r);
 	free(mem);
 }
 
