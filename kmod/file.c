@@ -256,6 +256,7 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 	struct bcast_kring *ring = bf->ring;
 	struct bcast_wait_arg arg;
 	__poll_t mask = 0;
+	ktime_t timeout;
 	long rc;
 
 	if (bf->writer)
@@ -264,13 +265,11 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 		return -EFAULT;
 	if (arg.reserved)
 		return -EINVAL;
-	if (arg.timeout_ns < 0)
-		rc = wait_event_interruptible(ring->wq,
-					      (mask = bcast_reader_events(bf)));
-	else
-		rc = wait_event_interruptible_hrtimeout(ring->wq,
-					(mask = bcast_reader_events(bf)),
-					ns_to_ktime(arg.timeout_ns));
+	/* KTIME_MAX: no timer at all. */
+	timeout = arg.timeout_ns < 0 ? KTIME_MAX : ns_to_ktime(arg.timeout_ns);
+	rc = wait_event_interruptible_hrtimeout(ring->wq,
+						(mask = bcast_reader_events(bf)),
+						timeout);
 	if (rc == -ETIME)
 		return 0;
 	/* No restart: the time already slept would count twice. */

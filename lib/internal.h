@@ -187,6 +187,7 @@ bool writer_registered_membarrier(void);
 /* owner.c: the writer role of user-space rings */
 int owner_claim(struct bcast_ring *r, uint64_t *token, int *lock_fd);
 void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd);
+void owner_forget(struct bcast_ring *r, int lock_fd);
 bool owner_alive(const struct bcast_ring *r);
 pid_t owner_pid(const struct bcast_ring *r);
 

@@ -221,6 +221,13 @@ static int own_open_file(const struct bcast_ring *r)
 	return fd >= 0 ? fd : r->fd;
 }
 
+/* Close the open file own_open_file() gave, unless it is the ring's. */
+static void close_own_file(const struct bcast_ring *r, int fd)
+{
+	if (fd >= 0 && fd != r->fd)
+		close(fd);
+}
+
 /*
  * Take the OFD lock of a ring file on an open file of our own (*fd):
  * 1 taken, 0 unsupported (*fd is -1), -EBUSY.
@@ -237,8 +244,7 @@ static int ofd_lock(const struct bcast_ring *r, int *fd)
 	if (!fcntl(*fd, F_OFD_SETLK, &fl))
 		return 1;
 	err = errno == EAGAIN || errno == EACCES ? -EBUSY : 0;
-	if (*fd != r->fd)
-		close(*fd);
+	close_own_file(r, *fd);
 	*fd = -1;
 	return err;	/* 0: no OFD locks here, the word alone decides */
 }
@@ -248,8 +254,7 @@ static void ofd_unlock(const struct bcast_ring *r, int fd)
 	struct flock fl = lock_range(F_UNLCK);
 
 	fcntl(fd, F_OFD_SETLK, &fl);
-	if (fd != r->fd)
-		close(fd);
+	close_own_file(r, fd);
 }
 
 int owner_claim(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
@@ -289,4 +294,11 @@ void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd)
 				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	if (lock_fd >= 0)
 		ofd_unlock(r, lock_fd);
+}
+
+/* A fork() child's copy of a writer: close our copy of its lock file
+ * only, which leaves the lock with the parent's. */
+void owner_forget(struct bcast_ring *r, int lock_fd)
+{
+	close_own_file(r, lock_fd);
 }

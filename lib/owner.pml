@@ -96,8 +96,8 @@
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:274) and their release (the CAS to
- *     0, owner.c:288); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:279) and their release (the CAS to
+ *     0, owner.c:293); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
@@ -196,7 +196,7 @@
  *     means "alive": no "gone" to check, left out.
  *   - In owner_claim() the contender holds the OFD lock, on an open file
  *     of its own (own_open_file(), owner.c:213-222), before it reads the
- *     word (owner.c:259), and asks F_OFD_GETLK from that same open file,
+ *     word (owner.c:264), and asks F_OFD_GETLK from that same open file,
  *     which reports no conflict with its own lock, so ofd_lock_held()
  *     there always says no: no step, but the CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
@@ -275,24 +275,24 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * owner_claim(), owner.c:255-281, as bcast_writer_open() calls it
+ * owner_claim(), owner.c:260-286, as bcast_writer_open() calls it
  * (writer.c:499).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:265 cur = load_acquire(word) */ \
+	/* owner.c:270 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:267 cur && token_alive(r, cur): token_process_alive() \
+judge:	/* owner.c:272 cur && token_alive(r, cur): token_process_alive() \
 	 * at line 175 first */ \
 	if \
 	:: cur == 0 -> goto cas \
 	:: atomic { cur != 0 && PROC_ALIVE(cur) -> OFD_UNLOCK }; \
-		goto busy	/* owner.c:184-185 alive; 268-271 unlock, -EBUSY */ \
+		goto busy	/* owner.c:184-185 alive; 273-276 unlock, -EBUSY */ \
 	:: atomic { cur != 0 && !PROC_ALIVE(cur) -> TAKEOVER }	/* 0: dead */ \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:274-277: CAS(word, cur -> mine); on failure cur is the \
+cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
 	 * value found, judged again (the loop, line 236) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
@@ -338,20 +338,20 @@ cas:	/* owner.c:274-277: CAS(word, cur -> mine); on failure cur is the \
 #endif
 
 #ifdef OFD
-/* owner.c:259 ofd_lock(): F_OFD_SETLK at line 237; -EBUSY at 239,
+/* owner.c:264 ofd_lock(): F_OFD_SETLK at line 244; -EBUSY at 246,
  * returned at 231-232. */
 #define OFD_LOCK \
 	if \
 	:: atomic { ofd == 0 -> ofd = me; locked = 1; running[me] = 1 } \
 	:: atomic { ofd != 0 -> running[me] = 1 }; goto busy \
 	fi
-/* owner.c:188-189: when the pid says no, the OFD bit (line 264) sends
+/* owner.c:188-189: when the pid says no, the OFD bit (line 269) sends
  * token_alive() to ofd_lock_held() (158-165): does an open file other
  * than mine hold the lock?  In owner_claim() mine does (line 229), and
  * F_OFD_GETLK reports no conflict with one's own lock: the answer is
  * always no, so the call is no step here; the CAS asserts the premise. */
 #define OFD_HELD	assert(ofd == me && locked)
-/* ofd_unlock(), owner.c:246-253 */
+/* ofd_unlock(), owner.c:252-258 (close_own_file(), 225-229) */
 #define OFD_UNLOCK	if :: locked -> assert(ofd == me); ofd = 0; locked = 0 \
 			   :: else fi
 #else
@@ -360,7 +360,7 @@ cas:	/* owner.c:274-277: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* owner_release(), owner.c:283-292: CAS(mine -> 0) at 288-289, then the
+/* owner_release(), owner.c:288-297: CAS(mine -> 0) at 293-294, then the
  * OFD unlock at 259-260.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
@@ -674,7 +674,7 @@ end:	do
 		/* line 287 sleep_on_device(), 153-172: arm_device() (130-146),
 		 * BCAST_IOC_ARM with BCAST_ARM_WRITER_GONE for WRITER_NONE
 		 * (133) and the epoch, bf->armed under arm_lock,
-		 * file.c:298-305 */
+		 * file.c:297-304 */
 		a_gone = !live;
 		/* line 166 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every

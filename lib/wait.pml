@@ -39,7 +39,7 @@
  *     (writer_flags = 0, full fence) and fences every later publish.  A
  *     device reader cannot write reader_flags (its mapping is read-only):
  *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
- *     flag (kmod/file.c:295-297).
+ *     flag (kmod/file.c:294-296).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -75,10 +75,10 @@
  *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
  *                    BCAST_IOC_NOTIFY counting itself before it clears
  *                    need_wakeup, or after its wake-up, instead of in
- *                    between (file.c:319-326):                    must FAIL
+ *                    between (file.c:318-325):                    must FAIL
  *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
  *                    count after setting need_wakeup instead of before
- *                    (file.c:304-307):                            must FAIL
+ *                    (file.c:303-306):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
  *                    after its checks instead of before (file.c:245).  must FAIL
  *
@@ -286,7 +286,7 @@ end:	do
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
 	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:313-328; line 319 \
+	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
 	/* lines 324-325 smp_mb__before_atomic(); atomic_long_inc(notifies): \
@@ -333,7 +333,7 @@ end:	do
 
 #ifndef OLD_POLL
 /*
- * A NOTIFY since the reader armed cleared need_wakeup (file.c:319, before
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:318, before
  * its count at 325): bcast_reader_events() reports EPOLLIN (file.c:232) and the
  * reader re-arms itself, membarrier() included, instead of the kernel
  * setting need_wakeup again with no barrier of the reader's to pair with.
@@ -375,7 +375,7 @@ end:	do
 #endif
 
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:282-311.
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
  * With rd->no_membarrier (arm_device(), wait.c:137-138, 144-145),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
@@ -392,7 +392,8 @@ end:	do
 	ARM_SAMPLE_AFTER
 
 /* poll_wait(), kmod/file.c:245 (BCAST_IOC_WAIT: prepare_to_wait_event()
- * in wait_event_*(), 268-273): on ring->wq, under its lock */
+ * in wait_event_interruptible_hrtimeout(), 270-272): on ring->wq, under
+ * its lock */
 #define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
 #ifndef DEVICE_QUEUE_LATE
 #define QUEUE_EARLY	QUEUE
@@ -405,7 +406,7 @@ end:	do
 
 /*
  * device_poll() (lib/device.c): BCAST_IOC_WAIT, bcast_ioc_wait(),
- * kmod/file.c:254-280 (or poll(2), where do_poll() calls bcast_poll(),
+ * kmod/file.c:254-279 (or poll(2), where do_poll() calls bcast_poll(),
  * 239-247), queues itself, evaluates bcast_reader_events(), 217-237,
  * sleeps until the entry is woken (or the timeout, with !exact:
  * sleep_on_device() bounds it), and evaluates it again.

@@ -537,8 +537,8 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 		return;
 	if (w->pid != getpid()) {
 		/* A fork() child's copy: the writer is its parent's still. */
-		if (w->lock_fd >= 0 && w->lock_fd != w->r->fd)
-			close(w->lock_fd);
+		if (w->r->backend != BACKEND_DEVICE)
+			owner_forget(w->r, w->lock_fd);
 		__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 		free(w);
 		return;
