@@ -1,21 +1,24 @@
-# bcast: make | make check | make install PREFIX=... DESTDIR=... | make demo
+# bcast: make (into build/, O= to change) | make check | make install PREFIX=... DESTDIR=... | make demo
 VERSION     := 0.1.0
 SOVERSION   := 0
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 BINDIR      ?= $(PREFIX)/bin
-# O: where objects, libraries and test programs go (sanitizer builds use
-# their own, e.g. O=build/asan SAN=address,undefined).
-O           ?= .
+# O: where objects, libraries, tools and test programs go; the source
+# folders hold sources only (sanitizer builds use their own folder, e.g.
+# O=build/asan SAN=address,undefined).
+O           ?= build
 SAN         ?=
 # LDFLAGS: extra flags when linking the programs (tests, tools), e.g. -static.
 LDFLAGS     ?=
 
 CC          ?= cc
 OPT         ?= -O2
-WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Iinclude/uapi $(CFLAGS)
+# Every C program of the tree: the common part, then what each kind adds.
+BASE_CFLAGS := -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -Iinclude -Iinclude/uapi
+CFLAGS_ALL  := -std=c11 $(OPT) $(BASE_CFLAGS) -Wshadow -Wstrict-prototypes $(CFLAGS)
 ifneq ($(SAN),)
 CFLAGS_ALL  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=$(SAN)
@@ -50,17 +53,25 @@ KVER ?= $(shell r=$$(uname -r); if [ -d /lib/modules/$$r/build ]; then echo $$r;
 	else ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4; fi)
 KDIR ?= /lib/modules/$(KVER)/build
 
+# Kbuild works in $(O)/module, a tree of links to the sources, so that its
+# objects stay out of kmod/ (DKMS builds the source tree itself: Kbuild at
+# the top).  bcast.ko lands in $(O)/module/kmod/.
+MODULE_DIR  := $(abspath $(O))/module
+KMOD_SRCS   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
+
 module:
 	@if [ -d "$(KDIR)" ]; then \
-		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -C "$(KDIR)" M=$(CURDIR) modules; \
+		mkdir -p "$(MODULE_DIR)/kmod" && \
+		ln -sfn "$(CURDIR)/include" "$(MODULE_DIR)/include" && \
+		ln -sf "$(CURDIR)/Kbuild" "$(MODULE_DIR)/Kbuild" && \
+		for f in $(KMOD_SRCS); do ln -sf "$(CURDIR)/$$f" "$(MODULE_DIR)/$$f"; done && \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -C "$(KDIR)" M="$(MODULE_DIR)" $(if $(C),C=$(C)) modules; \
 	else \
 		echo "module: no kernel headers in '$(KDIR)' (install linux-headers-amd64 or set KVER/KDIR); skipping bcast.ko"; \
 	fi
 
-# Not kbuild's clean: with M=. it would delete the library's objects too.
 module-clean:
-	rm -f kmod/*.o kmod/*.ko kmod/*.mod kmod/*.mod.c kmod/.*.cmd \
-		kmod/modules.order modules.order Module.symvers .*.cmd
+	rm -rf "$(MODULE_DIR)"
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -105,7 +116,7 @@ FUZZ_BIN := build/fuzz/fuzz-reader
 fuzz: $(FUZZ_BIN)
 $(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -DBCAST_COUNT_FRAMES -O1 -g -Iinclude -Iinclude/uapi \
+	clang -std=c11 -O1 $(BASE_CFLAGS) -DBCAST_COUNT_FRAMES \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
 
@@ -113,9 +124,9 @@ $(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
 KSELFTEST_TAR ?= /usr/src/linux-source-6.1.tar.xz
 VM_SRCS  := $(wildcard tests/vm/device/test-*.c)
 VM_BINS  := $(patsubst tests/vm/device/%.c,build/vm/%,$(VM_SRCS))
-VM_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
-	-Wno-unused-parameter -Wno-empty-body -Wno-sign-compare \
-	-Iinclude -Iinclude/uapi -Ibuild/kselftest -Itests/vm/device
+# (the kselftest harness's macros need GNU C and compare signed to unsigned)
+VM_CFLAGS := -std=gnu11 -O2 $(BASE_CFLAGS) -Wno-empty-body -Wno-sign-compare \
+	-Ibuild/kselftest -Itests/vm/device
 
 vmtests: $(VM_BINS)
 
@@ -136,14 +147,14 @@ check:
 
 # The main job on a fresh machine: a publisher, two subscribers, figures.
 demo: lib tools
-	sh tools/demo.sh
+	BCAST_TOOLS=$(O)/tools sh tools/demo.sh
 
 # The same inside the VM, on a device ring of bcast.ko (emulated CPUs: a
 # lower rate).  VM_KERNEL=6.1 or 6.12.
 VM_KERNEL ?= 6.1
 vm-demo: lib tools
-	bash tests/vm/run.sh --kernel $(VM_KERNEL) --add tools/bcastctl \
-		--add tools/bcast-pub --add tools/bcast-sub --add tools/demo.sh \
+	bash tests/vm/run.sh --kernel $(VM_KERNEL) --add $(O)/tools/bcastctl \
+		--add $(O)/tools/bcast-pub --add $(O)/tools/bcast-sub --add tools/demo.sh \
 		-- "BCAST_TOOLS=/opt BCAST_DEMO_RATE=$${BCAST_DEMO_RATE:-20k} \
 		    BCAST_DEMO_SECONDS=$${BCAST_DEMO_SECONDS:-5} \
 		    BCAST_DEMO_SIZE=$${BCAST_DEMO_SIZE:-64} sh /opt/demo.sh"
@@ -162,5 +173,4 @@ install: lib
 	install -m 755 $(TOOL_BINS) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
 
 clean:
-	rm -rf build lib/*.o lib/libbcast.a lib/libbcast.so* tests/test-[a-z]*[!.][!c] tools/bin
-	rm -f $(patsubst tests/%.c,tests/%,$(TEST_SRCS)) $(patsubst tools/%.c,tools/%,$(TOOL_SRCS)) tools/bcast-bench
+	rm -rf $(O) build

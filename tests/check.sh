@@ -117,7 +117,7 @@ need_packages || { echo "0 passed, 1 failed"; exit 1; }
 
 if build default all tests; then
     say "host tests"
-    host_tests . host
+    host_tests build host
 fi
 
 if [ -z "${BCAST_CHECK_QUICK:-}" ]; then

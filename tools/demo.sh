@@ -6,11 +6,14 @@
 # rate, one-way latency percentiles, overruns) and remove the ring.
 #
 # Environment: BCAST_TOOLS (where bcastctl, bcast-pub, bcast-sub are;
-# default: this script's directory), BCAST_DEMO_SECONDS (5),
+# default: this script's directory if they are there, else build/tools),
+# BCAST_DEMO_SECONDS (5),
 # BCAST_DEMO_RATE (messages/s; 100k with 4 CPUs or more, else 20k),
 # BCAST_DEMO_SIZE (bytes, 64).
 set -u
-T=${BCAST_TOOLS:-$(cd "$(dirname "$0")" && pwd)}
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$here/bcastctl" ] || here=$here/../build/tools
+T=${BCAST_TOOLS:-$here}
 SECS=${BCAST_DEMO_SECONDS:-5}
 RATE_GIVEN=${BCAST_DEMO_RATE:-}
 SIZE=${BCAST_DEMO_SIZE:-64}

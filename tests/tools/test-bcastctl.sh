@@ -7,7 +7,7 @@
 # Environment:
 #   BCAST_TOOLS        directory with bcastctl (and bcast-pub, which holds a
 #                      live writer for the "destroy while busy" cases; they
-#                      are skipped without it).  Default: tools/ of the
+#                      are skipped without it).  Default: build/tools of the
 #                      repository holding this script.
 #   BCAST_TEST_PREFIX  ring-name prefix, default shm:bcastctl-test-$$.  A bare
 #                      name (ctltest) means bcast.ko rings when the module is
@@ -19,7 +19,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-TOOLS=${BCAST_TOOLS:-$here/../../tools}
+TOOLS=${BCAST_TOOLS:-$here/../../build/tools}
 CTL=$TOOLS/bcastctl
 PUB=$TOOLS/bcast-pub
 PREFIX=${BCAST_TEST_PREFIX:-shm:bcastctl-test-$$}

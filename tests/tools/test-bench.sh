@@ -1,8 +1,8 @@
 #!/bin/sh
 # bcast-bench: options, every section in a short run, JSON, the plot.
 # Runs on the host and in the VM (busybox sh); TAP output.
-# BCAST_TOOLS: where the binaries are (default: tools/ of this tree).
-T=${BCAST_TOOLS:-$(dirname "$0")/../../tools}
+# BCAST_TOOLS: where the binaries are (default: build/tools of this tree).
+T=${BCAST_TOOLS:-$(dirname "$0")/../../build/tools}
 B="$T/bcast-bench"
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-bench.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM

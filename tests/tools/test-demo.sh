@@ -2,7 +2,7 @@
 # make demo, shortened: it runs, both subscribers get every message the
 # publisher sent with no gaps, latency figures are printed, the ring is gone
 # afterwards.  Host (shm) and VM (device).  TAP output.
-T=${BCAST_TOOLS:-$(dirname "$0")/../../tools}
+T=${BCAST_TOOLS:-$(dirname "$0")/../../build/tools}
 DEMO=$T/demo.sh
 [ -f "$DEMO" ] || DEMO=$(dirname "$0")/../../tools/demo.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-demo.XXXXXX") || exit 1

@@ -9,7 +9,7 @@
 # Rings are made with bcast-pub --create.  Nothing relies on timing beyond
 # generous limits: readiness is awaited by polling what the tools print.
 
-TOOLS=${BCAST_TOOLS:-tools}
+TOOLS=${BCAST_TOOLS:-$(dirname "$0")/../../build/tools}
 PREFIX=${BCAST_TEST_PREFIX:-shm:pubsub-test-$$}
 PUB=$TOOLS/bcast-pub
 SUB=$TOOLS/bcast-sub

@@ -32,7 +32,7 @@ command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting"
 DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-open-reader test-pin test-notify test-memcg test-hardening test-races test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
-TOOLS="bcastctl bcast-pub bcast-sub bcast-bench demo.sh"
+TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -53,9 +53,10 @@ for brd in /lib/modules/"$krel"/kernel/drivers/block/brd.ko{,.xz,.zst}; do
     esac && adds+=(--add "$work/brd.ko")
     break
 done
-for t in $LIB_TESTS; do adds+=(--add "tests/$t"); done
+for t in $LIB_TESTS; do adds+=(--add "build/tests/$t"); done
 for t in $DEVICE_TESTS; do adds+=(--add "build/vm/$t"); done
-for t in $TOOLS; do adds+=(--add "tools/$t"); done
+for t in $TOOLS; do adds+=(--add "build/tools/$t"); done
+adds+=(--add tools/demo.sh)
 for t in $TOOL_TESTS; do adds+=(--add "tests/tools/$t"); done
 cat >"$work/run-tests" <<SCRIPT
 #!/bin/sh
