@@ -95,6 +95,13 @@ $(O)/tests/%: tests/%.c tests/harness.h tests/payload.h tests/waiting.h tests/th
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
+# What every tool links: tools/common/ (cli.c, json.c), one archive.
+TOOL_CFLAGS := $(CFLAGS_ALL) -Itools/common
+COMMON_SRCS := $(wildcard tools/common/*.c)
+COMMON_HDRS := $(wildcard tools/common/*.h)
+COMMON_A    := $(O)/tools/common/libtools.a
+TOOL_LIBS   := $(COMMON_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
+
 # bcast-bench is several files; ZeroMQ is a baseline when its headers exist.
 BENCH_SRCS  := $(wildcard tools/bench/*.c)
 BENCH_BIN   := $(O)/tools/bcast-bench
@@ -103,13 +110,21 @@ ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
 
 tools: $(TOOL_BINS) $(BENCH_BIN)
 
-$(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) tools/cli.h $(LIB_A)
+$(O)/tools/common/%.o: tools/common/%.c $(COMMON_HDRS) include/bcast.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS) $(ZMQ_LIBS)
+	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
 
-$(O)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB_A)
+$(COMMON_A): $(patsubst %.c,$(O)/%.o,$(COMMON_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(TOOL_LIBS) $(ZMQ_LIBS)
+
+$(O)/tools/%: tools/%.c $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< $(TOOL_LIBS)
 
 # libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).
 FUZZ_BIN := build/fuzz/fuzz-reader

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 #include "bcast.h"
 #include <linux/bcast.h>
-#include "../cli.h"
+#include "cli.h"
 
 #define PROG "bcast-bench"
 #define MAX_SIZES 64

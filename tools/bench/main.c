@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "bcast.h"
 #include <linux/bcast.h>
-#include "../cli.h"
+#include "cli.h"
 #include "bench.h"
 
 static void usage(FILE *f)
