@@ -35,7 +35,8 @@ struct doc {
 	int rc;
 };
 
-static struct doc write_doc(enum json_style style, void (*fill)(struct json *))
+static struct doc write_doc(enum json_style style, unsigned wrap,
+			    void (*fill)(struct json *))
 {
 	struct doc d = { NULL, 0, 0 };
 	FILE *f = open_memstream(&d.text, &d.len);
@@ -45,17 +46,18 @@ static struct doc write_doc(enum json_style style, void (*fill)(struct json *))
 		perror("open_memstream");
 		exit(1);
 	}
-	json_begin(&j, f, style);
+	json_begin(&j, f, style, wrap);
 	fill(&j);
 	d.rc = json_end(&j);
 	fclose(f);
 	return d;
 }
 
-static void expect(const char *what, enum json_style style,
-		   void (*fill)(struct json *), int rc, const char *text)
+static void expect_wrapped(const char *what, enum json_style style,
+			   unsigned wrap, void (*fill)(struct json *), int rc,
+			   const char *text)
 {
-	struct doc d = write_doc(style, fill);
+	struct doc d = write_doc(style, wrap, fill);
 	int pass = d.rc == rc && d.len == strlen(text) &&
 		   !memcmp(d.text, text, d.len);
 
@@ -75,6 +77,13 @@ static void empty_containers(struct json *j)
 	json_key(j, "o");
 	json_object(j);
 	json_object_end(j);
+}
+
+/* On one line. */
+static void expect(const char *what, enum json_style style,
+		   void (*fill)(struct json *), int rc, const char *text)
+{
+	expect_wrapped(what, style, 0, fill, rc, text);
 }
 
 static void every_kind(struct json *j)
@@ -245,10 +254,10 @@ static void reuse(void)
 	struct json j;
 	int rc;
 
-	json_begin(&j, f, JSON_SPACED);
+	json_begin(&j, f, JSON_SPACED, 0);
 	json_u64(&j, 1);
 	rc = json_end(&j);
-	json_begin(&j, f, JSON_SPACED);
+	json_begin(&j, f, JSON_SPACED, 0);
 	json_string(&j, "two");
 	rc |= json_end(&j);
 	fclose(f);
@@ -268,7 +277,7 @@ static void write_error(void)
 		return;
 	}
 	setvbuf(f, NULL, _IONBF, 0);
-	json_begin(&j, f, JSON_COMPACT);
+	json_begin(&j, f, JSON_COMPACT, 0);
 	json_string(&j, "lost");
 	ok(json_end(&j) == -EIO, "a write error: -EIO");
 	fclose(f);
@@ -285,16 +294,21 @@ static int self_test(void)
 {
 	char brackets[2 * JSON_MAX_DEPTH + 2];
 
-	printf("1..23\n");
+	printf("1..24\n");
 	expect("every kind of value, compact", JSON_COMPACT, every_kind, 0,
 	       "{\"s\":\"x\",\"none\":null,\"u\":18446744073709551615,"
 	       "\"i\":-9223372036854775808,\"d\":1.50,\"d0\":2,\"t\":true,"
 	       "\"f\":false,\"n\":null,\"a\":[],\"o\":{}}\n");
 	expect("spaced", JSON_SPACED, nested, 0,
 	       "{\"a\": 1, \"b\": [1, {\"c\": null}], \"e\": []}\n");
-	expect("pretty", JSON_PRETTY, nested, 0,
-	       "{\n  \"a\": 1,\n  \"b\": [\n    1,\n    {\n      \"c\": null\n"
-	       "    }\n  ],\n  \"e\": []\n}\n");
+	expect_wrapped("every member on its line", JSON_SPACED, JSON_MAX_DEPTH,
+		       nested, 0,
+		       "{\n  \"a\": 1,\n  \"b\": [\n    1,\n    {\n"
+		       "      \"c\": null\n    }\n  ],\n  \"e\": []\n}\n");
+	expect_wrapped("the first level's members on lines", JSON_SPACED, 1,
+		       nested, 0,
+		       "{\n  \"a\": 1,\n  \"b\": [1, {\"c\": null}],\n"
+		       "  \"e\": []\n}\n");
 	expect("quotes, backslashes and control characters escaped",
 	       JSON_COMPACT, escapes, 0,
 	       "\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f~\"\n");
@@ -336,8 +350,9 @@ static int self_test(void)
 	expect("no value at all: -EINVAL", JSON_COMPACT, nothing, -EINVAL, "");
 	expect("a key outside any object: -EINVAL", JSON_COMPACT,
 	       top_level_key, -EINVAL, "");
-	expect("pretty: empty containers stay on their line", JSON_PRETTY,
-	       empty_members, 0, "{\n  \"a\": [],\n  \"o\": {}\n}\n");
+	expect_wrapped("empty containers stay on their line", JSON_SPACED,
+		       JSON_MAX_DEPTH, empty_members, 0,
+		       "{\n  \"a\": [],\n  \"o\": {}\n}\n");
 	reuse();
 	write_error();
 	return failures ? 1 : 0;
@@ -350,7 +365,7 @@ static int strings(void)
 	struct json j;
 	size_t len;
 
-	json_begin(&j, stdout, JSON_COMPACT);
+	json_begin(&j, stdout, JSON_COMPACT, 0);
 	json_array(&j);
 	while (fread(le, 1, 4, stdin) == 4) {
 		len = le[0] | (size_t)le[1] << 8 | (size_t)le[2] << 16 |

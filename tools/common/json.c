@@ -10,11 +10,13 @@
 
 #include "json.h"
 
-void json_begin(struct json *j, FILE *f, enum json_style style)
+void json_begin(struct json *j, FILE *f, enum json_style style,
+		unsigned wrap)
 {
 	memset(j, 0, sizeof(*j));
 	j->f = f;
 	j->style = style;
+	j->wrap = wrap;
 }
 
 int json_end(struct json *j)
@@ -59,7 +61,7 @@ static void separate(struct json *j)
 
 	if (!first)
 		fputc(',', j->f);
-	if (j->style == JSON_PRETTY)
+	if (j->depth <= j->wrap)
 		indent(j, j->depth);
 	else if (j->style == JSON_SPACED && !first)
 		fputc(' ', j->f);
@@ -114,7 +116,7 @@ static void close_container(struct json *j, bool object)
 		fail(j, -EINVAL);
 		return;
 	}
-	if (j->style == JSON_PRETTY && (j->nonempty & level_bit(j)))
+	if (j->depth <= j->wrap && (j->nonempty & level_bit(j)))
 		indent(j, j->depth - 1);
 	fputc(object ? '}' : ']', j->f);
 	j->depth--;

@@ -5,7 +5,10 @@
  * Values go straight to a FILE* as they are given: nothing is allocated
  * and nothing is kept but a few words of state, so a document of any size
  * (or one per message) costs only its bytes.  Separators, the colon after
- * a key and the spacing are the writer's business, in one of three styles.
+ * a key, spacing and line breaks are the writer's business: compact or
+ * spaced, and objects and arrays nested at most `wrap` deep put each of
+ * their members on a line of its own, indented two spaces a level (0: one
+ * line; 1: bcastctl list's one ring a line; JSON_MAX_DEPTH: every member).
  *
  * Strings: bytes go out as they are where JSON allows it (UTF-8 included);
  * '"' and '\' are escaped, so are the control characters (\b \f \n \r \t,
@@ -36,12 +39,12 @@
 enum json_style {
 	JSON_COMPACT,	/* {"a":1,"b":[1,2]} */
 	JSON_SPACED,	/* {"a": 1, "b": [1, 2]} */
-	JSON_PRETTY,	/* a member or element per line, two spaces a level */
 };
 
 struct json {
 	FILE *f;
 	enum json_style style;
+	unsigned wrap;		/* depth up to which members go on lines */
 	int err;		/* 0, or why the output stopped */
 	unsigned depth;		/* containers open */
 	uint32_t objects;	/* bit d: the container at depth d + 1 is an object */
@@ -51,7 +54,8 @@ struct json {
 };
 
 /* Start a document on `f` (nothing is written yet). */
-void json_begin(struct json *j, FILE *f, enum json_style style);
+void json_begin(struct json *j, FILE *f, enum json_style style,
+		unsigned wrap);
 /*
  * End the document with a newline.  0; -EINVAL if it was misused or is
  * incomplete, -E2BIG if it nested too deep (the output stopped there, no
