@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "bcast.h"
 #include "cli.h"
+#include "json.h"
 
 #define PROG		"bcast-pub"
 #define MAX_MSG		0xffffffffULL	/* bcast_publish(): up to 4 GiB - 1 */
@@ -947,29 +948,41 @@ static int run_synth(struct pub *p)
 
 /* ---- summary ---- */
 
-static void print_summary(struct pub *p, const struct bcast_writer_stats *ws)
+/* 0, or 1 if the JSON summary could not be written. */
+static int print_summary(struct pub *p, const struct bcast_writer_stats *ws)
 {
 	double secs = p->msgs > 1 ? (double)(p->last_ns - p->first_ns) / 1e9 : 0;
 	double rate = secs > 0 ? (double)p->msgs / secs : 0;
 	double mbps = secs > 0 ? (double)p->bytes / secs / 1e6 : 0;
+	struct json j;
+	int err;
 
 	if (p->progress_shown)
 		fputs("\r\033[K", stderr);
 	if (p->o.json) {
-		fputs("{\"ring\":", stdout);
-		cli_json_string(stdout, p->o.name);
-		printf(",\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"seconds\":%.6f,\"msg_per_s\":%.1f,\"mb_per_s\":%.3f"
-		       ",\"frames\":%" PRIu64 ",\"heartbeats\":%" PRIu64
-		       ",\"notifies\":%" PRIu64 "}\n",
-		       p->msgs, p->bytes, secs, rate, mbps, ws->frames,
-		       ws->heartbeats, ws->notifies);
-		fflush(stdout);
+		json_begin(&j, stdout, JSON_COMPACT, 0);
+		json_object(&j);
+		json_member_string(&j, "ring", p->o.name);
+		json_member_u64(&j, "messages", p->msgs);
+		json_member_u64(&j, "bytes", p->bytes);
+		json_member_double(&j, "seconds", secs, 6);
+		json_member_double(&j, "msg_per_s", rate, 1);
+		json_member_double(&j, "mb_per_s", mbps, 3);
+		json_member_u64(&j, "frames", ws->frames);
+		json_member_u64(&j, "heartbeats", ws->heartbeats);
+		json_member_u64(&j, "notifies", ws->notifies);
+		json_object_end(&j);
+		err = json_end_flush(&j);
+		if (err && err != -EPIPE) {
+			cli_error("writing the summary: %s", strerror(-err));
+			return 1;
+		}
 	} else if (!p->o.quiet) {
 		fprintf(stderr, "%s: %" PRIu64 " messages, %" PRIu64 " bytes in "
 			"%.3f s (%.0f msg/s, %.2f MB/s)\n", PROG, p->msgs,
 			p->bytes, secs, rate, mbps);
 	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1002,6 +1015,7 @@ int main(int argc, char **argv)
 	bcast_writer_stats(p.w, &ws);
 	bcast_writer_close(p.w);
 	bcast_ring_close(p.r);
-	print_summary(&p, &ws);
+	if (print_summary(&p, &ws))
+		return 1;
 	return err ? 1 : 0;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "bcast.h"
 #include "cli.h"
+#include "json.h"
 
 #define PROG		"bcast-sub"
 #define FIRST_BUF	(64u << 10)	/* receive buffer; grows on demand */
@@ -743,42 +744,66 @@ static void print_stats(const struct sub *s, const struct bcast_reader_stats *st
 			s->synth, s->backlog, s->seq_gaps);
 }
 
-static void print_json(const struct sub *s, const struct bcast_reader_stats *st)
+static void latency_json(struct json *j, const struct hist *h)
 {
-	double secs = s->msgs > 1 ? (double)(s->last_ns - s->first_ns) / 1e9 : 0;
-	const struct hist *h = s->lat;
+	static const struct { const char *key; double q; } points[] = {
+		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 },
+		{ "p99_9", 0.999 }, { "p99_99", 0.9999 },
+	};
+	size_t i;
 
-	fputs("{\"label\":", stdout);
-	cli_json_string(stdout, s->o.label ? s->o.label : PROG);
-	fputs(",\"ring\":", stdout);
-	cli_json_string(stdout, s->o.name);
-	printf(",\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
-	       ",\"seconds\":%.6f,\"msg_per_s\":%.1f,\"mb_per_s\":%.3f"
-	       ",\"overruns\":%" PRIu64 ",\"lost_messages\":%" PRIu64
-	       ",\"lost_bytes\":%" PRIu64 ",\"sleeps\":%" PRIu64
-	       ",\"heartbeats\":%" PRIu64 ",\"synth_messages\":%" PRIu64
-	       ",\"synth_untimed\":%" PRIu64
-	       ",\"seq_gaps\":%" PRIu64 ",\"latency_us\":", s->msgs, s->bytes,
-	       secs, secs > 0 ? (double)s->msgs / secs : 0,
-	       secs > 0 ? (double)s->bytes / secs / 1e6 : 0, st->overruns,
-	       st->lost_messages, st->lost_bytes, st->sleeps, st->heartbeats,
-	       s->synth, s->backlog, s->seq_gaps);
-	if (h->n)
-		printf("{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f"
-		       ",\"p99_99\":%.3f,\"max\":%.3f}",
-		       hist_quantile(h, 0.5) / 1e3, hist_quantile(h, 0.9) / 1e3,
-		       hist_quantile(h, 0.99) / 1e3,
-		       hist_quantile(h, 0.999) / 1e3,
-		       hist_quantile(h, 0.9999) / 1e3, (double)h->max / 1e3);
-	else
-		fputs("null", stdout);
-	fputs(",\"end\":", stdout);
-	cli_json_string(stdout, s->end ? s->end : "error");
-	fputs("}\n", stdout);
-	fflush(stdout);
+	json_key(j, "latency_us");
+	if (!h->n) {
+		json_null(j);
+		return;
+	}
+	json_object(j);
+	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++)
+		json_member_double(j, points[i].key,
+				   hist_quantile(h, points[i].q) / 1e3, 3);
+	json_member_double(j, "max", (double)h->max / 1e3, 3);
+	json_object_end(j);
 }
 
-static void finish(struct sub *s)
+/* 0, or the exit status of a summary that could not be written. */
+static int print_json(const struct sub *s, const struct bcast_reader_stats *st)
+{
+	double secs = s->msgs > 1 ? (double)(s->last_ns - s->first_ns) / 1e9 : 0;
+	struct json j;
+	int err;
+
+	json_begin(&j, stdout, JSON_COMPACT, 0);
+	json_object(&j);
+	json_member_string(&j, "label", s->o.label ? s->o.label : PROG);
+	json_member_string(&j, "ring", s->o.name);
+	json_member_u64(&j, "messages", s->msgs);
+	json_member_u64(&j, "bytes", s->bytes);
+	json_member_double(&j, "seconds", secs, 6);
+	json_member_double(&j, "msg_per_s",
+			   secs > 0 ? (double)s->msgs / secs : 0, 1);
+	json_member_double(&j, "mb_per_s",
+			   secs > 0 ? (double)s->bytes / secs / 1e6 : 0, 3);
+	json_member_u64(&j, "overruns", st->overruns);
+	json_member_u64(&j, "lost_messages", st->lost_messages);
+	json_member_u64(&j, "lost_bytes", st->lost_bytes);
+	json_member_u64(&j, "sleeps", st->sleeps);
+	json_member_u64(&j, "heartbeats", st->heartbeats);
+	json_member_u64(&j, "synth_messages", s->synth);
+	json_member_u64(&j, "synth_untimed", s->backlog);
+	json_member_u64(&j, "seq_gaps", s->seq_gaps);
+	latency_json(&j, s->lat);
+	json_member_string(&j, "end", s->end ? s->end : "error");
+	json_object_end(&j);
+	err = json_end_flush(&j);
+	if (err && err != -EPIPE) {
+		say(s, "writing the summary: %s", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+/* The summary; 0, or 1 if it could not be written. */
+static int finish(struct sub *s)
 {
 	struct bcast_reader_stats st = { 0 };
 
@@ -787,9 +812,10 @@ static void finish(struct sub *s)
 		bcast_reader_stats(s->rd, &st);
 	}
 	if (s->o.json)
-		print_json(s, &st);
-	else if (s->o.stats)
+		return print_json(s, &st);
+	if (s->o.stats)
 		print_stats(s, &st);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -817,8 +843,7 @@ int main(int argc, char **argv)
 		return status;
 	if (status < 0) {	/* stopped while waiting for the ring */
 		s.end = cli_stop_requested ? "signal" : "seconds";
-		finish(&s);
-		return 0;
+		return finish(&s);
 	}
 	if (s.o.out != OUT_NONE)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -830,7 +855,8 @@ int main(int argc, char **argv)
 		if (flush_output(&s) < 0 && !err)
 			err = -EIO;
 		status = err ? 1 : 0;
-		finish(&s);
+		if (finish(&s))
+			status = 1;
 	}
 	bcast_reader_close(s.rd);
 	bcast_ring_close(s.r);

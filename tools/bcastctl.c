@@ -35,6 +35,7 @@
 #include <linux/bcast.h>
 
 #include "cli.h"
+#include "json.h"
 
 #define CTL_PATH	"/dev/bcast-ctl"
 #define SYSFS_CLASS	"/sys/class/bcast"
@@ -728,48 +729,30 @@ static int snapshot(const struct view *v, struct snap *s)
 /* ------------------------------------------------------------------ */
 /* JSON output */
 
-struct json {
-	bool first;
-};
-
-static void jkey(struct json *j, const char *key)
+static void json_start(struct json *j, unsigned wrap)
 {
-	if (!j->first)
-		fputs(", ", stdout);
-	j->first = false;
-	cli_json_string(stdout, key);
-	fputs(": ", stdout);
-}
-
-static void jstr(struct json *j, const char *key, const char *val)
-{
-	jkey(j, key);
-	if (val)
-		cli_json_string(stdout, val);
-	else
-		fputs("null", stdout);
-}
-
-static void ju64(struct json *j, const char *key, uint64_t val)
-{
-	jkey(j, key);
-	printf("%llu", (unsigned long long)val);
+	json_begin(j, stdout, JSON_SPACED, wrap);
 }
 
 /* A count, or null when unknown (negative). */
-static void jcount(struct json *j, const char *key, long val)
+static void member_count(struct json *j, const char *key, long val)
 {
-	jkey(j, key);
 	if (val < 0)
-		fputs("null", stdout);
+		json_member_null(j, key);
 	else
-		printf("%ld", val);
+		json_member_i64(j, key, val);
 }
 
-static void jbool(struct json *j, const char *key, bool val)
+/* End the document; the exit status. */
+static int json_finish(struct json *j)
 {
-	jkey(j, key);
-	fputs(val ? "true" : "false", stdout);
+	int err = json_end_flush(j);
+
+	if (err) {
+		cli_error("writing JSON to stdout: %s", strerror(-err));
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -813,12 +796,18 @@ static bool meta_printable(const struct snap *s, size_t *len)
 	return true;
 }
 
-static void hex(FILE *f, const unsigned char *p, size_t n)
+/* n bytes as 2n hex digits and a NUL in out. */
+static char *hex_text(const unsigned char *p, size_t n, char *out)
 {
+	static const char digits[] = "0123456789abcdef";
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1032,29 +1021,31 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 	exit(EXIT_FAILURE);
 }
 
-static void create_report(const struct target *t, const struct create_args *a,
-			  const struct bcast_ring_info *in)
+/* The exit status: writing the JSON may fail. */
+static int create_report(const struct target *t, const struct create_args *a,
+			 const struct bcast_ring_info *in)
 {
 	char sz[32], mode[8];
 	struct stat st;
-	struct json j = { true };
+	struct json j;
 
 	snprintf(mode, sizeof(mode), "%04o",
 		 stat(t->path, &st) ? (unsigned)a->o.mode :
 		 (unsigned)(st.st_mode & 07777));
 	if (json_out) {
-		fputs("{", stdout);
-		jstr(&j, "name", t->arg);
-		jstr(&j, "backend", in->backend);
-		jstr(&j, "path", t->path);
-		ju64(&j, "capacity", in->capacity);
-		ju64(&j, "mtu", in->mtu);
-		ju64(&j, "map_size", in->map_size);
-		jbool(&j, "hugepage", in->hugepage);
-		jstr(&j, "mode", mode);
-		ju64(&j, "metadata_len", in->metadata_len);
-		fputs("}\n", stdout);
-		return;
+		json_start(&j, 0);
+		json_object(&j);
+		json_member_string(&j, "name", t->arg);
+		json_member_string(&j, "backend", in->backend);
+		json_member_string(&j, "path", t->path);
+		json_member_u64(&j, "capacity", in->capacity);
+		json_member_u64(&j, "mtu", in->mtu);
+		json_member_u64(&j, "map_size", in->map_size);
+		json_member_bool(&j, "hugepage", in->hugepage);
+		json_member_string(&j, "mode", mode);
+		json_member_u64(&j, "metadata_len", in->metadata_len);
+		json_object_end(&j);
+		return json_finish(&j);
 	}
 	printf("created %s ring '%s' at %s: %s, mtu %zu, %s pages, mode %s\n",
 	       in->backend, t->arg, t->path,
@@ -1066,6 +1057,7 @@ static void create_report(const struct target *t, const struct create_args *a,
 		       t->kind == K_DEVICE ? "bcast.ko found no free 2 MiB pages "
 		       "or its hugepage parameter is off" :
 		       "no writable hugetlbfs mount with free huge pages");
+	return EXIT_SUCCESS;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -1074,7 +1066,7 @@ static int cmd_create(int argc, char **argv)
 	struct bcast_ring_info in;
 	struct bcast_ring *r;
 	struct target t;
-	int err;
+	int err, status = EXIT_SUCCESS;
 
 	create_parse(argc, argv, &a);
 	resolve(a.name, a.device, EXIT_FAILURE, &t);
@@ -1091,14 +1083,14 @@ static int cmd_create(int argc, char **argv)
 	else if (t.kind == K_SHM && ring_file(&t) == t.alt)
 		memcpy(t.path, t.alt, sizeof(t.path));	/* on hugetlbfs */
 	if (!err)
-		create_report(&t, &a, &in);
+		status = create_report(&t, &a, &in);
 	bcast_ring_close(r);
 	if (err) {
 		cli_error("ring '%s' created, but reading it back failed: %s",
 			  t.arg, bcast_strerror(err));
 		return EXIT_FAILURE;
 	}
-	return EXIT_SUCCESS;
+	return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1202,7 +1194,7 @@ static int cmd_destroy(int argc, char **argv)
 {
 	struct destroy_args a;
 	struct target t;
-	struct json j = { true };
+	struct json j;
 	char where[PATH_MAX];
 	long still;
 	int err;
@@ -1232,14 +1224,15 @@ static int cmd_destroy(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (json_out) {
-		fputs("{", stdout);
-		jstr(&j, "name", t.arg);
-		jstr(&j, "path", where);
-		jbool(&j, "destroyed", true);
-		jbool(&j, "forced", a.force);
-		jcount(&j, "still_open", still);
-		fputs("}\n", stdout);
-		return EXIT_SUCCESS;
+		json_start(&j, 0);
+		json_object(&j);
+		json_member_string(&j, "name", t.arg);
+		json_member_string(&j, "path", where);
+		json_member_bool(&j, "destroyed", true);
+		json_member_bool(&j, "forced", a.force);
+		member_count(&j, "still_open", still);
+		json_object_end(&j);
+		return json_finish(&j);
 	}
 	printf("destroyed ring '%s' (%s)\n", t.arg, where);
 	if (still > 0)
@@ -1456,32 +1449,31 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void list_json(const struct entries *es)
+/* One ring a line. */
+static int list_json(const struct entries *es)
 {
+	struct json j;
 	size_t i;
 
-	if (!es->n) {
-		puts("[]");
-		return;
-	}
-	puts("[");
+	json_start(&j, 1);
+	json_array(&j);
 	for (i = 0; i < es->n; i++) {
 		const struct entry *e = &es->v[i];
-		struct json j = { true };
 
-		fputs("  {", stdout);
-		jstr(&j, "name", e->name);
-		jstr(&j, "backend", e->backend);
-		jstr(&j, "path", e->path);
-		ju64(&j, "size", e->size);
-		jbool(&j, "hugepage", e->hugepage);
-		jbool(&j, "writer_alive", e->writer_pid != 0);
-		jcount(&j, "writer_pid", e->writer_pid ? e->writer_pid : -1);
-		jcount(&j, "readers", e->readers);
-		ju64(&j, "committed", e->committed);
-		printf("}%s\n", i + 1 < es->n ? "," : "");
+		json_object(&j);
+		json_member_string(&j, "name", e->name);
+		json_member_string(&j, "backend", e->backend);
+		json_member_string(&j, "path", e->path);
+		json_member_u64(&j, "size", e->size);
+		json_member_bool(&j, "hugepage", e->hugepage);
+		json_member_bool(&j, "writer_alive", e->writer_pid != 0);
+		member_count(&j, "writer_pid", e->writer_pid ? e->writer_pid : -1);
+		member_count(&j, "readers", e->readers);
+		json_member_u64(&j, "committed", e->committed);
+		json_object_end(&j);
 	}
-	puts("]");
+	json_array_end(&j);
+	return json_finish(&j);
 }
 
 static void list_table(const struct entries *es)
@@ -1519,7 +1511,7 @@ static int cmd_list(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct entries es = { NULL, 0, 0 };
-	int c;
+	int c, status = EXIT_SUCCESS;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -1536,11 +1528,11 @@ static int cmd_list(int argc, char **argv)
 	if (es.n)
 		qsort(es.v, es.n, sizeof(es.v[0]), entry_cmp);
 	if (json_out)
-		list_json(&es);
+		status = list_json(&es);
 	else
 		list_table(&es);
 	free(es.v);
-	return EXIT_SUCCESS;
+	return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1557,65 +1549,62 @@ static bool owner_of(const struct view *v, struct stat *st)
 	return !stat(view_path(v), st);
 }
 
-static void info_json(const struct view *v, const struct snap *s)
+static int info_json(const struct view *v, const struct snap *s)
 {
-	struct json j = { true };
+	char hex[2 * BCAST_METADATA_MAX + 1];
+	struct json j;
 	struct stat st;
 	char mode[8];
 	size_t tlen;
 
-	fputs("{", stdout);
-	jstr(&j, "name", v->t.arg);
-	jstr(&j, "backend", s->backend);
-	jstr(&j, "path", view_path(v));
-	ju64(&j, "capacity", s->capacity);
-	jcount(&j, "mtu", s->have_hdr ? (long)s->mtu : -1);
-	jcount(&j, "map_size", s->have_hdr ? (long)s->map_size : -1);
-	jbool(&j, "hugepage", s->hugepage);
+	json_start(&j, 0);
+	json_object(&j);
+	json_member_string(&j, "name", v->t.arg);
+	json_member_string(&j, "backend", s->backend);
+	json_member_string(&j, "path", view_path(v));
+	json_member_u64(&j, "capacity", s->capacity);
+	member_count(&j, "mtu", s->have_hdr ? (long)s->mtu : -1);
+	member_count(&j, "map_size", s->have_hdr ? (long)s->map_size : -1);
+	json_member_bool(&j, "hugepage", s->hugepage);
 	if (s->pmd_mappings >= 0)
-		jcount(&j, "pmd_mappings", s->pmd_mappings);
-	ju64(&j, "committed", s->committed);
-	ju64(&j, "claimed", s->claimed);
-	jcount(&j, "messages", s->have_count ? (long)s->messages : -1);
-	jcount(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
-	jbool(&j, "writer_alive", s->writer_alive);
-	jcount(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
-	jcount(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
+		member_count(&j, "pmd_mappings", s->pmd_mappings);
+	json_member_u64(&j, "committed", s->committed);
+	json_member_u64(&j, "claimed", s->claimed);
+	member_count(&j, "messages", s->have_count ? (long)s->messages : -1);
+	member_count(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
+	json_member_bool(&j, "writer_alive", s->writer_alive);
+	member_count(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
+	member_count(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
 	if (!s->have_hdr) {
-		jstr(&j, "metadata", NULL);
-		jstr(&j, "metadata_hex", NULL);
-		jcount(&j, "metadata_len", -1);
+		json_member_null(&j, "metadata");
+		json_member_null(&j, "metadata_hex");
+		json_member_null(&j, "metadata_len");
 	} else {
-		jkey(&j, "metadata");
-		if (meta_printable(s, &tlen)) {
-			char text[BCAST_METADATA_MAX + 1];
-
-			memcpy(text, s->meta, tlen);
-			text[tlen] = '\0';
-			cli_json_string(stdout, text);
-		} else {
-			fputs("null", stdout);
-		}
-		jkey(&j, "metadata_hex");
-		putchar('"');
-		hex(stdout, s->meta, s->meta_len);
-		putchar('"');
-		ju64(&j, "metadata_len", s->meta_len);
+		json_key(&j, "metadata");
+		if (meta_printable(s, &tlen))
+			json_string_bytes(&j, s->meta, tlen);
+		else
+			json_null(&j);
+		json_member_string(&j, "metadata_hex",
+				   hex_text(s->meta, s->meta_len, hex));
+		json_member_u64(&j, "metadata_len", s->meta_len);
 	}
-	jcount(&j, "readers", s->readers);
+	member_count(&j, "readers", s->readers);
 	if (owner_of(v, &st)) {
 		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
-		jstr(&j, "mode", mode);
-		ju64(&j, "uid", st.st_uid);
-		ju64(&j, "gid", st.st_gid);
+		json_member_string(&j, "mode", mode);
+		json_member_u64(&j, "uid", st.st_uid);
+		json_member_u64(&j, "gid", st.st_gid);
 	}
 	if (!s->have_hdr)
-		jstr(&j, "header", bcast_strerror(v->open_err));
-	fputs("}\n", stdout);
+		json_member_string(&j, "header", bcast_strerror(v->open_err));
+	json_object_end(&j);
+	return json_finish(&j);
 }
 
 static void info_metadata_text(const struct snap *s)
 {
+	char line[2 * 32 + 1];
 	size_t i, tlen;
 
 	if (!s->meta_len) {
@@ -1628,12 +1617,9 @@ static void info_metadata_text(const struct snap *s)
 		return;
 	}
 	printf("%-12s%zu bytes:\n", "metadata", s->meta_len);
-	for (i = 0; i < s->meta_len; i += 32) {
-		fputs("            ", stdout);
-		hex(stdout, s->meta + i,
-		    s->meta_len - i < 32 ? s->meta_len - i : 32);
-		putchar('\n');
-	}
+	for (i = 0; i < s->meta_len; i += 32)
+		printf("            %s\n", hex_text(s->meta + i,
+		       s->meta_len - i < 32 ? s->meta_len - i : 32, line));
 }
 
 static void info_text(const struct view *v, const struct snap *s)
@@ -1732,17 +1718,18 @@ static int cmd_info(int argc, char **argv)
 	struct watch_args a;
 	struct view v;
 	struct snap s;
+	int status = EXIT_SUCCESS;
 
 	watch_parse(argc, argv, &a, false);
 	view_open(&v, a.name, a.device);
 	if (snapshot(&v, &s))
 		no_ring(&v.t);
 	if (json_out)
-		info_json(&v, &s);
+		status = info_json(&v, &s);
 	else
 		info_text(&v, &s);
 	view_close(&v);
-	return EXIT_SUCCESS;
+	return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1796,33 +1783,35 @@ static struct rates rates_between(const struct snap *a, const struct snap *b)
 	return r;
 }
 
-static void stat_json(const struct view *v, const struct snap *s, double dt,
-		      const struct rates *r)
+static int stat_json(const struct view *v, const struct snap *s, double dt,
+		     const struct rates *r)
 {
-	struct json j = { true };
+	struct json j;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fputs("{", stdout);
-	jstr(&j, "name", v->t.arg);
-	jkey(&j, "time");
-	printf("%.3f", (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-	jkey(&j, "interval");
-	printf("%.3f", dt);
-	ju64(&j, "committed", s->committed);
-	ju64(&j, "claimed", s->claimed);
-	jcount(&j, "messages", s->have_count ? (long)s->messages : -1);
-	jcount(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
-	jkey(&j, "bytes_per_sec");
-	printf("%.0f", r->bytes);
-	jcount(&j, "messages_per_sec", r->messages < 0 ? -1 : (long)(r->messages + 0.5));
-	jcount(&j, "payload_bytes_per_sec", r->payload < 0 ? -1 : (long)(r->payload + 0.5));
-	jbool(&j, "writer_alive", s->writer_alive);
-	jcount(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
-	jcount(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
-	jbool(&j, "hugepage", s->hugepage);
-	jcount(&j, "readers", s->readers);
-	fputs("}\n", stdout);
+	json_start(&j, 0);
+	json_object(&j);
+	json_member_string(&j, "name", v->t.arg);
+	json_member_double(&j, "time",
+			   (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, 3);
+	json_member_double(&j, "interval", dt, 3);
+	json_member_u64(&j, "committed", s->committed);
+	json_member_u64(&j, "claimed", s->claimed);
+	member_count(&j, "messages", s->have_count ? (long)s->messages : -1);
+	member_count(&j, "payload_bytes", s->have_count ? (long)s->payload : -1);
+	json_member_double(&j, "bytes_per_sec", r->bytes, 0);
+	member_count(&j, "messages_per_sec",
+		     r->messages < 0 ? -1 : (long)(r->messages + 0.5));
+	member_count(&j, "payload_bytes_per_sec",
+		     r->payload < 0 ? -1 : (long)(r->payload + 0.5));
+	json_member_bool(&j, "writer_alive", s->writer_alive);
+	member_count(&j, "writer_pid", s->writer_alive ? s->writer_pid : -1);
+	member_count(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
+	json_member_bool(&j, "hugepage", s->hugepage);
+	member_count(&j, "readers", s->readers);
+	json_object_end(&j);
+	return json_finish(&j);
 }
 
 static void stat_line(const struct snap *s, const struct rates *r)
@@ -1891,7 +1880,7 @@ static int cmd_stat(int argc, char **argv)
 	struct snap prev, cur;
 	struct view v;
 	bool tty;
-	int lines = 0;
+	int lines = 0, status = EXIT_SUCCESS;
 	uint64_t n;
 
 	watch_parse(argc, argv, &a, true);
@@ -1913,21 +1902,23 @@ static int cmd_stat(int argc, char **argv)
 			break;
 		if (snapshot(&v, &cur)) {
 			cli_error("ring '%s' was removed", a.name);
-			view_close(&v);
-			return EXIT_NORING;
+			status = EXIT_NORING;
+			break;
 		}
 		r = rates_between(&prev, &cur);
 		if (json_out)
-			stat_json(&v, &cur, cur.time - prev.time, &r);
+			status = stat_json(&v, &cur, cur.time - prev.time, &r);
 		else if (tty)
 			lines = stat_screen(&v, &cur, a.interval, &r, lines);
 		else
 			stat_line(&cur, &r);
 		fflush(stdout);
+		if (status)
+			break;
 		prev = cur;
 	}
 	view_close(&v);
-	return EXIT_SUCCESS;
+	return status;
 }
 
 /* ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include "bcast.h"
 #include <linux/bcast.h>
 #include "cli.h"
+#include "json.h"
 
 #define PROG "bcast-bench"
 #define MAX_SIZES 64
@@ -134,7 +135,7 @@ struct cpu_watch {
 double cpu_watch_trip(struct cpu_watch *w);
 void cpu_watch_wait(struct cpu_watch *w, const char *what);
 bool cpu_watch_apart(struct cpu_watch *w);
-void json_samples(FILE *f, struct samples *s);
+void json_samples(struct json *j, struct samples *s);
 
 
 /*
@@ -205,11 +206,18 @@ struct figures {
 	double icount_publish_ratio[MAX_SIZES];
 };
 
-void throughput_run(const struct options *o, struct figures *fig, FILE *json);
-void fanout_run(const struct options *o, struct figures *fig, FILE *json);
-void latency_run(const struct options *o, struct figures *fig, FILE *json);
-void wakeup_run(const struct options *o, struct figures *fig, FILE *json);
-void instructions_run(const struct options *o, struct figures *fig, FILE *json);
+/* Each section prints its figures, or with --json adds them to `json` as
+ * one member of the top-level object (fan-out: two). */
+void throughput_run(const struct options *o, struct figures *fig,
+		    struct json *json);
+void fanout_run(const struct options *o, struct figures *fig,
+		struct json *json);
+void latency_run(const struct options *o, struct figures *fig,
+		 struct json *json);
+void wakeup_run(const struct options *o, struct figures *fig,
+		struct json *json);
+void instructions_run(const struct options *o, struct figures *fig,
+		      struct json *json);
 int icount_child(const char *phase, size_t size);
 int plot_write(const struct options *o, struct figures *fig);
 

@@ -330,7 +330,7 @@ static double paired_median(const double *num, const double *den, int rounds)
 }
 
 static void fan_free(const struct options *o, struct figures *fig,
-		     FILE *json, unsigned char *mem, size_t len)
+		     struct json *json, unsigned char *mem, size_t len)
 {
 	int n, j, N = o->readers;
 	double w[FAN_MAX + 1][o->rounds], c[FAN_MAX + 1][o->rounds];
@@ -360,14 +360,23 @@ static void fan_free(const struct options *o, struct figures *fig,
 	fig->fan_writer_ratio = paired[N];
 	fig->fan_reader_ratio = cm[1] > 0 ? cm[N] / cm[1] : 0;
 	if (o->json) {
-		fprintf(json, ",\n\"fanout_free\": {\"readers\": [");
-		for (n = 0; n <= N; n++)
-			fprintf(json, "%s\n  {\"readers\": %d, "
-				"\"writer_msgs_per_s\": %.1f, "
-				"\"slowest_reader_msgs_per_cpu_s\": %.1f}",
-				n ? "," : "", n, wm[n], cm[n]);
-		fprintf(json, "], \"writer_msgs_per_s_reader_cpu_busy\": %.1f, "
-			"\"reference_writer_ratio\": %.3f}", busy, ref_ratio);
+		json_key(json, "fanout_free");
+		json_object(json);
+		json_key(json, "readers");
+		json_array(json);
+		for (n = 0; n <= N; n++) {
+			json_object(json);
+			json_member_i64(json, "readers", n);
+			json_member_double(json, "writer_msgs_per_s", wm[n], 1);
+			json_member_double(json, "slowest_reader_msgs_per_cpu_s",
+					   cm[n], 1);
+			json_object_end(json);
+		}
+		json_array_end(json);
+		json_member_double(json, "writer_msgs_per_s_reader_cpu_busy",
+				   busy, 1);
+		json_member_double(json, "reference_writer_ratio", ref_ratio, 3);
+		json_object_end(json);
 		return;
 	}
 	printf("fan-out, bcast's writer running free: its rate with 0..%d "
@@ -398,7 +407,8 @@ static void fan_free(const struct options *o, struct figures *fig,
 	       N, ref_ratio);
 }
 
-void fanout_run(const struct options *o, struct figures *fig, FILE *json)
+void fanout_run(const struct options *o, struct figures *fig,
+		struct json *json)
 {
 	size_t len = BCAST_HDR_SIZE + o->capacity;
 	unsigned char *mem = aligned_alloc(4096, len);
@@ -433,18 +443,25 @@ void fanout_run(const struct options *o, struct figures *fig, FILE *json)
 						    o->rounds);
 	fig->fan_readers = o->readers;
 	if (o->json) {
-		fprintf(json, "\"fanout\": {\"size\": %zu, \"rounds\": %d, "
-			"\"figure\": \"slowest reader's messages per second\", "
-			"\"readers\": [", o->lat_size, o->rounds);
+		json_key(json, "fanout");
+		json_object(json);
+		json_member_u64(json, "size", o->lat_size);
+		json_member_i64(json, "rounds", o->rounds);
+		json_member_string(json, "figure",
+				   "slowest reader's messages per second");
+		json_key(json, "readers");
+		json_array(json);
 		for (n = 1; n <= o->readers; n++) {
-			fprintf(json, "%s\n  {\"readers\": %d", n > 1 ? "," : "", n);
+			json_object(json);
+			json_member_i64(json, "readers", n);
 			for (k = 0; k < IMPL_COUNT; k++)
 				if (fig->fan[n - 1][k] > 0)
-					fprintf(json, ", \"%s\": %.1f", impl_name[k],
-						fig->fan[n - 1][k]);
-			fprintf(json, "}");
+					json_member_double(json, impl_name[k],
+							   fig->fan[n - 1][k], 1);
+			json_object_end(json);
 		}
-		fprintf(json, "]}");
+		json_array_end(json);
+		json_object_end(json);
 	} else {
 		printf("fan-out: 1 writer (CPU %d) -> 1..%d readers (all on CPU "
 		       "%d), %zu-byte messages, %d rounds;\n  median Mmsg/s of "

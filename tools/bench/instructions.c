@@ -224,7 +224,8 @@ static int count_one(const char *self, const char *dir, enum phase ph,
 	return 0;
 }
 
-void instructions_run(const struct options *o, struct figures *fig, FILE *json)
+void instructions_run(const struct options *o, struct figures *fig,
+		      struct json *json)
 {
 	char self[512], dir[] = "/tmp/bcast-icount.XXXXXX";
 	double v[MAX_SIZES][PH_COUNT];
@@ -248,11 +249,14 @@ void instructions_run(const struct options *o, struct figures *fig, FILE *json)
 	if (!skip && system("valgrind --version >/dev/null 2>&1"))
 		skip = "valgrind is not installed";
 	if (skip) {
-		if (o->json)
-			fprintf(json, "\"instructions\": {\"skipped\": "
-				"\"%s\"}", skip);
-		else
+		if (o->json) {
+			json_key(json, "instructions");
+			json_object(json);
+			json_member_string(json, "skipped", skip);
+			json_object_end(json);
+		} else {
 			printf("instructions: skipped (%s)\n\n", skip);
+		}
 		return;
 	}
 	if (!mkdtemp(dir))
@@ -275,17 +279,20 @@ void instructions_run(const struct options *o, struct figures *fig, FILE *json)
 	rmdir(dir);
 	fig->icount_done = true;
 	if (o->json) {
-		fprintf(json, "\"instructions\": {\"messages\": %d, \"results\": [",
-			ICOUNT_MESSAGES);
+		json_key(json, "instructions");
+		json_object(json);
+		json_member_i64(json, "messages", ICOUNT_MESSAGES);
+		json_key(json, "results");
+		json_array(json);
 		for (i = 0; i < o->nsizes; i++) {
-			fprintf(json, "%s\n  {\"size\": %zu", i ? "," : "",
-				o->sizes[i]);
+			json_object(json);
+			json_member_u64(json, "size", o->sizes[i]);
 			for (k = 0; k < PH_COUNT; k++)
-				fprintf(json, ", \"%s\": %.1f", phase_name[k],
-					v[i][k]);
-			fprintf(json, "}");
+				json_member_double(json, phase_name[k], v[i][k], 1);
+			json_object_end(json);
 		}
-		fprintf(json, "\n]}");
+		json_array_end(json);
+		json_object_end(json);
 	} else {
 		printf("instructions per message (valgrind callgrind, %d messages "
 		       "per phase, the calling\nloop included):\n  size",

@@ -304,24 +304,28 @@ static void print_latency(const struct options *o, struct figures *fig)
 	       "on a shm ring;\n   the kernel channels block in the kernel)\n\n");
 }
 
-static void json_latency(FILE *f, const struct options *o,
+static void json_latency(struct json *j, const struct options *o,
 			 struct figures *fig)
 {
 	int k;
 
-	fprintf(f, "\"latency\": {\"rate\": %" PRIu64 ", \"size\": %zu, "
-		"\"rounds\": %d, \"samples_per_round\": %" PRIu64,
-		o->lat_rate, o->lat_size, o->rounds, o->lat_samples);
+	json_key(j, "latency");
+	json_object(j);
+	json_member_u64(j, "rate", o->lat_rate);
+	json_member_u64(j, "size", o->lat_size);
+	json_member_i64(j, "rounds", o->rounds);
+	json_member_u64(j, "samples_per_round", o->lat_samples);
 	for (k = 0; k < LAT_COUNT; k++) {
 		if (!lat_enabled(o, (enum lat_kind)k))
 			continue;
-		fprintf(f, ",\n  \"%s\": ", lat_name[k]);
-		json_samples(f, lat_samples_of(fig, (enum lat_kind)k));
+		json_key(j, lat_name[k]);
+		json_samples(j, lat_samples_of(fig, (enum lat_kind)k));
 	}
-	fprintf(f, "}");
+	json_object_end(j);
 }
 
-void latency_run(const struct options *o, struct figures *fig, FILE *json)
+void latency_run(const struct options *o, struct figures *fig,
+		 struct json *json)
 {
 	struct lat_env env;
 	int j, k;

@@ -526,20 +526,23 @@ static void print_verdicts(struct verdict *v, int n)
 	}
 }
 
-static void json_verdicts(struct verdict *v, int n)
+static void json_verdicts(struct json *j, struct verdict *v, int n)
 {
 	int i;
 
-	printf("\"targets\": [");
+	json_key(j, "targets");
+	json_array(j);
 	for (i = 0; i < n; i++) {
-		printf("%s\n  {\"what\": ", i ? "," : "");
-		cli_json_string(stdout, v[i].what);
-		printf(", \"value\": %.4f, \"limit\": %.2f, \"compare\": \"%s\", "
-		       "\"measured\": %s, \"met\": %s}", v[i].value, v[i].limit,
-		       v[i].at_most ? "<=" : ">=", v[i].measured ? "true" : "false",
-		       v[i].measured && verdict_met(&v[i]) ? "true" : "false");
+		json_object(j);
+		json_member_string(j, "what", v[i].what);
+		json_member_double(j, "value", v[i].value, 4);
+		json_member_double(j, "limit", v[i].limit, 2);
+		json_member_string(j, "compare", v[i].at_most ? "<=" : ">=");
+		json_member_bool(j, "measured", v[i].measured);
+		json_member_bool(j, "met", v[i].measured && verdict_met(&v[i]));
+		json_object_end(j);
 	}
-	printf("\n]");
+	json_array_end(j);
 }
 
 int main(int argc, char **argv)
@@ -547,8 +550,8 @@ int main(int argc, char **argv)
 	struct options o;
 	struct figures fig;
 	struct verdict v[8 + MAX_TP_VERDICTS + MAX_SIZES];
-	int n, k;
-	const char *sep = "";
+	struct json json;
+	int n, k, err;
 
 	cli_prog = PROG;
 	/* One phase of the instruction counts, run under callgrind. */
@@ -556,41 +559,35 @@ int main(int argc, char **argv)
 		return icount_child(argv[2], (size_t)strtoull(argv[3], NULL, 10));
 	parse_options(argc, argv, &o);
 	memset(&fig, 0, sizeof(fig));
-	if (o.json)
-		printf("{\"tool\": \"" PROG "\",\n");
-	if (o.tests & TEST_THROUGHPUT) {
-		throughput_run(&o, &fig, stdout);
-		sep = ",\n";
+	/* A member a line: the figures are for reading too. */
+	json_begin(&json, stdout, JSON_SPACED, JSON_MAX_DEPTH);
+	if (o.json) {
+		json_object(&json);
+		json_member_string(&json, "tool", PROG);
 	}
+	if (o.tests & TEST_THROUGHPUT)
+		throughput_run(&o, &fig, &json);
 	fflush(stdout);
-	if (o.tests & TEST_FANOUT) {
-		printf("%s", o.json ? sep : "");
-		fanout_run(&o, &fig, stdout);
-		sep = ",\n";
-	}
+	if (o.tests & TEST_FANOUT)
+		fanout_run(&o, &fig, &json);
 	fflush(stdout);
-	if (o.tests & TEST_LATENCY) {
-		printf("%s", o.json ? sep : "");
-		latency_run(&o, &fig, stdout);
-		sep = ",\n";
-	}
+	if (o.tests & TEST_LATENCY)
+		latency_run(&o, &fig, &json);
 	fflush(stdout);
-	if (o.tests & TEST_WAKEUP) {
-		printf("%s", o.json ? sep : "");
-		wakeup_run(&o, &fig, stdout);
-		sep = ",\n";
-	}
+	if (o.tests & TEST_WAKEUP)
+		wakeup_run(&o, &fig, &json);
 	fflush(stdout);
-	if (o.tests & TEST_INSTRUCTIONS) {
-		printf("%s", o.json ? sep : "");
-		instructions_run(&o, &fig, stdout);
-		sep = ",\n";
-	}
+	if (o.tests & TEST_INSTRUCTIONS)
+		instructions_run(&o, &fig, &json);
 	n = collect_verdicts(&o, &fig, v);
 	if (o.json) {
-		printf("%s", sep);
-		json_verdicts(v, n);
-		printf("\n}\n");
+		json_verdicts(&json, v, n);
+		json_object_end(&json);
+		err = json_end_flush(&json);
+		if (err) {
+			cli_error("writing JSON to stdout: %s", strerror(-err));
+			return 1;
+		}
 	} else {
 		print_verdicts(v, n);
 	}

@@ -118,13 +118,16 @@ void samples_free(struct samples *s)
 }
 
 /* {"samples": N, "p50_ns": ..., ..., "max_ns": ...} */
-void json_samples(FILE *f, struct samples *s)
+void json_samples(struct json *j, struct samples *s)
 {
+	char key[32];
 	int i;
 
-	fprintf(f, "{\"samples\": %zu", s->n);
-	for (i = 0; i < NPCT; i++)
-		fprintf(f, ", \"%s_ns\": %.0f", pct_names[i],
-			samples_pct(s, pct_points[i]));
-	fprintf(f, "}");
+	json_object(j);
+	json_member_u64(j, "samples", s->n);
+	for (i = 0; i < NPCT; i++) {
+		snprintf(key, sizeof(key), "%s_ns", pct_names[i]);
+		json_member_double(j, key, samples_pct(s, pct_points[i]), 0);
+	}
+	json_object_end(j);
 }

@@ -890,75 +890,97 @@ interference:
 		       "they look)\n");
 }
 
-static void json_result(FILE *f, const struct result *r)
+/* One round of one column: its members (the caller closes the object). */
+static void json_result(struct json *j, const struct result *r)
 {
-	fprintf(f, "{\"msgs_per_s\": %.1f, \"gb_per_s\": %.6f, "
-		"\"writer_msgs_per_s\": %.1f, \"seconds\": %.6f, "
-		"\"written\": %" PRIu64 ", \"delivered\": %" PRIu64 ", "
-		"\"lost\": %" PRIu64 ", \"overruns\": %" PRIu64,
-		r->rate, r->gbps, r->wrate, r->secs, r->written, r->delivered,
-		r->lost, r->overruns);
-	fprintf(f, ", \"ivcsw\": %ld, \"cpu_share\": %.4f, \"steal_ticks\": %ld, "
-		"\"disturbed\": %s", r->ivcsw, r->cpu_share, r->steal,
-		disturbed(r) ? "true" : "false");
+	json_object(j);
+	json_member_double(j, "msgs_per_s", r->rate, 1);
+	json_member_double(j, "gb_per_s", r->gbps, 6);
+	json_member_double(j, "writer_msgs_per_s", r->wrate, 1);
+	json_member_double(j, "seconds", r->secs, 6);
+	json_member_u64(j, "written", r->written);
+	json_member_u64(j, "delivered", r->delivered);
+	json_member_u64(j, "lost", r->lost);
+	json_member_u64(j, "overruns", r->overruns);
+	json_member_i64(j, "ivcsw", r->ivcsw);
+	json_member_double(j, "cpu_share", r->cpu_share, 4);
+	json_member_i64(j, "steal_ticks", r->steal);
+	json_member_bool(j, "disturbed", disturbed(r));
 }
 
-static void print_json(FILE *f, const struct bench *b,
+/* Column k of one size: its medians, then every round. */
+static void json_column(struct json *j, const struct bench *b,
+			const struct size_report *s, int k)
+{
+	const struct variant *v = &b->v[k];
+	int r;
+
+	json_key(j, v->name);
+	json_object(j);
+	json_member_string(j, "implementation", impl_name[v->impl]);
+	json_member_string(j, "reader", mode_name[v->mode]);
+	json_member_string(j, "writer", v->held ? "held" : "free");
+	json_member_u64(j, "messages_per_round", s->count[k]);
+	json_member_double(j, "median_msgs_per_s", s->med_rate[k], 1);
+	json_member_double(j, "median_gb_per_s", s->med_gbps[k], 6);
+	json_member_double(j, "min_msgs_per_s", s->lo[k], 1);
+	json_member_double(j, "max_msgs_per_s", s->hi[k], 1);
+	json_member_u64(j, "lost", s->lost[k]);
+	json_member_u64(j, "overruns", s->overruns[k]);
+	json_member_double(j, "paired_ratio_to_floor", s->paired[k], 4);
+	json_key(j, "rounds");
+	json_array(j);
+	for (r = 0; r < b->o->rounds; r++) {
+		json_result(j, &s->r[k][r]);
+		if (v->impl == IMPL_BCAST) {
+			json_member_u64(j, "lib_lost", s->r[k][r].lib_lost);
+			json_member_u64(j, "lib_overruns",
+					s->r[k][r].lib_overruns);
+		}
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+}
+
+static void print_json(struct json *j, const struct bench *b,
 		       struct size_report *sr, int n)
 {
 	const struct options *o = b->o;
-	int i, k, j;
+	int i, k;
 
-	fprintf(f, "\"throughput\": {\n");
-	fprintf(f, "  \"capacity\": %" PRIu64 ",\n  \"mtu\": %" PRIu64 ",\n",
-		o->capacity, b->mtu);
-	fprintf(f, "  \"rounds\": %d,\n  \"seconds\": %g,\n", o->rounds,
-		o->seconds);
-	fprintf(f, "  \"writer_cpu\": %d,\n  \"reader_cpu\": %d,\n", o->wcpu,
-		o->rcpu);
-	fprintf(f, "  \"huge_kb\": %ld,\n  \"map_kb\": %zu,\n", b->mem.huge_kb,
-		b->mem.map_len / 1024);
-	fprintf(f, "  \"floor\": \"%s\",\n", b->v[0].name);
-	fprintf(f, "  \"fastest_round_trip_ns\": %.1f,\n", b->watch.fastest);
-	fprintf(f, "  \"figure\": \"delivered messages per second at the "
-		"reader\",\n  \"results\": [\n");
+	json_key(j, "throughput");
+	json_object(j);
+	json_member_u64(j, "capacity", o->capacity);
+	json_member_u64(j, "mtu", b->mtu);
+	json_member_i64(j, "rounds", o->rounds);
+	json_member_double(j, "seconds", o->seconds, 6);
+	json_member_i64(j, "writer_cpu", o->wcpu);
+	json_member_i64(j, "reader_cpu", o->rcpu);
+	json_member_i64(j, "huge_kb", b->mem.huge_kb);
+	json_member_u64(j, "map_kb", b->mem.map_len / 1024);
+	json_member_string(j, "floor", b->v[0].name);
+	json_member_double(j, "fastest_round_trip_ns", b->watch.fastest, 1);
+	json_member_string(j, "figure",
+			   "delivered messages per second at the reader");
+	json_key(j, "results");
+	json_array(j);
 	for (i = 0; i < n; i++) {
 		struct size_report *s = &sr[i];
 
-		fprintf(f, "    {\"size\": %zu, \"rounds_rerun\": %d, "
-			"\"rounds_cpus_apart\": %d, \"waited_s\": %.1f, "
-			"\"round_trip_ns_min\": %.1f, \"round_trip_ns_max\": %.1f,\n",
-			s->size, s->retries, s->slow_rounds, s->waited,
-			s->trip_lo, s->trip_hi);
-		for (k = 0; k < b->nv; k++) {
-			fprintf(f, "     \"%s\": {\"implementation\": \"%s\", "
-				"\"reader\": \"%s\", \"writer\": \"%s\", "
-				"\"messages_per_round\": %" PRIu64
-				", \"median_msgs_per_s\": %.1f, "
-				"\"median_gb_per_s\": %.6f, \"min_msgs_per_s\": %.1f, "
-				"\"max_msgs_per_s\": %.1f, \"lost\": %" PRIu64
-				", \"overruns\": %" PRIu64 ", \"paired_ratio_to_floor\": %.4f,"
-				"\n      \"rounds\": [", b->v[k].name,
-				impl_name[b->v[k].impl], mode_name[b->v[k].mode],
-				b->v[k].held ? "held" : "free",
-				s->count[k], s->med_rate[k], s->med_gbps[k],
-				s->lo[k], s->hi[k], s->lost[k], s->overruns[k],
-				s->paired[k]);
-			for (j = 0; j < o->rounds; j++) {
-				fprintf(f, j ? ",\n        " : "\n        ");
-				json_result(f, &s->r[k][j]);
-				if (b->v[k].impl == IMPL_BCAST)
-					fprintf(f, ", \"lib_lost\": %" PRIu64
-						", \"lib_overruns\": %" PRIu64,
-						s->r[k][j].lib_lost,
-						s->r[k][j].lib_overruns);
-				fprintf(f, "}");
-			}
-			fprintf(f, "]}%s\n", k + 1 < b->nv ? "," : "");
-		}
-		fprintf(f, "    }%s\n", i + 1 < n ? "," : "");
+		json_object(j);
+		json_member_u64(j, "size", s->size);
+		json_member_i64(j, "rounds_rerun", s->retries);
+		json_member_i64(j, "rounds_cpus_apart", s->slow_rounds);
+		json_member_double(j, "waited_s", s->waited, 1);
+		json_member_double(j, "round_trip_ns_min", s->trip_lo, 1);
+		json_member_double(j, "round_trip_ns_max", s->trip_hi, 1);
+		for (k = 0; k < b->nv; k++)
+			json_column(j, b, s, k);
+		json_object_end(j);
 	}
-	fprintf(f, "  ]\n}");
+	json_array_end(j);
+	json_object_end(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1180,7 +1202,8 @@ static void measure_size(struct bench *b, struct size_report *s)
 	summarise(b, s, o->rounds);
 }
 
-void throughput_run(const struct options *o, struct figures *fig, FILE *json)
+void throughput_run(const struct options *o, struct figures *fig,
+		    struct json *json)
 {
 	struct bench b;
 	struct size_report *sr;

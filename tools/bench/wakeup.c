@@ -328,28 +328,33 @@ static void print_wake(const struct options *o, const struct wake_env *env,
 	printf("\n");
 }
 
-static void json_wake(FILE *f, const struct options *o,
+static void json_wake(struct json *j, const struct options *o,
 		      const struct wake_env *env, struct figures *fig,
 		      const uint64_t *not_asleep)
 {
+	char key[64];
 	int k;
 
-	fprintf(f, "\"wakeup\": {\"gap_us\": %.0f, \"rounds\": %d, "
-		"\"wakeups_per_round\": %" PRIu64, o->wake_gap_us, o->rounds,
-		o->wakeups);
+	json_key(j, "wakeup");
+	json_object(j);
+	json_member_double(j, "gap_us", o->wake_gap_us, 0);
+	json_member_i64(j, "rounds", o->rounds);
+	json_member_u64(j, "wakeups_per_round", o->wakeups);
 	for (k = 0; k < WAKE_COUNT; k++) {
 		if (!wake_enabled(o, env, (enum wake_kind)k))
 			continue;
-		fprintf(f, ",\n  \"%s\": ", wake_json[k]);
-		json_samples(f, wake_samples(fig, (enum wake_kind)k));
-		fprintf(f, ", \"%s_not_asleep\": %" PRIu64
-			", \"%s_paired_p50_ratio\": %.4f", wake_json[k],
-			not_asleep[k], wake_json[k], fig->wake_paired[k]);
+		json_key(j, wake_json[k]);
+		json_samples(j, wake_samples(fig, (enum wake_kind)k));
+		snprintf(key, sizeof(key), "%s_not_asleep", wake_json[k]);
+		json_member_u64(j, key, not_asleep[k]);
+		snprintf(key, sizeof(key), "%s_paired_p50_ratio", wake_json[k]);
+		json_member_double(j, key, fig->wake_paired[k], 4);
 	}
-	fprintf(f, "}");
+	json_object_end(j);
 }
 
-void wakeup_run(const struct options *o, struct figures *fig, FILE *json)
+void wakeup_run(const struct options *o, struct figures *fig,
+		struct json *json)
 {
 	struct wake_env env;
 	uint64_t not_asleep[WAKE_COUNT] = { 0 };

@@ -107,22 +107,6 @@ void cli_pin(const char *opt, int cpu)
 				strerror(errno));
 }
 
-void cli_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 double cli_seconds(const char *opt, const char *arg)
 {
 	char *end = NULL;

@@ -2,7 +2,6 @@
 /*
  * What the command-line tools share: number parsing with unit suffixes,
  * error messages that name the program, a monotonic clock, stop signals,
- * JSON strings,
  * and the layout of the synthetic timestamped messages bcast-pub generates
  * and bcast-sub / bcast-bench measure.
  *
@@ -70,9 +69,6 @@ void cli_common_option(int c, char **argv, int optind_now)
 
 /* The one ring NAME left after the options. */
 const char *cli_ring_name(int argc, char **argv, int optind_now);
-
-/* A JSON string literal, escaped. */
-void cli_json_string(FILE *f, const char *s);
 
 /* Set once SIGINT or SIGTERM came, after cli_catch_stop_signals(). */
 extern volatile sig_atomic_t cli_stop_requested;

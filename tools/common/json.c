@@ -29,6 +29,15 @@ int json_end(struct json *j)
 	return ferror(j->f) ? -EIO : 0;
 }
 
+int json_end_flush(struct json *j)
+{
+	int err = json_end(j);
+
+	if (err)
+		return err;
+	return fflush(j->f) ? -errno : 0;
+}
+
 /* The container the next member or element goes into: bit depth - 1. */
 static uint32_t level_bit(const struct json *j)
 {

@@ -63,6 +63,8 @@ void json_begin(struct json *j, FILE *f, enum json_style style,
  * next document on the same struct.
  */
 int json_end(struct json *j);
+/* json_end(), then fflush(): the document is out, or -errno says why not. */
+int json_end_flush(struct json *j);
 
 void json_object(struct json *j);
 void json_object_end(struct json *j);
