@@ -102,13 +102,17 @@ COMMON_HDRS := $(wildcard tools/common/*.h)
 COMMON_A    := $(O)/tools/common/libtools.a
 TOOL_LIBS   := $(COMMON_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
+# bcastctl is a folder: a file per command and the parts they share.
+CTL_SRCS    := $(wildcard tools/bcastctl/*.c)
+CTL_BIN     := $(O)/tools/bcastctl
+
 # bcast-bench is several files; ZeroMQ is a baseline when its headers exist.
 BENCH_SRCS  := $(wildcard tools/bench/*.c)
 BENCH_BIN   := $(O)/tools/bcast-bench
 ZMQ_FLAGS   := $(if $(wildcard /usr/include/zmq.h),-DBCAST_HAVE_ZMQ)
 ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
 
-tools: $(TOOL_BINS) $(BENCH_BIN)
+tools: $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN)
 
 $(O)/tools/common/%.o: tools/common/%.c $(COMMON_HDRS) include/bcast.h
 	@mkdir -p $(dir $@)
@@ -117,6 +121,10 @@ $(O)/tools/common/%.o: tools/common/%.c $(COMMON_HDRS) include/bcast.h
 $(COMMON_A): $(patsubst %.c,$(O)/%.o,$(COMMON_SRCS))
 	rm -f $@
 	ar rcs $@ $^
+
+$(CTL_BIN): $(CTL_SRCS) tools/bcastctl/bcastctl.h $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -o $@ $(CTL_SRCS) $(TOOL_LIBS)
 
 $(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -185,7 +193,7 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    lib/bcast.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bcast.pc
-	install -m 755 $(TOOL_BINS) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf $(O) build
