@@ -23,7 +23,7 @@ TOOLS=${BCAST_TOOLS:-$here/../../build/tools}
 CTL=$TOOLS/bcastctl
 PUB=$TOOLS/bcast-pub
 PREFIX=${BCAST_TEST_PREFIX:-shm:bcastctl-test-$$}
-PLAN=51
+PLAN=57
 
 # How NAME resolves: device rings for bare names while bcast.ko is loaded.
 case $PREFIX in
@@ -38,6 +38,12 @@ W=$PREFIX-w		# held by a live writer
 C=$PREFIX-c		# counted messages
 M=$PREFIX-missing	# never created
 H=shm:$base-huge	# shm with --hugepage
+# A name JSON must escape: a quote, a backslash, a control character, a
+# byte that is not UTF-8, and UTF-8 (e-acute) that stays as it is.
+Q=shm:$base-$(printf '"q\\b\001\377\303\251')
+QJSON=$(printf '"shm:%s-\\"q\\\\b\\u0001\\u00ff\303\251"' "$base")
+QMETA='say "hi" \ or \n'
+QMETAJSON='"say \"hi\" \\ or \\n"'
 if [ "$device" = yes ]; then
 	LR=$R; LW=$W		# names as 'list' shows them
 else
@@ -55,7 +61,7 @@ cleanup() {
 	for p in $bg; do
 		kill "$p" 2>/dev/null
 	done
-	for r in "$R" "$W" "$C" "$H" "$F"; do
+	for r in "$R" "$W" "$C" "$H" "$F" "$Q"; do
 		"$CTL" destroy --force "$r" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -212,7 +218,7 @@ if [ ! -x "$CTL" ]; then
 	exit 1
 fi
 # Leftovers of an interrupted run with the same prefix.
-for r in "$R" "$W" "$H"; do
+for r in "$R" "$W" "$H" "$Q"; do
 	"$CTL" destroy --force "$r" >/dev/null 2>&1
 done
 
@@ -476,6 +482,71 @@ else
 		    "destroy --force with a live writer"; do
 		skip "$what: no $PUB"
 	done
+fi
+
+# ---- JSON escaping: what names and metadata hold comes out intact ----
+# json_field FILE KEY BYTES: does the JSON in FILE hold KEY (of an object
+# anywhere in it) whose string is BYTES as json.h encodes them (UTF-8 as it
+# is, other bytes as the code point of the same value)?  Without python3,
+# grep for the exact escaped text instead.
+json_field() {
+	if have_python; then
+		python3 -c 'import codecs, json, os, sys
+codecs.register_error("each_byte", lambda e: ("".join(
+    chr(b) for b in e.object[e.start:e.end]), e.end))
+want = os.fsencode(sys.argv[3]).decode("utf-8", "each_byte")
+found = []
+def walk(v):
+    if isinstance(v, dict):
+        found.extend(x for k, x in v.items() if k == sys.argv[2])
+        for x in v.values(): walk(x)
+    elif isinstance(v, list):
+        for x in v: walk(x)
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.strip() not in ("[", "]"):
+        walk(json.loads(line.strip().rstrip(",")))
+sys.exit(0 if want in found else 1)' "$1" "$2" "$3"
+	else
+		json_ok "$1" && grep -q -F "\"$2\": $4" "$1"
+	fi
+}
+
+run "$CTL" create "$Q" --size 16K --metadata "$QMETA"
+check "create a ring whose name needs escaping" 0 out "created"
+run "$CTL" info --json "$Q"
+if [ "$rc" -eq 0 ] && json_ok "$tmp/out" &&
+   json_field "$tmp/out" name "$Q" "$QJSON" &&
+   json_field "$tmp/out" metadata "$QMETA" "$QMETAJSON"; then
+	pass "info --json: the name and the metadata escaped"
+else
+	fail "info --json: the name and the metadata escaped" "exit $rc"
+fi
+run "$CTL" list --json
+if [ "$rc" -eq 0 ] && json_field "$tmp/out" name "$Q" "$QJSON"; then
+	pass "list --json: the name escaped"
+else
+	fail "list --json: the name escaped" "exit $rc"
+fi
+run "$CTL" stat --json -c 1 -i 0.1 "$Q"
+if [ "$rc" -eq 0 ] && json_ok "$tmp/out" lines &&
+   json_field "$tmp/out" name "$Q" "$QJSON"; then
+	pass "stat --json: the name escaped"
+else
+	fail "stat --json: the name escaped" "exit $rc"
+fi
+if [ -w /dev/full ]; then
+	"$CTL" info --json "$Q" >/dev/full 2>"$tmp/err"
+	rc=$?
+	check "JSON that cannot be written: exit 1, said" 1 \
+		err "writing JSON to stdout"
+else
+	skip "JSON that cannot be written: no /dev/full"
+fi
+run "$CTL" destroy --json "$Q"
+if [ "$rc" -eq 0 ] && json_field "$tmp/out" name "$Q" "$QJSON"; then
+	pass "destroy --json: the name escaped"
+else
+	fail "destroy --json: the name escaped" "exit $rc"
 fi
 
 # ---- destroy ----

@@ -553,6 +553,43 @@ t_seconds() {
 }
 check "--seconds ends with exit 0; --timeout with exit 1" t_seconds
 
+# The summaries' names go through the JSON writer's escaping: a quote, a
+# backslash, control characters, bytes that are not UTF-8, and UTF-8 that
+# stays as it is.  Exact text, then (with python3) a strict parser's view.
+t_json_escapes() {
+	r=shm:pubsub-esc-$$-$(printf '"q\\b\001\377\303\251')
+	RINGS="$RINGS $r"
+	label=$(printf 'la"b\\el\002\376')
+	want_ring=$(printf '"ring":"shm:pubsub-esc-%s-\\"q\\\\b\\u0001\\u00ff\303\251"' $$)
+	want_label=$(printf '"label":"la\\"b\\\\el\\u0002\\u00fe"')
+	make_ring "$r" || return 1
+	echo hello | "$PUB" --json "$r" >"$TMP/esc-p.json" || return 1
+	"$SUB" --from oldest --json --label "$label" "$r" >"$TMP/esc-s.json" ||
+		return 1
+	grep -q -F "$want_ring" "$TMP/esc-p.json" &&
+	grep -q -F "$want_ring" "$TMP/esc-s.json" &&
+	grep -q -F "$want_label" "$TMP/esc-s.json" || {
+		diag "expected $want_ring and $want_label"
+		show "$TMP/esc-p.json"
+		show "$TMP/esc-s.json"
+		return 1
+	}
+	command -v python3 >/dev/null 2>&1 || return 0
+	python3 - "$TMP/esc-p.json" "$TMP/esc-s.json" "$r" "$label" <<'PY'
+import codecs, json, os, sys
+codecs.register_error("each_byte", lambda e: ("".join(
+    chr(b) for b in e.object[e.start:e.end]), e.end))
+def as_json(arg):
+    return os.fsencode(arg).decode("utf-8", "each_byte")
+pub = json.loads(open(sys.argv[1], encoding="utf-8").read())
+sub = json.loads(open(sys.argv[2], encoding="utf-8").read())
+assert pub["ring"] == sub["ring"] == as_json(sys.argv[3]), (pub, sub)
+assert sub["label"] == as_json(sys.argv[4]), sub
+assert pub["messages"] == sub["messages"] == 1, (pub, sub)
+PY
+}
+check "--json: ring names and labels escaped, parsed back intact" t_json_escapes
+
 # --cpu pins; --spin-us 0 paces by sleeping alone: every message still
 # arrives, in order.
 t_placement() {
