@@ -124,7 +124,7 @@ static int create_at(const char *path, const struct bcast_ring_opts *o,
 		     bool huge, struct bcast_ring *r)
 {
 	mode_t mode = o->mode ? o->mode & 07777 : 0600;
-	size_t len = BCAST_HDR_SIZE + o->size;
+	size_t len = BCAST_MAP_SIZE(o->size);
 	int fd, err;
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -213,7 +213,7 @@ static int open_at(const char *path, int flags, struct bcast_ring *r)
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY) {
+	    (uint64_t)st.st_size < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY)) {
 		err = -EINVAL;
 		goto fail;
 	}

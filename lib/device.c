@@ -167,12 +167,14 @@ int device_create(const char *name, const struct bcast_ring_opts *o,
 	/* The kernel formats with defaults; the creator adds the rest
 	 * before anything is published. */
 	if (o->mtu) {
-		if (o->mtu < 8 || o->mtu > ring_default_mtu(r->cap)) {
+		if (!bcast_mtu_valid(o->mtu, r->cap)) {
 			err = -EINVAL;
 			goto unmap;
 		}
 		r->hdr->mtu = (uint32_t)o->mtu;
+		r->hdr->chunk_shift = bcast_chunk_shift(r->cap, o->mtu);
 		r->mtu = (uint32_t)o->mtu;
+		r->chunk_shift = r->hdr->chunk_shift;
 	}
 	if (o->metadata_len) {
 		memcpy(r->hdr->metadata, o->metadata, o->metadata_len);

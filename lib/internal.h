@@ -159,7 +159,6 @@ int ring_validate(const struct bcast_ring_hdr *h, size_t len);
 int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 		unsigned ring_flags);
 int ring_init(struct bcast_ring *r, void *mem, size_t len);
-uint64_t ring_default_mtu(uint64_t cap);
 
 /* backend.c */
 int backend_create(const char *name, const struct bcast_ring_opts *o,

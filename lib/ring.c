@@ -21,26 +21,11 @@ static bool is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
-static unsigned log2_u64(uint64_t v)
-{
-	return 63 - (unsigned)__builtin_clzll(v);
-}
-
-uint64_t ring_default_mtu(uint64_t cap)
-{
-	return BCAST_DEFAULT_MTU(cap);
-}
-
-static bool mtu_fits(uint64_t mtu, uint64_t cap)
-{
-	return mtu >= 8 && mtu <= ring_default_mtu(cap);
-}
-
 int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 {
 	uint64_t cap;
 
-	if (len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
+	if (len < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY))
 		return -EINVAL;
 	if (h->magic != BCAST_RING_MAGIC)
 		return -EINVAL;
@@ -51,9 +36,9 @@ int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 	    cap < BCAST_MIN_CAPACITY || cap > BCAST_MAX_CAPACITY ||
 	    cap > len - BCAST_HDR_SIZE)
 		return -BCAST_ECORRUPT;
-	if (!mtu_fits(h->mtu, cap) || h->metadata_len > BCAST_METADATA_MAX)
+	if (!bcast_mtu_valid(h->mtu, cap) || h->metadata_len > BCAST_METADATA_MAX)
 		return -BCAST_ECORRUPT;
-	if (h->chunk_shift < 3 || h->chunk_shift > log2_u64(cap) - 2)
+	if (!bcast_chunk_shift_valid(h->chunk_shift, cap))
 		return -BCAST_ECORRUPT;
 	return 0;
 }
@@ -65,7 +50,7 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	uint64_t cap, mtu;
 	unsigned i;
 
-	if (!mem || len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
+	if (!mem || len < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY))
 		return -EINVAL;
 	/* Unknown flags may be options this library does not have. */
 	if (o && (o->flags & ~BCAST_HUGEPAGE))
@@ -76,12 +61,12 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 		    cap > BCAST_MAX_CAPACITY || cap > len - BCAST_HDR_SIZE)
 			return -EINVAL;
 	} else {
-		cap = 1ULL << log2_u64(len - BCAST_HDR_SIZE);
+		cap = 1ULL << bcast_log2(len - BCAST_HDR_SIZE);
 		if (cap > BCAST_MAX_CAPACITY)
 			cap = BCAST_MAX_CAPACITY;
 	}
-	mtu = o && o->mtu ? o->mtu : ring_default_mtu(cap);
-	if (!mtu_fits(mtu, cap))
+	mtu = o && o->mtu ? o->mtu : BCAST_DEFAULT_MTU(cap);
+	if (!bcast_mtu_valid(mtu, cap))
 		return -EINVAL;
 	if (o && (o->metadata_len > BCAST_METADATA_MAX ||
 		  (o->metadata_len && !o->metadata)))
@@ -93,10 +78,7 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	h->capacity = cap;
 	h->mtu = (uint32_t)mtu;
 	h->hdr_size = BCAST_HDR_SIZE;
-	/* A step no larger than a frame of the MTU: see BCAST_CHUNK_SHIFT. */
-	h->chunk_shift = BCAST_CHUNK_SHIFT(log2_u64(cap));
-	if ((1ULL << h->chunk_shift) > frame_total((uint32_t)mtu))
-		h->chunk_shift = log2_u64(frame_total((uint32_t)mtu));
+	h->chunk_shift = bcast_chunk_shift(cap, mtu);
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	if (o && o->metadata_len) {
@@ -309,7 +291,7 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 	mlen = load_relaxed(&h->metadata_len);
 	info->metadata = h->metadata;
 	info->metadata_len = mlen > BCAST_METADATA_MAX ? BCAST_METADATA_MAX : mlen;
-	info->map_size = BCAST_HDR_SIZE + r->cap;
+	info->map_size = BCAST_MAP_SIZE(r->cap);
 	return 0;
 }
 

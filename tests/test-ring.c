@@ -81,6 +81,53 @@ TEST(attach_rejects_what_is_not_a_ring)
 	free(mem);
 }
 
+/* capacity/256, or the largest power of two a frame of the MTU holds */
+static unsigned expected_chunk_shift(uint64_t cap, uint64_t mtu)
+{
+	uint64_t step = cap / 256, frame = (mtu + 7) / 8 * 8 + 8;
+
+	while (step > frame)
+		step /= 2;
+	return (unsigned)__builtin_ctzll(step);
+}
+
+TEST(geometry_is_the_one_the_abi_header_defines)
+{
+	static const uint64_t caps[] = { 4096, 65536, 1 << 20, 1ULL << 30 };
+	static const uint64_t mtus[] = { 0, 8, 9, 100, 1000, 4088, 4096, 100000 };
+	size_t len = BCAST_MAP_SIZE(1 << 20);
+	void *mem = ring_memory(len);
+	struct bcast_ring_hdr *h = mem;
+	struct bcast_ring *r;
+	size_t c, m;
+
+	for (c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		for (m = 0; m < sizeof(mtus) / sizeof(mtus[0]); m++) {
+			uint64_t cap = caps[c], mtu = mtus[m];
+			struct bcast_ring_opts o = { .size = cap, .mtu = mtu };
+			uint64_t want_mtu = mtu ? mtu : BCAST_DEFAULT_MTU(cap);
+
+			CHECK_EQ(bcast_chunk_shift(cap, want_mtu),
+				 expected_chunk_shift(cap, want_mtu));
+			if (cap > len - BCAST_HDR_SIZE)
+				continue;
+			if (!bcast_mtu_valid(want_mtu, cap)) {
+				CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+				continue;
+			}
+			CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+			CHECK_EQ(h->mtu, want_mtu);
+			CHECK_EQ(h->chunk_shift, expected_chunk_shift(cap, want_mtu));
+			bcast_ring_close(r);
+		}
+	}
+	CHECK_EQ(BCAST_DEFAULT_MTU(4096), 1016);
+	CHECK_EQ(BCAST_DEFAULT_MTU(1ULL << 30), BCAST_MAX_MTU);
+	CHECK(!bcast_chunk_shift_valid(2, 65536) && bcast_chunk_shift_valid(3, 65536));
+	CHECK(bcast_chunk_shift_valid(14, 65536) && !bcast_chunk_shift_valid(15, 65536));
+	free(mem);
+}
+
 TEST(format_options_are_checked)
 {
 	size_t len = BCAST_HDR_SIZE + 65536;

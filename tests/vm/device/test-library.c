@@ -8,7 +8,8 @@
  * a reader whose membarrier() is forbidden still loses no wake-up; where
  * BCAST_IOC_WAIT is refused as by a module without it, bcast_wait()
  * sleeps in poll() and loses no wake-up either; threads sharing one
- * ring object get one writer.
+ * ring object get one writer; a ring created with an MTU has the geometry
+ * a user-space ring of that MTU has.
  */
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -256,6 +257,46 @@ TEST(one_writer_per_device_ring_object_whatever_the_threads)
 	EXPECT_EQ(0, race_writer_opens(r, 200));
 	bcast_ring_close(r);
 	EXPECT_EQ(0, bcast_ring_destroy("threadrace"));
+}
+
+/* The header bcast.ko formats, as the library's reader maps it. */
+static void device_geometry(struct __test_metadata *_metadata, size_t mtu,
+			    uint32_t *got_mtu, uint32_t *got_shift)
+{
+	struct bcast_ring_opts o = { .size = 1 << 20, .mtu = mtu };
+	struct bcast_ring_hdr *h;
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	size_t len;
+
+	bcast_ring_destroy("geometry");
+	ASSERT_EQ(0, bcast_ring_create("geometry", &o, &r));
+	ASSERT_EQ(0, bcast_reader_open(r, 0, &rd));
+	h = map_ring(bcast_reader_fd(rd), PROT_READ, &len);
+	ASSERT_NE(NULL, h);
+	*got_mtu = h->mtu;
+	*got_shift = h->chunk_shift;
+	munmap(h, len);
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	EXPECT_EQ(0, bcast_ring_destroy("geometry"));
+}
+
+TEST(a_device_ring_with_an_mtu_steps_its_frontier_by_a_frame_of_it)
+{
+	/* capacity/256 = 4096 bytes unless a frame of the MTU is smaller */
+	static const struct { size_t mtu; uint32_t shift; } cases[] = {
+		{ 0, 12 }, { 100, 6 }, { 8, 4 }, { 4080, 11 }, { 4088, 12 },
+	};
+	uint32_t mtu, shift;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		device_geometry(_metadata, cases[i].mtu, &mtu, &shift);
+		EXPECT_EQ(cases[i].mtu ? cases[i].mtu : BCAST_DEFAULT_MTU(1 << 20), mtu);
+		EXPECT_EQ(cases[i].shift, shift);
+		EXPECT_EQ(bcast_chunk_shift(1 << 20, mtu), shift);
+	}
 }
 
 TEST_HARNESS_MAIN
