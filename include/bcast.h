@@ -121,8 +121,36 @@ struct bcast_ring_info {
 	const void *metadata;
 	size_t metadata_len;
 	size_t map_size;	/* bytes mapped: header + data */
-	uint64_t reserved_[6];	/* 0: room for fields to come */
+	const char *path;	/* the file or device node mapped; NULL for
+				 * memory rings */
+	const char *sysfs;	/* device rings: /sys/class/bcast/bcastN as
+				 * opened, else NULL */
+	uint64_t reserved_[4];	/* 0: room for fields to come */
 };
+
+#define BCAST_PATH_MAX 4096
+
+/*
+ * Where a ring name leads (bcast_ring_locate), or a ring that
+ * bcast_ring_list() found.  Every string is NUL-terminated, "" if none.
+ */
+struct bcast_ring_location {
+	const char *backend;		/* "shm", "file" or "device" */
+	char name[BCAST_PATH_MAX + 8];	/* what bcast_ring_open() takes:
+					 * shm:NAME, file:PATH, or the device
+					 * ring's name (or /dev/bcastN) */
+	char path[BCAST_PATH_MAX];	/* the file holding the ring now, or its
+					 * device node; shm: where it would be
+					 * created when it does not exist;
+					 * device: "" when no such ring */
+	char alt_path[BCAST_PATH_MAX];	/* shm: the other place it can be
+					 * (bcast.NAME on a hugetlbfs mount) */
+	char sysfs[BCAST_PATH_MAX];	/* device: /sys/class/bcast/bcastN */
+	uint64_t reserved_[4];		/* 0: room for fields to come */
+};
+
+typedef int (*bcast_ring_list_fn)(const struct bcast_ring_location *loc,
+				  void *arg);
 
 struct bcast_claim {
 	void *data;		/* write the payload here */
@@ -242,6 +270,26 @@ int bcast_ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 		      struct bcast_ring **out);
 /* Remove a named ring; live mappings stay valid. */
 int bcast_ring_destroy(const char *name);
+/*
+ * Where `name` leads, as bcast_ring_open() and bcast_ring_create() resolve
+ * it, without opening anything: the backend, the file or device node, and
+ * for device rings the sysfs directory.  0 whether or not the ring exists
+ * (a device name with no ring has path ""); -EINVAL for a name no backend
+ * takes (empty, an shm name with '/', a device name of BCAST_NAME_MAX or
+ * more bytes, file: with no path), -ENAMETOOLONG.
+ */
+int bcast_ring_locate(const char *name, struct bcast_ring_location *loc);
+/*
+ * Call fn for every named ring this process can see, in this order:
+ * bcast.ko rings (by sysfs, when the module is loaded), shm rings in
+ * /dev/shm, then bcast.NAME files on hugetlbfs mounts (shm:NAME on the
+ * mount shm rings use unless /dev/shm/NAME shadows it, else file:PATH).
+ * Files count when their first bytes hold a ring header of this ABI; files
+ * this user cannot read are left out, and file: rings elsewhere are not
+ * found.  Stops when fn returns non-zero and returns that value; else 0.
+ * -EINVAL without fn.  loc is valid during the call only.
+ */
+int bcast_ring_list(bcast_ring_list_fn fn, void *arg);
 /* Unmap; writers and readers of the ring must be closed first. */
 void bcast_ring_close(struct bcast_ring *r);
 int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);

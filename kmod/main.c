@@ -123,7 +123,7 @@ static int __init bcast_check_params(void)
 	}
 	if (!bcast_max_total)
 		bcast_max_total = ((u64)totalram_pages() << PAGE_SHIFT) / 2;
-	if (bcast_max_total < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY) {
+	if (bcast_max_total < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY)) {
 		pr_err("max_total=%llu: too small for any ring\n",
 		       bcast_max_total);
 		return -EINVAL;

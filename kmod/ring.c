@@ -65,7 +65,7 @@ static void bcast_kring_format(struct bcast_kring *ring)
 	h->capacity = cap;
 	h->mtu = (u32)BCAST_DEFAULT_MTU(cap);
 	h->hdr_size = BCAST_HDR_SIZE;
-	h->chunk_shift = BCAST_CHUNK_SHIFT(ilog2(cap));
+	h->chunk_shift = bcast_chunk_shift(cap, h->mtu);
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	/* Last, with release: whoever sees the magic sees the header. */
@@ -99,7 +99,7 @@ static int bcast_kring_alloc_mem(struct bcast_kring *ring)
 {
 	int err;
 
-	err = bcast_mem_alloc(&ring->mem, BCAST_HDR_SIZE + ring->capacity,
+	err = bcast_mem_alloc(&ring->mem, BCAST_MAP_SIZE(ring->capacity),
 			      ring->want_huge);
 	if (err)
 		return err;

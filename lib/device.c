@@ -1,75 +1,143 @@
 // SPDX-License-Identifier: MIT
-/* Rings of bcast.ko: /dev/bcastN, created through /dev/bcast-ctl. */
+/*
+ * Rings of bcast.ko: /dev/bcastN, created through /dev/bcast-ctl.  The
+ * kernel keeps the writer role (one O_RDWR file) and its pid, epoch and
+ * alive flag, and wakes readers: each reader has a file of its own that
+ * it arms (BCAST_IOC_ARM) and sleeps on (BCAST_IOC_WAIT, or poll()).
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "internal.h"
 
 #define CTL_PATH "/dev/bcast-ctl"
 #define SYSFS_CLASS "/sys/class/bcast"
+#define NODE_PREFIX "/dev/"
 
-bool device_loaded(void)
+static bool device_loaded(void)
 {
 	return !access(CTL_PATH, F_OK);
 }
 
-static int read_sysfs_name(const char *dev, char *name, size_t len)
+/* A bare name is a device ring's while the module is loaded. */
+static bool device_takes(const char *name)
 {
-	char path[300];
+	return !strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX)) ||
+	       (strncmp(name, "shm:", 4) && device_loaded());
+}
+
+static int read_sysfs(const char *dev, const char *attr, char *buf,
+		      size_t len)
+{
+	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), SYSFS_CLASS "/%s/name", dev);
+	snprintf(path, sizeof(path), SYSFS_CLASS "/%s/%s", dev, attr);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, name, len - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -EIO;
-	name[n] = '\0';
-	name[strcspn(name, "\n")] = '\0';
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
 
-/* Map a ring name to its /dev/bcastN node through sysfs. */
-static int device_path_of(const char *name, char *path, size_t len)
+/* Does the sysfs entry `dev` stand for the ring `name`, or the node of
+ * device number `rdev` (so that links to /dev/bcastN work too)? */
+static bool sysfs_matches(const char *dev, const char *name, dev_t rdev)
 {
-	char found[BCAST_NAME_MAX + 2];
+	char buf[BCAST_NAME_MAX + 2];
+	unsigned int ma, mi;
+
+	if (name)
+		return !read_sysfs(dev, "name", buf, sizeof(buf)) &&
+		       !strcmp(buf, name);
+	return !read_sysfs(dev, "dev", buf, sizeof(buf)) &&
+	       sscanf(buf, "%u:%u", &ma, &mi) == 2 && makedev(ma, mi) == rdev;
+}
+
+static void location_of(const char *dev, struct bcast_ring_location *loc)
+{
+	snprintf(loc->path, sizeof(loc->path), NODE_PREFIX "%s", dev);
+	snprintf(loc->sysfs, sizeof(loc->sysfs), SYSFS_CLASS "/%s", dev);
+}
+
+/* Find the ring by name (or node number) in sysfs; "" when none. */
+static void find_in_sysfs(const char *name, dev_t rdev,
+			  struct bcast_ring_location *loc)
+{
 	struct dirent *de;
-	int err = -ENOENT;
 	DIR *d = opendir(SYSFS_CLASS);
 
 	if (!d)
-		return -ENOENT;
+		return;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "bcast", 5) ||
-		    read_sysfs_name(de->d_name, found, sizeof(found)) ||
-		    strcmp(found, name))
-			continue;
-		err = snprintf(path, len, "/dev/%s", de->d_name) < (int)len ?
-		      0 : -ENAMETOOLONG;
-		break;
+		if (!strncmp(de->d_name, "bcast", 5) &&
+		    sysfs_matches(de->d_name, name, rdev)) {
+			location_of(de->d_name, loc);
+			break;
+		}
 	}
 	closedir(d);
-	return err;
 }
 
 /* "/dev/bcastN" stays as it is; a bare name is looked up. */
-int device_resolve(const char *name, char *path, size_t len)
+static int device_locate(const char *name, struct bcast_ring_location *loc)
 {
-	if (!strncmp(name, "/dev/", 5))
-		return snprintf(path, len, "%s", name) < (int)len ? 0 :
-		       -ENAMETOOLONG;
+	struct stat st;
+	int err;
+
+	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX))) {
+		err = copy_path(loc->path, sizeof(loc->path), name);
+		if (!err)
+			err = copy_path(loc->name, sizeof(loc->name), name);
+		if (!err && !stat(name, &st) && S_ISCHR(st.st_mode))
+			find_in_sysfs(NULL, st.st_rdev, loc);
+		if (!err)	/* the node stays what it was called */
+			copy_path(loc->path, sizeof(loc->path), name);
+		return err;
+	}
 	if (!*name || strlen(name) >= BCAST_NAME_MAX)
 		return -EINVAL;
-	return device_path_of(name, path, len);
+	copy_path(loc->name, sizeof(loc->name), name);
+	find_in_sysfs(name, 0, loc);
+	return 0;
+}
+
+static int device_list(bcast_ring_list_fn fn, void *arg)
+{
+	struct bcast_ring_location loc;
+	struct dirent *de;
+	DIR *d = opendir(SYSFS_CLASS);
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	while (!rc && (de = readdir(d))) {
+		if (strncmp(de->d_name, "bcast", 5))
+			continue;
+		memset(&loc, 0, sizeof(loc));
+		loc.backend = device_backend.name;
+		if (read_sysfs(de->d_name, "name", loc.name, BCAST_NAME_MAX + 2))
+			continue;	/* removed meanwhile */
+		location_of(de->d_name, &loc);
+		rc = fn(&loc, arg);
+	}
+	closedir(d);
+	return rc;
 }
 
 static int ctl_ioctl(unsigned long cmd, void *arg)
@@ -119,11 +187,10 @@ static int map_device(struct bcast_ring *r, int fd, bool rdwr)
 	r->fd = fd;
 	r->writable = rdwr;
 	r->wake_writable = false;	/* the kernel arms readers */
-	r->backend = BACKEND_DEVICE;
 	return 0;
 }
 
-int device_open(const char *path, int flags, struct bcast_ring *r)
+static int open_node(const char *path, int flags, struct bcast_ring *r)
 {
 	bool rdwr = flags & BCAST_RDWR;
 	int fd, err;
@@ -139,17 +206,24 @@ int device_open(const char *path, int flags, struct bcast_ring *r)
 	return 0;
 }
 
-int device_create(const char *name, const struct bcast_ring_opts *o,
-		  struct bcast_ring *r)
+static int device_open(const struct bcast_ring_location *loc, int flags,
+		       struct bcast_ring *r)
 {
+	if (!loc->path[0])
+		return -ENOENT;
+	return open_node(loc->path, flags, r);
+}
+
+static int device_create(struct bcast_ring_location *loc,
+			 const struct bcast_ring_opts *o, struct bcast_ring *r)
+{
+	const char *name = loc->name;
 	struct bcast_ctl_create req;
-	char path[64];
+	char dev[32];
 	int err;
 
-	if (!strncmp(name, "/dev/", 5))
+	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX)))
 		return -EINVAL;	/* the kernel picks N; create by name */
-	if (!*name || strlen(name) >= BCAST_NAME_MAX)
-		return -EINVAL;
 	memset(&req, 0, sizeof(req));
 	memcpy(req.name, name, strlen(name));
 	req.size = o->size;
@@ -160,19 +234,22 @@ int device_create(const char *name, const struct bcast_ring_opts *o,
 	err = ctl_ioctl(BCAST_CTL_CREATE, &req);
 	if (err)
 		return err;
-	snprintf(path, sizeof(path), "/dev/bcast%u", req.minor);
-	err = device_open(path, BCAST_RDWR, r);
+	snprintf(dev, sizeof(dev), "bcast%u", req.minor);
+	location_of(dev, loc);
+	err = open_node(loc->path, BCAST_RDWR, r);
 	if (err)
 		goto destroy;
 	/* The kernel formats with defaults; the creator adds the rest
 	 * before anything is published. */
 	if (o->mtu) {
-		if (o->mtu < 8 || o->mtu > ring_default_mtu(r->cap)) {
+		if (!bcast_mtu_valid(o->mtu, r->cap)) {
 			err = -EINVAL;
 			goto unmap;
 		}
 		r->hdr->mtu = (uint32_t)o->mtu;
+		r->hdr->chunk_shift = bcast_chunk_shift(r->cap, o->mtu);
 		r->mtu = (uint32_t)o->mtu;
+		r->chunk_shift = r->hdr->chunk_shift;
 	}
 	if (o->metadata_len) {
 		memcpy(r->hdr->metadata, o->metadata, o->metadata_len);
@@ -180,7 +257,7 @@ int device_create(const char *name, const struct bcast_ring_opts *o,
 	}
 	return 0;
 unmap:
-	backend_close(r);
+	ring_unmap(r);
 destroy:
 	{
 		struct bcast_ctl_destroy d;
@@ -192,14 +269,15 @@ destroy:
 	return err;
 }
 
-int device_destroy(const char *name)
+static int device_destroy(const struct bcast_ring_location *loc)
 {
+	const char *name = loc->name;
 	struct bcast_ctl_destroy d;
 	struct bcast_dev_info di;
 	int fd;
 
 	memset(&d, 0, sizeof(d));
-	if (!strncmp(name, "/dev/", 5)) {
+	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX))) {
 		fd = open(name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
@@ -211,8 +289,6 @@ int device_destroy(const char *name)
 		memcpy(d.name, di.name, sizeof(d.name));
 		d.name[sizeof(d.name) - 1] = '\0';
 	} else {
-		if (!*name || strlen(name) >= BCAST_NAME_MAX)
-			return -EINVAL;
 		memcpy(d.name, name, strlen(name));
 	}
 	return ctl_ioctl(BCAST_CTL_DESTROY, &d);
@@ -223,14 +299,17 @@ int device_destroy(const char *name)
  * made by the kernel from the ring file we map: never from a path, which
  * may name another ring by now.
  */
-int device_reader_fd(const struct bcast_ring *r)
+static int device_reader_open(struct bcast_reader *rd)
 {
-	int fd = ioctl(r->fd, BCAST_IOC_OPEN_READER);
+	int fd = ioctl(rd->r->fd, BCAST_IOC_OPEN_READER);
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	rd->fd = fd;
+	return 0;
 }
 
-void device_notify(struct bcast_ring *r)
+static void device_wake_readers(struct bcast_ring *r)
 {
 	ioctl(r->fd, BCAST_IOC_NOTIFY);
 }
@@ -240,13 +319,15 @@ void device_notify(struct bcast_ring *r)
  * its departure, or with BCAST_ARM_WRITER_GONE (writer `epoch` is known to
  * be gone) the next one's arrival.  1 if committed already moved.
  */
-int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags)
+static int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags)
 {
 	struct bcast_arm arm = { .pos = pos, .epoch = epoch, .flags = flags };
 	int rc = ioctl(fd, BCAST_IOC_ARM, &arm);
 
 	return rc < 0 ? -errno : rc;
 }
+
+enum { DEVICE_POLL_WOKEN, DEVICE_POLL_HANGUP, DEVICE_POLL_TIMEOUT };
 
 static int device_poll_events(unsigned events)
 {
@@ -273,7 +354,7 @@ static int device_poll_file(int fd, int ms)
  * DEVICE_POLL_*, or -EINTR on a signal.  BCAST_IOC_WAIT is that poll()
  * with less to undo on waking.
  */
-int device_poll(int fd, int ms)
+static int device_poll(int fd, int ms)
 {
 	static int no_wait_ioctl;
 	struct bcast_wait_arg arg = {
@@ -294,3 +375,112 @@ int device_poll(int fd, int ms)
 		return DEVICE_POLL_TIMEOUT;
 	return device_poll_events((unsigned)rc);
 }
+
+/* The position the kernel should wake this reader past. */
+static uint64_t wake_position(const struct bcast_reader *rd)
+{
+	return rd->need_resync ? rd->resync_seen : rd->pos;
+}
+
+/*
+ * Ask the kernel to wake this reader (it sets need_wakeup), then the
+ * reader's barrier; *exact says whether it stood in for the writer's.  A
+ * reader whose membarrier() fails arms again with BCAST_ARM_NO_MEMBARRIER:
+ * it cannot write the wake page itself.  0, 1 if committed has moved
+ * already, or an error.
+ */
+static int arm_device(struct bcast_reader *rd, enum writer_view view,
+		      uint64_t epoch, bool *exact)
+{
+	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
+	int rc;
+
+	if (rd->no_membarrier)
+		flags |= BCAST_ARM_NO_MEMBARRIER;
+	rc = device_arm(rd->fd, wake_position(rd), epoch, flags);
+	if (rc)
+		return rc;
+	*exact = reader_barrier(rd);
+	if (*exact || (flags & BCAST_ARM_NO_MEMBARRIER))
+		return 0;
+	return device_arm(rd->fd, wake_position(rd), epoch,
+			  flags | BCAST_ARM_NO_MEMBARRIER);
+}
+
+/*
+ * Device rings: arm (the kernel sets need_wakeup), barrier, re-check,
+ * poll.  Returns 0 to look again, 1 when the kernel says the writer we
+ * believed alive is gone, or an error.
+ */
+static int device_sleep(struct bcast_reader *rd, struct sleep_request *req)
+{
+	enum writer_view view = req->view;
+	int64_t ms = req->ms;
+	bool exact;
+	int rc = arm_device(rd, view, req->epoch, &exact);
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	if (reader_ready(rd))
+		return 0;
+	if (!exact && ms > BOUNDED_SLICE_MIN_MS)
+		ms = BOUNDED_SLICE_MIN_MS;
+	rd->st.sleeps++;
+	rc = device_poll(rd->fd, ms > INT_MAX ? INT_MAX : (int)ms);
+	if (rc == DEVICE_POLL_TIMEOUT && exact && reader_ready(rd))
+		rd->st.missed_wakeups++;	/* data came, no wake-up did */
+	if (rc == DEVICE_POLL_HANGUP)
+		return view == WRITER_LIVE ? 1 : 0;
+	return rc < 0 ? rc : 0;
+}
+
+/* bcast_reader_arm(): arm, then say whether there is something already. */
+static int device_arm_reader(struct bcast_reader *rd, enum writer_view view,
+			     uint64_t epoch)
+{
+	bool exact;
+	int rc = arm_device(rd, view, epoch, &exact);
+
+	if (rc)
+		return rc;
+	return reader_ready(rd) ? 1 : 0;
+}
+
+static int device_writer_claim(struct bcast_writer *w)
+{
+	return 0;	/* the kernel made this file the writer's */
+}
+
+static void device_writer_nothing(struct bcast_writer *w)
+{
+}
+
+static bool device_writer_alive(const struct bcast_ring *r)
+{
+	return load_acquire(&r->hdr->writer_alive);	/* cleared by the kernel */
+}
+
+static pid_t device_writer_pid(const struct bcast_ring *r)
+{
+	return (pid_t)load_relaxed(&r->hdr->writer_pid);
+}
+
+const struct ring_backend device_backend = {
+	.name = "device",
+	.takes = device_takes,
+	.locate = device_locate,
+	.create = device_create,
+	.open = device_open,
+	.destroy = device_destroy,
+	.list = device_list,
+	.reader_open = device_reader_open,
+	.sleep = device_sleep,
+	.arm = device_arm_reader,
+	.wake_readers = device_wake_readers,
+	.writer_claim = device_writer_claim,
+	.writer_announce = device_writer_nothing,
+	.writer_release = device_writer_nothing,
+	.writer_forget = device_writer_nothing,
+	.writer_alive = device_writer_alive,
+	.writer_pid = device_writer_pid,
+};

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <string.h>
+#include <time.h>
 #include <linux/bcast.h>
 #include "bcast.h"
 
@@ -38,7 +39,7 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 /* Payloads up to this are copied in line (bcast.h's bcast_copy_small_). */
 #define BCAST_INLINE_COPY 64
 
-enum bcast_backend { BACKEND_MEMORY, BACKEND_SHM, BACKEND_FILE, BACKEND_DEVICE };
+struct ring_backend;
 
 struct bcast_ring {
 	struct bcast_ring_hdr *hdr;
@@ -52,7 +53,9 @@ struct bcast_ring {
 	bool writable;
 	bool wake_writable;	/* readers may set need_wakeup */
 	bool hugepage;
-	enum bcast_backend backend;
+	const struct ring_backend *ops;
+	char *path;		/* the file or node mapped, or NULL */
+	char *sysfs;		/* device rings: their sysfs directory */
 	struct bcast_writer *writer;
 };
 
@@ -77,7 +80,7 @@ struct bcast_writer {
 	size_t fast_limit;	/* ... and are shorter than this */
 	bool deferred;		/* frames from deferred_from on are unpublished */
 	uint64_t deferred_from;
-	uint64_t token;		/* our writer_lock value (not device rings) */
+	uint64_t token;		/* our writer_lock value (owner.c) */
 	int lock_fd;		/* the open file holding the OFD lock, or -1 */
 	pid_t pid;		/* the process that opened it (fork copies it) */
 	bool claim_open;
@@ -154,42 +157,117 @@ static inline uint64_t frame_word(uint32_t len, uint32_t flags, uint32_t word1)
 	return (uint64_t)w0 | ((uint64_t)word1 << 32);
 }
 
-/* ring.c */
+/* format.c: the ring header, under every backend */
 int ring_validate(const struct bcast_ring_hdr *h, size_t len);
 int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 		unsigned ring_flags);
 int ring_init(struct bcast_ring *r, void *mem, size_t len);
-uint64_t ring_default_mtu(uint64_t cap);
+int ring_alloc(const struct ring_backend *ops, struct bcast_ring **out);
+void ring_free(struct bcast_ring *r);
+void ring_unmap(struct bcast_ring *r);
 
-/* backend.c */
-int backend_create(const char *name, const struct bcast_ring_opts *o,
-		   struct bcast_ring *r);
-int backend_open(const char *name, int flags, struct bcast_ring *r);
-void backend_close(struct bcast_ring *r);
+/* What bcast_wait() knows about the writer before it sleeps. */
+enum writer_view { WRITER_LIVE, WRITER_NONE };
 
-/* device.c */
-bool device_loaded(void);
-int device_resolve(const char *name, char *path, size_t len);
-int device_create(const char *name, const struct bcast_ring_opts *o,
-		  struct bcast_ring *r);
-int device_open(const char *path, int flags, struct bcast_ring *r);
-int device_destroy(const char *name);
-int device_reader_fd(const struct bcast_ring *r);
-void device_notify(struct bcast_ring *r);
-int device_arm(int fd, uint64_t pos, uint64_t epoch, unsigned flags);
-enum { DEVICE_POLL_WOKEN, DEVICE_POLL_HANGUP, DEVICE_POLL_TIMEOUT };
-int device_poll(int fd, int ms);
+struct sleep_request {
+	enum writer_view view;
+	uint64_t epoch;		/* the writer's, as last seen */
+	int64_t ms;		/* at most this long */
+	int64_t deadline;	/* the caller's, in now_ms() time */
+	int64_t slice;		/* bounded sleeps: the next slice, in ms */
+};
 
-/* wait.c */
-void wake_readers(struct bcast_ring *r);
+/*
+ * What differs between the places a ring lives: memory handed to us, POSIX
+ * shared memory, a file, a bcast.ko device.  Each backend's file fills one
+ * of these; ring.c, reader.c, writer.c and wait.c call through it, never
+ * on the publish or receive fast path.
+ */
+struct ring_backend {
+	const char *name;	/* bcast_ring_info()'s backend */
+	/* Named backends: is `name` ours?  Asked in the order of backends.c
+	 * (the last takes what the others leave). */
+	bool (*takes)(const char *name);
+	int (*locate)(const char *name, struct bcast_ring_location *loc);
+	/* loc->path and sysfs become where it was made */
+	int (*create)(struct bcast_ring_location *loc,
+		      const struct bcast_ring_opts *o, struct bcast_ring *r);
+	int (*open)(const struct bcast_ring_location *loc, int flags,
+		    struct bcast_ring *r);
+	int (*destroy)(const struct bcast_ring_location *loc);
+	int (*list)(bcast_ring_list_fn fn, void *arg);
+	/* Readers: a file of their own to sleep on (rd->fd), or none. */
+	int (*reader_open)(struct bcast_reader *rd);
+	/* 0 to look again, 1 when the live writer we slept on left, -errno */
+	int (*sleep)(struct bcast_reader *rd, struct sleep_request *req);
+	/* bcast_reader_arm(): 1 if ready already, 0, -errno */
+	int (*arm)(struct bcast_reader *rd, enum writer_view view,
+		   uint64_t epoch);
+	void (*wake_readers)(struct bcast_ring *r);
+	/* The writer role: who may write, and who is told it is alive. */
+	int (*writer_claim)(struct bcast_writer *w);
+	void (*writer_announce)(struct bcast_writer *w);
+	void (*writer_release)(struct bcast_writer *w);
+	void (*writer_forget)(struct bcast_writer *w);
+	bool (*writer_alive)(const struct bcast_ring *r);
+	pid_t (*writer_pid)(const struct bcast_ring *r);
+};
+
+/* backends.c: the named backends, in the order they take names */
+const struct ring_backend *backend_of(const char *name);
+int backends_list(bcast_ring_list_fn fn, void *arg);
+
+/* memory.c, shm.c, file.c, device.c */
+extern const struct ring_backend memory_backend;
+extern const struct ring_backend shm_backend;
+extern const struct ring_backend file_backend;
+extern const struct ring_backend device_backend;
+
+/* mapfile.c: rings in a file of their own (shm and file:) */
+int mapfile_create(const char *path, const struct bcast_ring_opts *o,
+		   bool huge, struct bcast_ring *r);
+int mapfile_open(const char *path, int flags, struct bcast_ring *r);
+bool mapfile_holds_ring(const char *path);
+int copy_path(char *dst, size_t size, const char *src);
+
+/* futex.c: wake-ups through the ring's wake page (every backend but the
+ * device) */
+void futex_wake_readers(struct bcast_ring *r);
+int futex_sleep(struct bcast_reader *rd, struct sleep_request *req);
+
+/* membarrier.c: the barrier a sleeping reader and the writer share */
 bool writer_registered_membarrier(void);
+bool reader_barrier(struct bcast_reader *rd);
 
-/* owner.c: the writer role of user-space rings */
-int owner_claim(struct bcast_ring *r, uint64_t *token, int *lock_fd);
-void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd);
-void owner_forget(struct bcast_ring *r, int lock_fd);
+#define BOUNDED_SLICE_MIN_MS 1	/* readers that cannot ask for a wake-up */
+
+/* owner.c: the writer role where no kernel keeps it (memory, shm, file) */
+int owner_claim(struct bcast_writer *w);
+void owner_announce(struct bcast_writer *w);
+void owner_release(struct bcast_writer *w);
+void owner_forget(struct bcast_writer *w);
 bool owner_alive(const struct bcast_ring *r);
 pid_t owner_pid(const struct bcast_ring *r);
+
+/* The ops of every ring whose readers sleep on the wake page and whose
+ * writer owner.c decides: all but bcast.ko's. */
+#define USER_SPACE_RING_OPS						\
+	.sleep = futex_sleep,						\
+	.wake_readers = futex_wake_readers,				\
+	.writer_claim = owner_claim,					\
+	.writer_announce = owner_announce,				\
+	.writer_release = owner_release,				\
+	.writer_forget = owner_forget,					\
+	.writer_alive = owner_alive,					\
+	.writer_pid = owner_pid
+
+static inline int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Were the bytes from `pos` on still intact when they were read? */
 static inline bool frame_intact(const struct bcast_ring *r, uint64_t pos)
@@ -239,6 +317,22 @@ int reader_lapped(struct bcast_reader *rd, uint64_t committed);
 void reader_skip(struct bcast_reader *rd, const struct frame *f);
 void reader_delivered(struct bcast_reader *rd, uint64_t len);
 void reader_stalled(struct bcast_reader *rd, uint64_t committed);
-bool reader_ready(const struct bcast_reader *rd);
+
+/* Ready to read (or to retry a resync)?  In line: the sleepers of every
+ * backend ask it. */
+static inline bool reader_ready(const struct bcast_reader *rd)
+{
+	uint64_t committed = load_acquire(&rd->hdr->committed);
+
+	if (rd->asm_complete)
+		return true;
+	if (rd->need_resync)
+		return committed != rd->resync_seen;
+	/* Only an unfinished message was pending, and nothing (another read
+	 * style) has moved past it since. */
+	if (rd->stalled && rd->pos == rd->stalled_pos)
+		return committed != rd->stalled_at;
+	return committed != rd->pos;
+}
 
 #endif

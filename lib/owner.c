@@ -197,16 +197,12 @@ bool owner_alive(const struct bcast_ring *r)
 
 	if (!load_acquire(&h->writer_alive))
 		return false;
-	if (r->backend == BACKEND_DEVICE)
-		return true;	/* the kernel clears the flag itself */
 	token = load_acquire(&h->writer_lock);
 	return token && token_alive(r, token, -1);
 }
 
 pid_t owner_pid(const struct bcast_ring *r)
 {
-	if (r->backend == BACKEND_DEVICE)
-		return (pid_t)load_relaxed(&r->hdr->writer_pid);
 	return token_pid(load_acquire(&r->hdr->writer_lock));
 }
 
@@ -238,8 +234,8 @@ static int ofd_lock(const struct bcast_ring *r, int *fd)
 	int err;
 
 	*fd = -1;
-	if (r->fd < 0 || r->backend == BACKEND_MEMORY)
-		return 0;
+	if (r->fd < 0)
+		return 0;	/* memory rings: no file to lock */
 	*fd = own_open_file(r);
 	if (!fcntl(*fd, F_OFD_SETLK, &fl))
 		return 1;
@@ -257,7 +253,7 @@ static void ofd_unlock(const struct bcast_ring *r, int fd)
 	close_own_file(r, fd);
 }
 
-int owner_claim(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
+static int claim_word(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
 {
 	__u64 *word = &r->hdr->writer_lock;
 	__u64 mine = token_of_self(), cur;
@@ -285,7 +281,22 @@ int owner_claim(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
 	return 0;
 }
 
-void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd)
+int owner_claim(struct bcast_writer *w)
+{
+	int err = claim_word(w->r, &w->token, &w->lock_fd);
+
+	if (!err)
+		store_relaxed(&w->hdr->writer_pid, (uint32_t)getpid());
+	return err;
+}
+
+/* After writer_alive: a reader that sees the new epoch sees us alive. */
+void owner_announce(struct bcast_writer *w)
+{
+	__atomic_fetch_add(&w->hdr->writer_epoch, 1, __ATOMIC_RELEASE);
+}
+
+static void release_word(struct bcast_ring *r, uint64_t token, int lock_fd)
 {
 	__u64 expect = token;
 
@@ -296,9 +307,14 @@ void owner_release(struct bcast_ring *r, uint64_t token, int lock_fd)
 		ofd_unlock(r, lock_fd);
 }
 
+void owner_release(struct bcast_writer *w)
+{
+	release_word(w->r, w->token, w->lock_fd);
+}
+
 /* A fork() child's copy of a writer: close our copy of its lock file
  * only, which leaves the lock with the parent's. */
-void owner_forget(struct bcast_ring *r, int lock_fd)
+void owner_forget(struct bcast_writer *w)
 {
-	close_own_file(r, lock_fd);
+	close_own_file(w->r, w->lock_fd);
 }

@@ -82,11 +82,11 @@
  *     EPOLLPRI, time-out) at any moment.  bcast_poll() runs at once and
  *     after every wake-up, so letting it look at any moment, and return
  *     empty-handed at any moment, covers every run.  Data is left out: it
- *     only makes bcast_wait() return before a report (wait.c:273, 277).
+ *     only makes bcast_wait() return before a report (wait.c:59, 277).
  *     The attach stores ring->writer_state before the header's
  *     writer_alive and writer_epoch (kmod/file.c:56-57, then 61, 64), as
  *     since 6dc40fe; after a hangup look_at_writer() reports nothing for
- *     epoch 0 (wait.c:247).  Variants, each the code before a fix:
+ *     epoch 0 (wait.c:35).  Variants, each the code before a fix:
  *     -DSTATE_LAST (the attach before 6dc40fe: the header, then
  *     writer_state), -DHANGUP_EPOCH0 (look_at_writer() before 6dc40fe:
  *     epoch 0 reported after a hangup), -DOLD_HANGUP (look_at_writer()
@@ -96,22 +96,22 @@
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:279) and their release (the CAS to
- *     0, owner.c:293); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:275) and their release (the CAS to
+ *     0, owner.c:304); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (writer.c:517, after its alive=1 store at 515)
- *     and its alive=0 store (writer.c:548) or death.  That epoch is the one
- *     bcast_wait() reports gone and remembers (wait.c:254, 279-281): were
+ *     between its epoch bump (owner.c:296, after its alive=1 store at writer.c:511)
+ *     and its alive=0 store (writer.c:541) or death.  That epoch is the one
+ *     bcast_wait() reports gone and remembers (wait.c:42, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
  *     alive = 1), must fail it: a reader that reads the new epoch, then the
  *     alive flag its predecessor cleared, takes the arriving writer for a
  *     departed one.
  *   - With -DDEVICE the same property at each report of bcast_wait()
- *     (wait.c:280-282), and that the epochs reported are writers' (never
+ *     (wait.c:66-68), and that the epochs reported are writers' (never
  *     0) and increase: each departure is reported once.  The code before
  *     6dc40fe failed both, as the variants show:
  *       . -DSTATE_LAST: bcast_writer_attach() stored the header's
@@ -119,12 +119,12 @@
  *         reader that looks in between sees the new epoch alive, arms for
  *         its departure, and poll() finds no writer in the kernel:
  *         EPOLLHUP, and bcast_wait() reports the arriving writer gone
- *         (wait.c:246-248), so never its real departure.  Must FAIL the
+ *         (wait.c:34-36), so never its real departure.  Must FAIL the
  *         first property.
  *       . -DHANGUP_EPOCH0: a reader that read epoch 0 before the first
  *         writer's epoch store (kmod/file.c:64) and its writer_alive = 1
  *         (61) after sleeps as WRITER_LIVE on epoch 0; after the hangup
- *         the code before 6dc40fe reported epoch 0 gone (wait.c:247
+ *         the code before 6dc40fe reported epoch 0 gone (wait.c:35
  *         without its "*epoch &&"), and on the next call epoch 1, not yet
  *         reported: one departure, reported twice.  Must FAIL the second.
  *   - No deadlock: spin's invalid end states (every process must be able to
@@ -141,10 +141,10 @@
  *     (all read-modify-writes of one word are totally ordered in every
  *     memory model) and by facts the kernel keeps (whether a process runs,
  *     who holds the OFD lock): the memory model cannot matter for it.  The
- *     reader's loads are acquire loads in program order (wait.c:250,
+ *     reader's loads are acquire loads in program order (wait.c:38,
  *     owner.c:198, 202) and each writer's stores are ordered (release
- *     stores, writer.c:515 and 548, the release fetch-add of writer_epoch,
- *     writer.c:517, and the acq_rel CAS that chains one writer to the
+ *     stores, writer.c:511 and 541, the release fetch-add of writer_epoch,
+ *     owner.c:296, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
  *     reader property needs holds in the C11 model too: a reader whose
@@ -195,8 +195,8 @@
  *     conservative, left out.  For the reader, "cannot say" only ever
  *     means "alive": no "gone" to check, left out.
  *   - In owner_claim() the contender holds the OFD lock, on an open file
- *     of its own (own_open_file(), owner.c:213-222), before it reads the
- *     word (owner.c:264), and asks F_OFD_GETLK from that same open file,
+ *     of its own (own_open_file(), owner.c:209-218), before it reads the
+ *     word (owner.c:260), and asks F_OFD_GETLK from that same open file,
  *     which reports no conflict with its own lock, so ofd_lock_held()
  *     there always says no: no step, but the CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
@@ -275,14 +275,14 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * owner_claim(), owner.c:260-286, as bcast_writer_open() calls it
- * (writer.c:499).  Goes to `busy` on -EBUSY, falls through claimed.
+ * claim_word(), owner.c:256-282, as bcast_writer_open() calls it
+ * through the backend's writer_claim, owner_claim() (owner.c:284).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:270 cur = load_acquire(word) */ \
+	/* owner.c:266 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:272 cur && token_alive(r, cur): token_process_alive() \
+judge:	/* owner.c:268 cur && token_alive(r, cur): token_process_alive() \
 	 * at line 175 first */ \
 	if \
 	:: cur == 0 -> goto cas \
@@ -292,7 +292,7 @@ judge:	/* owner.c:272 cur && token_alive(r, cur): token_process_alive() \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
+cas:	/* owner.c:275-278: CAS(word, cur -> mine); on failure cur is the \
 	 * value found, judged again (the loop, line 236) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
@@ -338,8 +338,8 @@ cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
 #endif
 
 #ifdef OFD
-/* owner.c:264 ofd_lock(): F_OFD_SETLK at line 244; -EBUSY at 246,
- * returned at 231-232. */
+/* owner.c:260 ofd_lock(): F_OFD_SETLK at line 240; -EBUSY at 242,
+ * returned by the claim at 262-263. */
 #define OFD_LOCK \
 	if \
 	:: atomic { ofd == 0 -> ofd = me; locked = 1; running[me] = 1 } \
@@ -351,7 +351,7 @@ cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
  * F_OFD_GETLK reports no conflict with one's own lock: the answer is
  * always no, so the call is no step here; the CAS asserts the premise. */
 #define OFD_HELD	assert(ofd == me && locked)
-/* ofd_unlock(), owner.c:252-258 (close_own_file(), 225-229) */
+/* ofd_unlock(), owner.c:248-254 (close_own_file(), 225-229) */
 #define OFD_UNLOCK	if :: locked -> assert(ofd == me); ofd = 0; locked = 0 \
 			   :: else fi
 #else
@@ -360,7 +360,7 @@ cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* owner_release(), owner.c:288-297: CAS(mine -> 0) at 293-294, then the
+/* release_word(), owner.c:299-308: CAS(mine -> 0) at 304-305, then the
  * OFD unlock at 259-260.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
@@ -410,10 +410,10 @@ judge:	/* old writer.c:332-334: cur && writer_alive ... */ \
 #define AS_WRITER	assert(holder[me] && holders == 1 && lock == me)
 
 /*
- * The reader's view: look_at_writer(), wait.c:240-256, with owner_alive(),
- * owner.c:193-204.  At the step that concludes "gone" the writer of the
+ * The reader's view: look_at_writer(), wait.c:28-44, with owner_alive(),
+ * owner.c:193-202.  At the step that concludes "gone" the writer of the
  * epoch read must not be past its epoch bump and not departed: that is
- * the epoch bcast_wait() would report gone, wait.c:254, 279-281.
+ * the epoch bcast_wait() would report gone, wait.c:42, 279-281.
  */
 #define GONE(e) assert(!(set_epoch != 0 && set_epoch == e))
 
@@ -429,21 +429,21 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:463-530 */
+open:		/* bcast_writer_open(), writer.c:463-524 */
 		CLAIM;
-		/* writer.c:502 writer_pid, 505-506 writer_flags: nothing
-		 * judges them.  writer.c:507 resume_positions() may fail
-		 * (416-417): owner_release() at 432-433 */
+		/* owner.c:289 writer_pid, writer.c:501-502 writer_flags:
+		 * nothing judges them.  writer.c:503 resume_positions() may
+		 * fail (504-505): writer_release (owner_release()) at 519 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:515 store_release(writer_alive, 1), before the new
+		/* writer.c:511 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
-		/* writer.c:517 writer_epoch++ (a release fetch-add); the fence
+		/* owner.c:296 writer_epoch++ (a release fetch-add); the fence
 		 * at 427 orders no ownership state */
 		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
 #else
@@ -453,11 +453,12 @@ open:		/* bcast_writer_open(), writer.c:463-530 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:547 bcast_flush(), 548 store_release(writer_alive, 0) */
+		 * writer.c:540 bcast_flush(), 541 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:550 owner_release() */
+		/* writer.c:542 the backend's writer_release: owner_release() */
 		RELEASE;
-		/* writer.c:551-552 fence, wake_readers(): no ownership state */
+		/* writer.c:543-544 fence, the backend's wake_readers: no
+		 * ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
 		atomic { cur = 0; res = 0 };
@@ -523,14 +524,14 @@ active proctype Reader()
 	byte me = READER;	/* holds no OFD lock, is nobody's token */
 	byte e, t;
 
-	/* wait.c:250 epoch = load_acquire(&writer_epoch) */
+	/* wait.c:38 epoch = load_acquire(&writer_epoch) */
 	e = epoch;
 	if
 	:: atomic { !alive -> GONE(e) }		/* owner.c:198-199 */
-	/* owner.c:202 token = load_acquire(&writer_lock); 203 token == 0 */
+	/* owner.c:200 token = load_acquire(&writer_lock); 203 token == 0 */
 	:: atomic { alive && lock == 0 -> GONE(e) }
 	:: atomic { alive && lock != 0 -> t = lock }
-		/* owner.c:203 token_alive(), 179-191: by pid first */
+		/* owner.c:201 token_alive(), 179-191: by pid first */
 		if
 		:: atomic { PROC_ALIVE(t) -> skip }	/* lines 177-178: live */
 		:: atomic { !PROC_ALIVE(t) -> READER_DEAD(e) }
@@ -598,10 +599,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:515 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:511 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:548 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:541 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi
@@ -616,7 +617,7 @@ proctype Contender(byte me)
 }
 
 /*
- * bcast_wait(), wait.c:258-295, called again and again (it returns on a
+ * bcast_wait(), wait.c:46-79, called again and again (it returns on a
  * report, a time-out or data: each call starts with hangup false, and a
  * new epoch is read before it is used).  No data is published here:
  * reader_ready() (272, 277) is false.  The reader reports each departure
@@ -634,13 +635,13 @@ active proctype Reader()
 	bool a_gone;		/* bf->armed.flags & BCAST_ARM_WRITER_GONE */
 
 end:	do
-	:: /* wait.c:275 look_at_writer(), 239-255 */
+	:: /* wait.c:61 look_at_writer(), 28-44 */
 	   if
 #ifndef OLD_HANGUP
 	   :: hangup ->
-		/* lines 245-247: the writer slept on is the one gone */
+		/* lines 32-36: the writer slept on is the one gone */
 #ifndef HANGUP_EPOCH0
-		/* line 246: as at line 253, epoch 0 is no writer */
+		/* line 35: as at line 42, epoch 0 is no writer */
 		atomic { report = (e != 0 && !(gone_known && gone_epoch == e));
 			 live = 0 }
 #else
@@ -654,36 +655,36 @@ end:	do
 		/* Broken on purpose, look_at_writer() before 1eb3adf: the epoch
 		 * loaded afresh after a hangup too, and reported */
 #endif
-		/* line 249 *epoch = load_acquire(&writer_epoch) */
+		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
-		/* line 250 owner_alive(): owner.c:198 writer_alive, device
-		 * (191-192) */
+		/* line 39 the backend's writer_alive: owner_alive(),
+		 * owner.c:198 writer_alive, or device.c:458-461 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
-		:: atomic { !alive || hangup -> live = 0;	/* line 253 */
+		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
 			report = (e != 0 && !(gone_known && gone_epoch == e)) }
 		fi
 	   fi;
 	   if
 	   :: report ->
-		/* lines 279-281: -BCAST_EWRITERGONE; the next call starts
+		/* lines 66-68: -BCAST_EWRITERGONE; the next call starts
 		 * afresh */
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 287 sleep_on_device(), 153-172: arm_device() (130-146),
-		 * BCAST_IOC_ARM with BCAST_ARM_WRITER_GONE for WRITER_NONE
-		 * (133) and the epoch, bf->armed under arm_lock,
+		/* line 74 the backend's sleep: device_sleep(), device.c:415-435:
+		 * arm_device() (392-408), BCAST_IOC_ARM with
+		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (395) and the epoch, bf->armed under arm_lock,
 		 * file.c:297-304 */
 		a_gone = !live;
-		/* line 166 device_poll(): BCAST_IOC_WAIT (or poll())
+		/* line 429 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:253-254) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:334-335) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (wait.c:170-171) for WRITER_LIVE. */
+		 * (device.c:432-433) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -34,11 +34,10 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->joining = true;
 	rd->from_oldest = from & BCAST_FROM_OLDEST;
 	rd->fd = -1;
-	if (r->backend == BACKEND_DEVICE) {
-		rd->fd = device_reader_fd(r);
-		if (rd->fd < 0) {
-			int err = rd->fd;
+	if (r->ops->reader_open) {
+		int err = r->ops->reader_open(rd);
 
+		if (err) {
 			free(rd);
 			return err;
 		}
@@ -168,22 +167,6 @@ void reader_delivered(struct bcast_reader *rd, uint64_t len)
 {
 	rd->st.messages++;
 	rd->st.bytes += len;
-}
-
-/* Ready to read (or to retry a resync)? */
-bool reader_ready(const struct bcast_reader *rd)
-{
-	uint64_t committed = load_acquire(&rd->hdr->committed);
-
-	if (rd->asm_complete)
-		return true;
-	if (rd->need_resync)
-		return committed != rd->resync_seen;
-	/* Only an unfinished message was pending, and nothing (another read
-	 * style) has moved past it since. */
-	if (rd->stalled && rd->pos == rd->stalled_pos)
-		return committed != rd->stalled_at;
-	return committed != rd->pos;
 }
 
 static int assembly_append(struct bcast_reader *rd, const unsigned char *src,

@@ -1,273 +1,133 @@
 // SPDX-License-Identifier: MIT
-/* Ring header: formatting, validation, attaching, information. */
+/*
+ * Rings by name: creating, opening, removing, finding and describing them,
+ * through the backend the name leads to (backends.c).
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "internal.h"
 
-_Static_assert(sizeof(struct bcast_ring_hdr) == BCAST_HDR_SIZE, "header size");
-_Static_assert(offsetof(struct bcast_ring_hdr, committed) == 1 * BCAST_LINE, "line 1");
-_Static_assert(offsetof(struct bcast_ring_hdr, claimed) == 2 * BCAST_LINE, "line 2");
-_Static_assert(offsetof(struct bcast_ring_hdr, writer_alive) == 3 * BCAST_LINE, "line 3");
-_Static_assert(offsetof(struct bcast_ring_hdr, sync) == 4 * BCAST_LINE, "sync");
-_Static_assert(sizeof(struct bcast_sync_point) == 32, "sync point");
-_Static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET, "wake page");
-_Static_assert(offsetof(struct bcast_ring_hdr, writer_lock) == BCAST_LOCK_OFFSET, "lock word");
-
-static bool is_pow2(uint64_t v)
+/* Where `name` leads, and the backend that takes it there. */
+static int locate(const char *name, struct bcast_ring_location *loc,
+		  const struct ring_backend **ops)
 {
-	return v && !(v & (v - 1));
-}
-
-static unsigned log2_u64(uint64_t v)
-{
-	return 63 - (unsigned)__builtin_clzll(v);
-}
-
-uint64_t ring_default_mtu(uint64_t cap)
-{
-	return BCAST_DEFAULT_MTU(cap);
-}
-
-static bool mtu_fits(uint64_t mtu, uint64_t cap)
-{
-	return mtu >= 8 && mtu <= ring_default_mtu(cap);
-}
-
-int ring_validate(const struct bcast_ring_hdr *h, size_t len)
-{
-	uint64_t cap;
-
-	if (len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
+	if (!name || !loc)
 		return -EINVAL;
-	if (h->magic != BCAST_RING_MAGIC)
+	memset(loc, 0, sizeof(*loc));
+	*ops = backend_of(name);
+	loc->backend = (*ops)->name;
+	return (*ops)->locate(name, loc);
+}
+
+/* Remember where an opened ring is, for bcast_ring_info(). */
+static int keep_location(struct bcast_ring *r,
+			 const struct bcast_ring_location *loc)
+{
+	r->path = strdup(loc->path);
+	if (loc->sysfs[0])
+		r->sysfs = strdup(loc->sysfs);
+	return !r->path || (loc->sysfs[0] && !r->sysfs) ? -ENOMEM : 0;
+}
+
+BCAST_EXPORT int bcast_ring_locate(const char *name,
+				   struct bcast_ring_location *loc)
+{
+	const struct ring_backend *ops;
+
+	return locate(name, loc, &ops);
+}
+
+BCAST_EXPORT int bcast_ring_list(bcast_ring_list_fn fn, void *arg)
+{
+	if (!fn)
 		return -EINVAL;
-	if (h->abi_version != BCAST_ABI_VERSION)
-		return -EPROTO;
-	cap = h->capacity;
-	if (h->hdr_size != BCAST_HDR_SIZE || !is_pow2(cap) ||
-	    cap < BCAST_MIN_CAPACITY || cap > BCAST_MAX_CAPACITY ||
-	    cap > len - BCAST_HDR_SIZE)
-		return -BCAST_ECORRUPT;
-	if (!mtu_fits(h->mtu, cap) || h->metadata_len > BCAST_METADATA_MAX)
-		return -BCAST_ECORRUPT;
-	if (h->chunk_shift < 3 || h->chunk_shift > log2_u64(cap) - 2)
-		return -BCAST_ECORRUPT;
+	return backends_list(fn, arg);
+}
+
+static int check_opts(const struct bcast_ring_opts *o)
+{
+	if (!o->size || (o->size & (o->size - 1)) ||
+	    o->size < BCAST_MIN_CAPACITY || o->size > BCAST_MAX_CAPACITY)
+		return -EINVAL;
+	if (o->metadata_len > BCAST_METADATA_MAX ||
+	    (o->metadata_len && !o->metadata))
+		return -EINVAL;
+	if (o->flags & ~BCAST_HUGEPAGE)
+		return -EINVAL;
 	return 0;
 }
 
-int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
-		unsigned ring_flags)
+/* Create (o) or open (o NULL) the ring `name` leads to. */
+static int ring_get(const char *name, const struct bcast_ring_opts *o,
+		    int flags, struct bcast_ring **out)
 {
-	struct bcast_ring_hdr *h = mem;
-	uint64_t cap, mtu;
-	unsigned i;
+	struct bcast_ring_location *loc = malloc(sizeof(*loc));
+	const struct ring_backend *ops;
+	struct bcast_ring *r = NULL;
+	int err = loc ? locate(name, loc, &ops) : -ENOMEM;
 
-	if (!mem || len < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
-		return -EINVAL;
-	/* Unknown flags may be options this library does not have. */
-	if (o && (o->flags & ~BCAST_HUGEPAGE))
-		return -EINVAL;
-	if (o && o->size) {
-		cap = o->size;
-		if (!is_pow2(cap) || cap < BCAST_MIN_CAPACITY ||
-		    cap > BCAST_MAX_CAPACITY || cap > len - BCAST_HDR_SIZE)
-			return -EINVAL;
-	} else {
-		cap = 1ULL << log2_u64(len - BCAST_HDR_SIZE);
-		if (cap > BCAST_MAX_CAPACITY)
-			cap = BCAST_MAX_CAPACITY;
+	if (!err)
+		err = ring_alloc(ops, &r);
+	if (!err)
+		err = o ? ops->create(loc, o, r) : ops->open(loc, flags, r);
+	if (!err) {
+		err = keep_location(r, loc);
+		if (err)
+			ring_unmap(r);
 	}
-	mtu = o && o->mtu ? o->mtu : ring_default_mtu(cap);
-	if (!mtu_fits(mtu, cap))
-		return -EINVAL;
-	if (o && (o->metadata_len > BCAST_METADATA_MAX ||
-		  (o->metadata_len && !o->metadata)))
-		return -EINVAL;
-
-	memset(h, 0, sizeof(*h));
-	h->abi_version = BCAST_ABI_VERSION;
-	h->flags = ring_flags;
-	h->capacity = cap;
-	h->mtu = (uint32_t)mtu;
-	h->hdr_size = BCAST_HDR_SIZE;
-	/* A step no larger than a frame of the MTU: see BCAST_CHUNK_SHIFT. */
-	h->chunk_shift = BCAST_CHUNK_SHIFT(log2_u64(cap));
-	if ((1ULL << h->chunk_shift) > frame_total((uint32_t)mtu))
-		h->chunk_shift = log2_u64(frame_total((uint32_t)mtu));
-	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
-		h->sync[i].pos = BCAST_SYNC_INVALID;
-	if (o && o->metadata_len) {
-		memcpy(h->metadata, o->metadata, o->metadata_len);
-		h->metadata_len = (uint32_t)o->metadata_len;
-	}
-	/* The magic goes last: a concurrent opener sees a whole header or none. */
-	store_release(&h->magic, BCAST_RING_MAGIC);
-	return 0;
-}
-
-int ring_init(struct bcast_ring *r, void *mem, size_t len)
-{
-	struct bcast_ring_hdr *h = mem;
-	int err = ring_validate(h, len);
-
-	if (err)
-		return err;
-	/* Copied once: a hostile writer changing them later changes nothing. */
-	r->hdr = h;
-	r->data = (unsigned char *)mem + BCAST_HDR_SIZE;
-	r->cap = h->capacity;
-	r->mask = r->cap - 1;
-	r->mtu = h->mtu;
-	r->chunk_shift = h->chunk_shift;
-	if (h->flags & BCAST_RING_HUGEPAGE)
-		r->hugepage = true;
-	return 0;
-}
-
-static int ring_alloc(struct bcast_ring **out)
-{
-	struct bcast_ring *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return -ENOMEM;
-	r->fd = -1;
-	*out = r;
-	return 0;
-}
-
-/*
- * Where a ring lies in memory handed to us: at the first 8-byte aligned
- * address (what its 64-bit atomic words need; the hot words stay a line
- * apart at any alignment), so that the same memory, or the same shared
- * mapping at the same page offset in another process, always yields the
- * same ring, and malloc()ed memory loses nothing.
- */
-#define RING_ALIGN 8
-
-static int ring_place(void *mem, size_t len, void **start, size_t *avail)
-{
-	uintptr_t at = ((uintptr_t)mem + RING_ALIGN - 1) &
-		       ~(uintptr_t)(RING_ALIGN - 1);
-	size_t skip = at - (uintptr_t)mem;
-
-	if (!mem || len < skip)
-		return -EINVAL;
-	*start = (void *)at;
-	*avail = len - skip;
-	return 0;
-}
-
-/* A ring in the caller's memory; `writable` says whether we may write it. */
-static int attach_memory(void *mem, size_t len, const struct bcast_ring_opts *o,
-			 bool format, bool writable, struct bcast_ring **out)
-{
-	struct bcast_ring *r;
-	size_t avail;
-	void *start;
-	int err;
-
-	if (!out)
-		return -EINVAL;
-	err = ring_place(mem, len, &start, &avail);
-	if (!err && format)
-		err = ring_format(start, avail, o, 0);
-	if (err)
-		return err;
-	err = ring_alloc(&r);
-	if (err)
-		return err;
-	err = ring_init(r, start, avail);
-	if (err) {
-		free(r);
-		return err;
-	}
-	r->writable = r->wake_writable = writable;
-	r->backend = BACKEND_MEMORY;
-	*out = r;
-	return 0;
-}
-
-BCAST_EXPORT int bcast_ring_format(void *mem, size_t len,
-				   const struct bcast_ring_opts *o,
-				   struct bcast_ring **out)
-{
-	return attach_memory(mem, len, o, true, true, out);
-}
-
-BCAST_EXPORT int bcast_ring_attach(void *mem, size_t len, int flags,
-				   struct bcast_ring **out)
-{
-	if (!mem || (flags & ~(BCAST_RDWR | BCAST_FORMAT)))
-		return -EINVAL;
-	/* Formatting writes the memory: it makes a writable ring. */
-	return attach_memory(mem, len, NULL, flags & BCAST_FORMAT,
-			     flags & (BCAST_RDWR | BCAST_FORMAT), out);
+	if (err && r)
+		ring_free(r);
+	if (!err)
+		*out = r;
+	free(loc);
+	return err;
 }
 
 BCAST_EXPORT int bcast_ring_create(const char *name,
 				   const struct bcast_ring_opts *o,
 				   struct bcast_ring **out)
 {
-	struct bcast_ring *r;
 	int err;
 
 	if (!name || !o || !out)
 		return -EINVAL;
-	err = ring_alloc(&r);
-	if (err)
-		return err;
-	err = backend_create(name, o, r);
-	if (err) {
-		free(r);
-		return err;
-	}
-	*out = r;
-	return 0;
+	err = check_opts(o);
+	return err ? err : ring_get(name, o, BCAST_RDWR, out);
 }
 
 BCAST_EXPORT int bcast_ring_open(const char *name, int flags,
 				 struct bcast_ring **out)
 {
-	struct bcast_ring *r;
-	int err;
-
 	if (!name || !out || (flags & ~BCAST_RDWR))
 		return -EINVAL;
-	err = ring_alloc(&r);
-	if (err)
-		return err;
-	err = backend_open(name, flags, r);
-	if (err) {
-		free(r);
-		return err;
+	return ring_get(name, NULL, flags, out);
+}
+
+BCAST_EXPORT int bcast_ring_destroy(const char *name)
+{
+	struct bcast_ring_location *loc = malloc(sizeof(*loc));
+	const struct ring_backend *ops;
+	int err;
+
+	if (!name) {
+		free(loc);
+		return -EINVAL;
 	}
-	*out = r;
-	return 0;
+	err = loc ? locate(name, loc, &ops) : -ENOMEM;
+	if (!err)
+		err = ops->destroy(loc);
+	free(loc);
+	return err;
 }
 
 BCAST_EXPORT void bcast_ring_close(struct bcast_ring *r)
 {
 	if (!r)
 		return;
-	backend_close(r);
-	free(r);
-}
-
-static const char *backend_name(enum bcast_backend b)
-{
-	switch (b) {
-	case BACKEND_SHM:
-		return "shm";
-	case BACKEND_FILE:
-		return "file";
-	case BACKEND_DEVICE:
-		return "device";
-	default:
-		return "memory";
-	}
+	ring_unmap(r);
+	ring_free(r);
 }
 
 BCAST_EXPORT int bcast_ring_count(const struct bcast_ring *r,
@@ -301,15 +161,17 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 	info->mtu = r->mtu;
 	info->committed = load_acquire(&h->committed);
 	info->claimed = load_acquire(&h->claimed);
-	info->writer_alive = owner_alive(r) ? 1 : 0;
-	info->writer_pid = info->writer_alive ? owner_pid(r) : 0;
+	info->writer_alive = r->ops->writer_alive(r) ? 1 : 0;
+	info->writer_pid = info->writer_alive ? r->ops->writer_pid(r) : 0;
 	info->writer_epoch = load_relaxed(&h->writer_epoch);
 	info->hugepage = r->hugepage;
-	info->backend = backend_name(r->backend);
+	info->backend = r->ops->name;
+	info->path = r->path;
+	info->sysfs = r->sysfs;
 	mlen = load_relaxed(&h->metadata_len);
 	info->metadata = h->metadata;
 	info->metadata_len = mlen > BCAST_METADATA_MAX ? BCAST_METADATA_MAX : mlen;
-	info->map_size = BCAST_HDR_SIZE + r->cap;
+	info->map_size = BCAST_MAP_SIZE(r->cap);
 	return 0;
 }
 

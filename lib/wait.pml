@@ -3,10 +3,11 @@
  * device rings with bcast.ko.
  *
  * A Promela model of the Dekker handshake between the writer's
- * publish_position() / notify() (lib/writer.c) with wake_readers()
- * (lib/wait.c), and the reader's bcast_wait() / sleep_on_ring() /
- * reader_barrier() (lib/wait.c) with reader_ready() (lib/reader.c); with
- * -DDEVICE, sleep_on_device() / arm_device() and bcast.ko's side
+ * publish_position() / notify() (lib/writer.c) with futex_wake_readers()
+ * (lib/futex.c), and the reader's bcast_wait() (lib/wait.c) / futex_sleep()
+ * (lib/futex.c) / reader_barrier() (lib/membarrier.c) with reader_ready()
+ * (lib/internal.h); with -DDEVICE, device_sleep() / arm_device()
+ * (lib/device.c) and bcast.ko's side
  * (BCAST_IOC_ARM, poll, BCAST_IOC_NOTIFY: kmod/file.c, kmod/wake.c).
  * Checked exhaustively by tests/model/run.sh (part of `make check`).
  *
@@ -49,11 +50,11 @@
  *   NO_WRITER_FENCE  the writer skips its fence, readers have no
  *                    membarrier to call (writer_flags 0).       must FAIL
  *   NO_READER_FENCE  the reader's need_wakeup store and fence_full()
- *                    (wait.c:211, 81) as a plain store, no fence.  must FAIL
+ *                    (futex.c:83, 81) as a plain store, no fence.  must FAIL
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:520): a reader that saw the old
+ *                    (writer.c:515): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -94,12 +95,12 @@
  *   - No deadlock: spin's invalid end states.
  *
  * Abstractions, and why they are sound
- *   - The writer is always alive: look_at_writer() (wait.c:275) returns
+ *   - The writer is always alive: look_at_writer() (wait.c:61) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
- *     LIVENESS_SLICE_MS (wait.c:216-217).  The model drops that bound and
+ *     LIVENESS_SLICE_MS (futex.c:88-89).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
  *     the slice would merely delay by 25 ms is a deadlock here.  Likewise
- *     check_missed_wakeup() (wait.c:230-232) only counts; not modelled.
+ *     check_missed_wakeup() (futex.c:102-104) only counts; not modelled.
  *   - Positions are 1..M, wake_seq does not wrap (M notifies at most).
  *   - A reader's load of wake_seq and of reader_flags, and the writer's of
  *     need_wakeup, read memory or the own store buffer as TSO says; other
@@ -112,9 +113,9 @@
  *     and the fencing CPU does nothing visible meanwhile, so every
  *     interleaving of a slow drain is one where the Memory process moved
  *     the same stores before the fence.
- *   - The seq_cst store of need_wakeup (wait.c:211) is an xchg on x86, a
+ *   - The seq_cst store of need_wakeup (futex.c:83) is an xchg on x86, a
  *     fence by itself; the model does not count on it (a plain store, then
- *     the fence_full() of reader_barrier(), wait.c:82), as on arm64, where
+ *     the fence_full() of reader_barrier(), membarrier.c:42), as on arm64, where
  *     a release store does not order a later plain load.
  *   - Device rings (-DDEVICE): the kernel's side is modelled at the level
  *     of its barriers and its wait queue: BCAST_IOC_ARM, poll()'s
@@ -132,8 +133,8 @@
  *     reader, whether they differ (moved[r]: set by every NOTIFY, cleared
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
- *     sleep_on_device() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (wait.c:164-165), else the caller's timeout, which the model drops
+ *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
+ *     (device.c:426-427), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -173,7 +174,7 @@ bool moved[NCPU];	/* ring->notifies != reader r's bf->armed.notifies */
 
 #if defined(MEMBARRIER) || defined(MB_FAIL) || defined(MB_FAIL_IGNORED) || \
     defined(NO_OPEN_FENCE)
-#define REGISTERED 1	/* writer_registered_membarrier(), wait.c:55-71 */
+#define REGISTERED 1	/* writer_registered_membarrier(), membarrier.c:15-31 */
 #else
 #define REGISTERED 0
 #endif
@@ -257,11 +258,11 @@ end:	do
 
 #ifndef DEVICE
 #define WAKE_READERS \
-	/* wait.c:50 store need_wakeup = 0 */ \
+	/* futex.c:37 store need_wakeup = 0 */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* wait.c:51 fetch_add(wake_seq): lock xadd */ \
+	/* futex.c:38 fetch_add(wake_seq): lock xadd */ \
 	d_step { DRAIN(WCPU); wake_seq++ }; \
-	/* wait.c:52 FUTEX_WAKE, INT_MAX: every queued reader */ \
+	/* futex.c:39 FUTEX_WAKE, INT_MAX: every queued reader */ \
 	d_step { \
 		i = 1; \
 		do \
@@ -285,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* wait.c:46-48 device_notify(): BCAST_IOC_NOTIFY, \
+	/* device.c:312-315 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -376,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), wait.c:137-138, 144-145),
+ * With rd->no_membarrier (arm_device(), device.c:398-399, 406-407),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -409,7 +410,7 @@ end:	do
  * kmod/file.c:254-279 (or poll(2), where do_poll() calls bcast_poll(),
  * 239-247), queues itself, evaluates bcast_reader_events(), 217-237,
  * sleeps until the entry is woken (or the timeout, with !exact:
- * sleep_on_device() bounds it), and evaluates it again.
+ * device_sleep() bounds it), and evaluates it again.
  * bcast_reader_events(): a = bf->armed under arm_lock (223-225), smp_mb()
  * (231), ready if ring->notifies moved (232); else bcast_reader_ready(),
  * file.c:180-190: smp_mb() (183), committed (184), need_wakeup = 1 (186),
@@ -448,12 +449,12 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:504: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:500: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:505-506 store writer_flags */
+	/* writer.c:501-502 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:520 fence_full(): readers that saw the old writer_flags
+	/* writer.c:515 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
@@ -486,7 +487,7 @@ active proctype Writer()
 			:: atomic { !(membarrier && !(REGISTERED && !no_mb)) ->
 				    skip }
 			fi;
-			/* line 97 wake_readers(), wait.c:42-53 */
+			/* line 97 the backend's wake_readers: futex_wake_readers(), futex.c:33-40 */
 			WAKE_READERS
 		:: else
 		fi;
@@ -498,7 +499,7 @@ active proctype Writer()
 /* ---- the readers ---- */
 
 /*
- * reader_barrier(), wait.c:78-94: sets exact (its result).  A device
+ * reader_barrier(), membarrier.c:38-54: sets exact (its result).  A device
  * reader's mapping is read-only: it cannot set reader_flags itself
  * (lines 89-91), it re-arms asking the kernel to (arm_device()).
  */
@@ -551,26 +552,26 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:273: reader_ready(), reader.c:176-186 */
+		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:313-323 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
-			/* wait.c:275 look_at_writer(): WRITER_LIVE (see header) */
+			/* wait.c:61 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:290 sleep_on_ring(), 200-233.  Line 208: */
+			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:73-106.  Line 81: */
 			atomic { seq = wake_seq; c = 0 };
-			/* line 210 store need_wakeup = 1 */
+			/* line 83 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
-			/* line 211 reader_barrier() */
+			/* line 84 reader_barrier() */
 			READER_BARRIER;
-			/* line 213 reader_ready() */
+			/* line 86 reader_ready() */
 			d_step { LOAD(me, A_COMMITTED, c) };
 			if
 			:: c != pos -> atomic { pos = c; c = 0; exact = 0 }
 			:: else ->
-				/* lines 217-222: no exact wake-up, a bounded
-				 * slice; line 225 FUTEX_WAIT(wake_seq, seq) */
+				/* lines 90-94: no exact wake-up, a bounded
+				 * slice; line 98 FUTEX_WAIT(wake_seq, seq) */
 				d_step {
 					DRAIN(me);
 					if
@@ -587,15 +588,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:288 sleep_on_device(), 153-172; arm_device(),
-			 * 130-146, line 138 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:415-435; arm_device(),
+			 * 392-408, line 400 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 159-160) */
+			:: c != pos -> c = 0	/* 1: look again (lines 401-402) */
 			:: else ->
-				/* line 141 reader_barrier() */
+				/* line 403 reader_barrier() */
 				READER_BARRIER;
-				/* lines 142-145: a failed membarrier() arms again
+				/* lines 404-407: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -604,8 +605,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 161 reader_ready(); then 163-164
-					 * bound the poll when !exact, 166
+					/* line 424 reader_ready(); then 426-427
+					 * bound the poll when !exact, 429
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if

@@ -121,7 +121,7 @@ static __attribute__((noinline)) int notify(struct bcast_writer *w)
 		fence_full();
 		refresh_fast_path(w);
 	}
-	wake_readers(w->r);
+	w->r->ops->wake_readers(w->r);
 	w->st.notifies++;
 	return 0;
 }
@@ -493,14 +493,10 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->chunk = 1ULL << r->chunk_shift;
 	w->sync_spacing = BCAST_SYNC_SPACING(r->cap);
 
-	/* The kernel makes device writers (one O_RDWR file) and keeps pid,
-	 * epoch and the alive flag; elsewhere the owner word decides. */
-	if (r->backend != BACKEND_DEVICE) {
-		err = owner_claim(r, &w->token, &w->lock_fd);
-		if (err)
-			goto fail;
-		store_relaxed(&h->writer_pid, (uint32_t)getpid());
-	}
+	/* The backend decides who writes (bcast.ko, or owner.c's word). */
+	err = r->ops->writer_claim(w);
+	if (err)
+		goto fail;
 	w->membarrier = readers_fence_for_us(h);
 	store_relaxed(&h->writer_flags,
 		      w->membarrier ? BCAST_WRITER_MEMBARRIER : 0);
@@ -513,16 +509,14 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	/* Alive before the new epoch: a reader that sees the epoch (acquire)
 	 * sees us alive and does not take us for a departed writer. */
 	store_release(&h->writer_alive, 1);
-	if (r->backend != BACKEND_DEVICE)
-		__atomic_fetch_add(&h->writer_epoch, 1, __ATOMIC_RELEASE);
+	r->ops->writer_announce(w);
 	/* Readers that saw the old writer_flags must be seen sleeping by our
 	 * first wake-up check (see publish_position). */
 	fence_full();
 	*out = w;
 	return 0;
 unlock:
-	if (r->backend != BACKEND_DEVICE)
-		owner_release(r, w->token, w->lock_fd);
+	r->ops->writer_release(w);
 fail:
 	__atomic_store_n(&r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
@@ -537,8 +531,7 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 		return;
 	if (w->pid != getpid()) {
 		/* A fork() child's copy: the writer is its parent's still. */
-		if (w->r->backend != BACKEND_DEVICE)
-			owner_forget(w->r, w->lock_fd);
+		w->r->ops->writer_forget(w);
 		__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 		free(w);
 		return;
@@ -546,10 +539,9 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 	h = w->hdr;
 	bcast_flush(w);
 	store_release(&h->writer_alive, 0);
-	if (w->r->backend != BACKEND_DEVICE)
-		owner_release(w->r, w->token, w->lock_fd);
+	w->r->ops->writer_release(w);
 	fence_full();
-	wake_readers(w->r);
+	w->r->ops->wake_readers(w->r);
 	__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
 }

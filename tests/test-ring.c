@@ -81,6 +81,53 @@ TEST(attach_rejects_what_is_not_a_ring)
 	free(mem);
 }
 
+/* capacity/256, or the largest power of two a frame of the MTU holds */
+static unsigned expected_chunk_shift(uint64_t cap, uint64_t mtu)
+{
+	uint64_t step = cap / 256, frame = (mtu + 7) / 8 * 8 + 8;
+
+	while (step > frame)
+		step /= 2;
+	return (unsigned)__builtin_ctzll(step);
+}
+
+TEST(geometry_is_the_one_the_abi_header_defines)
+{
+	static const uint64_t caps[] = { 4096, 65536, 1 << 20, 1ULL << 30 };
+	static const uint64_t mtus[] = { 0, 8, 9, 100, 1000, 4088, 4096, 100000 };
+	size_t len = BCAST_MAP_SIZE(1 << 20);
+	void *mem = ring_memory(len);
+	struct bcast_ring_hdr *h = mem;
+	struct bcast_ring *r;
+	size_t c, m;
+
+	for (c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		for (m = 0; m < sizeof(mtus) / sizeof(mtus[0]); m++) {
+			uint64_t cap = caps[c], mtu = mtus[m];
+			struct bcast_ring_opts o = { .size = cap, .mtu = mtu };
+			uint64_t want_mtu = mtu ? mtu : BCAST_DEFAULT_MTU(cap);
+
+			CHECK_EQ(bcast_chunk_shift(cap, want_mtu),
+				 expected_chunk_shift(cap, want_mtu));
+			if (cap > len - BCAST_HDR_SIZE)
+				continue;
+			if (!bcast_mtu_valid(want_mtu, cap)) {
+				CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+				continue;
+			}
+			CHECK_OK(bcast_ring_format(mem, len, &o, &r));
+			CHECK_EQ(h->mtu, want_mtu);
+			CHECK_EQ(h->chunk_shift, expected_chunk_shift(cap, want_mtu));
+			bcast_ring_close(r);
+		}
+	}
+	CHECK_EQ(BCAST_DEFAULT_MTU(4096), 1016);
+	CHECK_EQ(BCAST_DEFAULT_MTU(1ULL << 30), BCAST_MAX_MTU);
+	CHECK(!bcast_chunk_shift_valid(2, 65536) && bcast_chunk_shift_valid(3, 65536));
+	CHECK(bcast_chunk_shift_valid(14, 65536) && !bcast_chunk_shift_valid(15, 65536));
+	free(mem);
+}
+
 TEST(format_options_are_checked)
 {
 	size_t len = BCAST_HDR_SIZE + 65536;
@@ -116,7 +163,8 @@ TEST(format_options_are_checked)
 	o.flags = BCAST_HUGEPAGE;	/* known; memory it is handed stays */
 	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
 	CHECK_OK(bcast_ring_info(r, &info));
-	CHECK_EQ(info.reserved_[0] | info.reserved_[5], 0);
+	CHECK_EQ(info.reserved_[0] | info.reserved_[3], 0);
+	CHECK(!info.path && !info.sysfs);	/* memory: no file */
 	bcast_ring_close(r);
 	free(mem);
 }
@@ -153,6 +201,109 @@ TEST(shm_create_open_destroy)
 	CHECK_EQ(bcast_ring_destroy(name), -ENOENT);
 	CHECK_EQ(bcast_ring_open(name, BCAST_RDONLY, &r2), -ENOENT);
 	bcast_ring_close(r);
+}
+
+struct listing {
+	const char *want;
+	struct bcast_ring_location *loc;
+	int seen, calls;
+	int stop_after;		/* return 7 from this call on; 0 never */
+};
+
+static int on_ring(const struct bcast_ring_location *loc, void *arg)
+{
+	struct listing *l = arg;
+
+	l->calls++;
+	if (l->want && !strcmp(loc->name, l->want)) {
+		l->seen++;
+		*l->loc = *loc;
+	}
+	return l->stop_after && l->calls >= l->stop_after ? 7 : 0;
+}
+
+/* How many times bcast_ring_list() reports `name` (the last in *loc). */
+static int listed_as(const char *name, struct bcast_ring_location *loc)
+{
+	struct listing l = { .want = name, .loc = loc };
+
+	return bcast_ring_list(on_ring, &l) ? -1 : l.seen;
+}
+
+TEST(names_lead_where_create_and_open_go)
+{
+	static char longname[BCAST_PATH_MAX + 16];
+	struct bcast_ring_location loc;
+
+	CHECK_OK(bcast_ring_locate("shm:quotes", &loc));
+	CHECK(!strcmp(loc.backend, "shm") && !strcmp(loc.name, "shm:quotes"));
+	CHECK(!strcmp(loc.path, "/dev/shm/quotes") || !access(loc.path, F_OK));
+	CHECK(!loc.sysfs[0]);
+	CHECK_OK(bcast_ring_locate("file:/tmp/a ring", &loc));
+	CHECK(!strcmp(loc.backend, "file") && !strcmp(loc.path, "/tmp/a ring"));
+	CHECK(!strcmp(loc.name, "file:/tmp/a ring") && !loc.alt_path[0]);
+	if (access("/dev/bcast-ctl", F_OK)) {
+		CHECK_OK(bcast_ring_locate("quotes", &loc));
+		CHECK(!strcmp(loc.backend, "shm") && !strcmp(loc.name, "shm:quotes"));
+	}
+	CHECK_EQ(bcast_ring_locate("", &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate("shm:", &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate("shm:a/b", &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate("shm:..", &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate("file:", &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate(NULL, &loc), -EINVAL);
+	CHECK_EQ(bcast_ring_locate("shm:x", NULL), -EINVAL);
+	memcpy(longname, "file:/", 6);
+	memset(longname + 6, 'a', sizeof(longname) - 7);
+	CHECK_EQ(bcast_ring_locate(longname, &loc), -ENAMETOOLONG);
+	CHECK_EQ(bcast_ring_list(NULL, NULL), -EINVAL);
+}
+
+TEST(list_finds_named_rings_and_only_them)
+{
+	struct bcast_ring_opts o = { .size = 1 << 16 };
+	char a[64], b[64], junk[128], file[128];
+	struct bcast_ring_location loc;
+	struct bcast_ring_info info;
+	struct bcast_ring *ra, *rb, *rf;
+	struct listing l = { 0 };
+	int fd;
+
+	snprintf(a, sizeof(a), "%s", unique_shm("list-a"));
+	snprintf(b, sizeof(b), "%s", unique_shm("list-b"));
+	CHECK_OK(bcast_ring_create(a, &o, &ra));
+	CHECK_OK(bcast_ring_create(b, &o, &rb));
+	CHECK_OK(bcast_ring_info(ra, &info));
+	snprintf(junk, sizeof(junk), "/dev/shm/%s", a + 4);
+	CHECK(info.path && !strcmp(info.path, junk) && !info.sysfs);
+	/* Not rings: a file of zeros, and a ring header cut short. */
+	snprintf(junk, sizeof(junk), "/dev/shm/bcast-junk-%d", (int)getpid());
+	fd = open(junk, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && !ftruncate(fd, 1 << 20));
+	close(fd);
+	CHECK_EQ(listed_as(a, &loc), 1);
+	CHECK(!strcmp(loc.backend, "shm") && !strcmp(loc.path, info.path));
+	CHECK_EQ(listed_as(b, &loc), 1);
+	snprintf(file, sizeof(file), "shm:bcast-junk-%d", (int)getpid());
+	CHECK_EQ(listed_as(file, &loc), 0);
+	unlink(junk);
+	/* file: rings are reached by path only */
+	snprintf(file, sizeof(file), "file:/tmp/bcast-list-%d", (int)getpid());
+	CHECK_OK(bcast_ring_create(file, &o, &rf));
+	CHECK_OK(bcast_ring_info(rf, &info));
+	CHECK(!strcmp(info.path, file + 5) && !strcmp(info.backend, "file"));
+	CHECK_EQ(listed_as(file, &loc), 0);
+	bcast_ring_close(rf);
+	CHECK_OK(bcast_ring_destroy(file));
+	/* fn's non-zero stops the walk and is returned */
+	l.stop_after = 1;
+	CHECK_EQ(bcast_ring_list(on_ring, &l), 7);
+	CHECK_EQ(l.calls, 1);
+	bcast_ring_close(ra);
+	bcast_ring_close(rb);
+	CHECK_OK(bcast_ring_destroy(a));
+	CHECK_OK(bcast_ring_destroy(b));
+	CHECK_EQ(listed_as(a, &loc), 0);
 }
 
 TEST(bad_names_and_options)
@@ -330,10 +481,11 @@ static void hugetlbfs_rings_in(const char *dir)
 {
 	struct bcast_ring_opts o = { .size = 1 << 21, .flags = BCAST_HUGEPAGE };
 	struct bcast_ring_info info;
+	struct bcast_ring_location loc;
 	struct bcast_ring *r, *r2;
 	struct bcast_writer *w;
 	struct bcast_reader *rd;
-	char name[128], shm[64], buf[8];
+	char name[128], shm[64], buf[8], buf_path[64];
 
 	snprintf(name, sizeof(name), "file:%s/ring", dir);
 	CHECK_OK(bcast_ring_create(name, &o, &r));
@@ -355,11 +507,21 @@ static void hugetlbfs_rings_in(const char *dir)
 	CHECK_OK(bcast_ring_create(shm, &o, &r));
 	CHECK_OK(bcast_ring_info(r, &info));
 	CHECK_EQ(info.hugepage, 1);
+	snprintf(buf_path, sizeof(buf_path), "/bcast.bcast-hp-%d", (int)getpid());
+	CHECK(info.path && strlen(info.path) > strlen(buf_path) &&
+	      !strcmp(info.path + strlen(info.path) - strlen(buf_path), buf_path));
+	CHECK_OK(bcast_ring_locate(shm, &loc));
+	CHECK(!strcmp(loc.path, info.path) && !strncmp(loc.alt_path, "/dev/shm/", 9));
+	CHECK_EQ(listed_as(shm, &loc), 1);
+	CHECK(!strcmp(loc.backend, "shm") && !strcmp(loc.path, info.path));
 	CHECK_OK(bcast_ring_open(shm, BCAST_RDONLY, &r2));
+	CHECK_OK(bcast_ring_info(r2, &info));
+	CHECK(!strcmp(loc.path, info.path));
 	bcast_ring_close(r2);
 	bcast_ring_close(r);
 	CHECK_OK(bcast_ring_destroy(shm));
 	CHECK_EQ(bcast_ring_open(shm, BCAST_RDONLY, &r2), -ENOENT);
+	CHECK_EQ(listed_as(shm, &loc), 0);
 }
 
 /* Can this process map a hugetlbfs file at all?  (qemu-user maps files

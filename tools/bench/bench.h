@@ -106,7 +106,7 @@ static inline uint64_t mtu_of(uint64_t cap)
  */
 static inline uint64_t credit_of(uint64_t cap, size_t size)
 {
-	uint64_t chunk = 1ULL << BCAST_CHUNK_SHIFT(63 - __builtin_clzll(cap));
+	uint64_t chunk = 1ULL << bcast_chunk_shift(cap, BCAST_DEFAULT_MTU(cap));
 	uint64_t n = (cap - chunk) / frame_total(size);
 
 	return n > 3 ? n - 3 : 0;

@@ -410,7 +410,7 @@ static void fan_free(const struct options *o, struct figures *fig,
 void fanout_run(const struct options *o, struct figures *fig,
 		struct json *json)
 {
-	size_t len = BCAST_HDR_SIZE + o->capacity;
+	size_t len = BCAST_MAP_SIZE(o->capacity);
 	unsigned char *mem = aligned_alloc(4096, len);
 	double *rates[IMPL_COUNT];
 	int j, k, n, i;

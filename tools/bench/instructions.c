@@ -140,7 +140,7 @@ int icount_child(const char *phase, size_t size)
 	need = n * frame_total(size) * 2 + (1 << 20);
 	for (pr.cap = 1 << 20; pr.cap < need; pr.cap <<= 1)
 		;
-	pr.len = BCAST_HDR_SIZE + pr.cap;
+	pr.len = BCAST_MAP_SIZE(pr.cap);
 	pr.mem = mmap(NULL, pr.len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	pr.src = calloc(1, size + 64);

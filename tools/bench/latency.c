@@ -331,7 +331,7 @@ void latency_run(const struct options *o, struct figures *fig,
 	int j, k;
 
 	memset(&env, 0, sizeof(env));
-	env.mem_len = BCAST_HDR_SIZE + o->capacity;
+	env.mem_len = BCAST_MAP_SIZE(o->capacity);
 	env.mem = aligned_alloc(4096, env.mem_len);
 	if (!env.mem)
 		die("out of memory");

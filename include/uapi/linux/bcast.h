@@ -36,17 +36,18 @@
 #define BCAST_MAX_MTU		(BCAST_FRAME_LEN_MASK & ~7U)
 
 /*
- * Ring geometry, the same for the library, bcast.ko and the tools; the
- * capacity `cap` is a power of two.  BCAST_FRAME_TOTAL: bytes a frame of
- * `len` payload bytes takes.  BCAST_DEFAULT_MTU: the largest frame
- * payload of a ring created without one (a quarter of the ring).
- * BCAST_CHUNK_SHIFT: log2 of the step by which the writer moves `claimed`
- * ahead of the frame it writes (capacity/256, lowered to a frame of the
- * MTU for rings with a small MTU): a reader is lapped only when it is more
- * than capacity minus that step (or minus the frame being written, if
- * larger) behind `committed`.  BCAST_SYNC_SPACING: a writer
- * records a sync point whenever it has written this much since the last
- * one (capacity/32: the 64 slots span two laps).
+ * Ring geometry, defined here once for the library, bcast.ko and the tools;
+ * the capacity `cap` is a power of two.  BCAST_FRAME_TOTAL: bytes a frame
+ * of `len` payload bytes takes.  BCAST_DEFAULT_MTU: the largest frame
+ * payload of a ring created without one (a quarter of the ring), and the
+ * largest any ring may have.  bcast_chunk_shift(): log2 of the step by
+ * which the writer moves `claimed` ahead of the frame it writes
+ * (capacity/256, lowered to a frame of the MTU for rings with a small
+ * MTU): a reader is lapped only when it is more than capacity minus that
+ * step (or minus the frame being written, if larger) behind `committed`.
+ * BCAST_SYNC_SPACING: a writer records a sync point whenever it has
+ * written this much since the last one (capacity/32: the 64 slots span two
+ * laps).  A header whose values break these rules is corrupt.
  */
 #define BCAST_FRAME_TOTAL(len) \
 	(BCAST_FRAME_HDR + (((__u64)(len) + BCAST_FRAME_ALIGN - 1) & \
@@ -54,8 +55,36 @@
 #define BCAST_DEFAULT_MTU(cap) \
 	((cap) / 4 - BCAST_FRAME_HDR > BCAST_MAX_MTU ? (__u64)BCAST_MAX_MTU : \
 	 (__u64)((cap) / 4 - BCAST_FRAME_HDR))
-#define BCAST_CHUNK_SHIFT(cap_shift)	((cap_shift) - 8)
+#define BCAST_MIN_MTU		8
+#define BCAST_MIN_CHUNK_SHIFT	3	/* one frame header */
+#define BCAST_MAP_SIZE(cap)	(BCAST_HDR_SIZE + (__u64)(cap))
 #define BCAST_SYNC_SPACING(cap)		((cap) / 32)
+
+/* log2 of a power of two (or of the power of two below `v`), v > 0. */
+static __inline__ unsigned int bcast_log2(__u64 v)
+{
+	return 63 - (unsigned int)__builtin_clzll(v);
+}
+
+static __inline__ int bcast_mtu_valid(__u64 mtu, __u64 cap)
+{
+	return mtu >= BCAST_MIN_MTU && mtu <= BCAST_DEFAULT_MTU(cap);
+}
+
+static __inline__ unsigned int bcast_chunk_shift(__u64 cap, __u64 mtu)
+{
+	unsigned int shift = bcast_log2(cap) - 8;
+	unsigned int frame = bcast_log2(BCAST_FRAME_TOTAL(mtu));
+
+	return frame < shift ? frame : shift;
+}
+
+/* The step may be smaller than bcast_chunk_shift() gives, never over a
+ * quarter of the ring. */
+static __inline__ int bcast_chunk_shift_valid(__u64 shift, __u64 cap)
+{
+	return shift >= BCAST_MIN_CHUNK_SHIFT && shift <= bcast_log2(cap) - 2;
+}
 
 /* Frame flags (high 8 bits of the first header word). */
 #define BCAST_FRAME_FIN		0x01	/* last (or only) fragment of a message */

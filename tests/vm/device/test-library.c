@@ -8,7 +8,9 @@
  * a reader whose membarrier() is forbidden still loses no wake-up; where
  * BCAST_IOC_WAIT is refused as by a module without it, bcast_wait()
  * sleeps in poll() and loses no wake-up either; threads sharing one
- * ring object get one writer.
+ * ring object get one writer; a ring created with an MTU has the geometry
+ * a user-space ring of that MTU has; device rings are located, listed and
+ * described by their node and sysfs directory.
  */
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -256,6 +258,113 @@ TEST(one_writer_per_device_ring_object_whatever_the_threads)
 	EXPECT_EQ(0, race_writer_opens(r, 200));
 	bcast_ring_close(r);
 	EXPECT_EQ(0, bcast_ring_destroy("threadrace"));
+}
+
+/* The header bcast.ko formats, as the library's reader maps it. */
+static void device_geometry(struct __test_metadata *_metadata, size_t mtu,
+			    uint32_t *got_mtu, uint32_t *got_shift)
+{
+	struct bcast_ring_opts o = { .size = 1 << 20, .mtu = mtu };
+	struct bcast_ring_hdr *h;
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	size_t len;
+
+	bcast_ring_destroy("geometry");
+	ASSERT_EQ(0, bcast_ring_create("geometry", &o, &r));
+	ASSERT_EQ(0, bcast_reader_open(r, 0, &rd));
+	h = map_ring(bcast_reader_fd(rd), PROT_READ, &len);
+	ASSERT_NE(NULL, h);
+	*got_mtu = h->mtu;
+	*got_shift = h->chunk_shift;
+	munmap(h, len);
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	EXPECT_EQ(0, bcast_ring_destroy("geometry"));
+}
+
+TEST(a_device_ring_with_an_mtu_steps_its_frontier_by_a_frame_of_it)
+{
+	/* capacity/256 = 4096 bytes unless a frame of the MTU is smaller */
+	static const struct { size_t mtu; uint32_t shift; } cases[] = {
+		{ 0, 12 }, { 100, 6 }, { 8, 4 }, { 4080, 11 }, { 4088, 12 },
+	};
+	uint32_t mtu, shift;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		device_geometry(_metadata, cases[i].mtu, &mtu, &shift);
+		EXPECT_EQ(cases[i].mtu ? cases[i].mtu : BCAST_DEFAULT_MTU(1 << 20), mtu);
+		EXPECT_EQ(cases[i].shift, shift);
+		EXPECT_EQ(bcast_chunk_shift(1 << 20, mtu), shift);
+	}
+}
+
+struct found {
+	const char *name;
+	struct bcast_ring_location loc;
+	int n;
+};
+
+static int find_ring(const struct bcast_ring_location *loc, void *arg)
+{
+	struct found *f = arg;
+
+	if (!strcmp(loc->name, f->name)) {
+		f->loc = *loc;
+		f->n++;
+	}
+	return 0;
+}
+
+TEST(device_rings_are_located_listed_and_described)
+{
+	struct bcast_ring_opts o = { .size = 1 << 16 };
+	struct bcast_ring_location loc, by_node;
+	struct found f = { .name = "located" };
+	struct bcast_ring_info info;
+	struct bcast_ring *r, *r2;
+	char name[BCAST_NAME_MAX + 1];
+	unsigned minor;
+
+	bcast_ring_destroy("located");
+	ASSERT_EQ(0, bcast_ring_create("located", &o, &r));
+	ASSERT_EQ(0, bcast_ring_info(r, &info));
+	ASSERT_NE(NULL, info.path);
+	ASSERT_NE(NULL, info.sysfs);
+	EXPECT_EQ(0, strncmp(info.path, "/dev/bcast", 10));
+	EXPECT_EQ(0, strcmp(info.sysfs + strlen("/sys/class/bcast/"), info.path + 5));
+	ASSERT_EQ(1, sscanf(info.path, "/dev/bcast%u", &minor));
+	EXPECT_EQ(0, sysfs_str(minor, "name", name, sizeof(name)));
+	EXPECT_STREQ("located", name);
+	ASSERT_EQ(0, bcast_ring_locate("located", &loc));
+	EXPECT_STREQ("device", loc.backend);
+	EXPECT_STREQ("located", loc.name);
+	EXPECT_STREQ(info.path, loc.path);
+	EXPECT_STREQ(info.sysfs, loc.sysfs);
+	ASSERT_EQ(0, bcast_ring_locate(info.path, &by_node));
+	EXPECT_STREQ(info.path, by_node.path);
+	EXPECT_STREQ(info.sysfs, by_node.sysfs);
+	ASSERT_EQ(0, bcast_ring_list(find_ring, &f));
+	EXPECT_EQ(1, f.n);
+	EXPECT_STREQ("device", f.loc.backend);
+	EXPECT_STREQ(info.path, f.loc.path);
+	ASSERT_EQ(0, bcast_ring_open(info.path, BCAST_RDONLY, &r2));
+	ASSERT_EQ(0, bcast_ring_info(r2, &info));
+	EXPECT_STREQ(loc.sysfs, info.sysfs);
+	bcast_ring_close(r2);
+	bcast_ring_close(r);
+	EXPECT_EQ(0, bcast_ring_destroy("located"));
+	ASSERT_EQ(0, bcast_ring_locate("located", &loc));
+	EXPECT_STREQ("", loc.path);
+	EXPECT_EQ(-ENOENT, bcast_ring_open("located", BCAST_RDONLY, &r2));
+	f.n = 0;
+	ASSERT_EQ(0, bcast_ring_list(find_ring, &f));
+	EXPECT_EQ(0, f.n);
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';	/* BCAST_NAME_MAX - 1 bytes fit */
+	EXPECT_EQ(0, bcast_ring_locate(name + 1, &loc));
+	EXPECT_EQ(-EINVAL, bcast_ring_locate(name, &loc));
 }
 
 TEST_HARNESS_MAIN
