@@ -4,19 +4,20 @@
  * share: main.c dispatches to one file per command (create.c, destroy.c,
  * list.c, info.c, stat.c), which stand on these parts:
  *
- *   target.c    NAME to backend, file or node, sysfs directory; the errors
- *               that say where it looked
+ *   target.c    NAME as the library locates it; the errors that say where
+ *               bcastctl looked
  *   snapshot.c  an opened ring (a view) and what it looks like now
  *   readers.c   who maps a file (/proc/PID/maps)
  *   sysfs.c     bcast.ko's attributes
  *   options.c   option parsing every command does alike
  *   output.c    sizes, writer and readers in words; the JSON document
  *
- * Names resolve as libbcast resolves them: shm:NAME, file:PATH, /dev/bcastN,
- * or a bare NAME (the bcast.ko ring when /dev/bcast-ctl exists, else
- * shm:NAME).  bcastctl repeats that resolution only to say where it looked
- * and to find the file or sysfs directory behind a ring; opening, creating
- * and removing always go through the library.
+ * Names are the library's: shm:NAME, file:PATH, /dev/bcastN, or a bare NAME
+ * (the bcast.ko ring when /dev/bcast-ctl exists, else shm:NAME).  Where a
+ * name leads (bcast_ring_locate), which rings exist (bcast_ring_list) and
+ * what an opened ring maps (bcast_ring_info) are the library's answers;
+ * bcastctl adds the wording of errors, bcast.ko's other sysfs attributes
+ * and the count of the processes that map a ring.
  *
  * Who reads a ring: for bcast.ko rings the module counts reader files
  * (sysfs `readers`); for shm and file rings nothing counts them, so
@@ -88,31 +89,32 @@ int sysfs_u64(const char *dir, const char *attr, uint64_t *v);
 
 /* ---- target.c ---- */
 
-enum kind { K_SHM, K_FILE, K_DEVICE };
+/* The backend a name leads to, in the order list shows them. */
+enum kind { K_DEVICE, K_SHM, K_FILE };
 
+/* A struct bcast_ring_location's backend ("device", "shm", "file"). */
+enum kind kind_of(const char *backend);
+
+/*
+ * NAME and where the library takes it: loc.name is what bcastctl hands to
+ * libbcast, loc.path the file holding the ring (shm: where it would be
+ * created, loc.alt_path its other place) or the device node ("" when no
+ * bcast.ko ring has the name), loc.sysfs a device ring's directory.
+ */
 struct target {
 	const char *arg;		/* NAME as given */
-	enum kind kind;
-	char lib[PATH_MAX + 8];		/* the name handed to libbcast */
-	char path[PATH_MAX];		/* shm/file: the file; device: the node */
-	char alt[PATH_MAX];		/* shm: its hugetlbfs place, or "" */
-	char sysdir[PATH_MAX];		/* device: sysfs directory, or "" */
+	enum kind kind;			/* loc.backend */
+	struct bcast_ring_location loc;
 };
 
 /*
- * Resolve NAME as libbcast does.  `missing` is the exit code when a
- * device ring is meant but bcast.ko is not loaded (3 when the ring can
- * then not exist, 1 when it was to be created).
+ * Locate NAME (bcast_ring_locate), after what only bcastctl does:
+ * /dev/shm/X means shm:X, and every name the library would refuse is a
+ * usage error in words.  `missing` is the exit code when a device ring is
+ * meant but bcast.ko is not loaded (3 when the ring can then not exist, 1
+ * when it was to be created).
  */
 void resolve(const char *arg, bool want_device, int missing, struct target *t);
-/* shm: the file that holds the ring now, as the library picks it. */
-const char *ring_file(const struct target *t);
-/* The first mounted hugetlbfs this user may write (libbcast's choice). */
-bool hugetlbfs_dir(char *dir, size_t len);
-/* The sysfs directory of the bcast.ko ring called `name`, or of `node`. */
-bool device_sysdir(const char *name, const char *node, char *dir, size_t len);
-/* The device node of the ring found in sysfs: /dev/ + directory name. */
-void device_node_of(struct target *t);
 /* "no ring 'NAME' (looked in ...)", exit 3. */
 void no_ring(const struct target *t) __attribute__((noreturn));
 /* Opening an existing ring failed: say why and exit. */
@@ -140,6 +142,8 @@ struct view {
 	struct target t;
 	struct bcast_ring *r;	/* NULL: a device ring seen through sysfs */
 	int open_err;		/* why r is NULL */
+	const char *path;	/* the file or node opened (bcast_ring_info) */
+	const char *sysfs;	/* device rings: their directory, else "" */
 	struct file_id file;	/* shm/file rings */
 };
 
@@ -168,8 +172,6 @@ void view_open(struct view *v, const char *arg, bool want_device);
 void view_close(struct view *v);
 /* The ring as it is now; -ENOENT if it has been removed meanwhile. */
 int snapshot(const struct view *v, struct snap *s);
-/* The ring's file or device node. */
-const char *view_path(const struct view *v);
 
 /* ---- output.c ---- */
 

@@ -131,16 +131,18 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 						    int err)
 {
 	bool dev = t->kind == K_DEVICE;
-	char p1[32], p2[32], where[PATH_MAX];
+	struct bcast_ring_location now;
+	char p1[32], p2[32];
 
 	switch (-err) {
 	case EEXIST:
-		if (dev && device_sysdir(t->arg, NULL, where, sizeof(where)))
-			cli_error("ring '%s' already exists (/dev/%s)", t->arg,
-				  strrchr(where, '/') + 1);
+		/* A device ring's node: the one it has now. */
+		if (dev && !bcast_ring_locate(t->loc.name, &now) && now.path[0])
+			cli_error("ring '%s' already exists (%s)", t->arg,
+				  now.path);
 		else
 			cli_error("ring '%s' already exists (%s)", t->arg,
-				  dev ? "bcast.ko" : ring_file(t));
+				  dev ? "bcast.ko" : t->loc.path);
 		break;
 	case EACCES:
 	case EPERM:
@@ -151,8 +153,9 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 				  module_param("ctl_gid", p1, sizeof(p1)));
 		else
 			cli_error("permission denied creating %s",
-				  (a->o.flags & BCAST_HUGEPAGE) && t->alt[0] ?
-				  t->alt : t->path);
+				  (a->o.flags & BCAST_HUGEPAGE) &&
+				  t->loc.alt_path[0] ? t->loc.alt_path :
+				  t->loc.path);
 		break;
 	case EFBIG:
 		cli_error("cannot create ring '%s': --size %s is above "
@@ -169,16 +172,17 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 				  module_param("max_rings", p2, sizeof(p2)));
 		else
 			cli_error("cannot create %s: no space left on the "
-				  "file system", t->path);
+				  "file system", t->loc.path);
 		break;
 	default:
 		if (err == -ENOENT && !dev) {
 			cli_error("cannot create %s: its directory does not "
-				  "exist", t->path);
+				  "exist", t->loc.path);
 			break;
 		}
 		cli_error("cannot create ring '%s'%s%s%s: %s", t->arg,
-			  dev ? "" : " (", dev ? "" : t->path, dev ? "" : ")",
+			  dev ? "" : " (", dev ? "" : t->loc.path,
+			  dev ? "" : ")",
 			  bcast_strerror(err));
 		break;
 	}
@@ -194,14 +198,14 @@ static int create_report(const struct target *t, const struct create_args *a,
 	struct json j;
 
 	snprintf(mode, sizeof(mode), "%04o",
-		 stat(t->path, &st) ? (unsigned)a->o.mode :
+		 stat(in->path, &st) ? (unsigned)a->o.mode :
 		 (unsigned)(st.st_mode & 07777));
 	if (json_out) {
 		json_start(&j, 0);
 		json_object(&j);
 		json_member_string(&j, "name", t->arg);
 		json_member_string(&j, "backend", in->backend);
-		json_member_string(&j, "path", t->path);
+		json_member_string(&j, "path", in->path);
 		json_member_u64(&j, "capacity", in->capacity);
 		json_member_u64(&j, "mtu", in->mtu);
 		json_member_u64(&j, "map_size", in->map_size);
@@ -212,7 +216,7 @@ static int create_report(const struct target *t, const struct create_args *a,
 		return json_finish(&j);
 	}
 	printf("created %s ring '%s' at %s: %s, mtu %zu, %s pages, mode %s\n",
-	       in->backend, t->arg, t->path,
+	       in->backend, t->arg, in->path,
 	       fmt_size(in->capacity, sz, sizeof(sz)), in->mtu,
 	       in->hugepage ? "huge" : "normal", mode);
 	if ((a->o.flags & BCAST_HUGEPAGE) && !in->hugepage)
@@ -237,15 +241,11 @@ int cmd_create(int argc, char **argv)
 	if (t.kind == K_DEVICE && !strncmp(a.name, "/dev/", 5))
 		cli_usage_error("bcast.ko rings are created by name (the module "
 				"picks N): bcastctl create NAME");
-	err = bcast_ring_create(t.lib, &a.o, &r);
+	err = bcast_ring_create(t.loc.name, &a.o, &r);
 	if (err)
 		create_failed(&t, &a, err);
+	/* in.path: where the ring went (its node; hugetlbfs or /dev/shm) */
 	err = bcast_ring_info(r, &in);
-	if (t.kind == K_DEVICE &&
-	    device_sysdir(t.arg, NULL, t.sysdir, sizeof(t.sysdir)))
-		device_node_of(&t);
-	else if (t.kind == K_SHM && ring_file(&t) == t.alt)
-		memcpy(t.path, t.alt, sizeof(t.path));	/* on hugetlbfs */
 	if (!err)
 		status = create_report(&t, &a, &in);
 	bcast_ring_close(r);

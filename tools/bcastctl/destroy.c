@@ -72,13 +72,13 @@ static long destroy_device_check(const struct target *t, bool force)
 {
 	uint64_t pid = 0, readers = 0;
 
-	if (!t->sysdir[0]) {
+	if (!t->loc.sysfs[0]) {
 		if (strncmp(t->arg, "/dev/", 5))
 			no_ring(t);
 		return -1;	/* a node sysfs does not show: let it say */
 	}
-	if (sysfs_u64(t->sysdir, "writer_pid", &pid) ||
-	    sysfs_u64(t->sysdir, "readers", &readers))
+	if (sysfs_u64(t->loc.sysfs, "writer_pid", &pid) ||
+	    sysfs_u64(t->loc.sysfs, "readers", &readers))
 		no_ring(t);
 	if (pid && !force)
 		busy((long)pid);
@@ -95,30 +95,34 @@ static long destroy_file_check(const struct target *t, bool force)
 	struct bcast_ring *r;
 	struct file_id id;
 	long hidden;
-	int err = bcast_ring_open(t->lib, BCAST_RDONLY, &r);
+	bool known;
+	int err = bcast_ring_open(t->loc.name, BCAST_RDONLY, &r);
 
 	if (err == -EINVAL || err == -ENOENT || err == -ENODEV)
 		open_failed(t, err);
 	if (err && !force) {
 		if (err == -EPROTO || err == -BCAST_ECORRUPT)
 			cli_error("%s: %s; --force to remove anyway",
-				  ring_file(t), bcast_strerror(err));
+				  t->loc.path, bcast_strerror(err));
 		else if (err == -EACCES || err == -EPERM)
 			cli_error("permission denied opening %s to check for a "
 				  "live writer; --force skips the check",
-				  ring_file(t));
+				  t->loc.path);
 		else
 			open_failed(t, err);
 		exit(EXIT_FAILURE);
 	}
 	if (err)
 		return -1;
-	if (!bcast_ring_info(r, &in) && in.writer_alive && !force)
-		busy((long)in.writer_pid);
-	bcast_ring_close(r);
-	if (file_id_of(ring_file(t), &id))
+	if (bcast_ring_info(r, &in)) {
+		bcast_ring_close(r);
 		return -1;
-	return count_mappers(&id, 0, &hidden);
+	}
+	if (in.writer_alive && !force)
+		busy((long)in.writer_pid);
+	known = !file_id_of(in.path, &id);	/* the file opened */
+	bcast_ring_close(r);
+	return known ? count_mappers(&id, 0, &hidden) : -1;
 }
 
 int cmd_destroy(int argc, char **argv)
@@ -136,8 +140,8 @@ int cmd_destroy(int argc, char **argv)
 		still = destroy_device_check(&t, a.force);
 	else
 		still = destroy_file_check(&t, a.force);
-	snprintf(where, sizeof(where), "%s", ring_file(&t));
-	err = bcast_ring_destroy(t.lib);
+	snprintf(where, sizeof(where), "%s", t.loc.path);
+	err = bcast_ring_destroy(t.loc.name);
 	if (err == -ENOENT || err == -ENODEV || err == -ENXIO)
 		no_ring(&t);
 	if (err == -EPERM || err == -EACCES) {

@@ -52,7 +52,7 @@ static char *hex_text(const unsigned char *p, size_t n, char *out)
 /* Owner and mode of the ring's file or node: "0600 uid 0 gid 0". */
 static bool owner_of(const struct view *v, struct stat *st)
 {
-	return !stat(view_path(v), st);
+	return !stat(v->path, st);
 }
 
 static int info_json(const struct view *v, const struct snap *s)
@@ -67,7 +67,7 @@ static int info_json(const struct view *v, const struct snap *s)
 	json_object(&j);
 	json_member_string(&j, "name", v->t.arg);
 	json_member_string(&j, "backend", s->backend);
-	json_member_string(&j, "path", view_path(v));
+	json_member_string(&j, "path", v->path);
 	json_member_u64(&j, "capacity", s->capacity);
 	member_count(&j, "mtu", s->have_hdr ? (long)s->mtu : -1);
 	member_count(&j, "map_size", s->have_hdr ? (long)s->map_size : -1);
@@ -134,10 +134,10 @@ static void info_text(const struct view *v, const struct snap *s)
 	struct stat st;
 
 	snprintf(why, sizeof(why), "unknown (%s opening %s)",
-		 bcast_strerror(v->open_err), view_path(v));
+		 bcast_strerror(v->open_err), v->path);
 	printf("%-12s%s\n", "ring", v->t.arg);
 	printf("%-12s%s\n", "backend", s->backend);
-	printf("%-12s%s\n", "path", view_path(v));
+	printf("%-12s%s\n", "path", v->path);
 	printf("%-12s%llu (%s)\n", "capacity", (unsigned long long)s->capacity,
 	       fmt_size(s->capacity, sz, sizeof(sz)));
 	if (s->have_hdr) {

@@ -1,15 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* bcastctl list: every ring this user can see. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bcastctl.h"
 
@@ -36,7 +30,7 @@ struct entry {
 	bool hugepage;
 	long writer_pid;	/* 0: none */
 	long readers;		/* -1: unknown */
-	int order;		/* devices, then shm, then files */
+	enum kind kind;		/* listed: devices, then shm, then files */
 };
 
 struct entries {
@@ -61,95 +55,44 @@ static struct entry *entry_add(struct entries *es)
 	return &es->v[es->n++];
 }
 
-static void list_devices(struct entries *es)
+/* A bcast.ko ring: what the module says in sysfs. */
+static void add_device(struct entry *e, const char *dir)
 {
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(SYSFS_CLASS);
 	uint64_t v;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct entry *e;
-		char name[BCAST_NAME_MAX + 2];
-
-		if (strncmp(de->d_name, "bcast", 5))
-			continue;
-		snprintf(dir, sizeof(dir), SYSFS_CLASS "/%s", de->d_name);
-		if (sysfs_read(dir, "name", name, sizeof(name)))
-			continue;	/* removed meanwhile */
-		e = entry_add(es);
-		snprintf(e->name, sizeof(e->name), "%s", name);
-		snprintf(e->path, sizeof(e->path), "/dev/%s", de->d_name);
-		e->backend = "device";
-		e->order = 0;
-		e->readers = -1;
-		if (!sysfs_u64(dir, "size", &v))
-			e->size = v;
-		if (!sysfs_u64(dir, "hugepage", &v))
-			e->hugepage = v;
-		if (!sysfs_u64(dir, "writer_pid", &v))
-			e->writer_pid = (long)v;
-		if (!sysfs_u64(dir, "readers", &v))
-			e->readers = (long)v;
-		if (!sysfs_u64(dir, "committed", &v))
-			e->committed = v;
-	}
-	closedir(d);
+	e->readers = -1;
+	if (!sysfs_u64(dir, "size", &v))
+		e->size = v;
+	if (!sysfs_u64(dir, "hugepage", &v))
+		e->hugepage = v;
+	if (!sysfs_u64(dir, "writer_pid", &v))
+		e->writer_pid = (long)v;
+	if (!sysfs_u64(dir, "readers", &v))
+		e->readers = (long)v;
+	if (!sysfs_u64(dir, "committed", &v))
+		e->committed = v;
 }
 
 /*
- * Cheap check before mapping anything: a regular file, this user can read
- * it, and its first bytes are a ring header of this ABI.
+ * A ring in a file: its header, and who maps it.  Opened as file:PATH, the
+ * very file listed (its shm name could lead to the other place).  false
+ * if it cannot be opened after all.
  */
-static bool looks_like_ring(const char *path)
-{
-	struct bcast_ring_hdr h;
-	struct stat st;
-	bool ok = false;
-	int fd;
-
-	if (lstat(path, &st) || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < BCAST_HDR_SIZE + BCAST_MIN_CAPACITY)
-		return false;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	if (pread(fd, &h, offsetof(struct bcast_ring_hdr, line0_pad), 0) ==
-	    (ssize_t)offsetof(struct bcast_ring_hdr, line0_pad))
-		ok = h.magic == BCAST_RING_MAGIC &&
-		     h.abi_version == BCAST_ABI_VERSION &&
-		     h.capacity <= (uint64_t)st.st_size - BCAST_HDR_SIZE;
-	close(fd);
-	return ok;
-}
-
-/* Add the ring in `path`, addressed as `name`, if it is one. */
-static void list_file(struct entries *es, const char *path, const char *name,
-		      bool shm)
+static bool add_file(struct entry *e, const char *path)
 {
 	char lib[PATH_MAX + 8];
 	struct bcast_ring_info in;
 	struct bcast_ring *r;
 	struct file_id id;
-	struct entry *e;
 	long hidden;
 
-	if (!looks_like_ring(path))
-		return;
 	snprintf(lib, sizeof(lib), "file:%s", path);
 	if (bcast_ring_open(lib, BCAST_RDONLY, &r))
-		return;
+		return false;
 	if (bcast_ring_info(r, &in)) {
 		bcast_ring_close(r);
-		return;
+		return false;
 	}
-	e = entry_add(es);
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	snprintf(e->path, sizeof(e->path), "%s", path);
-	e->backend = shm ? "shm" : "file";
-	e->order = shm ? 1 : 2;
 	e->size = in.capacity;
 	e->committed = in.committed;
 	e->hugepage = in.hugepage;
@@ -157,75 +100,35 @@ static void list_file(struct entries *es, const char *path, const char *name,
 	bcast_ring_close(r);
 	e->readers = file_id_of(path, &id) ? -1 :
 		     count_mappers(&id, (pid_t)e->writer_pid, &hidden);
+	return true;
 }
 
-static void list_shm(struct entries *es)
+/* bcast_ring_list()'s callback: one entry per ring found. */
+static int add_ring(const struct bcast_ring_location *loc, void *arg)
 {
-	char path[PATH_MAX], name[PATH_MAX + 8];
-	struct dirent *de;
-	DIR *d = opendir(SHM_DIR);
+	static const char *const backend[] = {
+		[K_DEVICE] = "device", [K_SHM] = "shm", [K_FILE] = "file",
+	};
+	struct entries *es = arg;
+	struct entry *e = entry_add(es);
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), SHM_DIR "/%s", de->d_name);
-		snprintf(name, sizeof(name), "shm:%s", de->d_name);
-		list_file(es, path, name, true);
-	}
-	closedir(d);
-}
-
-/*
- * bcast.NAME files on every hugetlbfs mount.  On the mount libbcast uses
- * for shm:NAME they are shm rings (unless /dev/shm/NAME shadows them);
- * elsewhere they can only be reached as file:PATH.
- */
-static void list_hugetlbfs(struct entries *es)
-{
-	char lib_dir[PATH_MAX] = "", path[PATH_MAX], name[PATH_MAX + 8];
-	FILE *f = setmntent("/proc/mounts", "re");
-	struct mntent *m;
-
-	if (!f)
-		return;
-	hugetlbfs_dir(lib_dir, sizeof(lib_dir));
-	while ((m = getmntent(f))) {
-		struct dirent *de;
-		DIR *d;
-
-		if (strcmp(m->mnt_type, "hugetlbfs") || !(d = opendir(m->mnt_dir)))
-			continue;
-		while ((de = readdir(d))) {
-			bool shm;
-
-			if (strncmp(de->d_name, "bcast.", 6) || !de->d_name[6])
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", m->mnt_dir,
-				 de->d_name);
-			snprintf(name, sizeof(name), SHM_DIR "/%s",
-				 de->d_name + 6);
-			shm = !strcmp(m->mnt_dir, lib_dir) &&
-			      access(name, F_OK);
-			if (shm)
-				snprintf(name, sizeof(name), "shm:%s",
-					 de->d_name + 6);
-			else
-				snprintf(name, sizeof(name), "file:%s", path);
-			list_file(es, path, name, shm);
-		}
-		closedir(d);
-	}
-	endmntent(f);
+	snprintf(e->name, sizeof(e->name), "%s", loc->name);
+	snprintf(e->path, sizeof(e->path), "%s", loc->path);
+	e->kind = kind_of(loc->backend);
+	e->backend = backend[e->kind];
+	if (e->kind == K_DEVICE)
+		add_device(e, loc->sysfs);
+	else if (!add_file(e, loc->path))
+		es->n--;	/* gone or unreadable meanwhile */
+	return 0;
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 
-	if (x->order != y->order)
-		return x->order - y->order;
+	if (x->kind != y->kind)
+		return (int)x->kind - (int)y->kind;
 	return strcmp(x->name, y->name);
 }
 
@@ -302,9 +205,7 @@ int cmd_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
-	list_devices(&es);
-	list_shm(&es);
-	list_hugetlbfs(&es);
+	bcast_ring_list(add_ring, &es);
 	if (es.n)
 		qsort(es.v, es.n, sizeof(es.v[0]), entry_cmp);
 	if (json_out)

@@ -16,25 +16,32 @@
  */
 void view_open(struct view *v, const char *arg, bool want_device)
 {
+	struct bcast_ring_info in;
 	int err;
 
 	memset(v, 0, sizeof(*v));
 	resolve(arg, want_device, EXIT_NORING, &v->t);
-	if (v->t.kind == K_DEVICE && !v->t.sysdir[0] &&
+	if (v->t.kind == K_DEVICE && !v->t.loc.sysfs[0] &&
 	    strncmp(arg, "/dev/", 5))
 		no_ring(&v->t);
-	err = bcast_ring_open(v->t.lib, BCAST_RDONLY, &v->r);
+	v->path = v->t.loc.path;
+	v->sysfs = v->t.loc.sysfs;
+	err = bcast_ring_open(v->t.loc.name, BCAST_RDONLY, &v->r);
 	if (err) {
 		v->r = NULL;
-		if (v->t.kind == K_DEVICE && v->t.sysdir[0] &&
+		if (v->t.kind == K_DEVICE && v->t.loc.sysfs[0] &&
 		    (err == -EACCES || err == -EPERM)) {
 			v->open_err = err;
 			return;
 		}
 		open_failed(&v->t, err);
 	}
-	if (v->t.kind != K_DEVICE &&
-	    file_id_of(ring_file(&v->t), &v->file))
+	/* What was opened, which the name may no longer lead to. */
+	if (!bcast_ring_info(v->r, &in)) {
+		v->path = in.path;
+		v->sysfs = in.sysfs ? in.sysfs : "";
+	}
+	if (v->t.kind != K_DEVICE && file_id_of(v->path, &v->file))
 		v->file.path[0] = '\0';
 }
 
@@ -76,7 +83,7 @@ static void snap_header(const struct view *v, struct snap *s)
 /* Device rings: what the module says; -ENOENT once the ring is gone. */
 static int snap_sysfs(const struct view *v, struct snap *s)
 {
-	const char *dir = v->t.sysdir;
+	const char *dir = v->sysfs;
 	uint64_t val;
 	char name[BCAST_NAME_MAX + 2];
 
@@ -108,6 +115,7 @@ static int snap_sysfs(const struct view *v, struct snap *s)
 
 int snapshot(const struct view *v, struct snap *s)
 {
+	struct bcast_ring_location where;
 	struct file_id now;
 
 	memset(s, 0, sizeof(*s));
@@ -117,16 +125,12 @@ int snapshot(const struct view *v, struct snap *s)
 	if (v->r)
 		snap_header(v, s);
 	if (v->t.kind == K_DEVICE)
-		return v->t.sysdir[0] ? snap_sysfs(v, s) : 0;
+		return v->sysfs[0] ? snap_sysfs(v, s) : 0;
 	/* The name now leads to another file, or none: removed. */
-	if (!v->file.path[0] || file_id_of(ring_file(&v->t), &now) ||
-	    now.dev != v->file.dev || now.ino != v->file.ino)
+	if (!v->file.path[0] || bcast_ring_locate(v->t.loc.name, &where) ||
+	    file_id_of(where.path, &now) || now.dev != v->file.dev ||
+	    now.ino != v->file.ino)
 		return -ENOENT;
 	s->readers = count_mappers(&v->file, (pid_t)s->writer_pid, &s->hidden);
 	return 0;
-}
-
-const char *view_path(const struct view *v)
-{
-	return v->t.kind == K_DEVICE ? v->t.path : ring_file(&v->t);
 }

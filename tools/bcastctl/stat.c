@@ -152,7 +152,7 @@ static int stat_screen(const struct view *v, const struct snap *s,
 		printf("\033[%dA\033[J", prev_lines);
 	clock_text(clk, sizeof(clk));
 	printf("%s  every %gs  %s  (Ctrl-C to quit)\n", v->t.arg, interval, clk);
-	printf("  %-10s %s  %s\n", "backend", s->backend, view_path(v));
+	printf("  %-10s %s  %s\n", "backend", s->backend, v->path);
 	printf("  %-10s %s, hugepage %s\n", "capacity",
 	       fmt_size(s->capacity, sz, sizeof(sz)), s->hugepage ? "yes" : "no");
 	if (r->bytes < 0)

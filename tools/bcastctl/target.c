@@ -1,17 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * NAME to what it means: the backend, the file or device node, the sysfs
- * directory; and the errors that say where bcastctl looked.
+ * NAME to where the library takes it (bcast_ring_locate), with the checks
+ * that give its errors bcastctl's words; and the errors that say where
+ * bcastctl looked.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "bcastctl.h"
@@ -27,25 +22,6 @@ static void __attribute__((noreturn)) module_missing(int code)
 	exit(code);
 }
 
-/*
- * The first mounted hugetlbfs this user may write: where libbcast puts the
- * huge-page file of shm:NAME (as bcast.NAME).
- */
-bool hugetlbfs_dir(char *dir, size_t len)
-{
-	FILE *f = setmntent("/proc/mounts", "re");
-	struct mntent *m;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && (m = getmntent(f)))
-		if (!strcmp(m->mnt_type, "hugetlbfs") && !access(m->mnt_dir, W_OK))
-			found = snprintf(dir, len, "%s", m->mnt_dir) < (int)len;
-	endmntent(f);
-	return found;
-}
-
 /* ASCII letters, digits, '.', '_', '-': what bcast.ko accepts. */
 static bool device_name_valid(const char *n)
 {
@@ -57,69 +33,45 @@ static bool device_name_valid(const char *n)
 			 "0123456789._-") == len;
 }
 
-/*
- * The sysfs directory of the bcast.ko ring called `name`, or of the node
- * `node` (matched by device number, so /dev/bcast/NAME links work too).
- */
-bool device_sysdir(const char *name, const char *node, char *dir, size_t len)
+static void __attribute__((noreturn)) device_name_invalid(const char *name)
 {
-	char cand[PATH_MAX], buf[BCAST_NAME_MAX + 2];
-	struct dirent *de;
-	struct stat st;
-	bool found = false;
-	DIR *d;
-
-	if (node && (stat(node, &st) || !S_ISCHR(st.st_mode)))
-		return false;
-	d = opendir(SYSFS_CLASS);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		unsigned ma, mi;
-
-		if (strncmp(de->d_name, "bcast", 5))
-			continue;
-		snprintf(cand, sizeof(cand), SYSFS_CLASS "/%s", de->d_name);
-		if (node)
-			found = !sysfs_read(cand, "dev", buf, sizeof(buf)) &&
-				sscanf(buf, "%u:%u", &ma, &mi) == 2 &&
-				makedev(ma, mi) == st.st_rdev;
-		else
-			found = !sysfs_read(cand, "name", buf, sizeof(buf)) &&
-				!strcmp(buf, name);
-		if (found)
-			snprintf(dir, len, "%s", cand);
-	}
-	closedir(d);
-	return found;
+	cli_usage_error("invalid bcast.ko ring name '%s' (1 to %d of "
+			"A-Z a-z 0-9 . _ -)", name, BCAST_NAME_MAX - 1);
 }
 
-static void resolve_shm(const char *name, struct target *t)
+static void __attribute__((noreturn)) shm_name_invalid(const char *name)
 {
-	char dir[PATH_MAX];
-
-	if (!*name || strlen(name) > NAME_MAX || strchr(name, '/') ||
-	    !strcmp(name, ".") || !strcmp(name, ".."))
-		cli_usage_error("invalid shm ring name '%s' (one file name in "
-				SHM_DIR ")", name);
-	t->kind = K_SHM;
-	snprintf(t->lib, sizeof(t->lib), "shm:%s", name);
-	snprintf(t->path, sizeof(t->path), SHM_DIR "/%s", name);
-	if (hugetlbfs_dir(dir, sizeof(dir)) &&
-	    snprintf(t->alt, sizeof(t->alt), "%s/bcast.%s", dir, name) >=
-	    (int)sizeof(t->alt))
-		t->alt[0] = '\0';
+	cli_usage_error("invalid shm ring name '%s' (one file name in "
+			SHM_DIR ")", name);
 }
 
-void device_node_of(struct target *t)
+/* The library refused `name` (NAME as given: arg): say it in its terms. */
+static void __attribute__((noreturn)) name_invalid(const char *arg,
+						   const char *name)
 {
-	const char *base = strrchr(t->sysdir, '/');
+	if (!strncmp(name, "shm:", 4))
+		shm_name_invalid(name + 4);
+	if (!strncmp(name, "file:", 5))
+		cli_usage_error("invalid file ring name '%s'", arg);
+	if (!strncmp(name, "/dev/", 5))
+		cli_usage_error("invalid device path '%s'", arg);
+	if (module_loaded())
+		device_name_invalid(arg);
+	shm_name_invalid(arg);
+}
 
-	snprintf(t->path, sizeof(t->path), "/dev/%s", base ? base + 1 : "?");
+enum kind kind_of(const char *backend)
+{
+	if (!strcmp(backend, "device"))
+		return K_DEVICE;
+	return strcmp(backend, "file") ? K_SHM : K_FILE;
 }
 
 void resolve(const char *arg, bool want_device, int missing, struct target *t)
 {
+	char shm[PATH_MAX + 8];
+	const char *name = arg;
+
 	memset(t, 0, sizeof(*t));
 	t->arg = arg;
 	if (!*arg)
@@ -127,58 +79,29 @@ void resolve(const char *arg, bool want_device, int missing, struct target *t)
 	if (want_device &&
 	    (!strncmp(arg, "shm:", 4) || !strncmp(arg, "file:", 5)))
 		cli_usage_error("--device: '%s' is not a bcast.ko ring name", arg);
-	if (!strncmp(arg, "shm:", 4)) {
-		resolve_shm(arg + 4, t);
-		return;
-	}
-	if (!strncmp(arg, "file:", 5)) {
-		if (!arg[5] || strlen(arg + 5) >= sizeof(t->path))
-			cli_usage_error("invalid file ring name '%s'", arg);
-		t->kind = K_FILE;
-		snprintf(t->lib, sizeof(t->lib), "%s", arg);
-		snprintf(t->path, sizeof(t->path), "%s", arg + 5);
-		return;
-	}
 	/* The library would take /dev/shm/X for a device: mean shm:X. */
-	if (!want_device && !strncmp(arg, SHM_DIR "/", 9) && !strchr(arg + 9, '/')) {
-		resolve_shm(arg + 9, t);
-		return;
-	}
-	if (!strncmp(arg, "/dev/", 5)) {
-		if (!module_loaded())
-			module_missing(missing);
-		if (strlen(arg) >= sizeof(t->path))
-			cli_usage_error("invalid device path '%s'", arg);
-		t->kind = K_DEVICE;
-		snprintf(t->lib, sizeof(t->lib), "%s", arg);
-		snprintf(t->path, sizeof(t->path), "%s", arg);
-		device_sysdir(NULL, arg, t->sysdir, sizeof(t->sysdir));
-		return;
-	}
-	if (strchr(arg, '/'))
+	if (!want_device && !strncmp(arg, SHM_DIR "/", 9) &&
+	    !strchr(arg + 9, '/')) {
+		snprintf(shm, sizeof(shm), "shm:%s", arg + 9);
+		name = shm;
+	} else if (strncmp(arg, "shm:", 4) && strncmp(arg, "file:", 5) &&
+		   strncmp(arg, "/dev/", 5) && strchr(arg, '/')) {
 		cli_usage_error("'%s' is not a ring name: use file:%s for a file "
 				"or /dev/bcastN for a bcast.ko ring", arg, arg);
-	if (!want_device && !module_loaded()) {
-		resolve_shm(arg, t);
-		return;
 	}
-	if (!module_loaded())
+	if (bcast_ring_locate(name, &t->loc)) {
+		if ((want_device || !strncmp(name, "/dev/", 5)) &&
+		    !module_loaded())
+			module_missing(missing);
+		name_invalid(arg, name);
+	}
+	t->kind = kind_of(t->loc.backend);
+	/* A bare name leads to shm while bcast.ko is not loaded. */
+	if ((want_device || t->kind == K_DEVICE) && !module_loaded())
 		module_missing(missing);
-	if (!device_name_valid(arg))
-		cli_usage_error("invalid bcast.ko ring name '%s' (1 to %d of "
-				"A-Z a-z 0-9 . _ -)", arg, BCAST_NAME_MAX - 1);
-	t->kind = K_DEVICE;
-	snprintf(t->lib, sizeof(t->lib), "%s", arg);
-	if (device_sysdir(arg, NULL, t->sysdir, sizeof(t->sysdir)))
-		device_node_of(t);
-}
-
-const char *ring_file(const struct target *t)
-{
-	if (t->kind == K_SHM && t->alt[0] && access(t->path, F_OK) &&
-	    !access(t->alt, F_OK))
-		return t->alt;
-	return t->path;
+	if (t->kind == K_DEVICE && strncmp(name, "/dev/", 5) &&
+	    !device_name_valid(name))
+		device_name_invalid(name);
 }
 
 void no_ring(const struct target *t)
@@ -187,14 +110,15 @@ void no_ring(const struct target *t)
 
 	switch (t->kind) {
 	case K_SHM:
-		if (t->alt[0])
+		if (t->loc.alt_path[0])
 			cli_error("no ring '%s' (looked in %s and %s)", t->arg,
-				  t->path, t->alt);
+				  t->loc.path, t->loc.alt_path);
 		else
-			cli_error("no ring '%s' (looked in %s)", t->arg, t->path);
+			cli_error("no ring '%s' (looked in %s)", t->arg,
+				  t->loc.path);
 		break;
 	case K_FILE:
-		cli_error("no ring '%s' (looked in %s)", t->arg, t->path);
+		cli_error("no ring '%s' (looked in %s)", t->arg, t->loc.path);
 		break;
 	case K_DEVICE:
 		if (!strncmp(t->arg, "/dev/", 5)) {
@@ -217,7 +141,7 @@ void no_ring(const struct target *t)
 
 void open_failed(const struct target *t, int err)
 {
-	const char *where = t->kind == K_DEVICE ? t->path : ring_file(t);
+	const char *where = t->loc.path;
 
 	switch (-err) {
 	case ENOENT:
