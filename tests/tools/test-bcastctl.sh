@@ -23,7 +23,7 @@ TOOLS=${BCAST_TOOLS:-$here/../../build/tools}
 CTL=$TOOLS/bcastctl
 PUB=$TOOLS/bcast-pub
 PREFIX=${BCAST_TEST_PREFIX:-shm:bcastctl-test-$$}
-PLAN=57
+PLAN=59
 
 # How NAME resolves: device rings for bare names while bcast.ko is loaded.
 case $PREFIX in
@@ -55,6 +55,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bcastctl-test.XXXXXX" 2>/dev/null) || {
 	mkdir -p "$tmp" || { echo "Bail out! no temporary directory"; exit 1; }
 }
 F=file:$tmp/ring	# a file ring
+junk=/dev/shm/$base-junk	# a file in /dev/shm that is not a ring
 bg=
 
 cleanup() {
@@ -65,6 +66,7 @@ cleanup() {
 		"$CTL" destroy --force "$r" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
+	rm -f "$junk"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -301,6 +303,20 @@ else
 	fail "list --json" "exit $rc, bad JSON or no $LR"
 fi
 
+# A file in /dev/shm without a ring header is no ring.
+if echo "not a ring, not at all, and long enough to be read" >"$junk" 2>/dev/null; then
+	run "$CTL" list
+	if [ "$rc" -eq 0 ] && [ -z "$(list_line "shm:$base-junk")" ] &&
+	   [ -n "$(list_line "$LR")" ]; then
+		pass "list leaves out a file that is not a ring"
+	else
+		fail "list leaves out a file that is not a ring" "exit $rc"
+	fi
+	rm -f "$junk"
+else
+	skip "list leaves out a file that is not a ring: /dev/shm not writable"
+fi
+
 # ---- stat ----
 run "$CTL" stat "$R" --count 3 --interval 0.1
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 3 ] &&
@@ -527,6 +543,8 @@ if [ "$rc" -eq 0 ] && json_field "$tmp/out" name "$Q" "$QJSON"; then
 else
 	fail "list --json: the name escaped" "exit $rc"
 fi
+run "$CTL" info "/dev/shm/${Q#shm:}"
+check "/dev/shm/NAME is shm:NAME" 0 out "backend  *shm" out "capacity  *16384"
 run "$CTL" stat --json -c 1 -i 0.1 "$Q"
 if [ "$rc" -eq 0 ] && json_ok "$tmp/out" lines &&
    json_field "$tmp/out" name "$Q" "$QJSON"; then
