@@ -11,18 +11,7 @@ BCAST_EXPORT int bcast_batch(struct bcast_reader *rd, struct bcast_batch *b)
 
 	if (!rd || !b)
 		return -EINVAL;
-	if (rd->assembling || rd->asm_complete)
-		return -EBUSY;	/* finish that message with bcast_receive() */
-	if (rd->need_resync) {
-		err = reader_resync(rd);
-		if (err)
-			return err;
-	}
-	committed = load_acquire(&rd->hdr->committed);
-	rd->stalled = false;
-	if (committed == rd->pos)
-		return -EAGAIN;
-	err = reader_lapped(rd, committed);
+	err = reader_window(rd, &committed);
 	if (err)
 		return err;
 	b->rd_ = rd;

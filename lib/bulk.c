@@ -158,18 +158,7 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 
 	if (!rd || !dst || !bulk)
 		return -EINVAL;
-	if (rd->assembling || rd->asm_complete)
-		return -EBUSY;
-	if (rd->need_resync) {
-		err = reader_resync(rd);
-		if (err)
-			return err;
-	}
-	committed = load_acquire(&rd->hdr->committed);
-	rd->stalled = false;
-	if (committed == rd->pos)
-		return -EAGAIN;
-	err = reader_lapped(rd, committed);
+	err = reader_window(rd, &committed);
 	if (err)
 		return err;
 	n = committed - rd->pos;

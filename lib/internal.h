@@ -2,6 +2,7 @@
 #ifndef BCAST_INTERNAL_H
 #define BCAST_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -317,6 +318,30 @@ int reader_lapped(struct bcast_reader *rd, uint64_t committed);
 void reader_skip(struct bcast_reader *rd, const struct frame *f);
 void reader_delivered(struct bcast_reader *rd, uint64_t len);
 void reader_stalled(struct bcast_reader *rd, uint64_t committed);
+
+/*
+ * What a batch or a bulk read may take: the messages up to *committed.
+ * -EBUSY while a fragmented message is half read (bcast_receive() finishes
+ * it), -EAGAIN when there is nothing, or the resync's or the lap check's
+ * error.  In line: both run it once per call, beside the reading loop.
+ */
+static inline int reader_window(struct bcast_reader *rd, uint64_t *committed)
+{
+	int err;
+
+	if (rd->assembling || rd->asm_complete)
+		return -EBUSY;
+	if (rd->need_resync) {
+		err = reader_resync(rd);
+		if (err)
+			return err;
+	}
+	*committed = load_acquire(&rd->hdr->committed);
+	rd->stalled = false;
+	if (*committed == rd->pos)
+		return -EAGAIN;
+	return reader_lapped(rd, *committed);
+}
 
 /* Ready to read (or to retry a resync)?  In line: the sleepers of every
  * backend ask it. */
