@@ -63,7 +63,7 @@ static int bcast_ctl_params(const struct bcast_ctl_create *req,
 {
 	int err;
 
-	if (!bcast_name_valid(req->name, sizeof(req->name)))
+	if (!bcast_ring_name_valid(req->name))
 		return -EINVAL;
 	if (req->reserved || (req->flags & ~BCAST_RING_HUGEPAGE) ||
 	    (req->mode & ~0777))
@@ -110,7 +110,7 @@ static long bcast_ctl_destroy(struct bcast_ctl_destroy __user *ureq)
 
 	if (copy_from_user(&req, ureq, sizeof(req)))
 		return -EFAULT;
-	if (!bcast_name_valid(req.name, sizeof(req.name)))
+	if (!bcast_ring_name_valid(req.name))
 		return -EINVAL;
 	return bcast_kring_destroy(req.name, bcast_ctl_admin());
 }

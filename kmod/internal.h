@@ -154,7 +154,6 @@ struct bcast_file {
 /* ring.c */
 extern struct mutex bcast_lock;
 extern dev_t bcast_devt;
-bool bcast_name_valid(const char *name, size_t max);
 int bcast_kring_create(const struct bcast_kring_params *p,
 		       struct bcast_kring **out);
 bool bcast_kring_withdraw(struct bcast_kring *ring);

@@ -162,7 +162,7 @@ static int __init bcast_create_one(const char *name)
 	struct bcast_kring *ring;
 	int err;
 
-	if (!bcast_name_valid(name, BCAST_NAME_MAX)) {
+	if (!bcast_ring_name_valid(name)) {
 		pr_err("rings=: invalid ring name '%s' (1..%d of [A-Za-z0-9._-])\n",
 		       name, BCAST_NAME_MAX - 1);
 		return -EINVAL;

@@ -31,27 +31,6 @@ static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET)
 static_assert(BCAST_WAKE_OFFSET == PAGE_SIZE);
 
 /* ASCII only: the kernel's isalnum() accepts Latin-1 letters. */
-static bool bcast_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/* Ring names become /dev/bcast/NAME: [A-Za-z0-9._-], not "." or "..". */
-bool bcast_name_valid(const char *name, size_t max)
-{
-	size_t i, len = strnlen(name, max);
-
-	if (!len || len == max)
-		return false;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	for (i = 0; i < len; i++)
-		if (!bcast_name_char(name[i]))
-			return false;
-	return true;
-}
-
 /* The header the library's ring_format() writes, the magic last. */
 static void bcast_kring_format(struct bcast_kring *ring)
 {

@@ -110,7 +110,7 @@ static int device_locate(const char *name, struct bcast_ring_location *loc)
 			copy_path(loc->path, sizeof(loc->path), name);
 		return err;
 	}
-	if (!*name || strlen(name) >= BCAST_NAME_MAX)
+	if (!bcast_ring_name_valid(name))
 		return -EINVAL;
 	copy_path(loc->name, sizeof(loc->name), name);
 	find_in_sysfs(name, 0, loc);

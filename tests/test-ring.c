@@ -259,6 +259,23 @@ TEST(names_lead_where_create_and_open_go)
 	CHECK_EQ(bcast_ring_list(NULL, NULL), -EINVAL);
 }
 
+TEST(device_ring_names_follow_one_rule)
+{
+	char name[BCAST_NAME_MAX + 1];
+
+	CHECK(bcast_ring_name_valid("quotes.ES-Z6_a"));
+	CHECK(bcast_ring_name_valid("...") && bcast_ring_name_valid(".a"));
+	CHECK(!bcast_ring_name_valid("") && !bcast_ring_name_valid("."));
+	CHECK(!bcast_ring_name_valid(".."));
+	CHECK(!bcast_ring_name_valid("a/b") && !bcast_ring_name_valid("a b"));
+	CHECK(!bcast_ring_name_valid("caf\xc3\xa9") && !bcast_ring_name_valid("a\n"));
+	memset(name, 'n', sizeof(name));
+	name[BCAST_NAME_MAX - 1] = '\0';	/* 63 bytes */
+	CHECK(bcast_ring_name_valid(name));
+	name[BCAST_NAME_MAX - 1] = 'n';	/* 64 bytes, and no NUL in reach */
+	CHECK(!bcast_ring_name_valid(name));
+}
+
 TEST(list_finds_named_rings_and_only_them)
 {
 	struct bcast_ring_opts o = { .size = 1 << 16 };

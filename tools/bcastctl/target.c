@@ -22,17 +22,6 @@ static void __attribute__((noreturn)) module_missing(int code)
 	exit(code);
 }
 
-/* ASCII letters, digits, '.', '_', '-': what bcast.ko accepts. */
-static bool device_name_valid(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (!len || len >= BCAST_NAME_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
-		return false;
-	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			 "0123456789._-") == len;
-}
-
 static void __attribute__((noreturn)) device_name_invalid(const char *name)
 {
 	cli_usage_error("invalid bcast.ko ring name '%s' (1 to %d of "
@@ -99,9 +88,6 @@ void resolve(const char *arg, bool want_device, int missing, struct target *t)
 	/* A bare name leads to shm while bcast.ko is not loaded. */
 	if ((want_device || t->kind == K_DEVICE) && !module_loaded())
 		module_missing(missing);
-	if (t->kind == K_DEVICE && strncmp(name, "/dev/", 5) &&
-	    !device_name_valid(name))
-		device_name_invalid(name);
 }
 
 void no_ring(const struct target *t)

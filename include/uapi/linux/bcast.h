@@ -223,6 +223,29 @@ struct bcast_ring_hdr {
  */
 #define BCAST_NAME_MAX		64
 
+/*
+ * bcast.ko ring names become /dev/bcast/NAME: 1 to BCAST_NAME_MAX - 1
+ * bytes of [A-Za-z0-9._-], not "." or "..".  Reads no byte past
+ * name[BCAST_NAME_MAX - 1].
+ */
+static __inline__ int bcast_ring_name_valid(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; name[i]; i++) {
+		char c = name[i];
+
+		if (i == BCAST_NAME_MAX - 1)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	if (!i || (name[0] == '.' && (i == 1 || (i == 2 && name[1] == '.'))))
+		return 0;
+	return 1;
+}
+
 struct bcast_ctl_create {
 	char  name[BCAST_NAME_MAX];	/* NUL-terminated */
 	__u64 size;			/* data capacity, a power of two */

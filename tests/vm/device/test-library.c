@@ -365,6 +365,10 @@ TEST(device_rings_are_located_listed_and_described)
 	name[sizeof(name) - 1] = '\0';	/* BCAST_NAME_MAX - 1 bytes fit */
 	EXPECT_EQ(0, bcast_ring_locate(name + 1, &loc));
 	EXPECT_EQ(-EINVAL, bcast_ring_locate(name, &loc));
+	/* the module's name rule: bcast.ko would refuse these */
+	EXPECT_EQ(-EINVAL, bcast_ring_locate("a b", &loc));
+	EXPECT_EQ(-EINVAL, bcast_ring_locate("..", &loc));
+	EXPECT_EQ(-EINVAL, bcast_ring_create("a/b", &o, &r2));
 }
 
 TEST_HARNESS_MAIN
