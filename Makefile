@@ -89,11 +89,27 @@ $(LIB_SO): $(LIB_OBJS) lib/libbcast.map
 	ln -sf libbcast.so.$(VERSION) $(O)/lib/libbcast.so.$(SOVERSION)
 	ln -sf libbcast.so.$(SOVERSION) $(O)/lib/libbcast.so
 
+# What the tests share (tests/helpers/), compiled once; every test program
+# links it, the VM's device tests too.
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_HDRS := $(wildcard tests/helpers/*.h)
+HELPER_OBJS := $(patsubst %.c,$(O)/%.o,$(HELPER_SRCS))
+HELPERS_A   := $(O)/tests/helpers/libhelpers.a
+TEST_CFLAGS := $(CFLAGS_ALL) -Itests/helpers
+
 tests: $(TEST_BINS)
 
-$(O)/tests/%: tests/%.c tests/harness.h tests/payload.h tests/waiting.h tests/thread-race.h $(LIB_A)
+$(O)/tests/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) include/bcast.h include/uapi/linux/bcast.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+$(HELPERS_A): $(HELPER_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/tests/%: tests/%.c $(HELPER_HDRS) $(HELPERS_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # bcast-bench is several files; ZeroMQ is a baseline when its headers exist.
 BENCH_SRCS  := $(wildcard tools/bench/*.c)
@@ -126,7 +142,7 @@ VM_SRCS  := $(wildcard tests/vm/device/test-*.c)
 VM_BINS  := $(patsubst tests/vm/device/%.c,build/vm/%,$(VM_SRCS))
 # (the kselftest harness's macros need GNU C and compare signed to unsigned)
 VM_CFLAGS := -std=gnu11 -O2 $(BASE_CFLAGS) -Wno-empty-body -Wno-sign-compare \
-	-Ibuild/kselftest -Itests/vm/device
+	-Ibuild/kselftest -Itests/vm/device -Itests/helpers
 
 vmtests: $(VM_BINS)
 
@@ -138,9 +154,9 @@ build/kselftest/kselftest_harness.h:
 		linux-source-6.1/tools/testing/selftests/kselftest.h
 	touch $@
 
-build/vm/%: tests/vm/device/%.c tests/vm/device/common.h tests/waiting.h tests/thread-race.h build/kselftest/kselftest_harness.h $(LIB_A)
+build/vm/%: tests/vm/device/%.c tests/vm/device/common.h $(HELPER_HDRS) build/kselftest/kselftest_harness.h $(HELPERS_A) $(LIB_A)
 	@mkdir -p build/vm
-	clang $(VM_CFLAGS) -o $@ $< $(LIB_A) -lpthread
+	clang $(VM_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) -lpthread
 
 check:
 	bash tests/check.sh

@@ -13,7 +13,11 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
+#include "env.h"
 #include <linux/bcast.h>
 
 #define CAP	(1 << 14)
@@ -55,7 +59,7 @@ static void *writer(void *arg)
 	for (seq = 0; seq < x->total; seq++) {
 		size_t len = msg_len(x, seq);
 
-		fill_payload(buf, len, seq);
+		payload_fill(buf, len, seq);
 		bcast_publish(w, buf, len, (uint32_t)seq);
 	}
 	__atomic_store_n(&x->writer_done, 1, __ATOMIC_RELEASE);
@@ -190,15 +194,12 @@ static void *reader(void *arg)
 
 static void saturate(int sizes)
 {
-	uint64_t total = 500000;
-	const char *env = getenv("BCAST_ACCOUNTING_MESSAGES");
+	uint64_t total = env_u64("BCAST_ACCOUNTING_MESSAGES", 500000);
 	size_t len = BCAST_HDR_SIZE + CAP;
 	void *mem = ring_memory(len);
 	struct bcast_ring_opts o = { .size = CAP, .mtu = MTU };
 	enum style style;
 
-	if (env && *env)
-		total = strtoull(env, NULL, 0);
 	CHECK(mem != NULL);
 	for (style = RECEIVE; style < NSTYLES; style++) {
 		struct run x = { .style = style, .sizes = sizes, .total = total };

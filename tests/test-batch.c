@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Batches of lazy messages, zero-copy peeks, and bulk reads. */
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
@@ -41,7 +44,7 @@ static int publish_seq(struct bcast_writer *w, uint64_t seq)
 {
 	unsigned char buf[700];
 
-	fill_payload(buf, size_of(seq), seq);
+	payload_fill(buf, size_of(seq), seq);
 	return bcast_publish(w, buf, size_of(seq), (uint32_t)seq);
 }
 
@@ -101,7 +104,7 @@ TEST(fragmented_message_after_an_aborted_claim)
 	CHECK_OK(bcast_publish(f.w, "x", 1, 1));
 	CHECK_OK(bcast_claim(f.w, 8, &c));
 	bcast_abort(&c);
-	fill_payload(big, sizeof(big), 4);
+	payload_fill(big, sizeof(big), 4);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 2));
 	CHECK_OK(bcast_batch(f.rd, &b));
 	CHECK_EQ(bcast_batch_next(&b, &m), 1);

@@ -3,7 +3,8 @@
  * never a crash, an out-of-bounds access or a loop. */
 #include <signal.h>
 #include <sys/wait.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
 #include <linux/bcast.h>
 
 #define CAP 8192

@@ -34,8 +34,11 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
 #include "payload.h"
+#include "random.h"
 
 #define STRIDE		1000000ULL	/* sequence numbers per round */
 #define FINAL_MSGS	10		/* published by a clean last writer */
@@ -44,20 +47,6 @@
 #define st_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state += 0x9e3779b97f4a7c15ULL;
-	return mix64(rng_state);
-}
-
-static void spin_us(uint64_t us)
-{
-	double end = now_s() + (double)us / 1e6;
-
-	while (now_s() < end)
-		;
-}
 
 /* ---- the messages: length and bytes are functions of the sequence ---- */
 
@@ -176,7 +165,7 @@ static void check_message(const struct cfg *c, uint64_t seq, ssize_t n,
 			    m->len, msg_len(seq));
 		return;
 	}
-	if (!check_payload(buf, (size_t)n, seq)) {
+	if (!payload_ok(buf, (size_t)n, seq)) {
 		READER_FAIL("seq %" PRIu64 " (%zd bytes): payload corrupt",
 			    seq, n);
 		return;
@@ -326,7 +315,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 				rc = bcast_claim(w, len, &cl);
 				if (rc < 0)
 					break;
-				make_payload(cl.data, len, seq);
+				payload_fill(cl.data, len, seq);
 				rc = bcast_commit(&cl, (uint32_t)seq,
 						  BCAST_DEFER);
 				if (rc < 0)
@@ -340,7 +329,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 			if (rc >= 0)
 				st_rel(&rr->committed, k);
 		} else {
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			st_rel(&rr->attempted, k + 1);
 			if (seq % 3 == 1 && len >= 2) {
 				struct iovec iov[2] = {
@@ -424,7 +413,7 @@ static void run_crash(const char *name, const struct cfg *c,
 
 	for (round = 0; round < c->rounds; round++) {
 		struct round_rec *rr = &sh->rounds[round];
-		bool early = rnd() % 100 < 5;
+		bool early = rng_next(&rng_state) % 100 < 5;
 		uint64_t delay;
 		pid_t pid;
 
@@ -439,7 +428,7 @@ static void run_crash(const char *name, const struct cfg *c,
 			OUT_FAIL("fork: %s", strerror(errno));
 		if (early) {
 			/* Anywhere, even inside bcast_writer_open(). */
-			delay = rnd() % 1000;
+			delay = rng_next(&rng_state) % 1000;
 			out->rounds_early++;
 		} else {
 			double t = now_s();
@@ -459,7 +448,7 @@ static void run_crash(const char *name, const struct cfg *c,
 				}
 				sched_yield();
 			}
-			delay = rnd() % (c->max_delay_us + 1);
+			delay = rng_next(&rng_state) % (c->max_delay_us + 1);
 		}
 		if (delay < 100)
 			spin_us(delay);
@@ -535,7 +524,7 @@ static void run_crash(const char *name, const struct cfg *c,
 		}
 		out->final_epoch = info.writer_epoch;
 		for (i = 0; i < FINAL_MSGS; i++, seq++) {
-			make_payload(buf, msg_len(seq), seq);
+			payload_fill(buf, msg_len(seq), seq);
 			st_rel(&rr->attempted, i + 1);
 			rc = bcast_publish(w, buf, msg_len(seq), (uint32_t)seq);
 			if (rc < 0)
@@ -608,13 +597,10 @@ TEST(writer_crashes_lose_nothing_committed)
 	sh = mmap(NULL, shlen, PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(sh != MAP_FAILED);
-	pool = malloc(POOL_SIZE + 4 * c.mtu + 64);
-	CHECK(pool);
 	snprintf(name, sizeof(name), "shm:bcast-crash-%d", (int)getpid());
 	CHECK_OK(bcast_ring_create(name, &o, &r));
 	bcast_ring_info(r, &info);
 	mtu = info.mtu;
-	fill_payload(pool, POOL_SIZE + 4 * mtu + 64, 0xc4a5);
 	printf("# %" PRIu64 " rounds, kill after 0..%" PRIu64 " us, ring %zu "
 	       "B, MTU %zu, messages 0..%zu B, seed %" PRIu64
 	       " (BCAST_CRASH_SEED)\n", c.rounds, c.max_delay_us,

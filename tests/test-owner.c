@@ -20,7 +20,11 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "payload.h"
+#include "random.h"
 #include "thread-race.h"
 #include <linux/bcast.h>
 
@@ -73,13 +77,6 @@ static char shm_name[64];
 static int use_shm;
 static int contenders;
 
-static int env_int(const char *name, int def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? atoi(s) : def;
-}
-
 static int open_ring(int flags, struct bcast_ring **r)
 {
 	if (use_shm)
@@ -103,34 +100,18 @@ static void fresh_ring(void)
 	}
 }
 
-/* A message: its sequence number, then bytes derived from it. */
+/* Message `seq`, which carries its sequence number (all have type 7). */
+static size_t msg_len(uint64_t seq)
+{
+	return 8 + (mix64(seq) % 200);
+}
+
 static void publish_checked(struct bcast_writer *w, uint64_t seq)
 {
 	unsigned char buf[256];
-	size_t len = 8 + (mix64(seq) % 200);
 
-	memcpy(buf, &seq, 8);
-	fill_payload(buf + 8, len - 8, seq);
-	bcast_publish(w, buf, len, 7);
-}
-
-static void busy_pause(unsigned us)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000L +
-		 (t.tv_nsec - t0.tv_nsec) / 1000 < (long)us);
-}
-
-static double elapsed_s(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+	payload_fill(buf, msg_len(seq), seq);
+	bcast_publish(w, buf, msg_len(seq), 7);
 }
 
 /* State (field 3 of /proc/PID/stat) and thread count (field 20) of
@@ -202,7 +183,7 @@ static void contend(int id, int round)
 {
 	struct bcast_writer *w;
 	struct bcast_ring *r;
-	struct timespec t0;
+	double t0;
 	int rc;
 
 	if (open_ring(BCAST_RDWR, &r)) {
@@ -214,12 +195,12 @@ static void contend(int id, int round)
 	/* Yield while waiting: on two CPUs the parent must get to say go. */
 	while (!__atomic_load_n(&rs->go, __ATOMIC_ACQUIRE))
 		sched_yield();
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_s();
 	for (;;) {
 		rc = bcast_writer_open(r, &w);
 		if (rc != -EBUSY || !rs->retry ||
 		    __atomic_load_n(&rs->winners, __ATOMIC_SEQ_CST) ||
-		    elapsed_s(&t0) > 5)
+		    now_s() - t0 > 5)
 			break;
 		sched_yield();
 	}
@@ -234,7 +215,7 @@ static void contend(int id, int round)
 		hold(w, ((uint64_t)round << 32) | ((uint64_t)id << 24));
 		/* Hold until every other contender has given up. */
 		while (__atomic_load_n(&rs->stopped, __ATOMIC_SEQ_CST) <
-		       contenders - 1 && elapsed_s(&t0) < 10)
+		       contenders - 1 && now_s() - t0 < 10)
 			sched_yield();
 		unhold();
 		bcast_writer_close(w);
@@ -289,9 +270,8 @@ static void check_message(const unsigned char *buf, ssize_t len)
 		rs->bad++;
 		return;
 	}
-	memcpy(&seq, buf, 8);
-	if (len != (ssize_t)(8 + mix64(seq) % 200) ||
-	    !payload_ok(buf + 8, (size_t)len - 8, seq))
+	seq = payload_seq(buf);
+	if (len != (ssize_t)msg_len(seq) || !payload_ok(buf, (size_t)len, seq))
 		rs->bad++;
 	else
 		rs->good++;
@@ -394,7 +374,7 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 	} else if (sit == KILL_RACE) {
 		__atomic_store_n(&rs->holder_pid, hpid, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
-		busy_pause(seed % 300);
+		spin_us(seed % 300);
 		kill(hpid, SIGKILL);
 		if (seed & 1)
 			reap(hpid);
@@ -402,7 +382,7 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
 	}
 	if (sit == CLEAN_CLOSE) {
-		busy_pause(seed % 50);
+		spin_us(seed % 50);
 		unhold();
 		bcast_writer_close(w);
 		bcast_ring_close(r);
@@ -431,17 +411,17 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 
 static void race(enum situation sit)
 {
-	int rounds = env_int("BCAST_RACE_ROUNDS", 1000), round, i;
+	int rounds = (int)env_u64("BCAST_RACE_ROUNDS", 1000), round, i;
 	unsigned seed = (unsigned)getpid() * 2654435761u;
 	unsigned long long good = 0, overruns = 0;
 	pid_t pids[MAX_CONTENDERS];
 	const char *why = NULL;
-	struct timespec t0;
+	double t0;
 
 	memset(ctl, 0, sizeof(*ctl));
 	for (i = 0; i < contenders; i++)
 		pids[i] = spawn_contender(i + 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_s();
 	for (round = 1; round <= rounds && !why; round++) {
 		seed = seed * 1103515245u + 12345u;
 		why = race_round(sit, round, seed >> 8);
@@ -458,7 +438,7 @@ static void race(enum situation sit)
 		      bcast_strerror(rs->last_error), rs->bad);
 	printf("# %s, %s ring: %d rounds x %d contenders, never two writers; reader checked %llu messages (%llu overruns), 0 bad; %.2f s\n",
 	       situation_name[sit], use_shm ? "shm" : "memory", rounds,
-	       contenders, good, overruns, elapsed_s(&t0));
+	       contenders, good, overruns, now_s() - t0);
 }
 
 static void race_all(int shm)
@@ -917,7 +897,7 @@ TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
 
 int main(void)
 {
-	contenders = env_int("BCAST_RACE_CONTENDERS", 4);
+	contenders = (int)env_u64("BCAST_RACE_CONTENDERS", 4);
 	if (contenders < 2 || contenders > MAX_CONTENDERS)
 		contenders = 4;
 	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-owner-%d",
@@ -929,5 +909,5 @@ int main(void)
 	if (ctl == MAP_FAILED || ring_mem == MAP_FAILED)
 		return 1;
 	rs = &ctl->rs;
-	return run_tests();
+	return tap_run();
 }

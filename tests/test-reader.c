@@ -2,7 +2,10 @@
 /* The reader: joining, receiving, reassembly, overruns and their exact
  * accounting, lazy messages read too late, zero-copy peeks. */
 #include <pthread.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
@@ -31,7 +34,7 @@ static void teardown(struct fixture *f)
 	free(f->mem);
 }
 
-/* Message `seq`: its size is derived from seq, its bytes from fill_payload;
+/* Message `seq`: its size is derived from seq, its bytes from payload_fill();
  * the first 8 bytes (when it has them) carry seq itself. */
 static size_t size_of(uint64_t seq, size_t max)
 {
@@ -43,7 +46,7 @@ static int publish_seq(struct bcast_writer *w, uint64_t seq, size_t max)
 	static unsigned char buf[1 << 18];
 	size_t n = size_of(seq, max);
 
-	fill_payload(buf, n, seq);
+	payload_fill(buf, n, seq);
 	return bcast_publish(w, buf, n, (uint32_t)seq);
 }
 
@@ -92,7 +95,7 @@ TEST(small_buffer_gets_emsgsize_and_loses_nothing)
 	CHECK_EQ(bcast_receive(rd, small, sizeof(small), &m), -EMSGSIZE);
 	CHECK_EQ(m.len, 8);
 	CHECK_EQ(bcast_receive(rd, out, sizeof(out), &m), 8);
-	fill_payload(big, sizeof(big), 5);
+	payload_fill(big, sizeof(big), 5);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 2));	/* fragmented */
 	CHECK_EQ(bcast_receive(rd, small, sizeof(small), &m), -EMSGSIZE);
 	CHECK_EQ(m.len, sizeof(big));
@@ -268,7 +271,7 @@ TEST(lazy_message_read_late_reports_overrun)
 
 	CHECK_OK(setup(&f, 0));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
-	fill_payload(out, 40, 1);
+	payload_fill(out, 40, 1);
 	CHECK_OK(bcast_publish(f.w, out, 40, 1));
 	CHECK_OK(bcast_batch(rd, &b));
 	CHECK_EQ(bcast_batch_next(&b, &m), 1);
@@ -391,7 +394,7 @@ TEST(a_huge_complete_message_is_never_reported_as_nothing_pending)
 	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
 	CHECK_OK(bcast_writer_open(r, &w));
 	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
-	fill_payload(msg, big, 42);
+	payload_fill(msg, big, 42);
 	CHECK_OK(bcast_publish(w, msg, big, 42));
 	while ((n = bcast_receive(rd, buf, big, &m)) == -EINPROGRESS)
 		calls++;

@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
 #include "clock.h"
+#include "fixture.h"
 #include <linux/bcast.h>
 
 static char shm_name[64];

@@ -43,8 +43,11 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
 #include "payload.h"
+#include "random.h"
 
 #define NREADERS	3
 #define BULK_CAP	(256u << 10)
@@ -68,15 +71,6 @@ static size_t msg_len(uint64_t seq)
 {
 	return (size_t)(mix64(seq * 0x9e3779b97f4a7c15ULL + 0x51) %
 			(max_len + 1));
-}
-
-static int pool_init(void)
-{
-	pool = malloc(POOL_SIZE + max_len);
-	if (!pool)
-		return -ENOMEM;
-	fill_payload(pool, POOL_SIZE + max_len, 0x5eed);
-	return 0;
 }
 
 /* ---- reports sent to the parent (one write, < PIPE_BUF) ---- */
@@ -211,7 +205,7 @@ static int do_receive(struct rstate *s)
 	seq = take(s, m.type, (size_t)n);
 	if (seq == UINT64_MAX)
 		return 1;
-	if (!check_payload(s->buf, (size_t)n, seq))
+	if (!payload_ok(s->buf, (size_t)n, seq))
 		rfail(s, "seq %" PRIu64 " (%zd B): payload corrupt", seq, n);
 	s->rep.verified++;
 	check_counts(s);
@@ -233,7 +227,7 @@ static void read_late(struct rstate *s, const struct bcast_msg *m,
 			      "message gave NULL", seq);
 			return;
 		}
-		ok = check_payload(p, m->len, seq);
+		ok = payload_ok(p, m->len, seq);
 		if (!bcast_msg_valid(m)) {
 			s->rep.late_lost++;
 			s->rep.late_lost_bytes += m->len;
@@ -261,7 +255,7 @@ static void read_late(struct rstate *s, const struct bcast_msg *m,
 		      bcast_reader_position(s->rd), v1, n2);
 		return;
 	}
-	if ((uint64_t)n != m->len || !check_payload(s->buf, (size_t)n, seq))
+	if ((uint64_t)n != m->len || !payload_ok(s->buf, (size_t)n, seq))
 		rfail(s, "seq %" PRIu64 ": bcast_msg_read gave %zd bytes of "
 		      "%u, or corrupt ones", seq, n, m->len);
 	s->rep.verified++;
@@ -324,11 +318,11 @@ static int do_bulk(struct rstate *s)
 		if (s->alt++ & 1) {
 			p = bcast_msg_peek(&m);
 			if (!p || !bcast_msg_valid(&m) ||
-			    !check_payload(p, m.len, seq))
+			    !payload_ok(p, m.len, seq))
 				rfail(s, "seq %" PRIu64 ": bulk payload "
 				      "missing or corrupt", seq);
 		} else if (bcast_msg_read(&m, s->buf, s->buf_cap) != m.len ||
-			   !check_payload(s->buf, m.len, seq)) {
+			   !payload_ok(s->buf, m.len, seq)) {
 			rfail(s, "seq %" PRIu64 ": bulk bcast_msg_read failed "
 			      "or corrupt", seq);
 		}
@@ -512,18 +506,18 @@ static void writer_main(const char *name, const struct cfg *c, int ready_fd,
 
 			rc = bcast_claim(w, len, &cl);
 			if (rc == 0) {
-				make_payload(cl.data, len, seq);
+				payload_fill(cl.data, len, seq);
 				rc = bcast_commit(&cl, type, 0);
 			}
 		} else if (seq % 8 == 5 && len >= 2) {
 			struct iovec iov[2];
 
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			iov[0] = (struct iovec){ buf, len / 3 };
 			iov[1] = (struct iovec){ buf + len / 3, len - len / 3 };
 			rc = bcast_publishv(w, iov, 2, type);
 		} else {
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			rc = bcast_publish(w, buf, len, type);
 		}
 		if (rc < 0) {
@@ -712,11 +706,6 @@ static void stress(struct cfg c, const char *tag)
 	bcast_ring_info(r, &info);
 	max_len = 3 * info.mtu;
 	c.mtu = info.mtu;
-	free(pool);
-	if (pool_init()) {
-		bcast_ring_destroy(name);
-		FAILF("out of memory");
-	}
 	printf("# %" PRIu64 " messages of 0..%zu bytes, ring %zu B, MTU %zu, "
 	       "writer rate limit %" PRIu64 " msg/s (0: none), slow reader "
 	       "pauses %" PRIu64 " us every %" PRIu64 " messages\n",

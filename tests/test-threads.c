@@ -31,8 +31,12 @@
 #include <stdbool.h>
 #include <sys/uio.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "fixture.h"
 #include "payload.h"
+#include "random.h"
 
 #define NREADERS	2
 #define BULK_CAP	(128u << 10)
@@ -135,7 +139,7 @@ static void *writer_thread(void *arg)
 				rc = bcast_claim(w, len, &c);
 				if (rc < 0)
 					break;
-				make_payload(c.data, len, seq);
+				payload_fill(c.data, len, seq);
 				rc = bcast_commit(&c, (uint32_t)seq, BCAST_DEFER);
 				if (rc < 0)
 					break;
@@ -148,7 +152,7 @@ static void *writer_thread(void *arg)
 
 			rc = bcast_claim(w, len, &c);
 			if (rc >= 0) {
-				make_payload(c.data, len, seq);
+				payload_fill(c.data, len, seq);
 				rc = bcast_commit(&c, (uint32_t)seq, 0);
 			}
 			res->bytes += len;
@@ -160,12 +164,12 @@ static void *writer_thread(void *arg)
 				{ buf + 2 * (len / 3), len - 2 * (len / 3) },
 			};
 
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			rc = bcast_publishv(w, iov, 3, (uint32_t)seq);
 			res->bytes += len;
 			seq++;
 		} else {
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			rc = bcast_publish(w, buf, len, (uint32_t)seq);
 			res->bytes += len;
 			seq++;
@@ -209,7 +213,7 @@ static bool got_msg(struct rctx *x, uint32_t type, size_t len, unsigned flags,
 			 len);
 		return false;
 	}
-	if (!check_payload(data, len, seq)) {
+	if (!payload_ok(data, len, seq)) {
 		set_fail(x->res, "reader %d: seq %" PRIu64 ": payload corrupt",
 			 x->id, seq);
 		return false;
@@ -366,9 +370,6 @@ TEST(threads_one_writer_two_readers)
 	bcast_ring_info(S.r, &info);
 	mtu = info.mtu;
 	max_len = 3 * mtu;
-	pool = malloc(POOL_SIZE + max_len);
-	CHECK(pool);
-	fill_payload(pool, POOL_SIZE + max_len, 0x7ead);
 	S.total = total;
 	/* Half a ring of the largest messages (3 frames, 3 headers each). */
 	S.limit = info.capacity / 2 / (max_len + 3 * 16) - 16;
@@ -497,7 +498,7 @@ static bool lapped_take(struct lctx *x, uint32_t type, size_t len,
 static bool lapped_check(struct lctx *x, const unsigned char *p, size_t len,
 			 uint64_t seq)
 {
-	if (check_payload(p, len, seq)) {
+	if (payload_ok(p, len, seq)) {
 		x->verified++;
 		return true;
 	}
@@ -623,7 +624,7 @@ static void *lapped_writer(void *arg)
 			sched_yield();
 		}
 
-		make_payload(buf, len, seq);
+		payload_fill(buf, len, seq);
 		rc = bcast_publish(S.w, buf, len, (uint32_t)seq);
 		if (rc < 0) {
 			set_fail(res, "lapped writer: %s", bcast_strerror(rc));

@@ -7,7 +7,11 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "fixture.h"
+#include "payload.h"
 #include "waiting.h"
 #include <linux/bcast.h>
 
@@ -213,8 +217,7 @@ TEST(signal_interrupts_wait)
 TEST(hundred_thousand_sleep_wake_cycles_between_processes)
 {
 	char a[64], b[64];
-	int cycles = getenv("BCAST_PINGPONG_CYCLES") ?
-		     atoi(getenv("BCAST_PINGPONG_CYCLES")) : 100000;
+	int cycles = (int)env_u64("BCAST_PINGPONG_CYCLES", 100000);
 	struct bcast_ring *ra, *rb;
 	uint64_t missed = 0;
 	int status;
@@ -400,7 +403,7 @@ static void publish_every_size(struct bcast_ring *r)
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++, n++) {
 			ssize_t len;
 
-			fill_payload(msg, sizes[i], n);
+			payload_fill(msg, sizes[i], n);
 			CHECK_OK(bcast_publish(w, msg, sizes[i], (uint32_t)n));
 			len = bcast_receive(rd, got, sizeof(got), &m);
 			if (len != (ssize_t)sizes[i] || m.type != (uint32_t)n ||

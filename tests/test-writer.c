@@ -2,7 +2,9 @@
 /* The writer: claim/commit/abort, publish, publishv, deferral, heartbeats,
  * fragmentation, the claimed frontier, one writer at a time. */
 #include <pthread.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
@@ -95,7 +97,7 @@ TEST(claim_above_mtu_fails_publish_fragments)
 	CHECK_EQ(bcast_claim(f.w, 1001, &c), -EMSGSIZE);
 	CHECK_OK(bcast_claim(f.w, 1000, &c));
 	bcast_abort(&c);
-	fill_payload(big, sizeof(big), 7);
+	payload_fill(big, sizeof(big), 7);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 77));
 	CHECK_OK(bcast_writer_stats(f.w, &ws));
 	CHECK_EQ(ws.messages, 1);
@@ -143,7 +145,7 @@ TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
 	CHECK(big && out);
 	CHECK_OK(setup(&f, 0));
 	br = (struct big_reader){ f.rd, out, len, 0 };
-	fill_payload(big, len, 99);
+	payload_fill(big, len, 99);
 	CHECK(!pthread_create(&t, NULL, receive_big, &br));
 	/* Fragments are published one by one: a reader that is never a
 	 * whole ring behind gets the message. */
@@ -243,7 +245,7 @@ TEST(publishv_fragments_across_iovecs)
 	struct bcast_msg m;
 
 	CHECK_OK(setup(&f, 512));
-	fill_payload(src, sizeof(src), 3);
+	payload_fill(src, sizeof(src), 3);
 	CHECK_OK(bcast_publishv(f.w, iov, 4, 11));
 	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), 5000);
 	CHECK(payload_ok(out, 5000, 3));
@@ -393,7 +395,7 @@ TEST(a_reader_almost_a_ring_behind_is_never_lapped)
 			CHECK_EQ((size_t)n, varied_len(got, mtu));
 			got++;
 		}
-		fill_payload(src, len, (unsigned)i);
+		payload_fill(src, len, (unsigned)i);
 		CHECK_OK(bcast_publish(f.w, src, len, (uint32_t)i));
 		rpos = bcast_reader_position(f.rd);
 		if (committed(&f) - rpos > max_lag)

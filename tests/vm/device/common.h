@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/bcast.h>
-#include "../../clock.h"
+#include "clock.h"
 
 static inline int ctl_create(const char *name, unsigned long long size,
 			     unsigned flags, unsigned *minor)

@@ -12,7 +12,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
-#include "../../waiting.h"
+#include "waiting.h"
 
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
