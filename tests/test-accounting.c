@@ -195,24 +195,22 @@ static void *reader(void *arg)
 static void saturate(int sizes)
 {
 	uint64_t total = env_u64("BCAST_ACCOUNTING_MESSAGES", 500000);
-	size_t len = BCAST_HDR_SIZE + CAP;
-	void *mem = ring_memory(len);
-	struct bcast_ring_opts o = { .size = CAP, .mtu = MTU };
 	enum style style;
 
-	CHECK(mem != NULL);
 	for (style = RECEIVE; style < NSTYLES; style++) {
 		struct run x = { .style = style, .sizes = sizes, .total = total };
+		struct ring_fixture f;
 		pthread_t tw, tr;
 
-		memset(mem, 0, len);
-		CHECK_OK(bcast_ring_format(mem, len, &o, &x.r));
+		CHECK_OK(fixture_open(&f, CAP, MTU, 0));
+		x.r = f.r;
+		/* the reader thread closes it */
 		CHECK_OK(bcast_reader_open(x.r, BCAST_FROM_OLDEST, &x.rd));
 		CHECK(!pthread_create(&tr, NULL, reader, &x));
 		CHECK(!pthread_create(&tw, NULL, writer, &x));
 		pthread_join(tw, NULL);
 		pthread_join(tr, NULL);
-		bcast_ring_close(x.r);
+		fixture_close(&f);
 		if (x.err[0] || x.bad)
 			FAILF("%s, %s messages: %s", style_name[style],
 			      sizes ? (sizes == 8 ? "8-byte" : "64-byte") : "random",
@@ -225,7 +223,6 @@ static void saturate(int sizes)
 		       (unsigned long long)(total - x.obtained),
 		       (unsigned long long)x.overruns);
 	}
-	free(mem);
 }
 
 TEST(every_style_accounts_exactly_for_8_byte_messages)

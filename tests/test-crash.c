@@ -37,6 +37,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "fixture.h"
 #include "payload.h"
 #include "random.h"
 
@@ -589,7 +590,7 @@ TEST(writer_crashes_lose_nothing_committed)
 	static struct outcome out;
 	struct bcast_ring_info info;
 	struct bcast_ring *r;
-	char name[64];
+	char name[96];
 
 	if (c.rounds > 4000)
 		FAILF("BCAST_CRASH_ROUNDS is at most 4000");
@@ -597,7 +598,7 @@ TEST(writer_crashes_lose_nothing_committed)
 	sh = mmap(NULL, shlen, PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(sh != MAP_FAILED);
-	snprintf(name, sizeof(name), "shm:bcast-crash-%d", (int)getpid());
+	snprintf(name, sizeof(name), "%s", shm_name("crash"));
 	CHECK_OK(bcast_ring_create(name, &o, &r));
 	bcast_ring_info(r, &info);
 	mtu = info.mtu;
@@ -715,7 +716,7 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	struct bcast_ring *r = NULL;
 	uint64_t delay = 300, dropped;
 	int attempt, style, status;
-	char name[64];
+	char name[96];
 	long got[3];
 	bool mid = false;
 
@@ -725,8 +726,8 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	for (attempt = 0; attempt < 30 && !mid; attempt++) {
 		pid_t pid;
 
-		snprintf(name, sizeof(name), "shm:bcast-crash-mid-%d-%d",
-			 (int)getpid(), attempt);
+		snprintf(name, sizeof(name), "%s-%d", shm_name("crash-mid"),
+			 attempt);
 		memset(ms, 0, sizeof(*ms));
 		CHECK_OK(bcast_ring_create(name, &o, &r));
 		fflush(stdout);

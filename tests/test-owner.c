@@ -23,6 +23,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "fixture.h"
 #include "payload.h"
 #include "random.h"
 #include "thread-race.h"
@@ -73,14 +74,14 @@ struct control {
 static struct control *ctl;
 static struct round_state *rs;
 static void *ring_mem;		/* memory backend: shared anonymous memory */
-static char shm_name[64];
+static char ring_name[96];
 static int use_shm;
 static int contenders;
 
 static int open_ring(int flags, struct bcast_ring **r)
 {
 	if (use_shm)
-		return bcast_ring_open(shm_name, flags, r);
+		return bcast_ring_open(ring_name, flags, r);
 	return bcast_ring_attach(ring_mem, MEM_LEN, flags, r);
 }
 
@@ -90,8 +91,8 @@ static void fresh_ring(void)
 	struct bcast_ring *r;
 
 	if (use_shm) {
-		bcast_ring_destroy(shm_name);
-		if (bcast_ring_create(shm_name, &o, &r) == 0)
+		r = shm_ring_new(ring_name, CAP, 0);
+		if (r)
 			bcast_ring_close(r);
 	} else {
 		memset(ring_mem, 0, MEM_LEN);
@@ -449,7 +450,7 @@ static void race_all(int shm)
 	for (sit = FRESH; sit < NSITUATIONS; sit++)
 		race(sit);
 	if (shm)
-		bcast_ring_destroy(shm_name);
+		bcast_ring_destroy(ring_name);
 }
 
 TEST(one_writer_on_a_shm_ring_whatever_the_race)
@@ -507,11 +508,11 @@ TEST(one_writer_per_ring_object_whatever_the_threads)
 	struct bcast_ring_opts o = { .size = CAP };
 	struct bcast_ring *r;
 
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	CHECK_EQ(race_writer_opens(r, 200), 0);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 	r = memory_ring(mem);
 	CHECK(r != NULL);
 	CHECK_EQ(race_writer_opens(r, 200), 0);
@@ -631,7 +632,7 @@ static int writer_lock_held_elsewhere(void)
 	char path[128];
 	int fd, held;
 
-	snprintf(path, sizeof(path), "/dev/shm/%s", shm_name + 4);
+	snprintf(path, sizeof(path), "/dev/shm/%s", ring_name + 4);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -655,8 +656,8 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 	int status;
 	pid_t child;
 
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	child = fork();		/* shares r's open file with us */
 	if (child == 0) {
 		struct bcast_writer *cw;
@@ -665,7 +666,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 		usleep(100000);	/* the parent becomes the writer */
 		if (bcast_writer_open(r, &cw) != -EBUSY)
 			_exit(1);
-		if (bcast_ring_open(shm_name, BCAST_RDWR, &cr) ||
+		if (bcast_ring_open(ring_name, BCAST_RDWR, &cr) ||
 		    bcast_writer_open(cr, &cw) != -EBUSY)
 			_exit(2);
 		_exit(0);
@@ -696,7 +697,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 		struct bcast_writer *cw;
 		struct bcast_ring *cr;
 
-		_exit(bcast_ring_open(shm_name, BCAST_RDWR, &cr) ? 1 :
+		_exit(bcast_ring_open(ring_name, BCAST_RDWR, &cr) ? 1 :
 		      bcast_writer_open(cr, &cw) == -EBUSY ? 0 : 2);
 	}
 	CHECK(child > 0);
@@ -707,7 +708,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 	CHECK_EQ(writer_lock_held_elsewhere(), 0);
 	CHECK_EQ(writer_alive_now(r), 0);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 }
 
 /* Runs as pid 1 of a new pid namespace: become the writer, then wait. */
@@ -718,7 +719,7 @@ static int writer_in_namespace(void *arg)
 	struct bcast_ring *r;
 	char c = 'w';
 
-	if (bcast_ring_open(shm_name, BCAST_RDWR, &r) ||
+	if (bcast_ring_open(ring_name, BCAST_RDWR, &r) ||
 	    bcast_writer_open(r, &w))
 		c = 'e';
 	if (write(pipefd[1], &c, 1) != 1)
@@ -740,15 +741,15 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	char c = 0;
 
 	CHECK(!pipe(pipefd));
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	child = clone(writer_in_namespace, stack + sizeof(stack),
 		      CLONE_NEWPID | SIGCHLD, pipefd);
 	if (child < 0 && (errno == EPERM || errno == EINVAL)) {
 		printf("# skipped: no new pid namespace here (%s)\n",
 		       strerror(errno));
 		bcast_ring_close(r);
-		bcast_ring_destroy(shm_name);
+		bcast_ring_destroy(ring_name);
 		return;
 	}
 	CHECK(child > 0);
@@ -766,7 +767,7 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	CHECK_OK(bcast_writer_open(r, &w));
 	bcast_writer_close(w);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }
@@ -900,8 +901,7 @@ int main(void)
 	contenders = (int)env_u64("BCAST_RACE_CONTENDERS", 4);
 	if (contenders < 2 || contenders > MAX_CONTENDERS)
 		contenders = 4;
-	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-owner-%d",
-		 (int)getpid());
+	snprintf(ring_name, sizeof(ring_name), "%s", shm_name("owner"));
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ring_mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE,

@@ -46,6 +46,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "fixture.h"
 #include "payload.h"
 #include "random.h"
 
@@ -696,12 +697,12 @@ static void stress(struct cfg c, const char *tag)
 	static struct run res;
 	struct bcast_ring_info info;
 	struct bcast_ring *r;
-	char name[64];
+	char name[96];
 	uint64_t total_lost = 0;
 	int i;
 
 	memset(&res, 0, sizeof(res));
-	snprintf(name, sizeof(name), "shm:%s-%d", tag, (int)getpid());
+	snprintf(name, sizeof(name), "%s", shm_name(tag));
 	CHECK_OK(bcast_ring_create(name, &o, &r));
 	bcast_ring_info(r, &info);
 	max_len = 3 * info.mtu;
@@ -800,7 +801,7 @@ TEST(stress_one_writer_three_readers)
 		.rate = env_u64("BCAST_STRESS_RATE", 500000),
 	};
 
-	stress(c, "bcast-stress");
+	stress(c, "stress");
 }
 
 /*
@@ -820,7 +821,7 @@ TEST(stress_tiny_ring_flat_out)
 		.rate = env_u64("BCAST_STRESS_TINY_RATE", 500000),
 	};
 
-	stress(c, "bcast-stress-tiny");
+	stress(c, "stress-tiny");
 }
 
 TEST_MAIN()

@@ -356,13 +356,12 @@ TEST(threads_one_writer_two_readers)
 	struct rctx ctx[NREADERS];
 	struct bcast_ring_info info;
 	pthread_t wt, rt[NREADERS];
-	char name[64];
+	char name[96];
 	double t0, secs;
 	int i, rc;
 
-	snprintf(name, sizeof(name), "shm:bcast-threads-%d", (int)getpid());
-	snprintf(shm_path, sizeof(shm_path), "/dev/shm/bcast-threads-%d",
-		 (int)getpid());
+	snprintf(name, sizeof(name), "%s", shm_name("threads"));
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", name + 4);
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)timeout);
 
@@ -641,9 +640,7 @@ static void *lapped_writer(void *arg)
 
 TEST(lapped_readers_never_see_torn_data)
 {
-	struct bcast_ring_opts o = { .size = 4096, .mtu = 256 };
-	size_t memlen = 8192 + 4096;	/* header + data */
-	void *mem = ring_memory(memlen);
+	struct ring_fixture f;
 	static struct result lres[NREADERS + 1];
 	struct bcast_ring_info info;
 	pthread_t wt, rt[NREADERS];
@@ -654,8 +651,8 @@ TEST(lapped_readers_never_see_torn_data)
 	alarm((unsigned)env_u64("BCAST_THREADS_TIMEOUT", 300));
 	memset(&S, 0, sizeof(S));
 	memset(lres, 0, sizeof(lres));
-	CHECK(mem);
-	CHECK_OK(bcast_ring_format(mem, memlen, &o, &S.r));
+	CHECK_OK(fixture_open(&f, 4096, 256, 0));
+	S.r = f.r;
 	bcast_ring_info(S.r, &info);
 	mtu = info.mtu;
 	max_len = 3 * mtu;
@@ -697,8 +694,7 @@ TEST(lapped_readers_never_see_torn_data)
 		free(lx[i].buf);
 		free(lx[i].bulk);
 	}
-	bcast_ring_close(S.r);
-	free(mem);
+	fixture_close(&f);
 	for (i = 0; i <= NREADERS; i++)
 		if (lres[i].failed)
 			FAILF("%s", lres[i].err);
