@@ -28,7 +28,6 @@
  */
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -37,6 +36,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "failure.h"
 #include "fixture.h"
 #include "payload.h"
 #include "random.h"
@@ -92,10 +92,8 @@ struct shared {
 	uint64_t reader_pos;	/* pacing: the reader's ring position */
 	uint32_t reader_ready;
 	uint32_t done;		/* parent: no more writers */
-	uint32_t reader_failed;
-	uint32_t writer_failed;
-	char reader_err[384];
-	char writer_err[256];
+	struct failure reader;	/* the reader's first failure */
+	struct failure writer;	/* a writer's first failure */
 	struct bcast_reader_stats st;
 	uint64_t delivered, delivered_bytes, fragmented;
 	double reader_secs;
@@ -113,28 +111,8 @@ struct cfg {
 
 static struct shared *sh;
 
-static void fail_in(char *buf, size_t cap, uint32_t *flag, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static void fail_in(char *buf, size_t cap, uint32_t *flag, const char *fmt,
-		    ...)
-{
-	va_list ap;
-
-	if (ld_acq(flag))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	st_rel(flag, 1);
-}
-
-#define READER_FAIL(...) \
-	fail_in(sh->reader_err, sizeof(sh->reader_err), &sh->reader_failed, \
-		__VA_ARGS__)
-#define WRITER_FAIL(...) \
-	fail_in(sh->writer_err, sizeof(sh->writer_err), &sh->writer_failed, \
-		__VA_ARGS__)
+#define READER_FAIL(...) fail(&sh->reader, __VA_ARGS__)
+#define WRITER_FAIL(...) fail(&sh->writer, __VA_ARGS__)
 
 /* ---- the reader process ---- */
 
@@ -231,7 +209,7 @@ static void reader_main(const char *name, const struct cfg *c)
 	}
 	st_rel(&sh->reader_ready, 1);
 	t0 = now_s();
-	while (!ld_acq(&sh->reader_failed)) {
+	while (!failed(&sh->reader)) {
 		/* Set once the last writer is gone: nothing more will come. */
 		uint32_t done = ld_acq(&sh->done);
 		ssize_t n = bcast_receive(rd, buf, cap, &m);
@@ -266,7 +244,7 @@ static void reader_main(const char *name, const struct cfg *c)
 	}
 	sh->reader_secs = now_s() - t0;
 	bcast_reader_stats(rd, &sh->st);
-	_exit(ld_acq(&sh->reader_failed) ? 1 : 0);
+	_exit(failed(&sh->reader) ? 1 : 0);
 }
 
 /* ---- a writer process: publishes until it is killed ---- */
@@ -359,7 +337,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 /* ---- the parent ---- */
 
 struct outcome {
-	char err[512];
+	struct failure failure;
 	uint64_t committed_msgs, attempted_msgs, delivered_msgs;
 	uint64_t rounds_opened, rounds_early, rounds_lost_tail;
 	uint64_t final_epoch;
@@ -393,7 +371,7 @@ static void run_crash(const char *name, const struct cfg *c,
 	uint64_t i;
 
 #define OUT_FAIL(...) do { \
-		snprintf(out->err, sizeof(out->err), __VA_ARGS__); \
+		fail(&out->failure, __VA_ARGS__); \
 		goto out; \
 	} while (0)
 
@@ -408,7 +386,7 @@ static void run_crash(const char *name, const struct cfg *c,
 		OUT_FAIL("fork: %s", strerror(errno));
 	while (!ld_acq(&sh->reader_ready)) {
 		if (!reader_alive() || now_s() > t0 + 30)
-			OUT_FAIL("reader did not start: %s", sh->reader_err);
+			OUT_FAIL("reader did not start: %s", sh->reader.why);
 		usleep(100);
 	}
 
@@ -439,7 +417,7 @@ static void run_crash(const char *name, const struct cfg *c,
 					pid = 0;
 					OUT_FAIL("round %" PRIu64 ": writer "
 						 "exited: %s", round,
-						 sh->writer_err);
+						 sh->writer.why);
 				}
 				if (now_s() > t + 10) {
 					kill(pid, SIGKILL);
@@ -461,10 +439,10 @@ static void run_crash(const char *name, const struct cfg *c,
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 			OUT_FAIL("round %" PRIu64 ": writer ended with status "
 				 "%#x before it was killed: %s", round, status,
-				 sh->writer_err);
+				 sh->writer.why);
 		if (!reader_alive())
 			OUT_FAIL("reader died in round %" PRIu64 ": %s", round,
-				 sh->reader_err);
+				 sh->reader.why);
 
 		/* writer_epoch: +1 per writer that got through open */
 		bcast_ring_info(r, &info);
@@ -543,8 +521,8 @@ static void run_crash(const char *name, const struct cfg *c,
 			OUT_FAIL("the reader did not finish (a hang)");
 		usleep(1000);
 	}
-	if (ld_acq(&sh->reader_failed))
-		OUT_FAIL("reader: %s", sh->reader_err);
+	if (failed(&sh->reader))
+		OUT_FAIL("reader: %s", sh->reader.why);
 	out->secs = now_s() - t0;
 	for (round = 0; round <= c->rounds; round++) {
 		struct round_rec *rr = &sh->rounds[round];
@@ -611,9 +589,9 @@ TEST(writer_crashes_lose_nothing_committed)
 	bcast_ring_info(r, &info);
 	bcast_ring_close(r);
 	bcast_ring_destroy(name);
-	if (out.err[0]) {
+	if (failed(&out.failure)) {
 		munmap(sh, shlen);
-		FAILF("%s", out.err);
+		FAILF("%s", out.failure.why);
 	}
 	printf("# %.2f s (%.2f ms per round): %" PRIu64 " writers got the "
 	       "ring (%" PRIu64 " rounds killed at any time after fork()), %"

@@ -46,6 +46,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "failure.h"
 #include "fixture.h"
 #include "payload.h"
 #include "random.h"
@@ -81,8 +82,7 @@ enum { REP_READER = 1, REP_WRITER = 2 };
 struct report {
 	int kind;
 	int id;
-	int failed;
-	char err[400];
+	struct failure failure;
 	double secs;
 	/* reader */
 	uint64_t handed, handed_bytes;	/* messages the library handed out */
@@ -131,11 +131,8 @@ static void rfail(struct rstate *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (s->rep.failed)
-		return;
-	s->rep.failed = 1;
 	va_start(ap, fmt);
-	vsnprintf(s->rep.err, sizeof(s->rep.err), fmt, ap);
+	vfail(&s->rep.failure, fmt, ap);
 	va_end(ap);
 }
 
@@ -387,7 +384,7 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 			s.rep.busy_fallbacks++;
 			rc = do_receive(&s);
 		}
-		if (s.rep.failed)
+		if (failed(&s.rep.failure))
 			break;
 		if (rc == -EINPROGRESS)
 			continue;	/* bounded work: more pending */
@@ -451,7 +448,7 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 	bcast_reader_stats(s.rd, &s.rep.st);
 out:
 	send_report(rep_fd, &s.rep);
-	_exit(s.rep.failed ? 1 : 0);
+	_exit(failed(&s.rep.failure) ? 1 : 0);
 }
 
 /* ---- the writer ---- */
@@ -468,23 +465,22 @@ static void writer_main(const char *name, const struct cfg *c, int ready_fd,
 	int rc = 0;
 
 	if (!buf) {
-		snprintf(rep.err, sizeof(rep.err), "out of memory");
+		fail(&rep.failure, "out of memory");
 		goto fail;
 	}
 	rc = bcast_ring_open(name, BCAST_RDWR, &r);
 	if (rc < 0) {
-		snprintf(rep.err, sizeof(rep.err), "bcast_ring_open: %s",
-			 bcast_strerror(rc));
+		fail(&rep.failure, "bcast_ring_open: %s", bcast_strerror(rc));
 		goto fail;
 	}
 	rc = bcast_writer_open(r, &w);
 	if (rc < 0) {
-		snprintf(rep.err, sizeof(rep.err), "bcast_writer_open: %s",
-			 bcast_strerror(rc));
+		fail(&rep.failure, "bcast_writer_open: %s",
+		     bcast_strerror(rc));
 		goto fail;
 	}
 	if (write(ready_fd, "w", 1) != 1) {
-		snprintf(rep.err, sizeof(rep.err), "ready pipe");
+		fail(&rep.failure, "ready pipe");
 		goto fail;
 	}
 	t0 = now_s();
@@ -522,9 +518,8 @@ static void writer_main(const char *name, const struct cfg *c, int ready_fd,
 			rc = bcast_publish(w, buf, len, type);
 		}
 		if (rc < 0) {
-			snprintf(rep.err, sizeof(rep.err),
-				 "publishing seq %" PRIu64 ": %s", seq,
-				 bcast_strerror(rc));
+			fail(&rep.failure, "publishing seq %" PRIu64 ": %s",
+			     seq, bcast_strerror(rc));
 			goto fail;
 		}
 		bytes += len;
@@ -537,7 +532,6 @@ static void writer_main(const char *name, const struct cfg *c, int ready_fd,
 	send_report(rep_fd, &rep);
 	_exit(0);
 fail:
-	rep.failed = 1;
 	if (w)
 		bcast_writer_close(w);
 	send_report(rep_fd, &rep);
@@ -547,7 +541,7 @@ fail:
 /* ---- the parent ---- */
 
 struct run {
-	char err[512];
+	struct failure failure;
 	struct report readers[NREADERS];
 	struct report writer;
 	int have_reader[NREADERS], have_writer;
@@ -599,7 +593,7 @@ static void run_stress(const char *name, const struct cfg *c, struct run *res)
 	struct report rp;
 
 	if (pipe(ready) || pipe2(rep, O_NONBLOCK)) {
-		snprintf(res->err, sizeof(res->err), "pipe: %s", strerror(errno));
+		fail(&res->failure, "pipe: %s", strerror(errno));
 		return;
 	}
 	fflush(stdout);
@@ -613,16 +607,15 @@ static void run_stress(const char *name, const struct cfg *c, struct run *res)
 			reader_main(i, name, c, ready[1], rep[1]);
 		}
 		if (pids[i] < 0) {
-			snprintf(res->err, sizeof(res->err), "fork: %s",
-				 strerror(errno));
+			fail(&res->failure, "fork: %s", strerror(errno));
 			goto out;
 		}
 	}
 	/* Every reader is attached before the writer starts. */
 	rc = wait_ready(ready[0], NREADERS, 30);
 	if (rc) {
-		snprintf(res->err, sizeof(res->err),
-			 "readers did not attach: %s", strerror(-rc));
+		fail(&res->failure, "readers did not attach: %s",
+		     strerror(-rc));
 		goto out;
 	}
 	t0 = now_s();
@@ -634,13 +627,12 @@ static void run_stress(const char *name, const struct cfg *c, struct run *res)
 		writer_main(name, c, ready[1], rep[1]);
 	}
 	if (pids[NREADERS] < 0) {
-		snprintf(res->err, sizeof(res->err), "fork: %s", strerror(errno));
+		fail(&res->failure, "fork: %s", strerror(errno));
 		goto out;
 	}
 	rc = wait_ready(ready[0], 1, 30);
 	if (rc) {
-		snprintf(res->err, sizeof(res->err),
-			 "writer did not attach: %s", strerror(-rc));
+		fail(&res->failure, "writer did not attach: %s", strerror(-rc));
 		goto out;
 	}
 	/* Everybody has it mapped: the name can go now. */
@@ -659,10 +651,9 @@ static void run_stress(const char *name, const struct cfg *c, struct run *res)
 			}
 		}
 		if (left && now_s() > deadline) {
-			snprintf(res->err, sizeof(res->err),
-				 "timed out after %.0f s with %d of %d "
-				 "processes still running (a hang)",
-				 (double)c->timeout, left, NREADERS + 1);
+			fail(&res->failure, "timed out after %.0f s with %d of "
+			     "%d processes still running (a hang)",
+			     (double)c->timeout, left, NREADERS + 1);
 			goto out;
 		}
 		if (left)
@@ -714,16 +705,16 @@ static void stress(struct cfg c, const char *tag)
 	       c.slow_us, c.slow_every);
 	run_stress(name, &c, &res);
 	bcast_ring_destroy(name);	/* already gone unless we failed early */
-	if (res.err[0]) {
+	if (failed(&res.failure)) {
 		bcast_ring_close(r);
-		FAILF("%s", res.err);
+		FAILF("%s", res.failure.why);
 	}
 	bcast_ring_info(r, &info);
 	bcast_ring_close(r);
 
 	CHECK(res.have_writer);
-	if (res.writer.failed)
-		FAILF("writer: %s", res.writer.err);
+	if (failed(&res.writer.failure))
+		FAILF("writer: %s", res.writer.failure.why);
 	CHECK(WIFEXITED(res.status[NREADERS]) &&
 	      WEXITSTATUS(res.status[NREADERS]) == 0);
 	printf("# writer: %" PRIu64 " messages, %" PRIu64 " bytes in %.2f s: "
@@ -762,8 +753,8 @@ static void stress(struct cfg c, const char *tag)
 		       PRIu64 "\n", i, rp->calls[0], rp->calls[1], rp->calls[2],
 		       rp->no_progress, rp->busy_fallbacks, rp->overrun_returns);
 		fflush(stdout);
-		if (rp->failed)
-			FAILF("reader %d: %s", i, rp->err);
+		if (failed(&rp->failure))
+			FAILF("reader %d: %s", i, rp->failure.why);
 		CHECK(WIFEXITED(res.status[i]) && WEXITSTATUS(res.status[i]) == 0);
 		/* exact loss accounting: what the application obtained and
 		 * what it was told it lost add up to what was published */

@@ -34,6 +34,7 @@
 #include "tap.h"
 #include "clock.h"
 #include "env.h"
+#include "failure.h"
 #include "fixture.h"
 #include "payload.h"
 #include "random.h"
@@ -67,8 +68,7 @@ struct shared {
 };
 
 struct result {
-	int failed;
-	char err[256];
+	struct failure failure;
 	uint64_t messages, bytes, fragmented, calls[3], waits;
 	struct bcast_reader_stats st;
 	struct bcast_writer_stats wst;
@@ -79,6 +79,7 @@ struct result {
 static struct shared S;
 static struct result wres, rres[NREADERS];
 
+/* The first failure of any thread stops them all. */
 static void set_fail(struct result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -86,11 +87,8 @@ static void set_fail(struct result *res, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (res->failed)
-		return;
-	res->failed = 1;
 	va_start(ap, fmt);
-	vsnprintf(res->err, sizeof(res->err), fmt, ap);
+	vfail(&res->failure, fmt, ap);
 	va_end(ap);
 	st_rel(&S.stop, 1);
 }
@@ -427,11 +425,11 @@ TEST(threads_one_writer_two_readers)
 		       rres[i].st.sleeps, rres[i].st.missed_wakeups,
 		       rres[i].st.overruns);
 	printf("# whole run %.2f s\n", secs);
-	if (wres.failed)
-		FAILF("writer: %s", wres.err);
+	if (failed(&wres.failure))
+		FAILF("writer: %s", wres.failure.why);
 	for (i = 0; i < NREADERS; i++)
-		if (rres[i].failed)
-			FAILF("%s", rres[i].err);
+		if (failed(&rres[i].failure))
+			FAILF("%s", rres[i].failure.why);
 	CHECK_EQ(wres.messages, total);
 	for (i = 0; i < NREADERS; i++) {
 		CHECK_EQ(rres[i].messages, total);
@@ -696,8 +694,8 @@ TEST(lapped_readers_never_see_torn_data)
 	}
 	fixture_close(&f);
 	for (i = 0; i <= NREADERS; i++)
-		if (lres[i].failed)
-			FAILF("%s", lres[i].err);
+		if (failed(&lres[i].failure))
+			FAILF("%s", lres[i].failure.why);
 	for (i = 0; i < NREADERS; i++) {
 		struct lctx *x = &lx[i];
 		uint64_t q;
