@@ -40,6 +40,8 @@
 #include "fixture.h"
 #include "payload.h"
 #include "random.h"
+#include "reading.h"
+#include "sequence.h"
 
 #define STRIDE		1000000ULL	/* sequence numbers per round */
 #define FINAL_MSGS	10		/* published by a clean last writer */
@@ -215,10 +217,9 @@ static void reader_main(const char *name, const struct cfg *c)
 		ssize_t n = bcast_receive(rd, buf, cap, &m);
 
 		if (n >= 0) {
-			uint64_t seq = (last_seq & ~0xffffffffULL) | m.type;
+			uint64_t seq = seq_of_type(any ? last_seq + 1 : 0,
+						   m.type);
 
-			if (any && seq <= last_seq)
-				seq += 1ULL << 32;
 			check_message(c, seq, n, &m, buf, &last_seq,
 				      &last_pos, &any);
 			st_rel(&sh->reader_pos, bcast_reader_position(rd));
@@ -634,60 +635,54 @@ static long drain(struct bcast_ring *r, int style, double secs,
 		  uint64_t *dropped)
 {
 	static unsigned char buf[BIG_LEN + 4096];
-	struct bcast_reader *rd;
+	static const struct reading_ops count_only;
+	struct failure failure = { 0 };
+	struct reading rdg = {
+		.ops = &count_only,
+		.failure = &failure,
+		.buf = buf,
+		.cap = sizeof(buf),
+		.bulk = buf,
+		.bulk_cap = sizeof(buf),
+		.batch_access = READ_NONE,
+		.bulk_access = READ_NONE,
+	};
 	struct bcast_reader_stats st;
-	struct bcast_batch b;
-	struct bcast_bulk bk;
-	struct bcast_msg m;
 	double end = now_s() + secs;
 	long msgs = 0;
 	int rc;
 
-	if (bcast_reader_open(r, BCAST_FROM_OLDEST, &rd))
+	if (bcast_reader_open(r, BCAST_FROM_OLDEST, &rdg.rd))
 		return -2;
 	while (now_s() < end) {
-		if (style == 0) {
-			rc = (int)bcast_receive(rd, buf, sizeof(buf), &m);
-			if (rc >= 0)
-				msgs++;
-		} else if (style == 1) {
-			rc = bcast_batch(rd, &b);
-			while (!rc && bcast_batch_next(&b, &m) == 1)
-				msgs++;
-		} else {
-			rc = (int)bcast_read_bulk(rd, buf, sizeof(buf), &bk);
-			while (rc > 0 && bcast_bulk_next(&bk, &m) == 1)
-				msgs++;
-		}
+		rc = read_once(&rdg, style);
+		msgs += rdg.count;
 		if (rc == -EINPROGRESS)
 			continue;	/* bounded work: more pending */
 		if (rc < 0 && rc != -EAGAIN) {
 			fprintf(stderr, "# %s reader: %s\n",
-				style == 0 ? "receive" : style == 1 ? "batch" :
-				"bulk", bcast_strerror(rc));
-			bcast_reader_close(rd);
+				read_style_name[style], failed(&failure) ?
+				failure.why : bcast_strerror(rc));
+			bcast_reader_close(rdg.rd);
 			return -3;
 		}
 		if (rc == -EAGAIN || rc == 0) {
-			rc = bcast_wait(rd, 10);
+			rc = bcast_wait(rdg.rd, 10);
 			if (rc == -BCAST_EWRITERGONE) {
-				bcast_reader_stats(rd, &st);
+				bcast_reader_stats(rdg.rd, &st);
 				*dropped = st.dropped_partial;
-				bcast_reader_close(rd);
+				bcast_reader_close(rdg.rd);
 				return msgs;
 			}
 			sched_yield();
 		}
 	}
-	bcast_reader_close(rd);
+	bcast_reader_close(rdg.rd);
 	return -1;
 }
 
 TEST(readers_see_writer_gone_after_crash_mid_message)
 {
-	static const char *const styles[3] = {
-		"bcast_receive", "bcast_batch", "bcast_read_bulk"
-	};
 	struct bcast_ring_opts o = { .size = 16u << 20, .mtu = 512 };
 	struct mid_shared *ms;
 	struct bcast_ring_info info;
@@ -695,7 +690,7 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	uint64_t delay = 300, dropped;
 	int attempt, style, status;
 	char name[96];
-	long got[3];
+	long got[READ_STYLES];
 	bool mid = false;
 
 	ms = mmap(NULL, sizeof(*ms), PROT_READ | PROT_WRITE,
@@ -752,7 +747,7 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 			delay = delay * 3 / 2 + 10;	/* too early */
 		} else {
 			/* Probably stopped mid-message: bcast_receive tells. */
-			got[0] = drain(r, 0, 5, &dropped);
+			got[0] = drain(r, READ_RECEIVE, 5, &dropped);
 			mid = got[0] == 1;
 			if (got[0] < 0) {
 				bcast_ring_close(r);
@@ -772,21 +767,22 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	printf("# writer killed after committing %" PRIu64 " of the %u-byte "
 	       "message's bytes (attempt %d)\n",
 	       info.committed - ms->marker_end, BIG_LEN, attempt);
-	for (style = 1; style < 3; style++) {
+	for (style = READ_BATCH; style < READ_STYLES; style++) {
 		dropped = 0;
 		got[style] = drain(r, style, 3, &dropped);
-		printf("# %s reader: %s (%ld messages)\n", styles[style],
+		printf("# %s reader: %s (%ld messages)\n",
+		       read_style_name[style],
 		       got[style] < 0 ? "still waiting for the rest after 3 s"
 				      : "saw -BCAST_EWRITERGONE", got[style]);
 	}
 	bcast_ring_close(r);
 	bcast_ring_destroy(name);
 	munmap(ms, sizeof(*ms));
-	for (style = 1; style < 3; style++)
+	for (style = READ_BATCH; style < READ_STYLES; style++)
 		if (got[style] != 1)
 			FAILF("%s reader: %ld (expected the marker message, "
-			      "then -BCAST_EWRITERGONE)", styles[style],
-			      got[style]);
+			      "then -BCAST_EWRITERGONE)",
+			      read_style_name[style], got[style]);
 }
 
 TEST_MAIN()
