@@ -127,14 +127,37 @@ $(O)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
-# libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).
-FUZZ_BIN := build/fuzz/fuzz-reader
+# libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).  The
+# helpers it calls are not what is fuzzed: they are built without coverage
+# (their loops over payload bytes would cost more than the library), and
+# with the target's work bounds, so that the reader calls the read-style
+# drivers make are bounded too.
+FUZZ_BIN     := build/fuzz/fuzz-reader
+FUZZ_SRCS    := tests/fuzz/fuzz-reader.c tests/fuzz/fuzz-input.c
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
+FUZZ_HELPERS := $(patsubst %,build/fuzz/helpers/%.o,failure payload process reading)
+FUZZ_CFLAGS  := -std=c11 -O1 $(BASE_CFLAGS) -Itests/helpers -DBCAST_COUNT_FRAMES \
+		-fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)
-$(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
+build/fuzz/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) $(FUZZ_HDRS) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -O1 $(BASE_CFLAGS) -DBCAST_COUNT_FRAMES \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined \
+		-include tests/fuzz/work-bounds.h -c -o $@ $<
+$(FUZZ_BIN): $(FUZZ_SRCS) $(FUZZ_HDRS) $(FUZZ_HELPERS) $(LIB_SRCS) $(HELPER_HDRS) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $(FUZZ_SRCS) $(FUZZ_HELPERS) $(LIB_SRCS) -lpthread
+
+# The fuzzer's seed corpus (tests/fuzz/run.sh --make-corpus): rings made by
+# the library, encoded in the target's input format, each run through the
+# target once (built here without libFuzzer).
+CORPUS_BIN := $(O)/tests/fuzz/make-corpus
+.PHONY: make-corpus
+make-corpus: $(CORPUS_BIN)
+$(CORPUS_BIN): tests/fuzz/make-corpus.c $(FUZZ_SRCS) $(FUZZ_HDRS) $(HELPER_HDRS) $(HELPERS_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/fuzz/make-corpus.c $(FUZZ_SRCS) \
+		$(HELPERS_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # Device tests for the VM: kselftest harness from Debian's linux-source-6.1.
 KSELFTEST_TAR ?= /usr/src/linux-source-6.1.tar.xz

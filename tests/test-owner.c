@@ -25,6 +25,7 @@
 #include "env.h"
 #include "fixture.h"
 #include "payload.h"
+#include "process.h"
 #include "random.h"
 #include "thread-race.h"
 #include <linux/bcast.h>
@@ -119,21 +120,14 @@ static void publish_checked(struct bcast_writer *w, uint64_t seq)
  * `pid`; 0 if it is gone. */
 static char proc_state(pid_t pid, long *threads)
 {
-	char path[64], buf[512], *p, *save, *field, state = 0;
-	FILE *f;
+	char buf[512], *p, *save, *field, state = 0;
 	int i;
 
 	*threads = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
+	p = process_stat(pid, buf, sizeof(buf));
 	if (!p)
 		return 0;
-	for (i = 3, field = strtok_r(p + 1, " ", &save); field && i <= 20;
+	for (i = 3, field = strtok_r(p, " ", &save); field && i <= 20;
 	     i++, field = strtok_r(NULL, " ", &save)) {
 		if (i == 3)
 			state = field[0];
@@ -465,33 +459,6 @@ TEST(one_writer_on_shared_memory_whatever_the_race)
 
 /* ---- who counts as the owner ---- */
 
-static uint64_t start_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int i;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	for (i = 2; p && i < 22; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &v);
-	return v;
-}
-
-static uint64_t token(pid_t pid, uint64_t start)
-{
-	return ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
-	       ((uint64_t)pid & BCAST_LOCK_PID_MASK);
-}
-
 static struct bcast_ring *memory_ring(void *mem)
 {
 	struct bcast_ring_opts o = { .size = CAP };
@@ -522,7 +489,7 @@ TEST(one_writer_per_ring_object_whatever_the_threads)
 /* An identity as a writer leaves it: pid, start time, epoch, alive. */
 static void pretend_owner(struct bcast_ring_hdr *h, pid_t pid, uint64_t start)
 {
-	h->writer_lock = token(pid, start);
+	h->writer_lock = writer_lock_token(pid, start);
 	h->writer_pid = (uint32_t)pid;
 	h->writer_epoch = 1;
 	h->writer_alive = 1;
@@ -541,7 +508,7 @@ TEST(a_reused_pid_is_not_the_owner_but_a_live_owner_is)
 		_exit(0);
 	}
 	CHECK(child > 0);
-	start = start_ticks(child);
+	start = process_start(child);
 	CHECK(start > 0);
 	CHECK((r = memory_ring(ring_mem)) != NULL);
 	/* The child runs with this pid and start time: it is the owner. */

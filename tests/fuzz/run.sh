@@ -60,12 +60,9 @@ ensure_clang() {
 
 if [ "${1:-}" = "--make-corpus" ]; then
     set -e
-    make lib >/dev/null
-    mkdir -p build
-    cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Iinclude -Iinclude/uapi \
-        -o build/make-corpus tests/fuzz/make-corpus.c lib/libbcast.a -lpthread
+    make make-corpus >/dev/null
     rm -rf "$CORPUS"
-    build/make-corpus "$CORPUS"
+    build/tests/fuzz/make-corpus "$CORPUS"
     exit 0
 fi
 
