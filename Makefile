@@ -89,11 +89,27 @@ $(LIB_SO): $(LIB_OBJS) lib/libbcast.map
 	ln -sf libbcast.so.$(VERSION) $(O)/lib/libbcast.so.$(SOVERSION)
 	ln -sf libbcast.so.$(SOVERSION) $(O)/lib/libbcast.so
 
+# What the tests share (tests/helpers/), compiled once; every test program
+# links it, the VM's device tests too.
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_HDRS := $(wildcard tests/helpers/*.h)
+HELPER_OBJS := $(patsubst %.c,$(O)/%.o,$(HELPER_SRCS))
+HELPERS_A   := $(O)/tests/helpers/libhelpers.a
+TEST_CFLAGS := $(CFLAGS_ALL) -Itests/helpers
+
 tests: $(TEST_BINS)
 
-$(O)/tests/%: tests/%.c tests/harness.h tests/payload.h tests/waiting.h tests/thread-race.h $(LIB_A)
+$(O)/tests/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) include/bcast.h include/uapi/linux/bcast.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+$(HELPERS_A): $(HELPER_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/tests/%: tests/%.c $(HELPER_HDRS) $(HELPERS_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # What every tool links: tools/common/ (cli.c, json.c), one archive.
 TOOL_CFLAGS := $(CFLAGS_ALL) -Itools/common
@@ -134,14 +150,37 @@ $(O)/tools/%: tools/%.c $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) -o $@ $< $(TOOL_LIBS)
 
-# libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).
-FUZZ_BIN := build/fuzz/fuzz-reader
+# libFuzzer target over arbitrary ring memory (clang, ASan + UBSan).  The
+# helpers it calls are not what is fuzzed: they are built without coverage
+# (their loops over payload bytes would cost more than the library), and
+# with the target's work bounds, so that the reader calls the read-style
+# drivers make are bounded too.
+FUZZ_BIN     := build/fuzz/fuzz-reader
+FUZZ_SRCS    := tests/fuzz/fuzz-reader.c tests/fuzz/fuzz-input.c
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
+FUZZ_HELPERS := $(patsubst %,build/fuzz/helpers/%.o,failure payload process reading)
+FUZZ_CFLAGS  := -std=c11 -O1 $(BASE_CFLAGS) -Itests/helpers -DBCAST_COUNT_FRAMES \
+		-fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)
-$(FUZZ_BIN): tests/fuzz/fuzz-reader.c $(LIB_SRCS) $(HDRS)
+build/fuzz/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) $(FUZZ_HDRS) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -O1 $(BASE_CFLAGS) -DBCAST_COUNT_FRAMES \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz/fuzz-reader.c $(LIB_SRCS) -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined \
+		-include tests/fuzz/work-bounds.h -c -o $@ $<
+$(FUZZ_BIN): $(FUZZ_SRCS) $(FUZZ_HDRS) $(FUZZ_HELPERS) $(LIB_SRCS) $(HELPER_HDRS) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $(FUZZ_SRCS) $(FUZZ_HELPERS) $(LIB_SRCS) -lpthread
+
+# The fuzzer's seed corpus (tests/fuzz/run.sh --make-corpus): rings made by
+# the library, encoded in the target's input format, each run through the
+# target once (built here without libFuzzer).
+CORPUS_BIN := $(O)/tests/fuzz/make-corpus
+.PHONY: make-corpus
+make-corpus: $(CORPUS_BIN)
+$(CORPUS_BIN): tests/fuzz/make-corpus.c $(FUZZ_SRCS) $(FUZZ_HDRS) $(HELPER_HDRS) $(HELPERS_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/fuzz/make-corpus.c $(FUZZ_SRCS) \
+		$(HELPERS_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 # Device tests for the VM: kselftest harness from Debian's linux-source-6.1.
 KSELFTEST_TAR ?= /usr/src/linux-source-6.1.tar.xz
@@ -149,7 +188,7 @@ VM_SRCS  := $(wildcard tests/vm/device/test-*.c)
 VM_BINS  := $(patsubst tests/vm/device/%.c,build/vm/%,$(VM_SRCS))
 # (the kselftest harness's macros need GNU C and compare signed to unsigned)
 VM_CFLAGS := -std=gnu11 -O2 $(BASE_CFLAGS) -Wno-empty-body -Wno-sign-compare \
-	-Ibuild/kselftest -Itests/vm/device
+	-Ibuild/kselftest -Itests/vm/device -Itests/helpers
 
 vmtests: $(VM_BINS)
 
@@ -161,9 +200,9 @@ build/kselftest/kselftest_harness.h:
 		linux-source-6.1/tools/testing/selftests/kselftest.h
 	touch $@
 
-build/vm/%: tests/vm/device/%.c tests/vm/device/common.h tests/waiting.h tests/thread-race.h build/kselftest/kselftest_harness.h $(LIB_A)
+build/vm/%: tests/vm/device/%.c tests/vm/device/common.h $(HELPER_HDRS) build/kselftest/kselftest_harness.h $(HELPERS_A) $(LIB_A)
 	@mkdir -p build/vm
-	clang $(VM_CFLAGS) -o $@ $< $(LIB_A) -lpthread
+	clang $(VM_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) -lpthread
 
 check:
 	bash tests/check.sh

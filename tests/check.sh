@@ -8,12 +8,10 @@
 # BCAST_VM_KERNELS (default "6.1 6.12").
 set -u -o pipefail
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
 LOGDIR=${BCAST_LOGDIR:-build/check}
 mkdir -p "$LOGDIR"
-PASSED=0
-FAILED=0
-FAILURES=()
 
 say() { printf '== %s\n' "$*"; }
 
@@ -22,83 +20,32 @@ need_packages() {
     command -v cc >/dev/null || missing+=(gcc)
     command -v make >/dev/null || missing+=(make)
     command -v clang >/dev/null || missing+=(clang)
-    dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
+    pkg_installed libclang-rt-14-dev || missing+=(libclang-rt-14-dev)
     # bcast-bench's ZeroMQ baseline and --plot; the tool tests parse JSON.
-    dpkg -s libzmq3-dev >/dev/null 2>&1 || missing+=(libzmq3-dev)
+    pkg_installed libzmq3-dev || missing+=(libzmq3-dev)
     command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
     command -v python3 >/dev/null || missing+=(python3)
     # The arm64 stage: a cross compiler, its C library (only recommended by
     # the compiler, so not installed without it) and qemu-user's
     # qemu-aarch64 (static test programs need no binfmt or aarch64 sysroot).
     command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
-    dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing+=(libc6-dev-arm64-cross)
+    pkg_installed libc6-dev-arm64-cross || missing+=(libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         missing+=(qemu-user)
     # The models of writer ownership and the wake-up handshake.
     command -v spin >/dev/null || missing+=(spin)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" != 0 ]; then
-        echo "check: missing packages: ${missing[*]} (run as root to install them)" >&2
-        return 1
-    fi
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-# Count a step from its log: TAP lines if it has any, else its last
-# "N passed, N failed" line, else its exit status.
-record() {
-    local name=$1 status=$2 log=$3 ok notok line
-    ok=$(grep -c '^ok ' "$log")
-    # TAP: a "not ok ... # TODO" is an expected failure, not a failure.
-    notok=$(grep '^not ok ' "$log" | grep -vc '# TODO')
-    if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then
-        line=$(grep -E '([[:alnum:]()._-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-        if [ -n "$line" ]; then
-            ok=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
-            notok=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/' <<<"$line")
-        elif [ "$status" -eq 0 ]; then
-            ok=1
-        fi
-    fi
-    if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
-        notok=1
-    fi
-    PASSED=$((PASSED + ok))
-    FAILED=$((FAILED + notok))
-    if [ "$notok" -ne 0 ]; then
-        FAILURES+=("$name (log: $log)")
-        printf '   FAIL %s: %d passed, %d failed (exit %d)\n' "$name" "$ok" "$notok" "$status"
-        grep -E '^not ok|^# .*(failed|expected)|ERROR|runtime error|Sanitizer' "$log" | head -n 20 | sed 's/^/      /'
-    else
-        printf '   ok   %s: %d passed\n' "$name" "$ok"
-    fi
-}
-
-# run NAME TIMEOUT CMD...: run a step with a time limit, log and record it.
-run() {
-    local name=$1 limit=$2 log status start
-    shift 2
-    log="$LOGDIR/$(tr '/ ' '__' <<<"$name").log"
-    start=$SECONDS
-    timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 </dev/null
-    status=$?
-    [ $status -eq 124 ] && echo "check: $name timed out after ${limit}s" >>"$log"
-    grep '^# ' "$log" | head -n 8 | sed 's/^/   /'
-    record "$name [$((SECONDS - start))s]" "$status" "$log"
+    install_packages check ${missing[@]+"${missing[@]}"}
 }
 
 build() {
-    local name=$1 log="$LOGDIR/build-$1.log"
+    local name=$1 log="$LOGDIR/build-$1.log" status
     shift
     say "build $name"
-    if ! make -j2 "$@" >"$log" 2>&1; then
-        tail -n 30 "$log"
-        record "build $name" 1 "$log"
-        return 1
-    fi
+    make -j2 "$@" >"$log" 2>&1
+    status=$?
+    [ $status -eq 0 ] || tail -n 30 "$log"
+    record "build $name" "$status" "$log"
+    return $status
 }
 
 host_tests() {
@@ -113,7 +60,13 @@ host_tests() {
     done
 }
 
-need_packages || { echo "0 passed, 1 failed"; exit 1; }
+need_packages 2>&1 | tee "$LOGDIR/packages.log"
+status=${PIPESTATUS[0]}
+record packages "$status" "$LOGDIR/packages.log"
+if [ "$status" -ne 0 ]; then
+    tap_summary
+    exit 1
+fi
 
 if build default all tests; then
     say "host tests"
@@ -157,6 +110,5 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
 fi
 
 say "summary"
-for f in "${FAILURES[@]}"; do echo "   failed: $f"; done
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+for f in ${STEP_FAILURES[@]+"${STEP_FAILURES[@]}"}; do echo "   failed: $f"; done
+tap_summary

@@ -13,7 +13,13 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
+#include "reading.h"
+#include "env.h"
+#include "failure.h"
 #include <linux/bcast.h>
 
 #define CAP	(1 << 14)
@@ -28,14 +34,14 @@ static const char *const style_name[] = {
 
 struct run {
 	struct bcast_ring *r;
-	struct bcast_reader *rd;	/* opened before the writer starts */
+	struct reading rdg;	/* its reader opened before the writer starts */
 	enum style style;
 	int sizes;		/* 8, 64, or 0: random 0 .. 3 * MTU */
 	uint64_t total;
 	int writer_done;
 	/* reader results */
-	uint64_t obtained, obtained_bytes, bad, overruns;
-	char err[200];
+	uint64_t obtained, obtained_bytes, overruns;
+	struct failure failure;
 };
 
 static size_t msg_len(const struct run *x, uint64_t seq)
@@ -55,7 +61,7 @@ static void *writer(void *arg)
 	for (seq = 0; seq < x->total; seq++) {
 		size_t len = msg_len(x, seq);
 
-		fill_payload(buf, len, seq);
+		payload_fill(buf, len, seq);
 		bcast_publish(w, buf, len, (uint32_t)seq);
 	}
 	__atomic_store_n(&x->writer_done, 1, __ATOMIC_RELEASE);
@@ -63,94 +69,63 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-/* One message obtained: its sequence number is its type (the run stays
- * below 2^32 messages). */
-static void obtained(struct run *x, const void *p, uint32_t len, uint32_t type)
+/* A message's sequence number is its type (the run stays below 2^32
+ * messages). */
+static int numbered(struct reading *rdg, const struct bcast_msg *m,
+		    uint64_t *seq)
 {
-	if (len != msg_len(x, type) || !payload_ok(p, len, type)) {
-		if (!x->bad++)
-			snprintf(x->err, sizeof(x->err),
-				 "message %u (%u bytes) is not what was published",
-				 type, len);
-		return;
+	*seq = m->type;
+	return 0;
+}
+
+/* One message obtained. */
+static int obtained(struct reading *rdg, const struct bcast_msg *m,
+		    uint64_t seq, const void *data)
+{
+	struct run *x = rdg->ctx;
+
+	if (m->len != msg_len(x, seq) || !payload_ok(data, m->len, seq)) {
+		fail(&x->failure, "message %" PRIu64 " (%u bytes) is not what "
+		     "was published", seq, m->len);
+		return 0;
 	}
 	x->obtained++;
-	x->obtained_bytes += len;
+	x->obtained_bytes += m->len;
+	return 0;
 }
 
-static int read_batch(struct run *x, struct bcast_reader *rd, bool peek,
-		      unsigned char *buf)
-{
-	struct bcast_batch b;
-	struct bcast_msg m[64];
-	int rc, n = 0, i;
+static const struct reading_ops counted = {
+	.handed = numbered,
+	.deliver = obtained,
+};
 
-	rc = bcast_batch(rd, &b);
-	if (rc < 0)
-		return rc;
-	/* Take a few handles first, read them afterwards: late reads are
-	 * where overwritten messages show. */
-	while (n < 64 && (rc = bcast_batch_next(&b, &m[n])) == 1)
-		n++;
-	for (i = 0; i < n; i++) {
-		const void *p = peek ? bcast_msg_peek(&m[i]) : NULL;
-		ssize_t len;
-
-		if (p) {
-			/* Copy out, then check it was intact all along. */
-			memcpy(buf, p, m[i].len);
-			if (bcast_msg_valid(&m[i]))
-				obtained(x, buf, m[i].len, m[i].type);
-			continue;
-		}
-		len = bcast_msg_read(&m[i], buf, 3 * MTU + 1);
-		if (len >= 0)
-			obtained(x, buf, (uint32_t)len, m[i].type);
-		else if (len != -BCAST_EOVERRUN)
-			return (int)len;
-	}
-	return rc < 0 ? rc : n;
-}
-
-static int read_bulk(struct run *x, struct bcast_reader *rd, unsigned char *bulk)
-{
-	struct bcast_bulk bk;
-	struct bcast_msg m;
-	ssize_t n = bcast_read_bulk(rd, bulk, BULK, &bk);
-	int rc;
-
-	if (n < 0)
-		return (int)n;
-	while ((rc = bcast_bulk_next(&bk, &m)) == 1)
-		obtained(x, bcast_msg_peek(&m), m.len, m.type);
-	return rc;
-}
+static const enum read_style read_style_of[NSTYLES] = {
+	[RECEIVE] = READ_RECEIVE, [BATCH_READ] = READ_BATCH,
+	[BATCH_PEEK] = READ_BATCH, [BULK_READ] = READ_BULK,
+};
 
 static void *reader(void *arg)
 {
 	struct run *x = arg;
-	enum style style = x->style;
 	static unsigned char buf[3 * MTU + 1], bulk[BULK];
-	struct bcast_reader *rd = x->rd;
-	struct bcast_msg m;
+	struct bcast_reader *rd = x->rdg.rd;
 	int idle = 0;
 
+	x->rdg.ops = &counted;
+	x->rdg.ctx = x;
+	x->rdg.failure = &x->failure;
+	x->rdg.buf = buf;
+	x->rdg.cap = sizeof(buf);
+	x->rdg.bulk = bulk;
+	x->rdg.bulk_cap = sizeof(bulk);
+	/* Take a few handles first, read them afterwards: late reads are
+	 * where overwritten messages show. */
+	x->rdg.keep = 64;
+	x->rdg.batch_access = x->style == BATCH_PEEK ? READ_PEEK : READ_COPY;
+	x->rdg.bulk_access = READ_PEEK;
 	for (;;) {
-		int rc;
+		int rc = read_once(&x->rdg, read_style_of[x->style]);
 
-		switch (style) {
-		case RECEIVE:
-			rc = (int)bcast_receive(rd, buf, sizeof(buf), &m);
-			if (rc >= 0)
-				obtained(x, buf, (uint32_t)rc, m.type);
-			break;
-		case BULK_READ:
-			rc = read_bulk(x, rd, bulk);
-			break;
-		default:
-			rc = read_batch(x, rd, style == BATCH_PEEK, buf);
-			break;
-		}
 		if (rc == -BCAST_EOVERRUN) {
 			x->overruns++;
 		} else if (rc == -EAGAIN || rc == -EINPROGRESS) {
@@ -158,8 +133,8 @@ static void *reader(void *arg)
 			    rc == -EAGAIN && ++idle > 3)
 				break;
 		} else if (rc < 0) {
-			snprintf(x->err, sizeof(x->err), "%s: %s",
-				 style_name[style], bcast_strerror(rc));
+			fail(&x->failure, "%s: %s", style_name[x->style],
+			     bcast_strerror(rc));
 			break;
 		} else {
 			idle = 0;
@@ -169,19 +144,20 @@ static void *reader(void *arg)
 		struct bcast_reader_stats st;
 
 		bcast_reader_stats(rd, &st);
-		if (!x->err[0] && (st.messages != x->obtained ||
-				   st.bytes != x->obtained_bytes ||
-				   x->obtained + st.lost_messages != x->total))
-			snprintf(x->err, sizeof(x->err),
-				 "obtained %llu (stats say delivered %llu, %llu B "
-				 "vs %llu B), lost %llu: %llu, not the %llu published",
-				 (unsigned long long)x->obtained,
-				 (unsigned long long)st.messages,
-				 (unsigned long long)st.bytes,
-				 (unsigned long long)x->obtained_bytes,
-				 (unsigned long long)st.lost_messages,
-				 (unsigned long long)(x->obtained + st.lost_messages),
-				 (unsigned long long)x->total);
+		if (st.messages != x->obtained ||
+		    st.bytes != x->obtained_bytes ||
+		    x->obtained + st.lost_messages != x->total)
+			fail(&x->failure, "obtained %llu (stats say delivered "
+			     "%llu, %llu B vs %llu B), lost %llu: %llu, not "
+			     "the %llu published",
+			     (unsigned long long)x->obtained,
+			     (unsigned long long)st.messages,
+			     (unsigned long long)st.bytes,
+			     (unsigned long long)x->obtained_bytes,
+			     (unsigned long long)st.lost_messages,
+			     (unsigned long long)(x->obtained +
+						  st.lost_messages),
+			     (unsigned long long)x->total);
 		x->overruns = st.overruns;
 	}
 	bcast_reader_close(rd);
@@ -190,32 +166,27 @@ static void *reader(void *arg)
 
 static void saturate(int sizes)
 {
-	uint64_t total = 500000;
-	const char *env = getenv("BCAST_ACCOUNTING_MESSAGES");
-	size_t len = BCAST_HDR_SIZE + CAP;
-	void *mem = ring_memory(len);
-	struct bcast_ring_opts o = { .size = CAP, .mtu = MTU };
+	uint64_t total = env_u64("BCAST_ACCOUNTING_MESSAGES", 500000);
 	enum style style;
 
-	if (env && *env)
-		total = strtoull(env, NULL, 0);
-	CHECK(mem != NULL);
 	for (style = RECEIVE; style < NSTYLES; style++) {
 		struct run x = { .style = style, .sizes = sizes, .total = total };
+		struct ring_fixture f;
 		pthread_t tw, tr;
 
-		memset(mem, 0, len);
-		CHECK_OK(bcast_ring_format(mem, len, &o, &x.r));
-		CHECK_OK(bcast_reader_open(x.r, BCAST_FROM_OLDEST, &x.rd));
+		CHECK_OK(fixture_open(&f, CAP, MTU, 0));
+		x.r = f.r;
+		/* the reader thread closes it */
+		CHECK_OK(bcast_reader_open(x.r, BCAST_FROM_OLDEST, &x.rdg.rd));
 		CHECK(!pthread_create(&tr, NULL, reader, &x));
 		CHECK(!pthread_create(&tw, NULL, writer, &x));
 		pthread_join(tw, NULL);
 		pthread_join(tr, NULL);
-		bcast_ring_close(x.r);
-		if (x.err[0] || x.bad)
+		fixture_close(&f);
+		if (failed(&x.failure))
 			FAILF("%s, %s messages: %s", style_name[style],
 			      sizes ? (sizes == 8 ? "8-byte" : "64-byte") : "random",
-			      x.err);
+			      x.failure.why);
 		printf("# %s, %s messages: %llu published, %llu obtained, %llu lost in %llu overruns\n",
 		       style_name[style],
 		       sizes ? (sizes == 8 ? "8-byte" : "64-byte") : "0..3xMTU",
@@ -224,7 +195,6 @@ static void saturate(int sizes)
 		       (unsigned long long)(total - x.obtained),
 		       (unsigned long long)x.overruns);
 	}
-	free(mem);
 }
 
 TEST(every_style_accounts_exactly_for_8_byte_messages)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* The round trip every other test builds on: publish, receive, in order. */
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
 
 TEST(publish_receive_in_order)
 {
@@ -21,7 +24,7 @@ TEST(publish_receive_in_order)
 	for (i = 0; i < 100000; i++) {
 		size_t sz = mix64(i) % 1000;
 
-		fill_payload(buf, sz, i);
+		payload_fill(buf, sz, i);
 		CHECK_OK(bcast_publish(w, buf, sz, (uint32_t)i));
 		n = bcast_receive(rd, buf, sizeof(buf), &m);
 		CHECK_EQ(n, (ssize_t)sz);

@@ -1,36 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Batches of lazy messages, zero-copy peeks, and bulk reads. */
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
-
-struct fixture {
-	void *mem;
-	struct bcast_ring *r;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-};
-
-static int setup(struct fixture *f, size_t mtu)
-{
-	size_t len = BCAST_HDR_SIZE + CAP;
-	struct bcast_ring_opts o = { .size = CAP, .mtu = mtu };
-
-	f->mem = ring_memory(len);
-	if (!f->mem || bcast_ring_format(f->mem, len, &o, &f->r) ||
-	    bcast_writer_open(f->r, &f->w))
-		return -1;
-	return bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd);
-}
-
-static void teardown(struct fixture *f)
-{
-	bcast_reader_close(f->rd);
-	bcast_writer_close(f->w);
-	bcast_ring_close(f->r);
-	free(f->mem);
-}
 
 static size_t size_of(uint64_t seq)
 {
@@ -41,20 +17,21 @@ static int publish_seq(struct bcast_writer *w, uint64_t seq)
 {
 	unsigned char buf[700];
 
-	fill_payload(buf, size_of(seq), seq);
+	payload_fill(buf, size_of(seq), seq);
 	return bcast_publish(w, buf, size_of(seq), (uint32_t)seq);
 }
 
 TEST(batch_yields_every_pending_message)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_batch b;
 	struct bcast_msg m;
 	unsigned char out[700];
 	uint64_t seq;
 	int n = 0;
 
-	CHECK_OK(setup(&f, 256));		/* sizes up to 700: fragments */
+	/* sizes up to 700: fragments */
+	CHECK_OK(fixture_open(&f, CAP, 256, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_EQ(bcast_batch(f.rd, &b), -EAGAIN);
 	for (seq = 0; seq < 50; seq++)
 		CHECK_OK(publish_seq(f.w, seq));
@@ -86,22 +63,22 @@ TEST(batch_yields_every_pending_message)
 	CHECK_EQ(bcast_batch_next(NULL, &m), -EINVAL);
 	CHECK(bcast_msg_peek(NULL) == NULL);
 	CHECK_EQ(bcast_msg_valid(NULL), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(fragmented_message_after_an_aborted_claim)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_batch b;
 	struct bcast_msg m;
 	struct bcast_claim c;
 	static unsigned char big[1000], out[1000];
 
-	CHECK_OK(setup(&f, 256));
+	CHECK_OK(fixture_open(&f, CAP, 256, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_publish(f.w, "x", 1, 1));
 	CHECK_OK(bcast_claim(f.w, 8, &c));
 	bcast_abort(&c);
-	fill_payload(big, sizeof(big), 4);
+	payload_fill(big, sizeof(big), 4);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 2));
 	CHECK_OK(bcast_batch(f.rd, &b));
 	CHECK_EQ(bcast_batch_next(&b, &m), 1);
@@ -112,19 +89,19 @@ TEST(fragmented_message_after_an_aborted_claim)
 	CHECK_EQ(bcast_msg_read(&m, out, sizeof(out)), sizeof(big));
 	CHECK(payload_ok(out, sizeof(big), 4));
 	CHECK_EQ(bcast_batch_next(&b, &m), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(batch_after_lapping_reports_overrun_and_resyncs)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_batch b;
 	struct bcast_msg m;
 	struct bcast_reader_stats st;
 	uint64_t seq, got = 0;
 	int rc;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	for (seq = 0; seq < 2000; seq++)
 		CHECK_OK(publish_seq(f.w, seq));
 	CHECK_EQ(bcast_batch(f.rd, &b), -BCAST_EOVERRUN);
@@ -136,19 +113,19 @@ TEST(batch_after_lapping_reports_overrun_and_resyncs)
 	CHECK_EQ(st.overruns, 1);
 	CHECK_EQ(st.messages, got);
 	CHECK_EQ(st.messages + st.lost_messages, 2000);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(bulk_read_copies_whole_messages)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_bulk bulk;
 	struct bcast_msg m;
 	static unsigned char dst[8192];
 	uint64_t seq, next = 0;
 	ssize_t n;
 
-	CHECK_OK(setup(&f, 256));
+	CHECK_OK(fixture_open(&f, CAP, 256, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_EQ(bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk), -EAGAIN);
 	for (seq = 0; seq < 100; seq++)	/* ~35 KB: less than the ring */
 		CHECK_OK(publish_seq(f.w, seq));
@@ -168,17 +145,17 @@ TEST(bulk_read_copies_whole_messages)
 	CHECK_EQ(n, -EAGAIN);
 	CHECK_EQ(next, 100);
 	CHECK_EQ(bcast_read_bulk(f.rd, NULL, 10, &bulk), -EINVAL);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(bulk_read_too_small_for_one_message)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_bulk bulk;
 	struct bcast_msg m;
 	unsigned char dst[1024];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	memset(dst, 7, sizeof(dst));
 	CHECK_OK(bcast_publish(f.w, dst, 600, 1));
 	CHECK_EQ(bcast_read_bulk(f.rd, dst, 100, &bulk), -EMSGSIZE);
@@ -186,12 +163,12 @@ TEST(bulk_read_too_small_for_one_message)
 	CHECK_EQ(bcast_bulk_next(&bulk, &m), 1);
 	CHECK_EQ(m.len, 600);
 	CHECK_EQ(bcast_bulk_next(&bulk, &m), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(bulk_read_after_lapping_accounts_exactly)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_bulk bulk;
 	struct bcast_msg m;
 	struct bcast_reader_stats st;
@@ -199,7 +176,7 @@ TEST(bulk_read_after_lapping_accounts_exactly)
 	uint64_t seq, delivered = 0;
 	ssize_t n;
 
-	CHECK_OK(setup(&f, 256));
+	CHECK_OK(fixture_open(&f, CAP, 256, FIXTURE_WRITER | FIXTURE_READER));
 	for (seq = 0; seq < 3000; seq++)
 		CHECK_OK(publish_seq(f.w, seq));
 	CHECK_EQ(bcast_read_bulk(f.rd, dst, sizeof(dst), &bulk),
@@ -213,7 +190,7 @@ TEST(bulk_read_after_lapping_accounts_exactly)
 	CHECK_OK(bcast_reader_stats(f.rd, &st));
 	CHECK_EQ(st.messages, delivered);
 	CHECK_EQ(st.messages + st.lost_messages, 3000);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /* Write a frame by hand, as a writer in the middle of a message would,
@@ -227,14 +204,14 @@ TEST(bulk_read_after_lapping_accounts_exactly)
  */
 TEST(in_line_lazy_steps_match_the_library)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *lib;
 	struct bcast_reader_stats si, sl;
 	unsigned char oi[700], ol[700];
 	uint64_t seq = 0, overwritten = 0;
 	int round;
 
-	CHECK_OK(setup(&f, 256));
+	CHECK_OK(fixture_open(&f, CAP, 256, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &lib));
 	for (round = 0; round < 300; round++) {
 		struct bcast_batch bi, bl;
@@ -294,7 +271,7 @@ TEST(in_line_lazy_steps_match_the_library)
 	CHECK_EQ(si.overruns, sl.overruns);
 	CHECK(si.lost_messages > 0 && si.overruns > 0 && overwritten > 0);
 	bcast_reader_close(lib);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 static void hand_frame(struct bcast_ring_hdr *h, uint64_t pos, uint32_t len,
@@ -319,23 +296,19 @@ static void hand_frame(struct bcast_ring_hdr *h, uint64_t pos, uint32_t len,
  */
 TEST(mixing_read_styles_leaves_the_wait_state_right)
 {
-	size_t len = BCAST_HDR_SIZE + CAP;
 	unsigned char buf[512];
 	int style;
 
 	for (style = 0; style < 2; style++) {
-		unsigned char *mem = ring_memory(len);
-		struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
+		struct ring_fixture f;
 		struct bcast_reader *rd;
 		struct bcast_bulk bulk;
 		struct bcast_batch b;
 		struct bcast_msg m;
-		struct bcast_ring *r;
 
-		CHECK(mem != NULL);
-		CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
-		CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
-		hand_frame(h, 0, 100, 0, 7);		/* first fragment */
+		CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_READER));
+		rd = f.rd;
+		hand_frame(f.h, 0, 100, 0, 7);		/* first fragment */
 		if (style == 0) {
 			CHECK_OK(bcast_batch(rd, &b));
 			CHECK_EQ(bcast_batch_next(&b, &m), 0);	/* stopped */
@@ -344,15 +317,13 @@ TEST(mixing_read_styles_leaves_the_wait_state_right)
 				 -EAGAIN);
 		}
 		CHECK_EQ(bcast_wait(rd, 20), -ETIMEDOUT);
-		hand_frame(h, 112, 100, BCAST_FRAME_CONT | BCAST_FRAME_FIN, 100);
+		hand_frame(f.h, 112, 100, BCAST_FRAME_CONT | BCAST_FRAME_FIN, 100);
 		CHECK_EQ(bcast_wait(rd, 20), 0);
 		CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), &m), 200);
 		CHECK_EQ(m.type, 7);
 		CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), &m), -EAGAIN);
 		CHECK_EQ(bcast_wait(rd, 30), -ETIMEDOUT);
-		bcast_reader_close(rd);
-		bcast_ring_close(r);
-		free(mem);
+		fixture_close(&f);
 	}
 }
 

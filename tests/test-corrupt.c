@@ -3,45 +3,27 @@
  * never a crash, an out-of-bounds access or a loop. */
 #include <signal.h>
 #include <sys/wait.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
 #include <linux/bcast.h>
 
 #define CAP 8192
 
-struct fixture {
-	unsigned char *mem;
-	struct bcast_ring_hdr *h;
-	unsigned char *data;
-	struct bcast_ring *r;
-	struct bcast_reader *rd;
-};
-
 /* A ring holding messages "m0" (type 0) and "m1" (type 1) at positions 0
- * and 16, read by a reader from the oldest. */
-static int setup(struct fixture *f)
+ * and 16, whose writer has gone, read by a reader from the oldest. */
+static int setup(struct ring_fixture *f)
 {
-	size_t len = BCAST_HDR_SIZE + CAP;
-	struct bcast_writer *w;
+	int rc = fixture_open(f, CAP, 0, FIXTURE_WRITER);
 
-	f->mem = ring_memory(len);
-	if (!f->mem || bcast_ring_attach(f->mem, len, BCAST_FORMAT, &f->r) ||
-	    bcast_writer_open(f->r, &w) || bcast_publish(w, "m0", 2, 0) ||
-	    bcast_publish(w, "m1", 2, 1))
-		return -1;
-	bcast_writer_close(w);
-	f->h = (struct bcast_ring_hdr *)f->mem;
-	f->data = f->mem + BCAST_HDR_SIZE;
+	if (rc || (rc = bcast_publish(f->w, "m0", 2, 0)) ||
+	    (rc = bcast_publish(f->w, "m1", 2, 1)))
+		return rc;
+	bcast_writer_close(f->w);
+	f->w = NULL;
 	return bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd);
 }
 
-static void teardown(struct fixture *f)
-{
-	bcast_reader_close(f->rd);
-	bcast_ring_close(f->r);
-	free(f->mem);
-}
-
-static void set_frame(struct fixture *f, uint64_t pos, uint32_t len,
+static void set_frame(struct ring_fixture *f, uint64_t pos, uint32_t len,
 		      uint32_t flags, uint32_t word1)
 {
 	uint32_t w0 = len | flags << BCAST_FRAME_FLAG_SHIFT;
@@ -51,7 +33,7 @@ static void set_frame(struct fixture *f, uint64_t pos, uint32_t len,
 }
 
 /* Every reader entry point, each with a new reader, must report `want`. */
-static int all_readers_say(struct fixture *f, int want)
+static int all_readers_say(struct ring_fixture *f, int want)
 {
 	static unsigned char buf[CAP];
 	struct bcast_reader *rd[3];
@@ -80,57 +62,57 @@ static int all_readers_say(struct fixture *f, int want)
 
 TEST(frame_longer_than_mtu)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	set_frame(&f, 0, CAP, BCAST_FRAME_FIN, 0);
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(unknown_flags)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	set_frame(&f, 0, 2, 0x80 | BCAST_FRAME_FIN, 0);
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(padding_that_does_not_end_the_area)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	set_frame(&f, 0, 8, BCAST_FRAME_PAD, 0);
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(heartbeat_with_payload)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	set_frame(&f, 0, 2, BCAST_FRAME_HEARTBEAT, 0);
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(committed_inside_a_frame)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	f.h->committed = 8;		/* the first frame is 16 bytes */
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(committed_going_backwards)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	char buf[8];
 
 	CHECK_OK(setup(&f));
@@ -138,12 +120,12 @@ TEST(committed_going_backwards)
 	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), 2);
 	f.h->committed = 16;
 	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), NULL), -BCAST_ECORRUPT);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(fragment_offset_that_does_not_follow)
 {
-	struct fixture f;
+	struct ring_fixture f;
 
 	CHECK_OK(setup(&f));
 	set_frame(&f, 0, 2, 0, 7);			/* first fragment */
@@ -151,12 +133,12 @@ TEST(fragment_offset_that_does_not_follow)
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
 	set_frame(&f, 16, 2, BCAST_FRAME_FIN | BCAST_FRAME_CONT, 0);
 	CHECK_EQ(all_readers_say(&f, -BCAST_ECORRUPT), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(frame_across_the_end_of_the_data_area)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	char buf[64];
 
 	CHECK_OK(setup(&f));
@@ -173,12 +155,12 @@ TEST(frame_across_the_end_of_the_data_area)
 		CHECK(bcast_receive(rd, buf, sizeof(buf), NULL) != -EFAULT);
 		bcast_reader_close(rd);
 	}
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(frontier_far_ahead_means_overrun_not_a_crash)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	char buf[8];
 	int i, rc = 0;
 
@@ -189,18 +171,18 @@ TEST(frontier_far_ahead_means_overrun_not_a_crash)
 		rc = (int)bcast_receive(f.rd, buf, sizeof(buf), NULL);
 	CHECK(rc == -EAGAIN || rc == -BCAST_ECORRUPT);
 	CHECK_EQ(bcast_wait(f.rd, 0), -BCAST_EWRITERGONE);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(writer_refuses_a_ring_committed_past_its_frontier)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_writer *w;
 
 	CHECK_OK(setup(&f));
 	f.h->committed = f.h->claimed + 64;
 	CHECK_EQ(bcast_writer_open(f.r, &w), -BCAST_ECORRUPT);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /* Fill data[from, to) with heartbeat frames. */
@@ -219,25 +201,16 @@ static void heartbeats(unsigned char *data, uint64_t from, uint64_t to)
  */
 TEST(a_late_fragmented_read_over_a_hostile_ring_ends)
 {
-	size_t len = BCAST_HDR_SIZE + CAP;
-	unsigned char *mem = ring_memory(len);
-	struct bcast_ring_opts o = { .size = CAP, .mtu = 64 };
 	unsigned char msg[200] = { 1 }, buf[200];
-	struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-	struct bcast_ring *r;
+	struct ring_fixture f;
 	struct bcast_batch b;
 	struct bcast_msg m;
 	int status;
 	pid_t pid;
 
-	CHECK(mem != NULL);
-	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
-	CHECK_OK(bcast_writer_open(r, &w));
-	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
-	CHECK_OK(bcast_publish(w, msg, sizeof(msg), 5));
-	CHECK_OK(bcast_batch(rd, &b));
+	CHECK_OK(fixture_open(&f, CAP, 64, FIXTURE_WRITER | FIXTURE_READER));
+	CHECK_OK(bcast_publish(f.w, msg, sizeof(msg), 5));
+	CHECK_OK(bcast_batch(f.rd, &b));
 	CHECK_EQ(bcast_batch_next(&b, &m), 1);
 	CHECK(m.flags & BCAST_MSG_FRAGMENTED);
 	pid = fork();
@@ -245,9 +218,9 @@ TEST(a_late_fragmented_read_over_a_hostile_ring_ends)
 		ssize_t n;
 
 		alarm(10);
-		heartbeats(mem + BCAST_HDR_SIZE, 0, CAP);
-		h->committed = (1ULL << 62) + CAP;
-		h->claimed = h->committed;
+		heartbeats(f.data, 0, CAP);
+		f.h->committed = (1ULL << 62) + CAP;
+		f.h->claimed = f.h->committed;
 		n = bcast_msg_read(&m, buf, sizeof(buf));
 		_exit(n == -BCAST_EOVERRUN || n == -BCAST_ECORRUPT ? 0 : 1);
 	}
@@ -255,10 +228,7 @@ TEST(a_late_fragmented_read_over_a_hostile_ring_ends)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), 0);
-	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(r);
-	free(mem);
+	fixture_close(&f);
 }
 
 /*
@@ -270,32 +240,24 @@ TEST(a_late_fragmented_read_over_a_hostile_ring_ends)
 TEST(a_walk_longer_than_a_writer_can_leave_is_refused)
 {
 	const uint64_t cap = 256ULL << 20;
-	size_t len = BCAST_HDR_SIZE + cap;
-	unsigned char *mem = ring_memory(len);
-	struct bcast_ring_hdr *h = (struct bcast_ring_hdr *)mem;
-	struct bcast_ring_opts o = { .size = cap };
-	struct bcast_reader *rd;
-	struct bcast_ring *r;
+	struct ring_fixture f;
 	uint64_t msgs, bytes;
 	unsigned i;
 	char buf[8];
 	int rc;
 
-	CHECK(mem != NULL);
-	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
-	heartbeats(mem + BCAST_HDR_SIZE, 0, cap);
+	CHECK_OK(fixture_open(&f, cap, 0, 0));
+	heartbeats(f.data, 0, cap);
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
-		h->sync[i].pos = BCAST_SYNC_INVALID;
-	h->sync[0] = (struct bcast_sync_point){ 4 * cap + cap / 2, 7, 70, 0 };
-	h->committed = 5 * cap;
-	h->claimed = 5 * cap;
-	CHECK_EQ(bcast_ring_count(r, &msgs, &bytes), -BCAST_ECORRUPT);
-	CHECK_OK(bcast_reader_open(r, BCAST_FROM_LATEST, &rd));
-	rc = (int)bcast_receive(rd, buf, sizeof(buf), NULL);
+		f.h->sync[i].pos = BCAST_SYNC_INVALID;
+	f.h->sync[0] = (struct bcast_sync_point){ 4 * cap + cap / 2, 7, 70, 0 };
+	f.h->committed = 5 * cap;
+	f.h->claimed = 5 * cap;
+	CHECK_EQ(bcast_ring_count(f.r, &msgs, &bytes), -BCAST_ECORRUPT);
+	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_LATEST, &f.rd));
+	rc = (int)bcast_receive(f.rd, buf, sizeof(buf), NULL);
 	CHECK_EQ(rc, -BCAST_ECORRUPT);
-	bcast_reader_close(rd);
-	bcast_ring_close(r);
-	free(mem);
+	fixture_close(&f);
 }
 
 TEST_MAIN()

@@ -28,14 +28,20 @@
  */
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "failure.h"
+#include "fixture.h"
 #include "payload.h"
+#include "random.h"
+#include "reading.h"
+#include "sequence.h"
 
 #define STRIDE		1000000ULL	/* sequence numbers per round */
 #define FINAL_MSGS	10		/* published by a clean last writer */
@@ -44,20 +50,6 @@
 #define st_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state += 0x9e3779b97f4a7c15ULL;
-	return mix64(rng_state);
-}
-
-static void spin_us(uint64_t us)
-{
-	double end = now_s() + (double)us / 1e6;
-
-	while (now_s() < end)
-		;
-}
 
 /* ---- the messages: length and bytes are functions of the sequence ---- */
 
@@ -102,10 +94,8 @@ struct shared {
 	uint64_t reader_pos;	/* pacing: the reader's ring position */
 	uint32_t reader_ready;
 	uint32_t done;		/* parent: no more writers */
-	uint32_t reader_failed;
-	uint32_t writer_failed;
-	char reader_err[384];
-	char writer_err[256];
+	struct failure reader;	/* the reader's first failure */
+	struct failure writer;	/* a writer's first failure */
 	struct bcast_reader_stats st;
 	uint64_t delivered, delivered_bytes, fragmented;
 	double reader_secs;
@@ -123,28 +113,8 @@ struct cfg {
 
 static struct shared *sh;
 
-static void fail_in(char *buf, size_t cap, uint32_t *flag, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static void fail_in(char *buf, size_t cap, uint32_t *flag, const char *fmt,
-		    ...)
-{
-	va_list ap;
-
-	if (ld_acq(flag))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	st_rel(flag, 1);
-}
-
-#define READER_FAIL(...) \
-	fail_in(sh->reader_err, sizeof(sh->reader_err), &sh->reader_failed, \
-		__VA_ARGS__)
-#define WRITER_FAIL(...) \
-	fail_in(sh->writer_err, sizeof(sh->writer_err), &sh->writer_failed, \
-		__VA_ARGS__)
+#define READER_FAIL(...) fail(&sh->reader, __VA_ARGS__)
+#define WRITER_FAIL(...) fail(&sh->writer, __VA_ARGS__)
 
 /* ---- the reader process ---- */
 
@@ -176,7 +146,7 @@ static void check_message(const struct cfg *c, uint64_t seq, ssize_t n,
 			    m->len, msg_len(seq));
 		return;
 	}
-	if (!check_payload(buf, (size_t)n, seq)) {
+	if (!payload_ok(buf, (size_t)n, seq)) {
 		READER_FAIL("seq %" PRIu64 " (%zd bytes): payload corrupt",
 			    seq, n);
 		return;
@@ -241,16 +211,15 @@ static void reader_main(const char *name, const struct cfg *c)
 	}
 	st_rel(&sh->reader_ready, 1);
 	t0 = now_s();
-	while (!ld_acq(&sh->reader_failed)) {
+	while (!failed(&sh->reader)) {
 		/* Set once the last writer is gone: nothing more will come. */
 		uint32_t done = ld_acq(&sh->done);
 		ssize_t n = bcast_receive(rd, buf, cap, &m);
 
 		if (n >= 0) {
-			uint64_t seq = (last_seq & ~0xffffffffULL) | m.type;
+			uint64_t seq = seq_of_type(any ? last_seq + 1 : 0,
+						   m.type);
 
-			if (any && seq <= last_seq)
-				seq += 1ULL << 32;
 			check_message(c, seq, n, &m, buf, &last_seq,
 				      &last_pos, &any);
 			st_rel(&sh->reader_pos, bcast_reader_position(rd));
@@ -276,7 +245,7 @@ static void reader_main(const char *name, const struct cfg *c)
 	}
 	sh->reader_secs = now_s() - t0;
 	bcast_reader_stats(rd, &sh->st);
-	_exit(ld_acq(&sh->reader_failed) ? 1 : 0);
+	_exit(failed(&sh->reader) ? 1 : 0);
 }
 
 /* ---- a writer process: publishes until it is killed ---- */
@@ -326,7 +295,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 				rc = bcast_claim(w, len, &cl);
 				if (rc < 0)
 					break;
-				make_payload(cl.data, len, seq);
+				payload_fill(cl.data, len, seq);
 				rc = bcast_commit(&cl, (uint32_t)seq,
 						  BCAST_DEFER);
 				if (rc < 0)
@@ -340,7 +309,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 			if (rc >= 0)
 				st_rel(&rr->committed, k);
 		} else {
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			st_rel(&rr->attempted, k + 1);
 			if (seq % 3 == 1 && len >= 2) {
 				struct iovec iov[2] = {
@@ -369,7 +338,7 @@ static void writer_main(const char *name, const struct cfg *c, uint64_t round)
 /* ---- the parent ---- */
 
 struct outcome {
-	char err[512];
+	struct failure failure;
 	uint64_t committed_msgs, attempted_msgs, delivered_msgs;
 	uint64_t rounds_opened, rounds_early, rounds_lost_tail;
 	uint64_t final_epoch;
@@ -403,7 +372,7 @@ static void run_crash(const char *name, const struct cfg *c,
 	uint64_t i;
 
 #define OUT_FAIL(...) do { \
-		snprintf(out->err, sizeof(out->err), __VA_ARGS__); \
+		fail(&out->failure, __VA_ARGS__); \
 		goto out; \
 	} while (0)
 
@@ -418,13 +387,13 @@ static void run_crash(const char *name, const struct cfg *c,
 		OUT_FAIL("fork: %s", strerror(errno));
 	while (!ld_acq(&sh->reader_ready)) {
 		if (!reader_alive() || now_s() > t0 + 30)
-			OUT_FAIL("reader did not start: %s", sh->reader_err);
+			OUT_FAIL("reader did not start: %s", sh->reader.why);
 		usleep(100);
 	}
 
 	for (round = 0; round < c->rounds; round++) {
 		struct round_rec *rr = &sh->rounds[round];
-		bool early = rnd() % 100 < 5;
+		bool early = rng_next(&rng_state) % 100 < 5;
 		uint64_t delay;
 		pid_t pid;
 
@@ -439,7 +408,7 @@ static void run_crash(const char *name, const struct cfg *c,
 			OUT_FAIL("fork: %s", strerror(errno));
 		if (early) {
 			/* Anywhere, even inside bcast_writer_open(). */
-			delay = rnd() % 1000;
+			delay = rng_next(&rng_state) % 1000;
 			out->rounds_early++;
 		} else {
 			double t = now_s();
@@ -449,7 +418,7 @@ static void run_crash(const char *name, const struct cfg *c,
 					pid = 0;
 					OUT_FAIL("round %" PRIu64 ": writer "
 						 "exited: %s", round,
-						 sh->writer_err);
+						 sh->writer.why);
 				}
 				if (now_s() > t + 10) {
 					kill(pid, SIGKILL);
@@ -459,7 +428,7 @@ static void run_crash(const char *name, const struct cfg *c,
 				}
 				sched_yield();
 			}
-			delay = rnd() % (c->max_delay_us + 1);
+			delay = rng_next(&rng_state) % (c->max_delay_us + 1);
 		}
 		if (delay < 100)
 			spin_us(delay);
@@ -471,10 +440,10 @@ static void run_crash(const char *name, const struct cfg *c,
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 			OUT_FAIL("round %" PRIu64 ": writer ended with status "
 				 "%#x before it was killed: %s", round, status,
-				 sh->writer_err);
+				 sh->writer.why);
 		if (!reader_alive())
 			OUT_FAIL("reader died in round %" PRIu64 ": %s", round,
-				 sh->reader_err);
+				 sh->reader.why);
 
 		/* writer_epoch: +1 per writer that got through open */
 		bcast_ring_info(r, &info);
@@ -535,7 +504,7 @@ static void run_crash(const char *name, const struct cfg *c,
 		}
 		out->final_epoch = info.writer_epoch;
 		for (i = 0; i < FINAL_MSGS; i++, seq++) {
-			make_payload(buf, msg_len(seq), seq);
+			payload_fill(buf, msg_len(seq), seq);
 			st_rel(&rr->attempted, i + 1);
 			rc = bcast_publish(w, buf, msg_len(seq), (uint32_t)seq);
 			if (rc < 0)
@@ -553,8 +522,8 @@ static void run_crash(const char *name, const struct cfg *c,
 			OUT_FAIL("the reader did not finish (a hang)");
 		usleep(1000);
 	}
-	if (ld_acq(&sh->reader_failed))
-		OUT_FAIL("reader: %s", sh->reader_err);
+	if (failed(&sh->reader))
+		OUT_FAIL("reader: %s", sh->reader.why);
 	out->secs = now_s() - t0;
 	for (round = 0; round <= c->rounds; round++) {
 		struct round_rec *rr = &sh->rounds[round];
@@ -600,7 +569,7 @@ TEST(writer_crashes_lose_nothing_committed)
 	static struct outcome out;
 	struct bcast_ring_info info;
 	struct bcast_ring *r;
-	char name[64];
+	char name[96];
 
 	if (c.rounds > 4000)
 		FAILF("BCAST_CRASH_ROUNDS is at most 4000");
@@ -608,13 +577,10 @@ TEST(writer_crashes_lose_nothing_committed)
 	sh = mmap(NULL, shlen, PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(sh != MAP_FAILED);
-	pool = malloc(POOL_SIZE + 4 * c.mtu + 64);
-	CHECK(pool);
-	snprintf(name, sizeof(name), "shm:bcast-crash-%d", (int)getpid());
+	snprintf(name, sizeof(name), "%s", shm_name("crash"));
 	CHECK_OK(bcast_ring_create(name, &o, &r));
 	bcast_ring_info(r, &info);
 	mtu = info.mtu;
-	fill_payload(pool, POOL_SIZE + 4 * mtu + 64, 0xc4a5);
 	printf("# %" PRIu64 " rounds, kill after 0..%" PRIu64 " us, ring %zu "
 	       "B, MTU %zu, messages 0..%zu B, seed %" PRIu64
 	       " (BCAST_CRASH_SEED)\n", c.rounds, c.max_delay_us,
@@ -624,9 +590,9 @@ TEST(writer_crashes_lose_nothing_committed)
 	bcast_ring_info(r, &info);
 	bcast_ring_close(r);
 	bcast_ring_destroy(name);
-	if (out.err[0]) {
+	if (failed(&out.failure)) {
 		munmap(sh, shlen);
-		FAILF("%s", out.err);
+		FAILF("%s", out.failure.why);
 	}
 	printf("# %.2f s (%.2f ms per round): %" PRIu64 " writers got the "
 	       "ring (%" PRIu64 " rounds killed at any time after fork()), %"
@@ -669,68 +635,62 @@ static long drain(struct bcast_ring *r, int style, double secs,
 		  uint64_t *dropped)
 {
 	static unsigned char buf[BIG_LEN + 4096];
-	struct bcast_reader *rd;
+	static const struct reading_ops count_only;
+	struct failure failure = { 0 };
+	struct reading rdg = {
+		.ops = &count_only,
+		.failure = &failure,
+		.buf = buf,
+		.cap = sizeof(buf),
+		.bulk = buf,
+		.bulk_cap = sizeof(buf),
+		.batch_access = READ_NONE,
+		.bulk_access = READ_NONE,
+	};
 	struct bcast_reader_stats st;
-	struct bcast_batch b;
-	struct bcast_bulk bk;
-	struct bcast_msg m;
 	double end = now_s() + secs;
 	long msgs = 0;
 	int rc;
 
-	if (bcast_reader_open(r, BCAST_FROM_OLDEST, &rd))
+	if (bcast_reader_open(r, BCAST_FROM_OLDEST, &rdg.rd))
 		return -2;
 	while (now_s() < end) {
-		if (style == 0) {
-			rc = (int)bcast_receive(rd, buf, sizeof(buf), &m);
-			if (rc >= 0)
-				msgs++;
-		} else if (style == 1) {
-			rc = bcast_batch(rd, &b);
-			while (!rc && bcast_batch_next(&b, &m) == 1)
-				msgs++;
-		} else {
-			rc = (int)bcast_read_bulk(rd, buf, sizeof(buf), &bk);
-			while (rc > 0 && bcast_bulk_next(&bk, &m) == 1)
-				msgs++;
-		}
+		rc = read_once(&rdg, style);
+		msgs += rdg.count;
 		if (rc == -EINPROGRESS)
 			continue;	/* bounded work: more pending */
 		if (rc < 0 && rc != -EAGAIN) {
 			fprintf(stderr, "# %s reader: %s\n",
-				style == 0 ? "receive" : style == 1 ? "batch" :
-				"bulk", bcast_strerror(rc));
-			bcast_reader_close(rd);
+				read_style_name[style], failed(&failure) ?
+				failure.why : bcast_strerror(rc));
+			bcast_reader_close(rdg.rd);
 			return -3;
 		}
 		if (rc == -EAGAIN || rc == 0) {
-			rc = bcast_wait(rd, 10);
+			rc = bcast_wait(rdg.rd, 10);
 			if (rc == -BCAST_EWRITERGONE) {
-				bcast_reader_stats(rd, &st);
+				bcast_reader_stats(rdg.rd, &st);
 				*dropped = st.dropped_partial;
-				bcast_reader_close(rd);
+				bcast_reader_close(rdg.rd);
 				return msgs;
 			}
 			sched_yield();
 		}
 	}
-	bcast_reader_close(rd);
+	bcast_reader_close(rdg.rd);
 	return -1;
 }
 
 TEST(readers_see_writer_gone_after_crash_mid_message)
 {
-	static const char *const styles[3] = {
-		"bcast_receive", "bcast_batch", "bcast_read_bulk"
-	};
 	struct bcast_ring_opts o = { .size = 16u << 20, .mtu = 512 };
 	struct mid_shared *ms;
 	struct bcast_ring_info info;
 	struct bcast_ring *r = NULL;
 	uint64_t delay = 300, dropped;
 	int attempt, style, status;
-	char name[64];
-	long got[3];
+	char name[96];
+	long got[READ_STYLES];
 	bool mid = false;
 
 	ms = mmap(NULL, sizeof(*ms), PROT_READ | PROT_WRITE,
@@ -739,8 +699,8 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	for (attempt = 0; attempt < 30 && !mid; attempt++) {
 		pid_t pid;
 
-		snprintf(name, sizeof(name), "shm:bcast-crash-mid-%d-%d",
-			 (int)getpid(), attempt);
+		snprintf(name, sizeof(name), "%s-%d", shm_name("crash-mid"),
+			 attempt);
 		memset(ms, 0, sizeof(*ms));
 		CHECK_OK(bcast_ring_create(name, &o, &r));
 		fflush(stdout);
@@ -787,7 +747,7 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 			delay = delay * 3 / 2 + 10;	/* too early */
 		} else {
 			/* Probably stopped mid-message: bcast_receive tells. */
-			got[0] = drain(r, 0, 5, &dropped);
+			got[0] = drain(r, READ_RECEIVE, 5, &dropped);
 			mid = got[0] == 1;
 			if (got[0] < 0) {
 				bcast_ring_close(r);
@@ -807,21 +767,22 @@ TEST(readers_see_writer_gone_after_crash_mid_message)
 	printf("# writer killed after committing %" PRIu64 " of the %u-byte "
 	       "message's bytes (attempt %d)\n",
 	       info.committed - ms->marker_end, BIG_LEN, attempt);
-	for (style = 1; style < 3; style++) {
+	for (style = READ_BATCH; style < READ_STYLES; style++) {
 		dropped = 0;
 		got[style] = drain(r, style, 3, &dropped);
-		printf("# %s reader: %s (%ld messages)\n", styles[style],
+		printf("# %s reader: %s (%ld messages)\n",
+		       read_style_name[style],
 		       got[style] < 0 ? "still waiting for the rest after 3 s"
 				      : "saw -BCAST_EWRITERGONE", got[style]);
 	}
 	bcast_ring_close(r);
 	bcast_ring_destroy(name);
 	munmap(ms, sizeof(*ms));
-	for (style = 1; style < 3; style++)
+	for (style = READ_BATCH; style < READ_STYLES; style++)
 		if (got[style] != 1)
 			FAILF("%s reader: %ld (expected the marker message, "
-			      "then -BCAST_EWRITERGONE)", styles[style],
-			      got[style]);
+			      "then -BCAST_EWRITERGONE)",
+			      read_style_name[style], got[style]);
 }
 
 TEST_MAIN()

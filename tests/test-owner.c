@@ -20,7 +20,13 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "fixture.h"
+#include "payload.h"
+#include "process.h"
+#include "random.h"
 #include "thread-race.h"
 #include <linux/bcast.h>
 
@@ -69,21 +75,14 @@ struct control {
 static struct control *ctl;
 static struct round_state *rs;
 static void *ring_mem;		/* memory backend: shared anonymous memory */
-static char shm_name[64];
+static char ring_name[96];
 static int use_shm;
 static int contenders;
-
-static int env_int(const char *name, int def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? atoi(s) : def;
-}
 
 static int open_ring(int flags, struct bcast_ring **r)
 {
 	if (use_shm)
-		return bcast_ring_open(shm_name, flags, r);
+		return bcast_ring_open(ring_name, flags, r);
 	return bcast_ring_attach(ring_mem, MEM_LEN, flags, r);
 }
 
@@ -93,8 +92,8 @@ static void fresh_ring(void)
 	struct bcast_ring *r;
 
 	if (use_shm) {
-		bcast_ring_destroy(shm_name);
-		if (bcast_ring_create(shm_name, &o, &r) == 0)
+		r = shm_ring_new(ring_name, CAP, 0);
+		if (r)
 			bcast_ring_close(r);
 	} else {
 		memset(ring_mem, 0, MEM_LEN);
@@ -103,55 +102,32 @@ static void fresh_ring(void)
 	}
 }
 
-/* A message: its sequence number, then bytes derived from it. */
+/* Message `seq`, which carries its sequence number (all have type 7). */
+static size_t msg_len(uint64_t seq)
+{
+	return 8 + (mix64(seq) % 200);
+}
+
 static void publish_checked(struct bcast_writer *w, uint64_t seq)
 {
 	unsigned char buf[256];
-	size_t len = 8 + (mix64(seq) % 200);
 
-	memcpy(buf, &seq, 8);
-	fill_payload(buf + 8, len - 8, seq);
-	bcast_publish(w, buf, len, 7);
-}
-
-static void busy_pause(unsigned us)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000L +
-		 (t.tv_nsec - t0.tv_nsec) / 1000 < (long)us);
-}
-
-static double elapsed_s(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+	payload_fill(buf, msg_len(seq), seq);
+	bcast_publish(w, buf, msg_len(seq), 7);
 }
 
 /* State (field 3 of /proc/PID/stat) and thread count (field 20) of
  * `pid`; 0 if it is gone. */
 static char proc_state(pid_t pid, long *threads)
 {
-	char path[64], buf[512], *p, *save, *field, state = 0;
-	FILE *f;
+	char buf[512], *p, *save, *field, state = 0;
 	int i;
 
 	*threads = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
+	p = process_stat(pid, buf, sizeof(buf));
 	if (!p)
 		return 0;
-	for (i = 3, field = strtok_r(p + 1, " ", &save); field && i <= 20;
+	for (i = 3, field = strtok_r(p, " ", &save); field && i <= 20;
 	     i++, field = strtok_r(NULL, " ", &save)) {
 		if (i == 3)
 			state = field[0];
@@ -202,7 +178,7 @@ static void contend(int id, int round)
 {
 	struct bcast_writer *w;
 	struct bcast_ring *r;
-	struct timespec t0;
+	double t0;
 	int rc;
 
 	if (open_ring(BCAST_RDWR, &r)) {
@@ -214,12 +190,12 @@ static void contend(int id, int round)
 	/* Yield while waiting: on two CPUs the parent must get to say go. */
 	while (!__atomic_load_n(&rs->go, __ATOMIC_ACQUIRE))
 		sched_yield();
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_s();
 	for (;;) {
 		rc = bcast_writer_open(r, &w);
 		if (rc != -EBUSY || !rs->retry ||
 		    __atomic_load_n(&rs->winners, __ATOMIC_SEQ_CST) ||
-		    elapsed_s(&t0) > 5)
+		    now_s() - t0 > 5)
 			break;
 		sched_yield();
 	}
@@ -234,7 +210,7 @@ static void contend(int id, int round)
 		hold(w, ((uint64_t)round << 32) | ((uint64_t)id << 24));
 		/* Hold until every other contender has given up. */
 		while (__atomic_load_n(&rs->stopped, __ATOMIC_SEQ_CST) <
-		       contenders - 1 && elapsed_s(&t0) < 10)
+		       contenders - 1 && now_s() - t0 < 10)
 			sched_yield();
 		unhold();
 		bcast_writer_close(w);
@@ -289,9 +265,8 @@ static void check_message(const unsigned char *buf, ssize_t len)
 		rs->bad++;
 		return;
 	}
-	memcpy(&seq, buf, 8);
-	if (len != (ssize_t)(8 + mix64(seq) % 200) ||
-	    !payload_ok(buf + 8, (size_t)len - 8, seq))
+	seq = payload_seq(buf);
+	if (len != (ssize_t)msg_len(seq) || !payload_ok(buf, (size_t)len, seq))
 		rs->bad++;
 	else
 		rs->good++;
@@ -394,7 +369,7 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 	} else if (sit == KILL_RACE) {
 		__atomic_store_n(&rs->holder_pid, hpid, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
-		busy_pause(seed % 300);
+		spin_us(seed % 300);
 		kill(hpid, SIGKILL);
 		if (seed & 1)
 			reap(hpid);
@@ -402,7 +377,7 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 		__atomic_store_n(&rs->go, 1, __ATOMIC_RELEASE);
 	}
 	if (sit == CLEAN_CLOSE) {
-		busy_pause(seed % 50);
+		spin_us(seed % 50);
 		unhold();
 		bcast_writer_close(w);
 		bcast_ring_close(r);
@@ -431,17 +406,17 @@ static const char *race_round(enum situation sit, int round, unsigned seed)
 
 static void race(enum situation sit)
 {
-	int rounds = env_int("BCAST_RACE_ROUNDS", 1000), round, i;
+	int rounds = (int)env_u64("BCAST_RACE_ROUNDS", 1000), round, i;
 	unsigned seed = (unsigned)getpid() * 2654435761u;
 	unsigned long long good = 0, overruns = 0;
 	pid_t pids[MAX_CONTENDERS];
 	const char *why = NULL;
-	struct timespec t0;
+	double t0;
 
 	memset(ctl, 0, sizeof(*ctl));
 	for (i = 0; i < contenders; i++)
 		pids[i] = spawn_contender(i + 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_s();
 	for (round = 1; round <= rounds && !why; round++) {
 		seed = seed * 1103515245u + 12345u;
 		why = race_round(sit, round, seed >> 8);
@@ -458,7 +433,7 @@ static void race(enum situation sit)
 		      bcast_strerror(rs->last_error), rs->bad);
 	printf("# %s, %s ring: %d rounds x %d contenders, never two writers; reader checked %llu messages (%llu overruns), 0 bad; %.2f s\n",
 	       situation_name[sit], use_shm ? "shm" : "memory", rounds,
-	       contenders, good, overruns, elapsed_s(&t0));
+	       contenders, good, overruns, now_s() - t0);
 }
 
 static void race_all(int shm)
@@ -469,7 +444,7 @@ static void race_all(int shm)
 	for (sit = FRESH; sit < NSITUATIONS; sit++)
 		race(sit);
 	if (shm)
-		bcast_ring_destroy(shm_name);
+		bcast_ring_destroy(ring_name);
 }
 
 TEST(one_writer_on_a_shm_ring_whatever_the_race)
@@ -483,33 +458,6 @@ TEST(one_writer_on_shared_memory_whatever_the_race)
 }
 
 /* ---- who counts as the owner ---- */
-
-static uint64_t start_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int i;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	for (i = 2; p && i < 22; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &v);
-	return v;
-}
-
-static uint64_t token(pid_t pid, uint64_t start)
-{
-	return ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
-	       ((uint64_t)pid & BCAST_LOCK_PID_MASK);
-}
 
 static struct bcast_ring *memory_ring(void *mem)
 {
@@ -527,11 +475,11 @@ TEST(one_writer_per_ring_object_whatever_the_threads)
 	struct bcast_ring_opts o = { .size = CAP };
 	struct bcast_ring *r;
 
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	CHECK_EQ(race_writer_opens(r, 200), 0);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 	r = memory_ring(mem);
 	CHECK(r != NULL);
 	CHECK_EQ(race_writer_opens(r, 200), 0);
@@ -541,7 +489,7 @@ TEST(one_writer_per_ring_object_whatever_the_threads)
 /* An identity as a writer leaves it: pid, start time, epoch, alive. */
 static void pretend_owner(struct bcast_ring_hdr *h, pid_t pid, uint64_t start)
 {
-	h->writer_lock = token(pid, start);
+	h->writer_lock = writer_lock_token(pid, start);
 	h->writer_pid = (uint32_t)pid;
 	h->writer_epoch = 1;
 	h->writer_alive = 1;
@@ -560,7 +508,7 @@ TEST(a_reused_pid_is_not_the_owner_but_a_live_owner_is)
 		_exit(0);
 	}
 	CHECK(child > 0);
-	start = start_ticks(child);
+	start = process_start(child);
 	CHECK(start > 0);
 	CHECK((r = memory_ring(ring_mem)) != NULL);
 	/* The child runs with this pid and start time: it is the owner. */
@@ -651,7 +599,7 @@ static int writer_lock_held_elsewhere(void)
 	char path[128];
 	int fd, held;
 
-	snprintf(path, sizeof(path), "/dev/shm/%s", shm_name + 4);
+	snprintf(path, sizeof(path), "/dev/shm/%s", ring_name + 4);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -675,8 +623,8 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 	int status;
 	pid_t child;
 
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	child = fork();		/* shares r's open file with us */
 	if (child == 0) {
 		struct bcast_writer *cw;
@@ -685,7 +633,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 		usleep(100000);	/* the parent becomes the writer */
 		if (bcast_writer_open(r, &cw) != -EBUSY)
 			_exit(1);
-		if (bcast_ring_open(shm_name, BCAST_RDWR, &cr) ||
+		if (bcast_ring_open(ring_name, BCAST_RDWR, &cr) ||
 		    bcast_writer_open(cr, &cw) != -EBUSY)
 			_exit(2);
 		_exit(0);
@@ -716,7 +664,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 		struct bcast_writer *cw;
 		struct bcast_ring *cr;
 
-		_exit(bcast_ring_open(shm_name, BCAST_RDWR, &cr) ? 1 :
+		_exit(bcast_ring_open(ring_name, BCAST_RDWR, &cr) ? 1 :
 		      bcast_writer_open(cr, &cw) == -EBUSY ? 0 : 2);
 	}
 	CHECK(child > 0);
@@ -727,7 +675,7 @@ TEST(a_fork_child_of_the_writer_is_not_a_second_writer)
 	CHECK_EQ(writer_lock_held_elsewhere(), 0);
 	CHECK_EQ(writer_alive_now(r), 0);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 }
 
 /* Runs as pid 1 of a new pid namespace: become the writer, then wait. */
@@ -738,7 +686,7 @@ static int writer_in_namespace(void *arg)
 	struct bcast_ring *r;
 	char c = 'w';
 
-	if (bcast_ring_open(shm_name, BCAST_RDWR, &r) ||
+	if (bcast_ring_open(ring_name, BCAST_RDWR, &r) ||
 	    bcast_writer_open(r, &w))
 		c = 'e';
 	if (write(pipefd[1], &c, 1) != 1)
@@ -760,15 +708,15 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	char c = 0;
 
 	CHECK(!pipe(pipefd));
-	bcast_ring_destroy(shm_name);
-	CHECK_OK(bcast_ring_create(shm_name, &o, &r));
+	bcast_ring_destroy(ring_name);
+	CHECK_OK(bcast_ring_create(ring_name, &o, &r));
 	child = clone(writer_in_namespace, stack + sizeof(stack),
 		      CLONE_NEWPID | SIGCHLD, pipefd);
 	if (child < 0 && (errno == EPERM || errno == EINVAL)) {
 		printf("# skipped: no new pid namespace here (%s)\n",
 		       strerror(errno));
 		bcast_ring_close(r);
-		bcast_ring_destroy(shm_name);
+		bcast_ring_destroy(ring_name);
 		return;
 	}
 	CHECK(child > 0);
@@ -786,7 +734,7 @@ TEST(a_writer_in_another_pid_namespace_is_judged_by_its_lock)
 	CHECK_OK(bcast_writer_open(r, &w));
 	bcast_writer_close(w);
 	bcast_ring_close(r);
-	bcast_ring_destroy(shm_name);
+	bcast_ring_destroy(ring_name);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }
@@ -917,11 +865,10 @@ TEST(a_writer_hidden_by_hidepid_is_not_taken_over)
 
 int main(void)
 {
-	contenders = env_int("BCAST_RACE_CONTENDERS", 4);
+	contenders = (int)env_u64("BCAST_RACE_CONTENDERS", 4);
 	if (contenders < 2 || contenders > MAX_CONTENDERS)
 		contenders = 4;
-	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-owner-%d",
-		 (int)getpid());
+	snprintf(ring_name, sizeof(ring_name), "%s", shm_name("owner"));
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ring_mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE,
@@ -929,5 +876,5 @@ int main(void)
 	if (ctl == MAP_FAILED || ring_mem == MAP_FAILED)
 		return 1;
 	rs = &ctl->rs;
-	return run_tests();
+	return tap_run();
 }

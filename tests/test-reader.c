@@ -2,36 +2,15 @@
 /* The reader: joining, receiving, reassembly, overruns and their exact
  * accounting, lazy messages read too late, zero-copy peeks. */
 #include <pthread.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
+#include "random.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
 
-struct fixture {
-	void *mem;
-	struct bcast_ring *r;
-	struct bcast_writer *w;
-};
-
-static int setup(struct fixture *f, size_t mtu)
-{
-	size_t len = BCAST_HDR_SIZE + CAP;
-	struct bcast_ring_opts o = { .size = CAP, .mtu = mtu };
-
-	f->mem = ring_memory(len);
-	if (!f->mem || bcast_ring_format(f->mem, len, &o, &f->r))
-		return -1;
-	return bcast_writer_open(f->r, &f->w);
-}
-
-static void teardown(struct fixture *f)
-{
-	bcast_writer_close(f->w);
-	bcast_ring_close(f->r);
-	free(f->mem);
-}
-
-/* Message `seq`: its size is derived from seq, its bytes from fill_payload;
+/* Message `seq`: its size is derived from seq, its bytes from payload_fill();
  * the first 8 bytes (when it has them) carry seq itself. */
 static size_t size_of(uint64_t seq, size_t max)
 {
@@ -43,18 +22,18 @@ static int publish_seq(struct bcast_writer *w, uint64_t seq, size_t max)
 	static unsigned char buf[1 << 18];
 	size_t n = size_of(seq, max);
 
-	fill_payload(buf, n, seq);
+	payload_fill(buf, n, seq);
 	return bcast_publish(w, buf, n, (uint32_t)seq);
 }
 
 TEST(from_latest_and_from_oldest)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *old, *late;
 	struct bcast_msg m;
 	char buf[8];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
 	CHECK_OK(bcast_publish(f.w, "a", 1, 1));
 	CHECK_OK(bcast_publish(f.w, "b", 1, 2));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &old));
@@ -75,24 +54,24 @@ TEST(from_latest_and_from_oldest)
 	CHECK_EQ(bcast_receive(late, NULL, 8, &m), -EINVAL);
 	bcast_reader_close(old);
 	bcast_reader_close(late);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(small_buffer_gets_emsgsize_and_loses_nothing)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	static unsigned char big[5000], out[5000];
 	struct bcast_msg m;
 	char small[4];
 
-	CHECK_OK(setup(&f, 1000));
+	CHECK_OK(fixture_open(&f, CAP, 1000, FIXTURE_WRITER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
 	CHECK_OK(bcast_publish(f.w, "12345678", 8, 1));
 	CHECK_EQ(bcast_receive(rd, small, sizeof(small), &m), -EMSGSIZE);
 	CHECK_EQ(m.len, 8);
 	CHECK_EQ(bcast_receive(rd, out, sizeof(out), &m), 8);
-	fill_payload(big, sizeof(big), 5);
+	payload_fill(big, sizeof(big), 5);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 2));	/* fragmented */
 	CHECK_EQ(bcast_receive(rd, small, sizeof(small), &m), -EMSGSIZE);
 	CHECK_EQ(m.len, sizeof(big));
@@ -100,19 +79,19 @@ TEST(small_buffer_gets_emsgsize_and_loses_nothing)
 	CHECK(payload_ok(out, sizeof(big), 5));
 	CHECK_EQ(m.type, 2);
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(every_reader_sees_everything)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd[4];
 	static unsigned char out[4096];
 	struct bcast_msg m;
 	uint64_t seq;
 	int i;
 
-	CHECK_OK(setup(&f, 1024));
+	CHECK_OK(fixture_open(&f, CAP, 1024, FIXTURE_WRITER));
 	for (i = 0; i < 4; i++)
 		CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd[i]));
 	for (seq = 0; seq < 20000; seq++) {
@@ -133,14 +112,14 @@ TEST(every_reader_sees_everything)
 		CHECK_EQ(st.overruns, 0);
 		bcast_reader_close(rd[i]);
 	}
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /* Publish `count` messages without reading, then drain, checking that
  * every gap in the sequence is accounted for exactly. */
 static int lap_and_account(int from, size_t mtu, size_t max_size)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	static unsigned char out[1 << 18];
 	struct bcast_reader_stats st;
@@ -148,7 +127,8 @@ static int lap_and_account(int from, size_t mtu, size_t max_size)
 	uint64_t seq, next = 0, bytes = 0, delivered_bytes = 0;
 	int round, overruns = 0;
 
-	if (setup(&f, mtu) || bcast_reader_open(f.r, from, &rd))
+	if (fixture_open(&f, CAP, mtu, FIXTURE_WRITER) ||
+	    bcast_reader_open(f.r, from, &rd))
 		return -1;
 	for (round = 0, seq = 0; round < 40; round++) {
 		uint64_t end = seq + 200 + mix64(round) % 3000;
@@ -188,7 +168,7 @@ static int lap_and_account(int from, size_t mtu, size_t max_size)
 	if (!overruns || st.overruns != (uint64_t)overruns || !st.lost_messages)
 		return -6;
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 	return 0;
 }
 
@@ -216,14 +196,14 @@ TEST(overrun_resync_to_latest_counts_losses_exactly)
 TEST(a_slow_reader_is_lapped_once_per_ring_not_once_per_chunk)
 {
 	const uint64_t n = 400000, frame = 16;
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	struct bcast_reader_stats st;
 	uint64_t i, got = 0, gained, bound;
 	unsigned char buf[16];
 	ssize_t len;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
 	memset(buf, 7, sizeof(buf));
 	for (i = 0; i < n; i++) {
@@ -252,12 +232,12 @@ TEST(a_slow_reader_is_lapped_once_per_ring_not_once_per_chunk)
 	CHECK(st.overruns > 0);
 	CHECK(st.overruns <= bound);
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(lazy_message_read_late_reports_overrun)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	struct bcast_batch b;
 	struct bcast_msg m, copy;
@@ -266,9 +246,9 @@ TEST(lazy_message_read_late_reports_overrun)
 	const unsigned char *peek;
 	uint64_t pos;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
-	fill_payload(out, 40, 1);
+	payload_fill(out, 40, 1);
 	CHECK_OK(bcast_publish(f.w, out, 40, 1));
 	CHECK_OK(bcast_batch(rd, &b));
 	CHECK_EQ(bcast_batch_next(&b, &m), 1);
@@ -299,7 +279,7 @@ TEST(lazy_message_read_late_reports_overrun)
 	CHECK_EQ(bcast_msg_read(&copy, out, 4), -EMSGSIZE);
 	CHECK_EQ(bcast_msg_read(NULL, out, 4), -EINVAL);
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 struct hammer {
@@ -325,7 +305,7 @@ TEST(torn_copies_are_never_delivered)
 {
 	/* A writer thread overwrites the ring as fast as it can while this
 	 * reader copies: every copy reported intact must be intact. */
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	struct bcast_msg m;
 	struct hammer hm;
@@ -333,7 +313,7 @@ TEST(torn_copies_are_never_delivered)
 	uint64_t ok = 0, overruns = 0, i;
 	pthread_t t;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
 	hm = (struct hammer){ f.w, 0, 0 };
 	CHECK(!pthread_create(&t, NULL, hammer_writer, &hm));
@@ -366,7 +346,7 @@ TEST(torn_copies_are_never_delivered)
 	CHECK(ok >= 1000);
 	CHECK(hm.published >= 300000);
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /*
@@ -377,34 +357,25 @@ TEST(torn_copies_are_never_delivered)
 TEST(a_huge_complete_message_is_never_reported_as_nothing_pending)
 {
 	const size_t cap = 32u << 20, big = 16u << 20;
-	size_t len = BCAST_HDR_SIZE + cap;
-	struct bcast_ring_opts o = { .size = cap, .mtu = 64 };
-	unsigned char *mem = ring_memory(len), *msg = malloc(big), *buf = malloc(big);
-	struct bcast_ring *r;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
+	unsigned char *msg = malloc(big), *buf = malloc(big);
+	struct ring_fixture f;
 	struct bcast_msg m;
 	ssize_t n;
 	int calls = 0;
 
-	CHECK(mem && msg && buf);
-	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
-	CHECK_OK(bcast_writer_open(r, &w));
-	CHECK_OK(bcast_reader_open(r, BCAST_FROM_OLDEST, &rd));
-	fill_payload(msg, big, 42);
-	CHECK_OK(bcast_publish(w, msg, big, 42));
-	while ((n = bcast_receive(rd, buf, big, &m)) == -EINPROGRESS)
+	CHECK(msg && buf);
+	CHECK_OK(fixture_open(&f, cap, 64, FIXTURE_WRITER | FIXTURE_READER));
+	payload_fill(msg, big, 42);
+	CHECK_OK(bcast_publish(f.w, msg, big, 42));
+	while ((n = bcast_receive(f.rd, buf, big, &m)) == -EINPROGRESS)
 		calls++;
 	printf("# 16 MiB in %zu fragments: %d calls said -EINPROGRESS, then %zd\n",
 	       big / 64, calls, n);
 	CHECK_EQ(n, (ssize_t)big);
 	CHECK(calls > 0);
 	CHECK(payload_ok(buf, big, 42));
-	CHECK_EQ(bcast_receive(rd, buf, big, &m), -EAGAIN);
-	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(r);
-	free(mem);
+	CHECK_EQ(bcast_receive(f.rd, buf, big, &m), -EAGAIN);
+	fixture_close(&f);
 	free(msg);
 	free(buf);
 }
@@ -413,14 +384,14 @@ TEST(a_huge_complete_message_is_never_reported_as_nothing_pending)
  * rejects memcpy() from or to NULL even for 0 bytes). */
 TEST(empty_messages_read_into_no_buffer)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader *rd;
 	struct bcast_batch b;
 	struct bcast_bulk bk;
 	struct bcast_msg m;
 	unsigned char bulk[64];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
 	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_OLDEST, &rd));
 	CHECK_OK(bcast_publish(f.w, NULL, 0, 1));
 	CHECK_OK(bcast_publish(f.w, NULL, 0, 2));
@@ -436,7 +407,7 @@ TEST(empty_messages_read_into_no_buffer)
 	CHECK_EQ(bcast_msg_read(&m, NULL, 0), 0);
 	CHECK_EQ(bcast_receive(rd, NULL, 0, &m), -EAGAIN);
 	bcast_reader_close(rd);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST_MAIN()

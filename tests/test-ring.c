@@ -8,18 +8,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
 #include "clock.h"
+#include "fixture.h"
 #include <linux/bcast.h>
-
-static char shm_name[64];
-
-static const char *unique_shm(const char *tag)
-{
-	snprintf(shm_name, sizeof(shm_name), "shm:bcast-test-%s-%d", tag,
-		 (int)getpid());
-	return shm_name;
-}
 
 TEST(attach_formats_largest_power_of_two)
 {
@@ -171,7 +163,7 @@ TEST(format_options_are_checked)
 
 TEST(shm_create_open_destroy)
 {
-	const char *name = unique_shm("shm");
+	const char *name = shm_name("shm");
 	struct bcast_ring_opts o = { .size = 1 << 16, .mode = 0640,
 				     .metadata = "hello", .metadata_len = 5 };
 	struct bcast_ring *r, *r2;
@@ -286,8 +278,8 @@ TEST(list_finds_named_rings_and_only_them)
 	struct listing l = { 0 };
 	int fd;
 
-	snprintf(a, sizeof(a), "%s", unique_shm("list-a"));
-	snprintf(b, sizeof(b), "%s", unique_shm("list-b"));
+	snprintf(a, sizeof(a), "%s", shm_name("list-a"));
+	snprintf(b, sizeof(b), "%s", shm_name("list-b"));
 	CHECK_OK(bcast_ring_create(a, &o, &ra));
 	CHECK_OK(bcast_ring_create(b, &o, &rb));
 	CHECK_OK(bcast_ring_info(ra, &info));
@@ -335,13 +327,13 @@ TEST(bad_names_and_options)
 	CHECK_EQ(bcast_ring_create(NULL, &o, &r), -EINVAL);
 	CHECK_EQ(bcast_ring_create("shm:x", NULL, &r), -EINVAL);
 	o.size = 3000;
-	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create(shm_name("bad"), &o, &r), -EINVAL);
 	o.size = 1024;			/* below the minimum */
-	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create(shm_name("bad"), &o, &r), -EINVAL);
 	o.size = 1 << 16;
 	o.flags = 0x80;
-	CHECK_EQ(bcast_ring_create(unique_shm("bad"), &o, &r), -EINVAL);
-	CHECK_EQ(bcast_ring_open(unique_shm("bad"), 0x40, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_create(shm_name("bad"), &o, &r), -EINVAL);
+	CHECK_EQ(bcast_ring_open(shm_name("bad"), 0x40, &r), -EINVAL);
 	CHECK_EQ(bcast_ring_open("file:/nonexistent/ring", BCAST_RDONLY, &r),
 		 -ENOENT);
 	{
@@ -403,7 +395,7 @@ static void exit_on_segv(int sig)
 
 TEST(readonly_ring_cannot_be_written)
 {
-	const char *name = unique_shm("ro");
+	const char *name = shm_name("ro");
 	struct bcast_ring_opts o = { .size = 1 << 16 };
 	struct bcast_ring *r, *ro;
 	struct bcast_writer *w;
@@ -453,7 +445,7 @@ static int hugetlbfs_mounted(void)
 
 TEST(hugepage_fallback_is_reported)
 {
-	const char *name = unique_shm("huge");
+	const char *name = shm_name("huge");
 	struct bcast_ring_opts o = { .size = 1 << 21, .flags = BCAST_HUGEPAGE };
 	struct bcast_ring_info info;
 	struct bcast_ring *r;
@@ -762,7 +754,7 @@ TEST(read_only_memory_is_never_written)
 /* Every descriptor the library keeps is close-on-exec. */
 TEST(every_descriptor_is_close_on_exec)
 {
-	const char *name = unique_shm("cloexec");
+	const char *name = shm_name("cloexec");
 	struct bcast_ring_opts o = { .size = 1 << 16, .flags = BCAST_HUGEPAGE };
 	struct bcast_ring *r, *ro, *fr;
 	struct bcast_writer *w;
@@ -811,7 +803,7 @@ TEST(every_descriptor_is_close_on_exec)
  */
 TEST(readers_need_only_read_permission)
 {
-	const char *name = unique_shm("perm");
+	const char *name = shm_name("perm");
 	struct bcast_ring_opts o = { .size = 1 << 16, .mode = 0644 };
 	struct bcast_ring *r;
 	struct bcast_writer *w;

@@ -31,8 +31,15 @@
 #include <stdbool.h>
 #include <sys/uio.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "failure.h"
+#include "fixture.h"
 #include "payload.h"
+#include "random.h"
+#include "reading.h"
+#include "sequence.h"
 
 #define NREADERS	2
 #define BULK_CAP	(128u << 10)
@@ -63,8 +70,7 @@ struct shared {
 };
 
 struct result {
-	int failed;
-	char err[256];
+	struct failure failure;
 	uint64_t messages, bytes, fragmented, calls[3], waits;
 	struct bcast_reader_stats st;
 	struct bcast_writer_stats wst;
@@ -75,6 +81,7 @@ struct result {
 static struct shared S;
 static struct result wres, rres[NREADERS];
 
+/* The first failure of any thread stops them all. */
 static void set_fail(struct result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -82,11 +89,8 @@ static void set_fail(struct result *res, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (res->failed)
-		return;
-	res->failed = 1;
 	va_start(ap, fmt);
-	vsnprintf(res->err, sizeof(res->err), fmt, ap);
+	vfail(&res->failure, fmt, ap);
 	va_end(ap);
 	st_rel(&S.stop, 1);
 }
@@ -135,7 +139,7 @@ static void *writer_thread(void *arg)
 				rc = bcast_claim(w, len, &c);
 				if (rc < 0)
 					break;
-				make_payload(c.data, len, seq);
+				payload_fill(c.data, len, seq);
 				rc = bcast_commit(&c, (uint32_t)seq, BCAST_DEFER);
 				if (rc < 0)
 					break;
@@ -148,7 +152,7 @@ static void *writer_thread(void *arg)
 
 			rc = bcast_claim(w, len, &c);
 			if (rc >= 0) {
-				make_payload(c.data, len, seq);
+				payload_fill(c.data, len, seq);
 				rc = bcast_commit(&c, (uint32_t)seq, 0);
 			}
 			res->bytes += len;
@@ -160,12 +164,12 @@ static void *writer_thread(void *arg)
 				{ buf + 2 * (len / 3), len - 2 * (len / 3) },
 			};
 
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			rc = bcast_publishv(w, iov, 3, (uint32_t)seq);
 			res->bytes += len;
 			seq++;
 		} else {
-			make_payload(buf, len, seq);
+			payload_fill(buf, len, seq);
 			rc = bcast_publish(w, buf, len, (uint32_t)seq);
 			res->bytes += len;
 			seq++;
@@ -190,121 +194,77 @@ out:
 struct rctx {
 	int id;
 	struct result *res;
-	struct bcast_reader *rd;
+	struct reading rdg;
 	uint64_t next;
-	unsigned char *buf;
-	size_t cap;
-	unsigned char *bulk;
 };
 
-/* Check one message; returns false on failure. */
-static bool got_msg(struct rctx *x, uint32_t type, size_t len, unsigned flags,
-		    const unsigned char *data)
+/* Never lapped: every message is the next one. */
+static int in_order(struct reading *rdg, const struct bcast_msg *m,
+		    uint64_t *seq)
 {
-	uint64_t seq = x->next;
+	struct rctx *x = rdg->ctx;
 
-	if (type != (uint32_t)seq || len != msg_len(seq)) {
-		set_fail(x->res, "reader %d: expected seq %" PRIu64 " (%zu B),"
-			 " got type %u (%zu B)", x->id, seq, msg_len(seq), type,
-			 len);
-		return false;
-	}
-	if (!check_payload(data, len, seq)) {
+	*seq = x->next;
+	if (m->type == (uint32_t)*seq && m->len == msg_len(*seq))
+		return 0;
+	set_fail(x->res, "reader %d: expected seq %" PRIu64 " (%zu B), got "
+		 "type %u (%u B)", x->id, *seq, msg_len(*seq), m->type, m->len);
+	return -1;
+}
+
+static int intact(struct reading *rdg, const struct bcast_msg *m,
+		  uint64_t seq, const void *data)
+{
+	struct rctx *x = rdg->ctx;
+
+	if (!payload_ok(data, m->len, seq)) {
 		set_fail(x->res, "reader %d: seq %" PRIu64 ": payload corrupt",
 			 x->id, seq);
-		return false;
+		return -1;
 	}
-	if (flags & BCAST_MSG_FRAGMENTED)
+	if (m->flags & BCAST_MSG_FRAGMENTED)
 		x->res->fragmented++;
-	x->res->bytes += len;
+	x->res->bytes += m->len;
 	x->next = seq + 1;
 	st_rel(&S.next[x->id], x->next);
-	return true;
+	return 0;
 }
 
-static int read_receive(struct rctx *x)
+static void never_overwritten(struct reading *rdg, const struct bcast_msg *m,
+			      uint64_t seq)
 {
-	struct bcast_msg m;
-	ssize_t n = bcast_receive(x->rd, x->buf, x->cap, &m);
+	struct rctx *x = rdg->ctx;
 
-	if (n < 0)
-		return (int)n;
-	return got_msg(x, m.type, (size_t)n, m.flags, x->buf) ? 1 : -EIO;
+	set_fail(x->res, "reader %d: bcast_msg_read: seq %" PRIu64 " was "
+		 "overwritten", x->id, seq);
 }
 
-static int read_batch(struct rctx *x)
-{
-	struct bcast_batch b;
-	struct bcast_msg m;
-	int rc, got = 0;
-	ssize_t n;
-
-	rc = bcast_batch(x->rd, &b);
-	if (rc < 0)
-		return rc;
-	while ((rc = bcast_batch_next(&b, &m)) == 1) {
-		n = bcast_msg_read(&m, x->buf, x->cap);
-		if (n < 0) {
-			set_fail(x->res, "reader %d: bcast_msg_read: %s",
-				 x->id, bcast_strerror((int)n));
-			return -EIO;
-		}
-		if (n != m.len) {
-			set_fail(x->res, "reader %d: bcast_msg_read gave %zd "
-				 "of %u bytes", x->id, n, m.len);
-			return -EIO;
-		}
-		if (!got_msg(x, m.type, (size_t)n, m.flags, x->buf))
-			return -EIO;
-		got++;
-	}
-	return rc < 0 ? rc : got;
-}
-
-static int read_bulk(struct rctx *x)
-{
-	struct bcast_bulk bk;
-	struct bcast_msg m;
-	ssize_t n;
-	int rc, got = 0;
-
-	n = bcast_read_bulk(x->rd, x->bulk, BULK_CAP, &bk);
-	if (n < 0)
-		return (int)n;
-	while ((rc = bcast_bulk_next(&bk, &m)) == 1) {
-		const unsigned char *p = bcast_msg_peek(&m);
-
-		if (!p || !(m.flags & BCAST_MSG_COPIED)) {
-			set_fail(x->res, "reader %d: bulk message without "
-				 "a private copy", x->id);
-			return -EIO;
-		}
-		if (!got_msg(x, m.type, m.len, m.flags, p))
-			return -EIO;
-		got++;
-	}
-	return rc < 0 ? rc : got;
-}
+static const struct reading_ops in_order_reading = {
+	.handed = in_order,
+	.deliver = intact,
+	.overwritten = never_overwritten,
+};
 
 static void *reader_thread(void *arg)
 {
 	struct rctx *x = arg;
 	struct result *res = x->res;
 	double t0 = now_s();
-	int style = x->id == 0 ? 0 : 1, rc;
+	int style = x->id == 0 ? READ_RECEIVE : READ_BATCH, rc;
 
 	while (!ld_acq(&S.stop)) {
-		rc = style == 0 ? read_receive(x) :
-		     style == 1 ? read_batch(x) : read_bulk(x);
+		rc = read_once(&x->rdg, style);
 		res->calls[style]++;
 		if (x->id == 1 && rc > 0)
-			style = style == 1 ? 2 : 1;
-		if (rc == -EIO)
+			style = style == READ_BATCH ? READ_BULK : READ_BATCH;
+		if (rc == READ_STOPPED) {
+			st_rel(&S.stop, 1);
 			break;
+		}
 		if (rc == -EINPROGRESS)
 			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN || rc == 0) {
-			rc = bcast_wait(x->rd, 1000);
+			rc = bcast_wait(x->rdg.rd, 1000);
 			res->waits++;
 			if (rc == -BCAST_EWRITERGONE)
 				break;
@@ -321,8 +281,30 @@ static void *reader_thread(void *arg)
 	}
 	res->messages = x->next;
 	res->secs = now_s() - t0;
-	bcast_reader_stats(x->rd, &res->st);
+	bcast_reader_stats(x->rdg.rd, &res->st);
 	return NULL;
+}
+
+/*
+ * Both tests' readers: batches through bcast_msg_read() (the library's
+ * copy of a payload being overwritten is what ThreadSanitizer is told
+ * about), bulk messages in place.
+ */
+static int reading_init(struct reading *rdg, const struct reading_ops *ops,
+			void *ctx, struct failure *failure)
+{
+	*rdg = (struct reading){
+		.ops = ops,
+		.ctx = ctx,
+		.failure = failure,
+		.cap = max_len + 64,
+		.buf = malloc(max_len + 64),
+		.bulk_cap = BULK_CAP,
+		.bulk = malloc(BULK_CAP),
+		.batch_access = READ_COPY,
+		.bulk_access = READ_PEEK,
+	};
+	return rdg->buf && rdg->bulk ? 0 : -ENOMEM;
 }
 
 /* ---- watchdog ---- */
@@ -352,13 +334,12 @@ TEST(threads_one_writer_two_readers)
 	struct rctx ctx[NREADERS];
 	struct bcast_ring_info info;
 	pthread_t wt, rt[NREADERS];
-	char name[64];
+	char name[96];
 	double t0, secs;
 	int i, rc;
 
-	snprintf(name, sizeof(name), "shm:bcast-threads-%d", (int)getpid());
-	snprintf(shm_path, sizeof(shm_path), "/dev/shm/bcast-threads-%d",
-		 (int)getpid());
+	snprintf(name, sizeof(name), "%s", shm_name("threads"));
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", name + 4);
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)timeout);
 
@@ -366,9 +347,6 @@ TEST(threads_one_writer_two_readers)
 	bcast_ring_info(S.r, &info);
 	mtu = info.mtu;
 	max_len = 3 * mtu;
-	pool = malloc(POOL_SIZE + max_len);
-	CHECK(pool);
-	fill_payload(pool, POOL_SIZE + max_len, 0x7ead);
 	S.total = total;
 	/* Half a ring of the largest messages (3 frames, 3 headers each). */
 	S.limit = info.capacity / 2 / (max_len + 3 * 16) - 16;
@@ -377,11 +355,9 @@ TEST(threads_one_writer_two_readers)
 		CHECK_OK(bcast_reader_open(S.r, BCAST_FROM_OLDEST, &S.rd[i]));
 		ctx[i].id = i;
 		ctx[i].res = &rres[i];
-		ctx[i].rd = S.rd[i];
-		ctx[i].cap = max_len + 64;
-		ctx[i].buf = malloc(ctx[i].cap);
-		ctx[i].bulk = malloc(BULK_CAP);
-		CHECK(ctx[i].buf && ctx[i].bulk);
+		CHECK_OK(reading_init(&ctx[i].rdg, &in_order_reading, &ctx[i],
+				      &rres[i].failure));
+		ctx[i].rdg.rd = S.rd[i];
 	}
 	CHECK_OK(bcast_writer_open(S.r, &S.w));
 	printf("# %" PRIu64 " messages of 0..%zu bytes, ring %zu B, MTU %zu, "
@@ -404,8 +380,8 @@ TEST(threads_one_writer_two_readers)
 
 	for (i = 0; i < NREADERS; i++) {
 		bcast_reader_close(S.rd[i]);
-		free(ctx[i].buf);
-		free(ctx[i].bulk);
+		free(ctx[i].rdg.buf);
+		free(ctx[i].rdg.bulk);
 	}
 	bcast_ring_close(S.r);
 	bcast_ring_destroy(name);
@@ -427,11 +403,11 @@ TEST(threads_one_writer_two_readers)
 		       rres[i].st.sleeps, rres[i].st.missed_wakeups,
 		       rres[i].st.overruns);
 	printf("# whole run %.2f s\n", secs);
-	if (wres.failed)
-		FAILF("writer: %s", wres.err);
+	if (failed(&wres.failure))
+		FAILF("writer: %s", wres.failure.why);
 	for (i = 0; i < NREADERS; i++)
-		if (rres[i].failed)
-			FAILF("%s", rres[i].err);
+		if (failed(&rres[i].failure))
+			FAILF("%s", rres[i].failure.why);
 	CHECK_EQ(wres.messages, total);
 	for (i = 0; i < NREADERS; i++) {
 		CHECK_EQ(rres[i].messages, total);
@@ -453,14 +429,10 @@ TEST(threads_one_writer_two_readers)
  */
 struct lctx {
 	int id;
-	struct bcast_reader *rd;
-	uint64_t total, next;
-	uint64_t handed, handed_bytes, verified, late, gaps, gap_bytes;
-	uint64_t late_bytes;
+	struct reading rdg;
+	struct sequence seq;
 	uint64_t overruns_seen;
 	uint64_t progress;		/* atomic copy of handed, for the writer */
-	unsigned char *buf, *bulk;
-	size_t cap;
 	struct result *res;
 	struct bcast_reader_stats st;
 };
@@ -469,111 +441,52 @@ static uint64_t lapped_target;	/* messages each reader must be handed */
 static uint64_t lapped_max;	/* ... unless the writer got this far */
 static struct lctx lx[NREADERS];
 
-static bool lapped_take(struct lctx *x, uint32_t type, size_t len,
-			uint64_t *seqp)
+static int lapped_take(struct reading *rdg, const struct bcast_msg *m,
+		       uint64_t *seq)
 {
-	uint64_t seq = (x->next & ~0xffffffffULL) | type, q;
+	struct lctx *x = rdg->ctx;
 
-	if (seq < x->next)
-		seq += 1ULL << 32;
-	if (seq >= x->total || len != msg_len(seq)) {
-		set_fail(x->res, "lapped reader %d: type %u (%zu B) after seq %"
-			 PRIu64 ": out of order or wrong length", x->id, type,
-			 len, x->next);
-		return false;
-	}
-	for (q = x->next; q < seq; q++) {
-		x->gaps++;
-		x->gap_bytes += msg_len(q);
-	}
-	x->next = seq + 1;
-	x->handed++;
-	x->handed_bytes += len;
-	st_rel(&x->progress, x->handed);
-	*seqp = seq;
-	return true;
+	*seq = sequence_take(&x->seq, m->type, m->len, &x->res->failure);
+	st_rel(&x->progress, x->seq.handed);
+	return *seq == UINT64_MAX ? -1 : 0;
 }
 
-static bool lapped_check(struct lctx *x, const unsigned char *p, size_t len,
-			 uint64_t seq)
+/* Whatever is delivered is intact: the claimed re-check, not luck. */
+static int lapped_check(struct reading *rdg, const struct bcast_msg *m,
+			uint64_t seq, const void *data)
 {
-	if (check_payload(p, len, seq)) {
-		x->verified++;
-		return true;
-	}
-	set_fail(x->res, "lapped reader %d: seq %" PRIu64 " (%zu B): torn "
-		 "payload delivered", x->id, seq, len);
-	return false;
+	struct lctx *x = rdg->ctx;
+
+	return sequence_check(&x->seq, seq, data, m->len, &x->res->failure);
 }
 
-static int lapped_read(struct lctx *x, int style)
+static void lapped_late(struct reading *rdg, const struct bcast_msg *m,
+			uint64_t seq)
 {
-	struct bcast_msg m;
-	uint64_t seq;
-	int rc, got = 0;
+	struct lctx *x = rdg->ctx;
 
-	if (style == 0) {
-		ssize_t n = bcast_receive(x->rd, x->buf, x->cap, &m);
-
-		if (n < 0)
-			return (int)n;
-		if (!lapped_take(x, m.type, (size_t)n, &seq) ||
-		    !lapped_check(x, x->buf, (size_t)n, seq))
-			return -EIO;
-		return 1;
-	}
-	if (style == 1) {
-		struct bcast_batch b;
-
-		rc = bcast_batch(x->rd, &b);
-		if (rc < 0)
-			return rc;
-		while ((rc = bcast_batch_next(&b, &m)) == 1) {
-			ssize_t n;
-
-			if (!lapped_take(x, m.type, m.len, &seq))
-				return -EIO;
-			n = bcast_msg_read(&m, x->buf, x->cap);
-			if (n == -BCAST_EOVERRUN) {
-				x->late++;
-				x->late_bytes += m.len;
-			} else if (n < 0 || (size_t)n != m.len) {
-				set_fail(x->res, "lapped reader %d: "
-					 "bcast_msg_read: %zd", x->id, n);
-				return -EIO;
-			} else if (!lapped_check(x, x->buf, m.len, seq)) {
-				return -EIO;
-			}
-			got++;
-		}
-		return rc < 0 ? rc : got;
-	} else {
-		struct bcast_bulk bk;
-		ssize_t n = bcast_read_bulk(x->rd, x->bulk, BULK_CAP, &bk);
-
-		if (n < 0)
-			return (int)n;
-		while ((rc = bcast_bulk_next(&bk, &m)) == 1) {
-			if (!lapped_take(x, m.type, m.len, &seq) ||
-			    !lapped_check(x, bcast_msg_peek(&m), m.len, seq))
-				return -EIO;
-			got++;
-		}
-		return rc < 0 ? rc : got;
-	}
+	sequence_late(&x->seq, m->len);
 }
+
+static const struct reading_ops lapped_reading = {
+	.handed = lapped_take,
+	.deliver = lapped_check,
+	.overwritten = lapped_late,
+};
 
 static void *lapped_reader(void *arg)
 {
 	struct lctx *x = arg;
-	int style = x->id == 0 ? 0 : 1, rc;
+	int style = x->id == 0 ? READ_RECEIVE : READ_BATCH, rc;
 
 	while (!ld_acq(&S.stop)) {
-		rc = lapped_read(x, style);
+		rc = read_once(&x->rdg, style);
 		if (x->id == 1 && rc != -EBUSY)
-			style = style == 1 ? 2 : 1;
-		if (rc == -EIO)
+			style = style == READ_BATCH ? READ_BULK : READ_BATCH;
+		if (rc == READ_STOPPED) {
+			st_rel(&S.stop, 1);
 			break;
+		}
 		if (rc == -BCAST_EOVERRUN) {
 			x->overruns_seen++;
 			continue;
@@ -582,8 +495,8 @@ static void *lapped_reader(void *arg)
 			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN || rc == 0 || rc == -EBUSY) {
 			if (rc == -EBUSY)
-				style = 0;	/* finish that message */
-			rc = bcast_wait(x->rd, 1000);
+				style = READ_RECEIVE;	/* finish it */
+			rc = bcast_wait(x->rdg.rd, 1000);
 			if (rc == -BCAST_EWRITERGONE)
 				break;
 			if (rc == 0 || rc == -ETIMEDOUT || rc == -EINTR) {
@@ -592,12 +505,11 @@ static void *lapped_reader(void *arg)
 			}
 		}
 		if (rc < 0) {
-			set_fail(x->res, "lapped reader %d: %s", x->id,
-				 bcast_strerror(rc));
+			set_fail(x->res, "%s", bcast_strerror(rc));
 			break;
 		}
 	}
-	bcast_reader_stats(x->rd, &x->st);
+	bcast_reader_stats(x->rdg.rd, &x->st);
 	return NULL;
 }
 
@@ -623,7 +535,7 @@ static void *lapped_writer(void *arg)
 			sched_yield();
 		}
 
-		make_payload(buf, len, seq);
+		payload_fill(buf, len, seq);
 		rc = bcast_publish(S.w, buf, len, (uint32_t)seq);
 		if (rc < 0) {
 			set_fail(res, "lapped writer: %s", bcast_strerror(rc));
@@ -640,9 +552,7 @@ static void *lapped_writer(void *arg)
 
 TEST(lapped_readers_never_see_torn_data)
 {
-	struct bcast_ring_opts o = { .size = 4096, .mtu = 256 };
-	size_t memlen = 8192 + 4096;	/* header + data */
-	void *mem = ring_memory(memlen);
+	struct ring_fixture f;
 	static struct result lres[NREADERS + 1];
 	struct bcast_ring_info info;
 	pthread_t wt, rt[NREADERS];
@@ -653,21 +563,21 @@ TEST(lapped_readers_never_see_torn_data)
 	alarm((unsigned)env_u64("BCAST_THREADS_TIMEOUT", 300));
 	memset(&S, 0, sizeof(S));
 	memset(lres, 0, sizeof(lres));
-	CHECK(mem);
-	CHECK_OK(bcast_ring_format(mem, memlen, &o, &S.r));
+	CHECK_OK(fixture_open(&f, 4096, 256, 0));
+	S.r = f.r;
 	bcast_ring_info(S.r, &info);
 	mtu = info.mtu;
 	max_len = 3 * mtu;
 	for (i = 0; i < NREADERS; i++) {
 		memset(&lx[i], 0, sizeof(lx[i]));
 		lx[i].id = i;
-		lx[i].total = lapped_max;
+		lx[i].seq = (struct sequence){ .total = lapped_max,
+					       .len_of = msg_len };
 		lx[i].res = &lres[i + 1];
-		lx[i].cap = max_len + 64;
-		lx[i].buf = malloc(lx[i].cap);
-		lx[i].bulk = malloc(BULK_CAP);
-		CHECK(lx[i].buf && lx[i].bulk);
-		CHECK_OK(bcast_reader_open(S.r, BCAST_FROM_OLDEST, &lx[i].rd));
+		CHECK_OK(reading_init(&lx[i].rdg, &lapped_reading, &lx[i],
+				      &lres[i + 1].failure));
+		CHECK_OK(bcast_reader_open(S.r, BCAST_FROM_OLDEST,
+					   &lx[i].rdg.rd));
 	}
 	CHECK_OK(bcast_writer_open(S.r, &S.w));
 	for (i = 0; i < NREADERS; i++) {
@@ -688,37 +598,30 @@ TEST(lapped_readers_never_see_torn_data)
 		       PRIu64 ", overwritten before bcast_msg_read %" PRIu64
 		       ", lost %" PRIu64 " in %" PRIu64 " overruns; %" PRIu64
 		       " sleeps, %" PRIu64 " missed wake-ups\n", i,
-		       lx[i].handed, lx[i].verified, lx[i].late,
+		       lx[i].seq.handed, lx[i].seq.verified, lx[i].seq.late,
 		       lx[i].st.lost_messages, lx[i].st.overruns,
 		       lx[i].st.sleeps, lx[i].st.missed_wakeups);
 	for (i = 0; i < NREADERS; i++) {
-		bcast_reader_close(lx[i].rd);
-		free(lx[i].buf);
-		free(lx[i].bulk);
+		bcast_reader_close(lx[i].rdg.rd);
+		free(lx[i].rdg.buf);
+		free(lx[i].rdg.bulk);
 	}
-	bcast_ring_close(S.r);
-	free(mem);
-	for (i = 0; i <= NREADERS; i++)
-		if (lres[i].failed)
-			FAILF("%s", lres[i].err);
+	fixture_close(&f);
+	if (failed(&lres[0].failure))
+		FAILF("%s", lres[0].failure.why);
+	for (i = 0; i < NREADERS; i++)
+		if (failed(&lres[i + 1].failure))
+			FAILF("lapped reader %d: %s", i,
+			      lres[i + 1].failure.why);
 	for (i = 0; i < NREADERS; i++) {
 		struct lctx *x = &lx[i];
-		uint64_t q;
 
 		/* Messages after the last one handed out were lost too (a
 		 * reader resumes some way behind the newest message). */
-		for (q = x->next; q < lres[0].messages; q++) {
-			x->gaps++;
-			x->gap_bytes += msg_len(q);
-		}
+		sequence_lost_after(&x->seq, lres[0].messages);
 		/* a handle found overwritten when read is a loss */
-		CHECK_EQ(x->st.messages + x->st.lost_messages, lres[0].messages);
-		CHECK_EQ(x->st.bytes + x->st.lost_bytes, lres[0].bytes);
-		CHECK_EQ(x->st.messages, x->verified);
-		CHECK_EQ(x->st.messages, x->handed - x->late);
-		CHECK_EQ(x->gaps + x->late, x->st.lost_messages);
-		CHECK_EQ(x->gap_bytes + x->late_bytes, x->st.lost_bytes);
-		CHECK_EQ(x->verified + x->late, x->handed);
+		check_sequence(&x->seq, &x->st, lres[0].messages,
+			       lres[0].bytes);
 		/* missed_wakeups is not asserted here: with the writer
 		 * flat out on a loaded machine, a writer thread preempted
 		 * between storing `committed` and checking need_wakeup

@@ -7,33 +7,19 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "harness.h"
+#include "tap.h"
+#include "clock.h"
+#include "env.h"
+#include "fixture.h"
+#include "payload.h"
 #include "waiting.h"
 #include <linux/bcast.h>
 
 #define CAP (1 << 16)
 
-static const char *ring_name(const char *tag)
-{
-	static char name[64];
-
-	snprintf(name, sizeof(name), "shm:bcast-test-wait-%s-%d", tag,
-		 (int)getpid());
-	return name;
-}
-
-static struct bcast_ring *create_ring(const char *name)
-{
-	struct bcast_ring_opts o = { .size = CAP };
-	struct bcast_ring *r = NULL;
-
-	bcast_ring_destroy(name);
-	return bcast_ring_create(name, &o, &r) ? NULL : r;
-}
-
 TEST(wait_returns_ready_or_times_out)
 {
-	struct bcast_ring *r = create_ring(ring_name("timeout"));
+	struct bcast_ring *r = shm_ring_new(shm_name("wait-timeout"), CAP, 0);
 	struct bcast_writer *w;
 	struct bcast_reader *rd;
 	double t0;
@@ -55,7 +41,7 @@ TEST(wait_returns_ready_or_times_out)
 	bcast_reader_close(rd);
 	bcast_writer_close(w);
 	bcast_ring_close(r);
-	bcast_ring_destroy(ring_name("timeout"));
+	bcast_ring_destroy(shm_name("wait-timeout"));
 }
 
 struct sleeper {
@@ -81,7 +67,7 @@ static void *sleep_then_read(void *arg)
 
 TEST(writer_makes_no_syscall_unless_a_reader_sleeps)
 {
-	struct bcast_ring *r = create_ring(ring_name("syscalls"));
+	struct bcast_ring *r = shm_ring_new(shm_name("wait-syscalls"), CAP, 0);
 	struct bcast_writer *w;
 	struct bcast_writer_stats ws;
 	struct bcast_reader_stats st;
@@ -118,15 +104,15 @@ TEST(writer_makes_no_syscall_unless_a_reader_sleeps)
 	bcast_reader_close(s.rd);
 	bcast_writer_close(w);
 	bcast_ring_close(r);
-	bcast_ring_destroy(ring_name("syscalls"));
+	bcast_ring_destroy(shm_name("wait-syscalls"));
 }
 
 
 
 TEST(writer_death_is_seen_within_100ms_and_a_new_writer_continues)
 {
-	const char *name = ring_name("death");
-	struct bcast_ring *r = create_ring(name);
+	const char *name = shm_name("wait-death");
+	struct bcast_ring *r = shm_ring_new(name, CAP, 0);
 	struct bcast_reader *rd;
 	struct bcast_ring_info info;
 	int last = -1, status;
@@ -187,7 +173,7 @@ static void on_alarm(int sig)
 
 TEST(signal_interrupts_wait)
 {
-	struct bcast_ring *r = create_ring(ring_name("eintr"));
+	struct bcast_ring *r = shm_ring_new(shm_name("wait-eintr"), CAP, 0);
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
 	struct bcast_writer *w;
 	struct bcast_reader *rd;
@@ -206,25 +192,24 @@ TEST(signal_interrupts_wait)
 	bcast_reader_close(rd);
 	bcast_writer_close(w);
 	bcast_ring_close(r);
-	bcast_ring_destroy(ring_name("eintr"));
+	bcast_ring_destroy(shm_name("wait-eintr"));
 }
 
 
 TEST(hundred_thousand_sleep_wake_cycles_between_processes)
 {
 	char a[64], b[64];
-	int cycles = getenv("BCAST_PINGPONG_CYCLES") ?
-		     atoi(getenv("BCAST_PINGPONG_CYCLES")) : 100000;
+	int cycles = (int)env_u64("BCAST_PINGPONG_CYCLES", 100000);
 	struct bcast_ring *ra, *rb;
 	uint64_t missed = 0;
 	int status;
 	double t0;
 	pid_t pid;
 
-	snprintf(a, sizeof(a), "%s", ring_name("ping"));
-	snprintf(b, sizeof(b), "%s", ring_name("pong"));
-	ra = create_ring(a);
-	rb = create_ring(b);
+	snprintf(a, sizeof(a), "%s", shm_name("wait-ping"));
+	snprintf(b, sizeof(b), "%s", shm_name("wait-pong"));
+	ra = shm_ring_new(a, CAP, 0);
+	rb = shm_ring_new(b, CAP, 0);
 	CHECK(ra && rb);
 	t0 = now_s();
 	pid = fork();
@@ -267,8 +252,8 @@ static void *spawn_writer_later(void *arg)
 
 TEST(wait_reports_each_departed_writer_once_then_sleeps_until_the_next)
 {
-	const char *name = ring_name("once");
-	struct bcast_ring *r = create_ring(name);
+	const char *name = shm_name("wait-once");
+	struct bcast_ring *r = shm_ring_new(name, CAP, 0);
 	struct later_writer lw = { name, 150, 0 };
 	struct bcast_reader *rd;
 	int last = -1, status;
@@ -342,22 +327,19 @@ static void *publish_silently(void *arg)
 
 TEST(short_timeouts_are_honoured_even_when_a_wake_up_is_missing)
 {
-	size_t len = BCAST_HDR_SIZE + CAP;
-	unsigned char *mem = ring_memory(len);
-	struct silent s = { (struct bcast_ring_hdr *)mem, mem + BCAST_HDR_SIZE,
-			    CAP - 1, 0 };
-	struct bcast_ring *r;
-	struct bcast_writer *w;
+	struct ring_fixture f;
+	struct silent s = { .mask = CAP - 1 };
 	struct bcast_reader *rd;
 	char buf[8];
 	double t0, dt;
 	pthread_t t;
 	int i;
 
-	CHECK(mem != NULL);
-	CHECK_OK(bcast_ring_attach(mem, len, BCAST_FORMAT, &r));
-	CHECK_OK(bcast_writer_open(r, &w));	/* alive; publishes nothing */
-	CHECK_OK(bcast_reader_open(r, BCAST_FROM_LATEST, &rd));
+	/* the writer is alive and publishes nothing */
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER));
+	CHECK_OK(bcast_reader_open(f.r, BCAST_FROM_LATEST, &rd));
+	s.h = f.h;
+	s.data = f.data;
 	CHECK(!pthread_create(&t, NULL, publish_silently, &s));
 	t0 = now_s();
 	for (i = 0; i < 40; i++) {
@@ -373,9 +355,7 @@ TEST(short_timeouts_are_honoured_even_when_a_wake_up_is_missing)
 	printf("# 40 waits of at most 4 ms took %.1f ms\n", dt * 1e3);
 	CHECK(dt < 40 * 0.004 + 0.4);
 	bcast_reader_close(rd);
-	bcast_writer_close(w);
-	bcast_ring_close(r);
-	free(mem);
+	fixture_close(&f);
 }
 
 
@@ -400,7 +380,7 @@ static void publish_every_size(struct bcast_ring *r)
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++, n++) {
 			ssize_t len;
 
-			fill_payload(msg, sizes[i], n);
+			payload_fill(msg, sizes[i], n);
 			CHECK_OK(bcast_publish(w, msg, sizes[i], (uint32_t)n));
 			len = bcast_receive(rd, got, sizeof(got), &m);
 			if (len != (ssize_t)sizes[i] || m.type != (uint32_t)n ||
@@ -434,10 +414,10 @@ TEST(a_reader_whose_membarrier_fails_still_loses_no_wake_up)
 		printf("# skipped: no seccomp filter can be installed here\n");
 		return;
 	}
-	snprintf(a, sizeof(a), "%s", ring_name("mb-ping"));
-	snprintf(b, sizeof(b), "%s", ring_name("mb-pong"));
-	ra = create_ring(a);
-	rb = create_ring(b);
+	snprintf(a, sizeof(a), "%s", shm_name("wait-mb-ping"));
+	snprintf(b, sizeof(b), "%s", shm_name("wait-mb-pong"));
+	ra = shm_ring_new(a, CAP, 0);
+	rb = shm_ring_new(b, CAP, 0);
 	CHECK(ra && rb);
 	pid = fork();
 	if (!pid) {

@@ -2,42 +2,15 @@
 /* The writer: claim/commit/abort, publish, publishv, deferral, heartbeats,
  * fragmentation, the claimed frontier, one writer at a time. */
 #include <pthread.h>
-#include "harness.h"
+#include "tap.h"
+#include "fixture.h"
+#include "payload.h"
 #include <linux/bcast.h>
 
 #define CAP 65536
 #define CHUNK (CAP / 256)	/* the frontier step, BCAST_CHUNK_SHIFT */
 
-struct fixture {
-	void *mem;
-	struct bcast_ring *r;
-	struct bcast_writer *w;
-	struct bcast_reader *rd;
-};
-
-static int setup(struct fixture *f, size_t mtu)
-{
-	size_t len = BCAST_HDR_SIZE + CAP;
-	struct bcast_ring_opts o = { .size = CAP, .mtu = mtu };
-
-	memset(f, 0, sizeof(*f));
-	f->mem = ring_memory(len);
-	if (!f->mem || bcast_ring_format(f->mem, len, &o, &f->r) ||
-	    bcast_writer_open(f->r, &f->w) ||
-	    bcast_reader_open(f->r, BCAST_FROM_OLDEST, &f->rd))
-		return -1;
-	return 0;
-}
-
-static void teardown(struct fixture *f)
-{
-	bcast_reader_close(f->rd);
-	bcast_writer_close(f->w);
-	bcast_ring_close(f->r);
-	free(f->mem);
-}
-
-static uint64_t committed(struct fixture *f)
+static uint64_t committed(struct ring_fixture *f)
 {
 	struct bcast_ring_info info;
 
@@ -47,12 +20,12 @@ static uint64_t committed(struct fixture *f)
 
 TEST(claim_commit_abort)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_claim c, c2;
 	struct bcast_msg m;
 	char buf[64];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_claim(f.w, 5, &c));
 	CHECK(c.data != NULL);
 	CHECK_EQ(c.len, 5);
@@ -80,22 +53,22 @@ TEST(claim_commit_abort)
 	CHECK_OK(bcast_commit(&c, 1, 0));
 	CHECK_EQ(bcast_claim(NULL, 8, &c), -EINVAL);
 	CHECK_EQ(bcast_claim(f.w, 8, NULL), -EINVAL);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(claim_above_mtu_fails_publish_fragments)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_claim c;
 	struct bcast_msg m;
 	struct bcast_writer_stats ws;
 	static unsigned char big[3 * 1000 + 17], out[sizeof(big)];
 
-	CHECK_OK(setup(&f, 1000));
+	CHECK_OK(fixture_open(&f, CAP, 1000, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_EQ(bcast_claim(f.w, 1001, &c), -EMSGSIZE);
 	CHECK_OK(bcast_claim(f.w, 1000, &c));
 	bcast_abort(&c);
-	fill_payload(big, sizeof(big), 7);
+	payload_fill(big, sizeof(big), 7);
 	CHECK_OK(bcast_publish(f.w, big, sizeof(big), 77));
 	CHECK_OK(bcast_writer_stats(f.w, &ws));
 	CHECK_EQ(ws.messages, 1);
@@ -108,7 +81,7 @@ TEST(claim_above_mtu_fails_publish_fragments)
 	CHECK_OK(bcast_publish(f.w, NULL, 0, 3));	/* empty message */
 	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), 0);
 	CHECK_EQ(m.type, 3);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 struct big_reader {
@@ -132,7 +105,7 @@ static void *receive_big(void *arg)
 
 TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	size_t len = 3 * CAP + 123;
 	unsigned char *big = malloc(len), *out = malloc(len);
 	struct big_reader br;
@@ -141,9 +114,9 @@ TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
 	pthread_t t;
 
 	CHECK(big && out);
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	br = (struct big_reader){ f.rd, out, len, 0 };
-	fill_payload(big, len, 99);
+	payload_fill(big, len, 99);
 	CHECK(!pthread_create(&t, NULL, receive_big, &br));
 	/* Fragments are published one by one: a reader that is never a
 	 * whole ring behind gets the message. */
@@ -176,18 +149,18 @@ TEST(message_larger_than_the_ring_reaches_a_reader_that_keeps_up)
 	CHECK_EQ(bcast_batch_next(&b, &m), -EINVAL);	/* no snapshot taken */
 	free(big);
 	free(out);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(deferred_commits_publish_once_at_flush)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_claim c;
 	struct bcast_msg m;
 	char buf[16];
 	int i;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	for (i = 0; i < 10; i++) {
 		CHECK_OK(bcast_claim(f.w, 4, &c));
 		memcpy(c.data, &i, 4);
@@ -211,17 +184,17 @@ TEST(deferred_commits_publish_once_at_flush)
 	}
 	CHECK(committed(&f) > 10 * 16);
 	CHECK(committed(&f) >= 1000 * 64 - CHUNK);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(publishv_gathers)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct iovec iov[3] = { { "head-", 5 }, { NULL, 0 }, { "tail", 4 } };
 	struct bcast_msg m;
 	char buf[32];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_publishv(f.w, iov, 3, 9));
 	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 9);
 	CHECK(!memcmp(buf, "head-tail", 9));
@@ -231,34 +204,34 @@ TEST(publishv_gathers)
 	CHECK_EQ(bcast_publishv(f.w, iov, 3, 9), -EFAULT);
 	CHECK_OK(bcast_publishv(f.w, iov, 0, 5));	/* empty */
 	CHECK_EQ(bcast_receive(f.rd, buf, sizeof(buf), &m), 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(publishv_fragments_across_iovecs)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	static unsigned char src[5000], out[5000];
 	struct iovec iov[4] = { { src, 1 }, { src + 1, 2998 },
 				{ src + 2999, 1 }, { src + 3000, 2000 } };
 	struct bcast_msg m;
 
-	CHECK_OK(setup(&f, 512));
-	fill_payload(src, sizeof(src), 3);
+	CHECK_OK(fixture_open(&f, CAP, 512, FIXTURE_WRITER | FIXTURE_READER));
+	payload_fill(src, sizeof(src), 3);
 	CHECK_OK(bcast_publishv(f.w, iov, 4, 11));
 	CHECK_EQ(bcast_receive(f.rd, out, sizeof(out), &m), 5000);
 	CHECK(payload_ok(out, 5000, 3));
 	CHECK_EQ(m.type, 11);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(heartbeats_are_frames_not_messages)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader_stats st;
 	struct bcast_writer_stats ws;
 	char buf[8];
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_heartbeat(f.w));
 	CHECK_OK(bcast_heartbeat(f.w));
 	CHECK_EQ(committed(&f), 16);
@@ -270,18 +243,18 @@ TEST(heartbeats_are_frames_not_messages)
 	CHECK_EQ(ws.heartbeats, 2);
 	CHECK_EQ(ws.messages, 0);
 	CHECK_EQ(bcast_heartbeat(NULL), -EINVAL);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(frontier_moves_in_chunks)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_writer_stats ws;
 	struct bcast_ring_info info;
 	char buf[64] = { 0 };
 	int i;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	for (i = 0; i < 100000; i++) {
 		CHECK_OK(bcast_publish(f.w, buf, 56, 0));
 		if (i % 997)
@@ -295,19 +268,19 @@ TEST(frontier_moves_in_chunks)
 	CHECK(ws.frontier_steps <= 100000 * 64 / CHUNK + 2);
 	CHECK(ws.frontier_steps >= 100000 * 64 / CHUNK / 2);
 	CHECK_EQ(ws.notifies, 0);		/* nobody slept */
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /* The padding a claim needed at the end of a lap is published by a flush
  * even when that claim is aborted. */
 TEST(padding_of_an_aborted_claim_is_flushed)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_claim c;
 	char buf[256] = { 0 };
 	uint64_t n = 0;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	while (committed(&f) + 2 * 264 <= CAP)
 		CHECK_OK(bcast_publish(f.w, buf, 256, (uint32_t)n++));
 	/* 264-byte frames from here on do not fit before the end */
@@ -320,7 +293,7 @@ TEST(padding_of_an_aborted_claim_is_flushed)
 	CHECK_EQ(committed(&f), CAP);
 	CHECK_OK(bcast_publish(f.w, buf, 256, (uint32_t)n++));
 	CHECK_EQ(committed(&f), CAP + 264);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 static size_t varied_len(uint64_t i, size_t max)
@@ -334,14 +307,14 @@ static size_t varied_len(uint64_t i, size_t max)
  */
 TEST(a_ring_filled_to_capacity_minus_a_chunk_loses_nothing)
 {
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader_stats st;
 	struct bcast_ring_info info;
 	char buf[16] = { 0 };
 	uint64_t n = 0, got = 0;
 	ssize_t len;
 
-	CHECK_OK(setup(&f, 0));
+	CHECK_OK(fixture_open(&f, CAP, 0, FIXTURE_WRITER | FIXTURE_READER));
 	while (committed(&f) + 16 <= CAP - CHUNK) {
 		CHECK_OK(bcast_publish(f.w, buf, 8, (uint32_t)n));
 		n++;
@@ -356,7 +329,7 @@ TEST(a_ring_filled_to_capacity_minus_a_chunk_loses_nothing)
 	CHECK_OK(bcast_reader_stats(f.rd, &st));
 	CHECK_EQ(st.overruns, 0);
 	CHECK_EQ(st.lost_messages, 0);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 /*
@@ -368,14 +341,14 @@ TEST(a_ring_filled_to_capacity_minus_a_chunk_loses_nothing)
 TEST(a_reader_almost_a_ring_behind_is_never_lapped)
 {
 	const size_t mtu = 512;
-	struct fixture f;
+	struct ring_fixture f;
 	struct bcast_reader_stats st;
 	struct bcast_ring_info info;
 	static unsigned char src[512], out[512];
 	uint64_t i, got = 0, max_lag = 0, rpos;
 	uint64_t frame_mtu = BCAST_FRAME_TOTAL(mtu);
 
-	CHECK_OK(setup(&f, mtu));
+	CHECK_OK(fixture_open(&f, CAP, mtu, FIXTURE_WRITER | FIXTURE_READER));
 	CHECK_OK(bcast_ring_info(f.r, &info));
 	CHECK_EQ(info.mtu, mtu);
 	for (i = 0; committed(&f) < 50ULL * CAP; i++) {
@@ -393,7 +366,7 @@ TEST(a_reader_almost_a_ring_behind_is_never_lapped)
 			CHECK_EQ((size_t)n, varied_len(got, mtu));
 			got++;
 		}
-		fill_payload(src, len, (unsigned)i);
+		payload_fill(src, len, (unsigned)i);
 		CHECK_OK(bcast_publish(f.w, src, len, (uint32_t)i));
 		rpos = bcast_reader_position(f.rd);
 		if (committed(&f) - rpos > max_lag)
@@ -409,7 +382,7 @@ TEST(a_reader_almost_a_ring_behind_is_never_lapped)
 	       PRIu64 " of %d bytes behind (capacity - frame of the MTU = %"
 	       PRIu64 ")\n", i, max_lag, CAP, CAP - frame_mtu);
 	CHECK(max_lag >= CAP - frame_mtu);
-	teardown(&f);
+	fixture_close(&f);
 }
 
 TEST(one_writer_at_a_time_and_the_next_continues)

@@ -7,6 +7,7 @@
 # reproduced; README.md's ordering argument and the models are the proof.
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
+. tests/lib.sh
 
 PROG=tests/arm64/run.sh
 OUT=${BCAST_ARM64_OUT:-build/arm64}
@@ -153,8 +154,8 @@ is_static_arm64() {
 }
 
 fail_build() {
-    echo "not ok - arm64 cross build: $*"
-    echo "arm64: 0 passed, 1 failed"
+    tap_not_ok "arm64 cross build: $*"
+    tap_summary arm64
     exit 1
 }
 
@@ -203,7 +204,6 @@ case $? in
 esac
 
 # --- running ----------------------------------------------------------------
-PASSED=0 FAILED=0
 FAILURES=()
 TMP=$(mktemp -d) || die "mktemp failed"
 trap 'rm -rf "$TMP"' EXIT
@@ -239,7 +239,7 @@ describe_status() {
 
 run_one() {
     local t=$1 cpu=$2 out=$TMP/out w status start secs hp_before hp_after
-    local plan results notok passed why
+    local plan results why failed
     local -a envv=() cmd
     for w in ${SCALED[$t]:-}; do
         [ -n "$(printenv "${w%%=*}")" ] || envv+=("$w")   # the environment wins
@@ -257,25 +257,26 @@ run_one() {
 
     plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out" | head -n 1)
     results=$(grep -Ec '^(not )?ok ' "$out")
-    notok=$(grep -c '^not ok ' "$out")
-    passed=$((results - notok))
+    # Its own results: the status is judged below.
+    tap_count_log "$out" 0
     # The program must run to its end and give every result it planned;
     # exit status 1 is the harness saying some subtest failed.
     why=""
-    if [ "$status" != 0 ] && { [ "$status" != 1 ] || [ "$notok" = 0 ]; }; then
+    if [ "$status" != 0 ] && { [ "$status" != 1 ] || [ "$LOG_FAILED" = 0 ]; }; then
         why=$(describe_status "$status")
     elif [ -z "$plan" ]; then
         why="no TAP plan"
     elif [ "$results" != "$plan" ]; then
         why="$results results for plan 1..$plan"
     fi
+    failed=$LOG_FAILED
+    TAP_PASSED=$((TAP_PASSED + LOG_PASSED)) TAP_FAILED=$((TAP_FAILED + LOG_FAILED))
     if [ -n "$why" ]; then
-        echo "not ok - $t (-cpu $cpu): $why"
-        notok=$((notok + 1))
+        tap_not_ok "$t (-cpu $cpu): $why"
+        failed=$((failed + 1))
     fi
-    PASSED=$((PASSED + passed)) FAILED=$((FAILED + notok))
-    [ "$notok" = 0 ] || FAILURES+=("$t -cpu $cpu: $(grep '^not ok' "$out" | sed 's/^not ok [0-9]* - //' | paste -sd, -)${why:+ ($why)}")
-    echo "# arm64: $t -cpu $cpu: ${secs}s, $passed passed, $notok failed"
+    [ "$failed" = 0 ] || FAILURES+=("$t -cpu $cpu: $(grep '^not ok' "$out" | sed 's/^not ok [0-9]* - //' | paste -sd, -)${why:+ ($why)}")
+    echo "# arm64: $t -cpu $cpu: ${secs}s, $LOG_PASSED passed, $failed failed"
 
     # vm.nr_hugepages is not namespaced: put back what a program changed.
     hp_after=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null)
@@ -296,6 +297,5 @@ for cpu in $CPUS; do
 done
 
 echo "# arm64: ran in $(( $(date +%s) - STAGE_START ))s"
-for f in "${FAILURES[@]}"; do echo "# arm64: failed: $f"; done
-echo "arm64: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+for f in ${FAILURES[@]+"${FAILURES[@]}"}; do echo "# arm64: failed: $f"; done
+tap_summary arm64

@@ -29,42 +29,15 @@
  * BCAST_COUNT_FRAMES (as `make fuzz` does), the library counts the frame
  * headers it decodes, and every reader entry point is checked against a
  * bound that depends on the ring's geometry only, never on what the ring
- * says (see WORK() below): a walk that runs on a hostile ring fails the
- * run long before the timeout.  On a ring nobody writes,
+ * says (see work-bounds.h): a walk that runs on a hostile ring fails the
+ * run long before the timeout.  The reading itself is the tests'
+ * (tests/helpers/reading.c), with the checks of this target in its
+ * callbacks.  On a ring nobody writes,
  * a reader that never runs out of messages, or is lapped again and again,
  * is a failure too.  BCAST_FUZZ_STRICT=1 adds consistency checks (see
  * strict_mode()).
  *
- * Input format (integers in host byte order, i.e. little-endian):
- *
- *   [0]        ctl   bits 0-1  capacity: 0,3 -> 4096, 1 -> 8192, 2 -> 16384
- *                    bits 2-3  header fix-up:
- *                              0 raw: every header word as given
- *                              1 magic, abi_version, hdr_size, capacity forced
- *                              2 as 1, and mtu, chunk_shift, metadata_len
- *                                folded into their valid ranges
- *                              3 as 2, and committed made 8-aligned with
- *                                committed <= claimed <= committed + 2 cap
- *                    bit 4     raw mode only: pass a mapping length
- *                              shortened by ext * 64 bytes to attach
- *                    bits 5-7  unused (free for the mutator)
- *   [1]        ops   how the readers are driven (strategy rotation, PRNG)
- *   [2]        nsync number of sync slots that follow (value % 65); the
- *                    other slots hold BCAST_SYNC_INVALID
- *   [3]        ext   extra byte (length cut in raw mode, writer PRNG)
- *   [4..44)    header line 0: magic .. chunk_shift (40 bytes)
- *   [44..52)   committed
- *   [52..60)   claimed
- *   [60..108)  header line 3: writer_alive .. writer_lock (48 bytes)
- *   [108..120) need_wakeup, wake_seq, reader_flags
- *   then       nsync * 32 bytes of sync points (pos, seq, bytes, reserved)
- *   then       the data area from index 0 (at most capacity bytes; the rest
- *              of the data area stays zero, extra input is ignored)
- *
- * A writer_lock of 1 (pid 1, start time 0) stands for the fuzzing process
- * itself, so that a seed can hold a live writer on any machine.
- * Shorter inputs leave the rest zero.  tests/fuzz/make-corpus.c includes
- * this file to encode its seed rings with fuzz_encode().
+ * The input format is in fuzz-input.h.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -76,6 +49,13 @@
 #include <unistd.h>
 #include <linux/bcast.h>
 #include "bcast.h"
+#include "failure.h"
+#include "payload.h"
+#include "process.h"
+#include "random.h"
+#include "reading.h"
+#include "fuzz-input.h"
+#include "work-bounds.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -102,22 +82,9 @@
 #define NOCOV
 #endif
 
-#define FUZZ_PREFIX	4
-#define FUZZ_LINE0	40
-#define FUZZ_LINE3	48
-#define FUZZ_WAKE	12
-#define FUZZ_FIXED	(FUZZ_PREFIX + FUZZ_LINE0 + 8 + 8 + FUZZ_LINE3 + FUZZ_WAKE)
-#define FUZZ_SYNC_SIZE	32
-
 #define MAX_CALLS	10000	/* per drive loop */
 #define MAX_OVERRUNS	64	/* per drive loop: on a ring nobody writes,
 				 * one resync must end the overruns */
-
-_Static_assert(FUZZ_FIXED == 120, "input layout");
-_Static_assert(sizeof(struct bcast_sync_point) == FUZZ_SYNC_SIZE, "sync");
-_Static_assert(offsetof(struct bcast_ring_hdr, line0_pad) == FUZZ_LINE0, "l0");
-_Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
-	       offsetof(struct bcast_ring_hdr, writer_alive) == FUZZ_LINE3, "l3");
 
 /* An invariant of the library's contract broke: make libFuzzer report it. */
 #define FUZZ_CHECK(cond)						\
@@ -129,23 +96,11 @@ _Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
 		}							\
 	} while (0)
 
-/*
- * Work bounds.  A walk from a sync point covers at most twice the distance
- * a correct writer leaves between its newest sync point and `committed`
- * (BCAST_SYNC_SPACING, two chunks and three frames of the MTU), every
- * frame at least 8 bytes, and finding a boundary takes at most four such
- * walks; everything else a reader call does is bounded by
- * its own constant (bcast_receive: 4096 frames), by the ring (a batch or a
- * bulk window is at most a ring, a frame at least 8 bytes) or by the
- * caller's buffer.  The bounds are generous; a loop steered by the ring
- * is not.
- */
 #ifdef BCAST_COUNT_FRAMES
-extern unsigned long bcast_frames_visited;
-static unsigned long work_locate;	/* frames of one boundary search */
-static unsigned long work_ring;		/* frames one ring can hold */
+unsigned long work_locate;
+unsigned long work_ring;
 
-static void work_set(const struct bcast_ring_hdr *h)
+void work_set(const struct bcast_ring_hdr *h)
 {
 	uint64_t frame = BCAST_FRAME_TOTAL(h->mtu);
 	uint64_t walk = 2 * (BCAST_SYNC_SPACING(h->capacity) +
@@ -155,7 +110,7 @@ static void work_set(const struct bcast_ring_hdr *h)
 	work_ring = h->capacity / 8;
 }
 
-static void work_check(const char *call, unsigned long bound)
+void work_check(const char *call, unsigned long bound)
 {
 	if (bcast_frames_visited <= bound)
 		return;
@@ -164,82 +119,7 @@ static void work_check(const char *call, unsigned long bound)
 		call, bcast_frames_visited, bound, work_locate, work_ring);
 	abort();
 }
-
-#define WORK(call, bound) __extension__ ({				\
-	__auto_type r_ = (bcast_frames_visited = 0, (call));		\
-	work_check(#call, (bound));					\
-	r_;								\
-})
-#else
-#define work_set(h) ((void)(h))
-#define WORK(call, bound) (call)
 #endif
-
-#define bcast_receive(...)						\
-	WORK((bcast_receive)(__VA_ARGS__), 4096 + 2 * work_locate + 4)
-#define bcast_batch(...)						\
-	WORK((bcast_batch)(__VA_ARGS__), 2 * work_locate + 4)
-#define bcast_batch_next(...)						\
-	WORK((bcast_batch_next)(__VA_ARGS__),				\
-	     4096 + 2 * work_ring + work_locate + 4)
-#define bcast_msg_read(...)						\
-	WORK((bcast_msg_read)(__VA_ARGS__), 2 * work_ring + 4)
-#define bcast_msg_valid(...)						\
-	WORK((bcast_msg_valid)(__VA_ARGS__), 4)
-#define bcast_read_bulk(...)						\
-	WORK((bcast_read_bulk)(__VA_ARGS__), work_ring + 2 * work_locate + 4)
-#define bcast_bulk_next(...)						\
-	WORK((bcast_bulk_next)(__VA_ARGS__), 2 * work_ring + 4)
-#define bcast_reader_open(...)						\
-	WORK((bcast_reader_open)(__VA_ARGS__), work_locate + 4)
-#define bcast_ring_count(...)						\
-	WORK((bcast_ring_count)(__VA_ARGS__), work_locate + 4)
-#define bcast_wait(...)							\
-	WORK((bcast_wait)(__VA_ARGS__), 4)
-
-static const uint64_t fuzz_caps[4] = { 4096, 8192, 16384, 4096 };
-
-/* ---- input <-> ring memory ---- */
-
-struct fuzz_ring {
-	unsigned char *mem;	/* BCAST_HDR_SIZE + cap bytes, 64-aligned */
-	size_t size;		/* allocated */
-	size_t len;		/* passed to bcast_ring_attach */
-	uint64_t cap;		/* the capacity byte's choice */
-	unsigned ctl, ops, ext;
-};
-
-static unsigned log2_u64(uint64_t v)
-{
-	return 63 - (unsigned)__builtin_clzll(v);
-}
-
-static void fix_header(struct bcast_ring_hdr *h, unsigned mode, uint64_t cap)
-{
-	uint64_t max_mtu = cap / 4 - BCAST_FRAME_HDR;
-	unsigned max_shift = log2_u64(cap) - 2;
-
-	if (mode >= 1) {
-		h->magic = BCAST_RING_MAGIC;
-		h->abi_version = BCAST_ABI_VERSION;
-		h->hdr_size = BCAST_HDR_SIZE;
-		h->capacity = cap;
-	}
-	if (mode >= 2) {
-		if (h->mtu < 8 || h->mtu > max_mtu)
-			h->mtu = (uint32_t)(8 + h->mtu % (max_mtu - 8 + 1));
-		if (h->chunk_shift < 3 || h->chunk_shift > max_shift)
-			h->chunk_shift = 3 + h->chunk_shift % (max_shift - 3 + 1);
-		if (h->metadata_len > BCAST_METADATA_MAX)
-			h->metadata_len %= BCAST_METADATA_MAX + 1;
-	}
-	if (mode >= 3) {
-		h->committed &= ~7ULL;
-		if (h->claimed < h->committed ||
-		    h->claimed - h->committed > 2 * cap)
-			h->claimed = h->committed + h->claimed % (2 * cap + 1);
-	}
-}
 
 /* Header bytes the library must never touch: poisoned while fuzzing. */
 static void header_pads(struct bcast_ring_hdr *h, bool on)
@@ -262,136 +142,17 @@ static void header_pads(struct bcast_ring_hdr *h, bool on)
 	}
 }
 
-NOCOV static void take(unsigned char *dst, size_t n, const uint8_t **p, size_t *left)
-{
-	size_t k = *left < n ? *left : n;
-
-	if (k)
-		memcpy(dst, *p, k);
-	*p += k;
-	*left -= k;
-}
-
 /* This process as a writer_lock value (see BCAST_LOCK_* in the ABI). */
 static uint64_t self_token(void)
 {
 	static uint64_t token;
-	unsigned long long start = 0;
-	char buf[1024], *p;
-	FILE *f;
-	int i;
 
-	if (token)
-		return token;
-	f = fopen("/proc/self/stat", "re");
-	p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	for (i = 2; p && i < 22; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &start);
-	if (f)
-		fclose(f);
-	token = ((start & BCAST_LOCK_START_MASK) << BCAST_LOCK_PID_BITS) |
-		((uint64_t)getpid() & BCAST_LOCK_PID_MASK);
+	if (!token)
+		token = writer_lock_token(getpid(), process_start(getpid()));
 	return token;
 }
 
-static int fuzz_decode(const uint8_t *data, size_t size, struct fuzz_ring *fr)
-{
-	struct bcast_ring_hdr *h;
-	const uint8_t *p = data;
-	size_t left = size;
-	unsigned char pre[FUZZ_PREFIX] = { 0 };
-	unsigned nsync, i, mode;
-
-	take(pre, sizeof(pre), &p, &left);
-	fr->ctl = pre[0];
-	fr->ops = pre[1];
-	nsync = pre[2] % (BCAST_SYNC_SLOTS + 1);
-	fr->ext = pre[3];
-	fr->cap = fuzz_caps[fr->ctl & 3];
-	fr->size = BCAST_HDR_SIZE + fr->cap;
-	fr->mem = aligned_alloc(64, fr->size);
-	if (!fr->mem)
-		return -1;
-	memset(fr->mem, 0, fr->size);
-	h = (struct bcast_ring_hdr *)fr->mem;
-
-	take(fr->mem, FUZZ_LINE0, &p, &left);
-	take((unsigned char *)&h->committed, 8, &p, &left);
-	take((unsigned char *)&h->claimed, 8, &p, &left);
-	take((unsigned char *)&h->writer_alive, FUZZ_LINE3, &p, &left);
-	take((unsigned char *)&h->need_wakeup, FUZZ_WAKE, &p, &left);
-	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
-		h->sync[i].pos = BCAST_SYNC_INVALID;
-	for (i = 0; i < nsync; i++)
-		take((unsigned char *)&h->sync[i], FUZZ_SYNC_SIZE, &p, &left);
-	take(fr->mem + BCAST_HDR_SIZE, fr->cap, &p, &left);
-
-	mode = (fr->ctl >> 2) & 3;
-	fix_header(h, mode, fr->cap);
-	fr->len = fr->size;
-	if (!mode && (fr->ctl & 0x10) && (size_t)fr->ext * 64 < fr->size)
-		fr->len = fr->size - (size_t)fr->ext * 64;
-	return 0;
-}
-
-/*
- * Encode a ring (BCAST_HDR_SIZE + cap bytes at mem) as a fuzz input; returns
- * its length.  `out` must hold fuzz_encoded_max(cap) bytes.
- */
-static inline __attribute__((unused)) size_t fuzz_encoded_max(uint64_t cap)
-{
-	return FUZZ_FIXED + BCAST_SYNC_SLOTS * FUZZ_SYNC_SIZE + cap;
-}
-
-static __attribute__((unused)) size_t
-fuzz_encode(const void *mem, uint64_t cap, unsigned ctl, unsigned ops,
-	    unsigned ext, unsigned char *out)
-{
-	const struct bcast_ring_hdr *h = mem;
-	const unsigned char *d = (const unsigned char *)mem + BCAST_HDR_SIZE;
-	unsigned nsync = 0, i;
-	size_t n = 0, dlen = cap;
-
-	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
-		if (h->sync[i].pos != BCAST_SYNC_INVALID)
-			nsync = i + 1;
-	while (dlen && !d[dlen - 1])
-		dlen--;
-	for (i = 0; i < 4; i++)
-		if (fuzz_caps[i] == cap)
-			break;
-	out[n++] = (unsigned char)((ctl & ~3U) | (i & 3));
-	out[n++] = (unsigned char)ops;
-	out[n++] = (unsigned char)nsync;
-	out[n++] = (unsigned char)ext;
-	memcpy(out + n, h, FUZZ_LINE0);
-	n += FUZZ_LINE0;
-	memcpy(out + n, &h->committed, 8);
-	n += 8;
-	memcpy(out + n, &h->claimed, 8);
-	n += 8;
-	memcpy(out + n, &h->writer_alive, FUZZ_LINE3);
-	n += FUZZ_LINE3;
-	memcpy(out + n, &h->need_wakeup, FUZZ_WAKE);
-	n += FUZZ_WAKE;
-	memcpy(out + n, h->sync, (size_t)nsync * FUZZ_SYNC_SIZE);
-	n += (size_t)nsync * FUZZ_SYNC_SIZE;
-	memcpy(out + n, d, dlen);
-	return n + dlen;
-}
-
 /* ---- helpers ---- */
-
-NOCOV static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /* Read every byte, so that ASan sees any out-of-bounds pointer. */
 NOCOV static unsigned touch(const void *p, size_t n)
@@ -480,6 +241,8 @@ struct fuzz_ctx {
 	struct live *live;	/* messages our writer published, or NULL */
 	struct saved_msg saved[SAVED_MAX];
 	unsigned nsaved;
+	struct reading reading;	/* the reading's buffers are set per call */
+	struct failure failure;	/* a check of the reading failed */
 };
 
 /*
@@ -514,19 +277,6 @@ static bool strict_mode(void)
 	return strict;
 }
 
-NOCOV static void fill(unsigned char *p, size_t n, uint64_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)(seed + i * 131 + (i >> 8));
-}
-
-NOCOV static uint64_t live_seed(uint32_t type)
-{
-	return type * 0x9e3779b97f4a7c15ULL + 1;
-}
-
 NOCOV static const struct live_msg *live_find(const struct live *L, uint64_t pos)
 {
 	unsigned lo = 0, hi = L->n;
@@ -557,13 +307,7 @@ NOCOV static void live_verify(const struct fuzz_ctx *c, const struct bcast_msg *
 
 	if (!c->live || !c->live->verify || !(want = live_find(c->live, m->pos)))
 		return;
-	for (i = 0; i < len; i++) {
-		uint64_t seed = live_seed(want->type);
-		unsigned char e = (unsigned char)(seed + i * 131 + (i >> 8));
-
-		if (p[i] != e)
-			break;
-	}
+	i = payload_mismatch(p, len, want->type);
 	if (len == want->len && m->type == want->type && i == len)
 		return;
 	fprintf(stderr, "fuzz-reader: %s: message at %llu: len %zu type %u, "
@@ -652,6 +396,55 @@ static void reread_saved(struct fuzz_ctx *c, const struct bcast_reader *rd)
 			check_msg_common(c, &c->saved[i].m);
 }
 
+/* ---- what the reading hands out ---- */
+
+/* A batch handle: read it every way now, and keep it to read later. */
+static int handed(struct reading *rdg, const struct bcast_msg *m,
+		  uint64_t *tag)
+{
+	struct fuzz_ctx *c = rdg->ctx;
+	ssize_t n;
+
+	if (rdg->style != READ_BATCH)
+		return 0;
+	c->delivered++;
+	n = check_msg_common(c, m);
+	if (strict_mode() && c->static_ring &&
+	    (n != (ssize_t)m->len || bcast_msg_valid(m) != 1)) {
+		fprintf(stderr, "fuzz-reader: batch message at %llu, "
+			"len %u, flags %#x: bcast_msg_read %zd (%s), "
+			"bcast_msg_valid %d\n",
+			(unsigned long long)m->pos, m->len, m->flags, n,
+			n < 0 ? bcast_strerror((int)n) : "ok",
+			bcast_msg_valid(m));
+		FUZZ_CHECK(!"a fresh message of a static ring reads back");
+	}
+	if (n == (ssize_t)m->len)
+		record(c, m, tail(c, c->rbuf, m->len), m->len);
+	else
+		record_stop(c);
+	save_msg(c, rdg->rd, m);
+	return 0;
+}
+
+/* A message bcast_receive() copied, or one of a bulk window. */
+static int delivered(struct reading *rdg, const struct bcast_msg *m,
+		     uint64_t tag, const void *data)
+{
+	struct fuzz_ctx *c = rdg->ctx;
+
+	FUZZ_CHECK(m->len <= rdg->cap);
+	touch(data, m->len);
+	record(c, m, data, m->len);
+	c->delivered++;
+	return 0;
+}
+
+static const struct reading_ops fuzz_reading = {
+	.handed = handed,
+	.deliver = delivered,
+};
+
 /* ---- reader strategies: each returns when the reader stops making sense ---- */
 
 /* Count an overrun; false to stop driving.  Lapped again and again by a
@@ -689,13 +482,37 @@ static void check_no_spin(const struct fuzz_ctx *c, struct bcast_reader *rd,
 	FUZZ_CHECK(!"bcast_wait() reports ready only when there is something to read");
 }
 
+/* A check of the reading itself failed: the library broke its contract. */
+static void check_reading(const struct fuzz_ctx *c)
+{
+	if (!failed(&c->failure))
+		return;
+	fprintf(stderr, "fuzz-reader: %s\n", c->failure.why);
+	abort();
+}
+
+/* The reading's call of `style` on rd, copies at the tail of c->rbuf. */
+static int read_step(struct fuzz_ctx *c, struct bcast_reader *rd,
+		     enum read_style style)
+{
+	int rc;
+
+	c->reading.rd = rd;
+	if (style != READ_RECEIVE) {
+		c->reading.buf = c->rbuf;
+		c->reading.cap = c->big;
+	}
+	rc = read_once(&c->reading, style);
+	check_reading(c);
+	return rc;
+}
+
 static bool receive_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 			 unsigned *overruns, bool *progress)
 {
-	struct bcast_msg info;
-	unsigned char *b;
+	struct bcast_msg *info = &c->reading.m;
 	size_t sz;
-	ssize_t n;
+	int n;
 	unsigned pick = (unsigned)(rng_next(&c->rng) % 8);
 
 	*progress = false;
@@ -705,24 +522,21 @@ static bool receive_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		sz = 1 + (size_t)(rng_next(&c->rng) % 96);
 	else
 		sz = c->big;
-	b = sz ? tail(c, c->rbuf, sz) : NULL;
-	memset(&info, 0xa5, sizeof(info));
-	n = bcast_receive(rd, b, sz, &info);
+	c->reading.buf = sz ? tail(c, c->rbuf, sz) : NULL;
+	c->reading.cap = sz;
+	memset(info, 0xa5, sizeof(*info));
+	n = read_step(c, rd, READ_RECEIVE);
 	if (n == -EMSGSIZE) {
-		FUZZ_CHECK(info.len > sz);
+		FUZZ_CHECK(info->len > sz);
 		/* nothing consumed: the big buffer must take it */
 		if (c->static_ring) {
-			sz = c->big;
-			b = c->rbuf;
-			n = bcast_receive(rd, b, sz, &info);
+			c->reading.buf = c->rbuf;
+			c->reading.cap = c->big;
+			n = read_step(c, rd, READ_RECEIVE);
 			FUZZ_CHECK(n != -EMSGSIZE);
 		}
 	}
 	if (n >= 0) {
-		FUZZ_CHECK((size_t)n <= sz && info.len == (uint32_t)n);
-		touch(b, (size_t)n);
-		record(c, &info, b, (size_t)n);
-		c->delivered++;
 		*progress = true;
 		return true;
 	}
@@ -760,14 +574,9 @@ static bool batch_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		       unsigned *overruns, bool *progress)
 {
 	uint64_t before = bcast_reader_position(rd);
-	struct bcast_batch b;
-	struct bcast_msg m;
-	unsigned k;
-	ssize_t n;
-	int err;
+	int err = read_step(c, rd, READ_BATCH);
 
-	*progress = false;
-	err = bcast_batch(rd, &b);
+	*progress = c->reading.count > 0;
 	if (err == -EBUSY) {
 		/* a fragmented message half-read by bcast_receive */
 		return receive_step(c, rd, overruns, progress);
@@ -776,42 +585,10 @@ static bool batch_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		*progress = true;
 		return overrun(c, overruns);
 	}
-	if (err) {
-		FUZZ_CHECK(err < 0 && known_error(err));
-		if (err == -EAGAIN)
-			check_no_spin(c, rd, "bcast_batch");
-		record_stop(c);
-		return false;
-	}
-	for (k = 0; k < MAX_CALLS; k++) {
-		err = bcast_batch_next(&b, &m);
-		if (err != 1)
-			break;
-		*progress = true;
-		c->delivered++;
-		n = check_msg_common(c, &m);
-		if (strict_mode() && c->static_ring &&
-		    (n != (ssize_t)m.len || bcast_msg_valid(&m) != 1)) {
-			fprintf(stderr, "fuzz-reader: batch message at %llu, "
-				"len %u, flags %#x: bcast_msg_read %zd (%s), "
-				"bcast_msg_valid %d\n",
-				(unsigned long long)m.pos, m.len, m.flags, n,
-				n < 0 ? bcast_strerror((int)n) : "ok",
-				bcast_msg_valid(&m));
-			FUZZ_CHECK(!"a fresh message of a static ring reads back");
-		}
-		if (n == (ssize_t)m.len)
-			record(c, &m, tail(c, c->rbuf, m.len), m.len);
-		else
-			record_stop(c);
-		save_msg(c, rd, &m);
-	}
-	if (err == -BCAST_EOVERRUN) {
-		*progress = true;
-		return overrun(c, overruns);
-	}
 	if (err < 0) {
 		FUZZ_CHECK(known_error(err));
+		if (err == -EAGAIN)
+			check_no_spin(c, rd, "bcast_batch");
 		record_stop(c);
 		return false;
 	}
@@ -838,14 +615,8 @@ static void drive_batch(struct fuzz_ctx *c, struct bcast_reader *rd)
 static bool bulk_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		      unsigned *overruns, bool *progress)
 {
-	struct bcast_bulk bulk;
-	struct bcast_msg m;
-	unsigned char *dst, *b;
-	const unsigned char *p;
 	size_t sz;
-	ssize_t got, n;
-	unsigned k;
-	int err;
+	int got;
 
 	*progress = false;
 	switch (rng_next(&c->rng) % 4) {
@@ -859,43 +630,30 @@ static bool bulk_step(struct fuzz_ctx *c, struct bcast_reader *rd,
 		sz = c->big;
 		break;
 	}
-	dst = tail(c, c->bbuf, sz);
-	got = bcast_read_bulk(rd, dst, sz, &bulk);
-	if (got == -EBUSY)
-		return receive_step(c, rd, overruns, progress);
-	if (got == -EMSGSIZE && sz < c->big)
-		return true;	/* the next step may pick the big buffer */
-	if (got == -BCAST_EOVERRUN) {
-		*progress = true;
-		return overrun(c, overruns);
-	}
-	if (got < 0) {
+	c->reading.bulk = tail(c, c->bbuf, sz);
+	c->reading.bulk_cap = sz;
+	got = read_step(c, rd, READ_BULK);
+	if (c->reading.window < 0) {
+		/* bcast_read_bulk() copied nothing */
+		if (got == -EBUSY)
+			return receive_step(c, rd, overruns, progress);
+		if (got == -EMSGSIZE && sz < c->big)
+			return true;	/* the next step may pick the big buffer */
+		if (got == -BCAST_EOVERRUN) {
+			*progress = true;
+			return overrun(c, overruns);
+		}
 		/* the big buffer holds any window of a static ring */
-		FUZZ_CHECK(known_error(got) && (got != -EMSGSIZE || !c->static_ring));
+		FUZZ_CHECK(known_error(got) &&
+			   (got != -EMSGSIZE || !c->static_ring));
 		if (got == -EAGAIN)
 			check_no_spin(c, rd, "bcast_read_bulk");
 		record_stop(c);
 		return false;
 	}
-	FUZZ_CHECK(got > 0 && (size_t)got <= sz);
 	*progress = true;
-	for (k = 0; k < MAX_CALLS; k++) {
-		err = bcast_bulk_next(&bulk, &m);
-		if (err != 1)
-			break;
-		p = bcast_msg_peek(&m);
-		FUZZ_CHECK(m.flags & BCAST_MSG_COPIED);
-		FUZZ_CHECK(p && p >= dst && p + m.len <= dst + got);
-		FUZZ_CHECK(bcast_msg_valid(&m) == 1);
-		b = tail(c, c->rbuf, m.len);
-		n = bcast_msg_read(&m, b, m.len);
-		FUZZ_CHECK(n == (ssize_t)m.len);
-		FUZZ_CHECK(!m.len || !memcmp(b, p, m.len));
-		record(c, &m, p, m.len);
-		c->delivered++;
-	}
-	FUZZ_CHECK(err == 0 || (err < 0 && known_error(err)));
-	if (err)
+	FUZZ_CHECK(got >= 0 || known_error(got));
+	if (got < 0)
 		record_stop(c);
 	return true;
 }
@@ -1117,7 +875,7 @@ static void live_write(struct fuzz_ctx *c, struct bcast_writer *w,
 		len = (r >> 8) % (L->cap + L->cap / 2);	/* maybe larger than the ring */
 		break;
 	}
-	fill(b, len, live_seed(type));
+	payload_fill(b, len, type);
 	switch ((r >> 40) % 8) {
 	case 0:
 		FUZZ_CHECK(bcast_heartbeat(w) == 0);
@@ -1306,7 +1064,7 @@ static void writer_phase(struct fuzz_ctx *c)
 			break;
 		budget -= len;
 		pub[npub] = (struct published){ (uint32_t)(r >> 40), (uint32_t)len, r };
-		fill(b, len, r);
+		payload_fill(b, len, r);
 		if (r & 0x10000 && len <= mtu) {
 			struct bcast_claim cl;
 
@@ -1337,12 +1095,10 @@ static void writer_phase(struct fuzz_ctx *c)
 		b = xbuf(c->cap);
 		for (i = 0; i < npub; i++) {
 			struct bcast_msg m;
-			unsigned char *want = xbuf(pub[i].len);
 			ssize_t n = bcast_receive(latest, b, c->cap, &m);
 
-			fill(want, pub[i].len, pub[i].seed);
 			if (n != (ssize_t)pub[i].len || m.type != pub[i].type ||
-			    memcmp(b, want, pub[i].len)) {
+			    !payload_ok(b, pub[i].len, pub[i].seed)) {
 				fprintf(stderr, "fuzz-reader: message %u of %u: got %zd "
 					"type %u, want %u type %u (committed0 %llu "
 					"claimed0 %llu)\n", i, npub, n, m.type,
@@ -1351,7 +1107,6 @@ static void writer_phase(struct fuzz_ctx *c)
 					(unsigned long long)claimed0);
 				FUZZ_CHECK(!"published message read back intact");
 			}
-			free(want);
 		}
 		FUZZ_CHECK(bcast_receive(latest, b, c->cap, NULL) == -EAGAIN);
 		free(b);
@@ -1431,6 +1186,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.big = 2 * c.cap + 64;
 	c.rbuf = xbuf(c.big);
 	c.bbuf = xbuf(c.big);
+	c.reading = (struct reading){
+		.ops = &fuzz_reading,
+		.ctx = &c,
+		.failure = &c.failure,
+		.batch_access = READ_NONE,
+		.bulk_access = READ_BOTH,
+		.max_msgs = MAX_CALLS,
+	};
 	c.rng = fr.ops * 0x100000001b3ULL + fr.ext;
 	c.static_ring = true;
 

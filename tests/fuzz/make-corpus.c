@@ -5,21 +5,27 @@
  * messages, wrapped with padding, fragmented, heartbeats, lapped, deferred
  * commits, a writer that died mid-message, huge positions), plus a few with
  * a single impossible value.  Each is encoded in the target's input format
- * (see fuzz-reader.c, which this file includes for fuzz_encode()).
+ * (fuzz-input.h).
  *
- *   make lib
- *   cc -std=c11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -o build/make-corpus \
- *      tests/fuzz/make-corpus.c lib/libbcast.a -lpthread
- *   build/make-corpus tests/fuzz/corpus
+ *   make make-corpus
+ *   build/tests/fuzz/make-corpus tests/fuzz/corpus
  *
  * (tests/fuzz/run.sh --make-corpus does exactly this.)  The output depends
- * on nothing but this file and the library: no pids, times or randomness.
- * Every seed is checked to decode back to the ring it came from and run
- * through the target once.
+ * on nothing but this file, the test helpers' payloads and the library: no
+ * pids, times or randomness.  Every seed is checked to decode back to the
+ * ring it came from and run through the target (fuzz-reader.c, linked in)
+ * once.
  */
-#include "fuzz-reader.c"
-
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <linux/bcast.h>
+#include "bcast.h"
+#include "payload.h"
+#include "random.h"
+#include "fuzz-input.h"
 
 static const char *outdir;
 static unsigned nwritten;
@@ -152,18 +158,13 @@ static void emit(const char *name, const struct seed *s, unsigned ctl,
 #define FIX_HDR	(2u << 2)
 #define FIX_POS	(3u << 2)
 
-static void payload(unsigned char *p, size_t n, uint64_t seed)
-{
-	fill(p, n, seed * 0x9e3779b97f4a7c15ULL);
-}
-
 static void publish(struct seed *s, size_t len, uint32_t type)
 {
 	unsigned char *b = malloc(len ? len : 1);
 
 	if (!b)
 		DIE("out of memory");
-	payload(b, len, type);
+	payload_fill(b, len, type);
 	seed_writer(s);
 	OK(bcast_publish(s->w, b, len, type));
 	free(b);

@@ -12,22 +12,22 @@
 #
 # Environment: BCAST_FUZZ_FLAGS adds libFuzzer flags (e.g.
 # "-use_value_profile=1"); BCAST_FUZZ_STRICT=1 turns on the target's
-# consistency checks (see fuzz-reader.c) besides memory safety and hangs.  The last line is
-# "fuzz: 1 passed, 0 failed" or "fuzz: 0 passed, 1 failed".
+# consistency checks (see fuzz-reader.c) besides memory safety and hangs.  The
+# verdict is one TAP line ("ok 1 - fuzz-reader: ..." or "not ok 1 - ..."),
+# the last line "fuzz: 1 passed, 0 failed" or "fuzz: 0 passed, 1 failed".
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 
 CORPUS=tests/fuzz/corpus
 BIN=build/fuzz/fuzz-reader
 LOG=build/fuzz/fuzz.log
 ARTIFACTS=build/fuzz/artifacts
 
+# finish STATUS WHAT: the verdict, and the end.
 finish() {
-    if [ "$1" -eq 0 ]; then
-        echo "fuzz: 1 passed, 0 failed"
-    else
-        echo "fuzz: 0 passed, 1 failed"
-    fi
+    tap_result "$1" "fuzz-reader: $2"
+    tap_summary fuzz
     exit "$1"
 }
 
@@ -45,46 +45,36 @@ fuzzer_works() {
     return $ok
 }
 
+# clang's libFuzzer runtime comes with libclang-rt-14-dev.
 ensure_clang() {
     fuzzer_works && return 0
-    if [ "$(id -u)" != 0 ]; then
-        echo "fuzz: clang's libFuzzer runtime is missing: install clang and libclang-rt-14-dev" >&2
-        return 1
-    fi
-    echo "fuzz: installing clang and libclang-rt-14-dev"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            --no-install-recommends clang libclang-rt-14-dev >/dev/null &&
-        fuzzer_works
+    install_packages fuzz clang libclang-rt-14-dev && fuzzer_works
 }
 
 if [ "${1:-}" = "--make-corpus" ]; then
     set -e
-    make lib >/dev/null
-    mkdir -p build
-    cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Iinclude -Iinclude/uapi \
-        -o build/make-corpus tests/fuzz/make-corpus.c lib/libbcast.a -lpthread
+    make make-corpus >/dev/null
     rm -rf "$CORPUS"
-    build/make-corpus "$CORPUS"
+    build/tests/fuzz/make-corpus "$CORPUS"
     exit 0
 fi
 
 SECONDS_TO_RUN=${1:-60}
 case $SECONDS_TO_RUN in
-    ''|*[!0-9]*) echo "usage: $0 [SECONDS] | --make-corpus" >&2; finish 1 ;;
+    ''|*[!0-9]*) echo "usage: $0 [SECONDS] | --make-corpus" >&2
+                 finish 1 "no fuzzing: '$SECONDS_TO_RUN' is no number of seconds" ;;
 esac
 
-ensure_clang || finish 1
+ensure_clang || finish 1 "no clang that builds a libFuzzer target"
 mkdir -p build/fuzz "$ARTIFACTS"
 if ! make fuzz >build/fuzz/build.log 2>&1; then
     tail -n 30 build/fuzz/build.log
-    echo "fuzz: building $BIN failed"
-    finish 1
+    finish 1 "building $BIN failed"
 fi
 [ -d "$CORPUS" ] && [ -n "$(ls -A "$CORPUS" 2>/dev/null)" ] ||
     echo "fuzz: warning: no seed corpus in $CORPUS"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bcast-fuzz.XXXXXX") || finish 1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bcast-fuzz.XXXXXX") || finish 1 "mktemp failed"
 trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/corpus" "$WORK/artifacts"
 cp -r "$CORPUS"/. "$WORK/corpus/" 2>/dev/null
@@ -109,7 +99,8 @@ rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$LOG" | tail -n 1)
 cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$LOG" | tail -n 1)
 [ -z "$runs" ] && runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$LOG" | tail -n 1)
 [ -z "$runs" ] && runs=$(grep -oE '^#[0-9]+' "$LOG" | tail -n 1 | tr -d '#')
-echo "fuzz: ${runs:-0} executions (${rate:-?} exec/s), ${cov:-no coverage line}, corpus $(ls "$WORK/corpus" | wc -l) inputs"
+figures="${runs:-0} executions (${rate:-?} exec/s), ${cov:-no coverage line}, corpus $(ls "$WORK/corpus" | wc -l) inputs"
+echo "fuzz: $figures"
 
 if [ "$status" -ne 0 ]; then
     echo "fuzz: FAILED (exit $status); the report:"
@@ -121,6 +112,6 @@ if [ "$status" -ne 0 ]; then
         echo "fuzz: replay: $BIN $ARTIFACTS/$(basename "$a")"
     done
     echo "fuzz: full log: $LOG"
-    finish 1
+    finish 1 "$figures: exit $status (log: $LOG)"
 fi
-finish 0
+finish 0 "$figures, ${SECONDS_TO_RUN}s, no crash, hang, leak or sanitizer report"

@@ -64,6 +64,8 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$root/tests/lib.sh"
 work=${MODEL_DIR:-$root/build/model}
 memlim=${MEMLIM:-4096}
 depth=${DEPTH:-500000}
@@ -269,12 +271,7 @@ fi
 if [ $anchors_only = 1 ]; then
 	:
 elif ! command -v spin >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "# installing spin with apt-get"
-		{ apt-get update && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends spin; } >"${TMPDIR:-/tmp}/bcast-spin-install.log" 2>&1
-	fi
-	if ! command -v spin >/dev/null 2>&1; then
+	if ! install_packages model spin || ! command -v spin >/dev/null 2>&1; then
 		echo "Bail out! spin is not installed (apt-get install spin, as root)"
 		exit 1
 	fi
@@ -284,20 +281,15 @@ command -v gcc >/dev/null 2>&1 || { echo "Bail out! gcc is not installed"; exit 
 mkdir -p "$work" || { echo "Bail out! cannot create $work"; exit 1; }
 [ $anchors_only = 1 ] || echo "# $(spin -V 2>&1 | head -n 1); work folder $work"
 if [ -z "$pattern" ]; then
-	echo "1..$((${#selected[@]} + 1))"
+	tap_plan $((${#selected[@]} + 1))
 else
-	echo "1..${#selected[@]}"
+	tap_plan ${#selected[@]}
 fi
 
-n=0
-passed=0
-failed=0
-todo=0
 start_all=$(date +%s.%N)
 
 for t in "${selected[@]}"; do
 	IFS='|' read -r name model defs kind expect what <<<"$t"
-	n=$((n + 1))
 	dir=$work/$name
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -379,22 +371,20 @@ for t in "${selected[@]}"; do
 	model_what="$model: $what"
 	case $expect in
 	todo:*)
-		todo=$((todo + 1))
+		# the counter-example found: the bug is still there
 		if [ $verdict = ok ]; then
-			echo "not ok $n - $model_what ($figures) # TODO known bug"
-			echo "#   $note"
+			tap_todo 1 "$model_what ($figures)"
 		else
-			echo "ok $n - $model_what ($figures) # TODO now passes? $note"
+			tap_todo 0 "$model_what ($figures)"
 		fi
+		echo "#   $note"
 		;;
 	*)
 		if [ $verdict = ok ]; then
-			passed=$((passed + 1))
-			echo "ok $n - $model_what ($figures)"
+			tap_ok "$model_what ($figures)"
 			[ -n "$note" ] && echo "#   $note"
 		else
-			failed=$((failed + 1))
-			echo "not ok $n - $model_what ($figures)"
+			tap_not_ok "$model_what ($figures)"
 			echo "#   $note"
 			[ -f "$log" ] && grep -E 'error|violated|cycle|too small|MEMLIM|memory' "$log" | head -n 5 | sed 's/^/#   /'
 		fi
@@ -404,7 +394,6 @@ done
 
 # Are the cited lines still where the comments say?
 if [ -z "$pattern" ]; then
-	n=$((n + 1))
 	stale=
 	for a in "${anchors[@]}"; do
 		ref=${a%%|*} word=${a#*|}
@@ -413,15 +402,12 @@ if [ -z "$pattern" ]; then
 			stale="$stale $ref"
 	done
 	if [ -z "$stale" ]; then
-		passed=$((passed + 1))
-		echo "ok $n - the C lines the models cite hold what they say (${#anchors[@]} checked)"
+		tap_ok "the C lines the models cite hold what they say (${#anchors[@]} checked)"
 	else
-		failed=$((failed + 1))
-		echo "not ok $n - the C lines the models cite hold what they say: stale:$stale (see --refs)"
+		tap_not_ok "the C lines the models cite hold what they say: stale:$stale (see --refs)"
 	fi
 fi
 
 end_all=$(date +%s.%N)
-echo "# total $(awk -v a="$start_all" -v b="$end_all" 'BEGIN { printf "%.0f", b - a }') s; $todo todo (known bugs, not counted)"
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+echo "# total $(awk -v a="$start_all" -v b="$end_all" 'BEGIN { printf "%.0f", b - a }') s; $TAP_TODO todo (known bugs, not counted)"
+tap_summary

@@ -4,20 +4,13 @@
 # warning fails.  Usage: tests/vm/build-module.sh KDIR OUTDIR
 # Prints the path of the built bcast.ko.
 set -u -o pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "$0")/../lib.sh"
 [ $# -eq 2 ] || { echo "usage: tests/vm/build-module.sh KDIR OUTDIR" >&2; exit 2; }
 kdir=$1 out=$2
 top=$(cd "$(dirname "$0")/../.." && pwd)
 [ -d "$kdir" ] || { echo "build-module: no kernel build directory '$kdir'" >&2; exit 1; }
-if ! command -v sparse >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-          DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-              --no-install-recommends sparse; } >/dev/null 2>&1 ||
-            { echo "build-module: installing sparse failed" >&2; exit 1; }
-    else
-        echo "build-module: sparse is missing (apt-get install sparse)" >&2; exit 1
-    fi
-fi
+command -v sparse >/dev/null || install_packages build-module sparse || exit 1
 mkdir -p "$out/src"
 cp -r "$top/Kbuild" "$top/kmod" "$top/include" "$out/src/"
 rm -f "$out"/src/kmod/*.o "$out"/src/kmod/*.ko "$out"/src/kmod/*.mod* \

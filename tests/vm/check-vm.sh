@@ -7,6 +7,7 @@
 # Usage: tests/vm/check-vm.sh [--kernel 6.1|6.12]
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 KERNEL=6.1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -17,16 +18,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# give_up WHAT: the stage cannot run, said as its verdict.
+give_up() {
+    tap_not_ok "vm($KERNEL): $*"
+    tap_summary "vm($KERNEL)"
+    exit 1
+}
+
 missing=()
 [ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)	# kselftest harness
 command -v sparse >/dev/null || missing+=(sparse)	# for the module build
-if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
-    echo "check-vm: installing ${missing[*]}"
-    { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-          "${missing[@]}"; } >/dev/null || { echo "check-vm: apt-get failed" >&2; exit 1; }
-fi
-command -v sparse >/dev/null || { echo "check-vm: sparse is missing" >&2; exit 1; }
+install_packages check-vm ${missing[@]+"${missing[@]}"} ||
+    give_up "the packages it needs are missing"
 
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting"
@@ -38,7 +41,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 make -s lib tests tools vmtests >"$work/build.log" 2>&1 ||
-    { tail -n 30 "$work/build.log"; echo "check-vm: build failed" >&2; exit 1; }
+    { tail -n 30 "$work/build.log"; give_up "building the tests failed"; }
 
 adds=()
 # brd (the ramdisk /dev/ram0) for test-pin's O_DIRECT case, uncompressed

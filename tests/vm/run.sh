@@ -6,6 +6,8 @@
 # guest, and judges the result from the serial console.  See --help and
 # tests/vm/README.md.
 set -u -o pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 PROG=run.sh
 KERNEL=6.1
@@ -57,10 +59,12 @@ Guest set-up: proc, sysfs, devtmpfs, tmpfs on /dev/shm, hugetlbfs on
 Exit status is 0 only if CMD exited 0 and the console shows no kernel
 BUG/WARNING/Oops/KASAN/panic/Call Trace.  A guest kernel that crashes
 while booting, before the init script runs (an emulation fault: nothing
-of bcast is loaded yet), is booted again, at most three boots in all.  The last line printed is
+of bcast is loaded yet), is booted again, at most three boots in all.  The
+verdict is a TAP line ("ok N - vm(KERNEL) ..." or "not ok N - ..."), and
+the last line printed is
   vm(KERNEL): N passed, N failed
-counted from TAP lines ("ok N"/"not ok N") if any, else from the last
-"N passed, N failed" line of CMD's output, else from the exit status.
+counting CMD's TAP lines ("ok N"/"not ok N") if it printed any, else its
+last "N passed, N failed" line, and the verdict.
 
 When run as root, missing packages are installed with apt-get:
 qemu-system-x86 busybox-static cpio and the kernel image and headers
@@ -70,6 +74,15 @@ EOF
 }
 
 die() { echo "$PROG: error: $*" >&2; exit 2; }
+
+# The run cannot go on: said as the verdict of a run (but to --print-*).
+give_up() {
+    [ -n "$PRINT" ] && die "$@"
+    echo "$PROG: error: $*" >&2
+    tap_not_ok "vm($KERNEL): $*"
+    tap_summary "vm($KERNEL)"
+    exit 2
+}
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -106,10 +119,6 @@ case "$KERNEL" in
           KPKGS=() ;;
 esac
 
-pkg_installed() {
-    dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
-}
-
 missing=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
@@ -119,22 +128,14 @@ fi
 for p in ${KPKGS[@]+"${KPKGS[@]}"}; do
     pkg_installed "$p" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" -eq 0 ] ||
-        die "missing packages: ${missing[*]} (run as root to install them with apt-get)"
-    echo "$PROG: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # INITRD=No: the host never boots these kernels, so skip building an
-    # initrd for them (the initramfs-tools kernel hook honours it).
-    export INITRD=No
-    apt_opts=(-y -q -o DPkg::Lock::Timeout=600 --no-install-recommends)
-    apt-get -q -o DPkg::Lock::Timeout=600 update >&2 || die "apt-get update failed"
-    apt-get "${apt_opts[@]}" install "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed"
-fi
+# INITRD=No: the host never boots these kernels, so skip building an
+# initrd for them (the initramfs-tools kernel hook honours it).
+export INITRD=No
+install_packages "$PROG" ${missing[@]+"${missing[@]}"} ||
+    give_up "the packages it needs are missing"
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] || die "busybox not found"
+[ -x "$BUSYBOX" ] || give_up "busybox not found"
 
 # ------------------------------------------------------------- the kernel
 # The host runs some other kernel: never look at uname -r.
@@ -144,10 +145,10 @@ else
     VMLINUZ=$(printf '%s\n' /boot/vmlinuz-"$KERNEL".* |
               grep -E "^/boot/vmlinuz-$KERNEL\.[0-9]+[-+][^/]*-amd64$" |
               grep -vE -- '-(rt|cloud)-amd64$' | sort -V | tail -n 1)
-    [ -n "$VMLINUZ" ] || die "no /boot/vmlinuz-$KERNEL.*-amd64 found (packages: ${KPKGS[*]})"
+    [ -n "$VMLINUZ" ] || give_up "no /boot/vmlinuz-$KERNEL.*-amd64 found (packages: ${KPKGS[*]})"
 fi
 KREL=${VMLINUZ#/boot/vmlinuz-}
-[ -r "$VMLINUZ" ] || die "$VMLINUZ is not readable (it is root-only on Debian; run as root)"
+[ -r "$VMLINUZ" ] || give_up "$VMLINUZ is not readable (it is root-only on Debian; run as root)"
 
 case "$PRINT" in
     kdir)
@@ -175,7 +176,7 @@ if [ -n "$MODULE" ] && command -v modinfo >/dev/null 2>&1; then
 fi
 
 # ------------------------------------------------------------- initramfs
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bcast-vm.XXXXXX") || die "mktemp failed"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bcast-vm.XXXXXX") || give_up "mktemp failed"
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -183,7 +184,7 @@ trap 'exit 143' TERM
 
 if [ -z "$MODULE" ] && [ -z "$NO_MODULE" ]; then
     MODULE=$(bash "$(dirname "$0")/build-module.sh" "/lib/modules/$KREL/build" \
-             "$WORK/module") || die "building bcast.ko for $KREL failed"
+             "$WORK/module") || give_up "building bcast.ko for $KREL failed"
 fi
 
 ROOT=$WORK/root
@@ -220,7 +221,7 @@ for f in ${ADDS[@]+"${ADDS[@]}"}; do
     dest=$ROOT/opt/$(basename "$f")
     [ -e "$dest" ] && echo "$PROG: warning: --add $f replaces an earlier /opt/$(basename "$f")" >&2
     rm -rf "$dest"
-    cp -a -L "$f" "$dest" || die "cannot copy $f"
+    cp -a -L "$f" "$dest" || give_up "cannot copy $f"
     if [ -d "$dest" ]; then
         while IFS= read -r -d '' g; do copy_libs "$g"; done < <(find "$dest" -type f -print0)
     else
@@ -301,7 +302,7 @@ chmod 755 "$ROOT/init"
 
 INITRD=$WORK/initrd.cpio
 (cd "$ROOT" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) > "$INITRD" ||
-    die "cpio failed"
+    give_up "cpio failed"
 
 # ------------------------------------------------------------------ boot
 LOG=$WORK/console.log
@@ -349,31 +350,24 @@ elif [ "$status" -ne 0 ]; then
     reason="guest command exited with status $status"
 fi
 
-# Counts from the command's output (between start and exit markers).
-out=$(awk -v m="$MARKER" '/^BCAST-VM-START$/ {on=1; next} $1 == m {on=0} on' "$LOG")
-npass=$(printf '%s\n' "$out" | grep -caE '^ok ')
-nfail=$(printf '%s\n' "$out" | grep -caE '^not ok ')
-if [ $((npass + nfail)) -eq 0 ]; then
-    last=$(printf '%s\n' "$out" | grep -aoE '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
-    if [ -n "$last" ]; then
-        npass=$(echo "$last" | awk '{print $1}')
-        nfail=$(echo "$last" | awk '{print $3}')
-    elif [ "${status:-1}" = 0 ]; then
-        npass=1; nfail=0
-    else
-        npass=0; nfail=1
-    fi
+# The command's results (between start and exit markers), if it counted
+# any; the run's verdict is one more.
+awk -v m="$MARKER" '/^BCAST-VM-START$/ {on=1; next} $1 == m {on=0} on' "$LOG" >"$WORK/out"
+if grep -qaE '^(not )?ok |[0-9]+ passed, [0-9]+ failed' "$WORK/out"; then
+    tap_count_log "$WORK/out" 0
+    TAP_PASSED=$LOG_PASSED
+    TAP_FAILED=$LOG_FAILED
 fi
-# Any failure of the run counts as at least one failed test.
-if [ -n "$reason" ] && [ "$nfail" -eq 0 ]; then nfail=1; fi
 
 echo
 if [ -n "$reason" ]; then
     echo "$PROG: FAIL ($KREL, ${secs}s): $reason"
+    tap_not_ok "vm($KERNEL) $KREL: $reason"
     rc=1
 else
     echo "$PROG: PASS ($KREL, ${secs}s)"
+    tap_ok "vm($KERNEL) $KREL: the command exited 0; no kernel BUG, WARNING, Oops, KASAN, panic or Call Trace"
     rc=0
 fi
-echo "vm($KERNEL): $npass passed, $nfail failed"
+tap_summary "vm($KERNEL)"
 exit $rc

@@ -15,40 +15,56 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/bcast.h>
-#include "../../clock.h"
+#include "clock.h"
 
-static inline int ctl_create(const char *name, unsigned long long size,
-			     unsigned flags, unsigned *minor)
+/* One request to /dev/bcast-ctl: 0 or -errno. */
+static inline int ctl_request(unsigned long cmd, void *req)
 {
-	struct bcast_ctl_create req;
-	int fd = open("/dev/bcast-ctl", O_RDWR), rc;
+	int fd = open("/dev/bcast-ctl", O_RDWR | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -errno;
+	rc = ioctl(fd, cmd, req) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Ring `name` with its node's mode and owner (uid and gid 0: the
+ * creator's). */
+static inline int ctl_create_as(const char *name, unsigned long long size,
+				unsigned flags, unsigned mode, unsigned uid,
+				unsigned gid, unsigned *minor)
+{
+	struct bcast_ctl_create req;
+	int rc;
+
 	memset(&req, 0, sizeof(req));
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	req.size = size;
 	req.flags = flags;
-	req.mode = 0666;
-	rc = ioctl(fd, BCAST_CTL_CREATE, &req) ? -errno : 0;
-	close(fd);
+	req.mode = mode;
+	req.uid = uid;
+	req.gid = gid;
+	rc = ctl_request(BCAST_CTL_CREATE, &req);
 	if (!rc && minor)
 		*minor = req.minor;
 	return rc;
 }
 
+/* Ring `name`, its node open to everyone. */
+static inline int ctl_create(const char *name, unsigned long long size,
+			     unsigned flags, unsigned *minor)
+{
+	return ctl_create_as(name, size, flags, 0666, 0, 0, minor);
+}
+
 static inline int ctl_destroy(const char *name)
 {
 	struct bcast_ctl_destroy req;
-	int fd = open("/dev/bcast-ctl", O_RDWR), rc;
 
-	if (fd < 0)
-		return -errno;
 	memset(&req, 0, sizeof(req));
 	snprintf(req.name, sizeof(req.name), "%s", name);
-	rc = ioctl(fd, BCAST_CTL_DESTROY, &req) ? -errno : 0;
-	close(fd);
-	return rc;
+	return ctl_request(BCAST_CTL_DESTROY, &req);
 }
 
 static inline int open_ring(unsigned minor, int flags)
@@ -112,6 +128,64 @@ static inline struct bcast_ring_hdr *map_ring(int fd, int prot, size_t *len)
 		return NULL;
 	*len = di.map_size;
 	return p;
+}
+
+/* A figure of /proc/meminfo in kB ("MemFree", "SUnreclaim"...), -1 if
+ * there is none. */
+static inline long meminfo_kb(const char *key)
+{
+	char line[128], fmt[64];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", key);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Drop the page cache, so that free memory shows what was given back:
+ * 0, or -1 if it cannot be dropped. */
+static inline int drop_caches(void)
+{
+	int fd, rc = 0;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, "3\n", 2) != 2)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Free memory once the caches are dropped: MemFree plus the pages on the
+ * per-CPU free lists (which MemFree leaves out, and which a freed 2 MiB
+ * ring page may go to); -1 if it cannot be known.
+ */
+static inline long free_memory_kb(void)
+{
+	char line[128];
+	long pages = 0, n, kb;
+	FILE *f;
+
+	if (drop_caches())
+		return -1;
+	kb = meminfo_kb("MemFree");
+	if (kb < 0)
+		return -1;
+	f = fopen("/proc/zoneinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pages += n;
+	if (f)
+		fclose(f);
+	return kb + pages * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static inline long minor_faults(void)

@@ -12,7 +12,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
-#include "../../waiting.h"
+#include "waiting.h"
 
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
@@ -563,9 +563,8 @@ TEST(library_sees_writer_death_within_100ms_and_a_new_writer_continues)
 	struct bcast_ring_opts o = { .size = 1 << 16 };
 	struct bcast_ring *r, *rr;
 	struct bcast_reader *rd;
-	int fds[2], status, v;
+	int status, v;
 	double t0;
-	char c;
 	pid_t pid;
 
 	bcast_ring_destroy("libdeath");
@@ -573,24 +572,8 @@ TEST(library_sees_writer_death_within_100ms_and_a_new_writer_continues)
 	bcast_ring_close(r);			/* no writer now */
 	ASSERT_EQ(0, bcast_ring_open("libdeath", BCAST_RDONLY, &rr));
 	ASSERT_EQ(0, bcast_reader_open(rr, BCAST_FROM_OLDEST, &rd));
-	ASSERT_EQ(0, pipe(fds));
-	pid = fork();
-	if (!pid) {
-		struct bcast_ring *wr;
-		struct bcast_writer *w;
-		int i;
-
-		if (bcast_ring_open("libdeath", BCAST_RDWR, &wr) ||
-		    bcast_writer_open(wr, &w))
-			_exit(1);
-		for (i = 0; i < 5; i++)
-			bcast_publish(w, &i, sizeof(i), 0);
-		if (write(fds[1], "r", 1) != 1)
-			_exit(2);
-		pause();
-		_exit(0);
-	}
-	ASSERT_EQ(1, read(fds[0], &c, 1));
+	pid = spawn_writer("libdeath", 5, 0);
+	ASSERT_LT(0, pid);
 	for (v = 0; v < 5; v++) {
 		int got;
 
@@ -612,23 +595,11 @@ TEST(library_sees_writer_death_within_100ms_and_a_new_writer_continues)
 		uint64_t where = bcast_reader_position(rd);
 
 		ASSERT_EQ(0, bcast_ring_info(rr, &before));
-		pid = fork();
-		if (!pid) {
-			struct bcast_ring *wr;
-			struct bcast_writer *w;
-			int i;
-
-			if (bcast_ring_open("libdeath", BCAST_RDWR, &wr) ||
-			    bcast_writer_open(wr, &w))
-				_exit(1);
-			for (i = 0; i < 5; i++)
-				bcast_publish(w, &i, sizeof(i), 0);
-			bcast_writer_close(w);
-			bcast_ring_close(wr);
-			_exit(0);
-		}
+		/* it closes its writer, then waits to be killed */
+		pid = spawn_writer("libdeath", 5, 1);
+		ASSERT_LT(0, pid);
+		kill(pid, SIGKILL);
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		ASSERT_EQ(0, WEXITSTATUS(status));
 		ASSERT_EQ(0, bcast_ring_info(rr, &after));
 		EXPECT_EQ(before.writer_epoch + 1, after.writer_epoch);
 		EXPECT_EQ(where + 5 * 16, after.committed);

@@ -23,28 +23,6 @@
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
 
-static int ctl_create_owned(const char *name, unsigned long long size,
-			    unsigned mode, unsigned uid, unsigned gid,
-			    unsigned *minor)
-{
-	struct bcast_ctl_create req;
-	int fd = open("/dev/bcast-ctl", O_RDWR | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -errno;
-	memset(&req, 0, sizeof(req));
-	snprintf(req.name, sizeof(req.name), "%s", name);
-	req.size = size;
-	req.mode = mode;
-	req.uid = uid;
-	req.gid = gid;
-	rc = ioctl(fd, BCAST_CTL_CREATE, &req) ? -errno : 0;
-	close(fd);
-	if (!rc && minor)
-		*minor = req.minor;
-	return rc;
-}
-
 /* ---- the create error path undoes its own ring ---- */
 
 /* A create request whose minor cannot be written: EFAULT, no ring left. */
@@ -380,8 +358,8 @@ TEST(sysfs_private_attributes_need_read_permission_on_the_node)
 
 	for (i = 0; i < n; i++) {
 		ctl_destroy(v[i].name);
-		ASSERT_EQ(0, ctl_create_owned(v[i].name, 64 * KIB, v[i].mode,
-					      v[i].uid, v[i].gid, &v[i].minor));
+		ASSERT_EQ(0, ctl_create_as(v[i].name, 64 * KIB, 0, v[i].mode,
+					   v[i].uid, v[i].gid, &v[i].minor));
 		/* root (CAP_DAC_OVERRIDE) sees everything */
 		for (k = 0; k < 6; k++)
 			EXPECT_EQ(0, attr_errno(v[i].minor, private_attrs[k]));

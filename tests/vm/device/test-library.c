@@ -18,8 +18,8 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "bcast.h"
-#include "../../waiting.h"
-#include "../../thread-race.h"
+#include "waiting.h"
+#include "thread-race.h"
 
 struct later {
 	const char *name;

@@ -29,21 +29,6 @@ static int write_file(const char *path, const char *s)
 	return rc;
 }
 
-static long long meminfo_kb(const char *key)
-{
-	char line[128], fmt[64];
-	long long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	snprintf(fmt, sizeof(fmt), "%s: %%lld kB", key);
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, fmt, &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /* cgroup2 with the memory controller for children, and our group. */
 static int setup_cgroup(void)
 {

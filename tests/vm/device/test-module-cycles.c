@@ -23,19 +23,9 @@ static int sh(const char *cmd)
 
 static void meminfo(long *free_kb, long *slab_kb)
 {
-	char line[128];
-	FILE *f;
-
-	sync();
-	sh("echo 3 > /proc/sys/vm/drop_caches");
-	f = fopen("/proc/meminfo", "r");
-	*free_kb = *slab_kb = -1;
-	while (f && fgets(line, sizeof(line), f)) {
-		sscanf(line, "MemFree: %ld kB", free_kb);
-		sscanf(line, "SUnreclaim: %ld kB", slab_kb);
-	}
-	if (f)
-		fclose(f);
+	drop_caches();
+	*free_kb = meminfo_kb("MemFree");
+	*slab_kb = meminfo_kb("SUnreclaim");
 }
 
 /* Map all of /dev/bcastN and touch every page. */

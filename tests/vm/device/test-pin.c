@@ -25,47 +25,6 @@
 #define MAX_BLOCKS 16
 #define RAMDISK "/dev/ram0"
 
-/*
- * Free memory: MemFree plus the pages on the per-CPU free lists (which
- * MemFree leaves out, and which a freed 2 MiB ring page may go to).
- */
-static long pcp_kb(void)
-{
-	char line[128];
-	long pages = 0, n;
-	FILE *f = fopen("/proc/zoneinfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, " count: %ld", &n) == 1)
-			pages += n;
-	if (f)
-		fclose(f);
-	return pages * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static long memfree_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-	int fd;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "3\n", 2) != 2)
-			kb = -2;
-		close(fd);
-	}
-	f = fopen("/proc/meminfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb < 0 ? kb : kb + pcp_kb();
-}
-
 static unsigned char pattern(size_t off)
 {
 	return (unsigned char)(0xa5 ^ (off >> 12) ^ off);
@@ -94,7 +53,7 @@ FIXTURE_SETUP(pin)
 {
 	size_t off;
 
-	self->free0 = memfree_kb();
+	self->free0 = free_memory_kb();
 	ctl_destroy("pin");
 	ASSERT_EQ(0, ctl_create("pin", CAPACITY,
 				variant->huge ? BCAST_RING_HUGEPAGE : 0,
@@ -123,14 +82,14 @@ FIXTURE_SETUP(pin)
 static long ring_teardown(FIXTURE_DATA(pin) *self)
 {
 	if (!self->up)
-		return memfree_kb();
+		return free_memory_kb();
 	self->up = 0;
 	munmap(self->wm, self->len);
 	munmap(self->rm, self->len);
 	close(self->w);
 	close(self->r);
 	ctl_destroy("pin");
-	return memfree_kb();
+	return free_memory_kb();
 }
 
 FIXTURE_TEARDOWN(pin)

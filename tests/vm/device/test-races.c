@@ -30,29 +30,6 @@ static uint64_t next(void)
 	return rng;
 }
 
-static long memfree_kb(void)
-{
-	char line[128];
-	long kb = -1, pcp = 0, n;
-	FILE *f;
-
-	if (system("echo 3 > /proc/sys/vm/drop_caches"))
-		return -1;
-	f = fopen("/proc/meminfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	f = fopen("/proc/zoneinfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, " count: %ld", &n) == 1)
-			pcp += n;
-	if (f)
-		fclose(f);
-	return kb + pcp * 4;
-}
-
 static int racer(int id, long ops)
 {
 	struct { void *p; size_t len; } map[8] = { { 0 } };
@@ -175,7 +152,7 @@ int main(void)
 		snprintf(name, sizeof(name), "rc%d", i);
 		ctl_destroy(name);
 	}
-	free0 = memfree_kb();
+	free0 = free_memory_kb();
 	for (i = 0; i < PROCS; i++) {
 		kids[i] = fork();
 		if (!kids[i])
@@ -191,7 +168,7 @@ int main(void)
 		ctl_destroy(name);
 	}
 	sleep(1);		/* let queued wake-ups drop their rings */
-	free1 = memfree_kb();
+	free1 = free_memory_kb();
 	printf("# %d processes x %ld racing calls; free memory %ld -> %ld kB\n",
 	       PROCS, ops, free0, free1);
 	printf("%sok 1 - racing create/destroy/open/mmap/notify/close\n",

@@ -1,30 +1,17 @@
-/* SPDX-License-Identifier: MIT */
-/*
- * What the tests of blocking readers share, on the host (harness.h) and in
- * the VM (kselftest): writer processes, CPU accounting of a wait, a
- * seccomp filter that makes membarrier() fail, and a blocking ping-pong.
- * Static functions only; each includer uses what it needs.
- */
-#ifndef BCAST_TEST_WAITING_H
-#define BCAST_TEST_WAITING_H
-
+// SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include "bcast.h"
 #include "clock.h"
+#include "waiting.h"
 
-/* bcast_wait(rd, ms) times out after about `ms`, having slept: 1, else 0
- * with what happened on stdout. */
-static inline int sleeps_until_timeout(struct bcast_reader *rd, int ms)
+int sleeps_until_timeout(struct bcast_reader *rd, int ms)
 {
 	double t0 = now_s(), c0 = thread_cpu_s(), dt, cpu;
 	int rc = bcast_wait(rd, ms);
@@ -38,13 +25,7 @@ static inline int sleeps_until_timeout(struct bcast_reader *rd, int ms)
 	return 0;
 }
 
-/*
- * A child that becomes the writer of ring `name`, publishes `count`
- * messages (the int i, type i), closes the writer with `close_after`,
- * says so, and then waits to be killed (or for its parent to die).
- * Its pid, or -1.
- */
-static inline pid_t spawn_writer(const char *name, int count, int close_after)
+pid_t spawn_writer(const char *name, int count, int close_after)
 {
 	int fds[2];
 	pid_t pid;
@@ -79,8 +60,7 @@ static inline pid_t spawn_writer(const char *name, int count, int close_after)
 	return pid;
 }
 
-/* Receive what spawn_writer() published: how many, the last in *last. */
-static inline int drain(struct bcast_reader *rd, int *last)
+int drain(struct bcast_reader *rd, int *last)
 {
 	int v, n = 0;
 
@@ -92,12 +72,7 @@ static inline int drain(struct bcast_reader *rd, int *last)
 	return n;
 }
 
-/*
- * From now on system call `nr` fails with `err` in this process, as a
- * seccomp profile that does not allow it would; with `cmd` >= 0, only
- * when its second argument's low 32 bits are `cmd` (an ioctl command).
- */
-static inline int refuse_syscall(int nr, long long cmd, int err)
+int refuse_syscall(int nr, long long cmd, int err)
 {
 	struct sock_filter filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -117,20 +92,13 @@ static inline int refuse_syscall(int nr, long long cmd, int err)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-/* Make membarrier() fail with EPERM in this process. */
-static inline int forbid_membarrier(void)
+int forbid_membarrier(void)
 {
 	return refuse_syscall(SYS_membarrier, -1, EPERM);
 }
 
-/*
- * One side of a blocking ping-pong: become the writer of `out_name`, read
- * `in_name`; the client publishes i and waits for i back, the server
- * (`serve`) answers each.  Returns 0, or a negative step that failed;
- * *missed gets the reader's missed_wakeups.
- */
-static inline int pong(const char *in_name, const char *out_name, int cycles,
-		       int serve, uint64_t *missed)
+int pong(const char *in_name, const char *out_name, int cycles, int serve,
+	 uint64_t *missed)
 {
 	struct bcast_ring *in, *out;
 	struct bcast_reader_stats st;
@@ -169,5 +137,3 @@ static inline int pong(const char *in_name, const char *out_name, int cycles,
 	bcast_ring_close(out);
 	return 0;
 }
-
-#endif

@@ -1,18 +1,8 @@
-/* SPDX-License-Identifier: MIT */
-/*
- * Threads of one process racing for the writer of one ring object: the
- * owner word decides between processes, the kernel between files, and
- * only the ring object between threads that share it.  Static functions
- * only; host and VM tests both include it.
- */
-#ifndef BCAST_TEST_THREAD_RACE_H
-#define BCAST_TEST_THREAD_RACE_H
-
+// SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <pthread.h>
-#include "bcast.h"
-
-#define RACE_THREADS 8
+#include <string.h>
+#include "thread-race.h"
 
 struct writer_race {
 	struct bcast_ring *r;
@@ -39,12 +29,7 @@ static void *race_for_writer(void *arg)
 	return NULL;
 }
 
-/*
- * RACE_THREADS threads call bcast_writer_open() on `r` at once, `rounds`
- * times; each time the winner publishes and closes.  The rounds where
- * not exactly one thread won, with every other one told -EBUSY.
- */
-static int race_writer_opens(struct bcast_ring *r, int rounds)
+int race_writer_opens(struct bcast_ring *r, int rounds)
 {
 	struct writer_racer racers[RACE_THREADS];
 	pthread_t t[RACE_THREADS];
@@ -83,5 +68,3 @@ static int race_writer_opens(struct bcast_ring *r, int rounds)
 	}
 	return bad;
 }
-
-#endif

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdbool.h>
+#include "tap.h"
+
+#define MAX_TESTS 128
+
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+static struct test_case test_cases[MAX_TESTS];
+static int test_count;
+static bool failed_now;
+
+void tap_register(const char *name, void (*fn)(void))
+{
+	if (test_count < MAX_TESTS)
+		test_cases[test_count++] = (struct test_case){ name, fn };
+}
+
+void tap_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "# %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	failed_now = true;
+}
+
+int tap_run(void)
+{
+	int i, failed = 0;
+
+	printf("TAP version 13\n1..%d\n", test_count);
+	fflush(stdout);
+	for (i = 0; i < test_count; i++) {
+		failed_now = false;
+		test_cases[i].fn();
+		printf("%sok %d - %s\n", failed_now ? "not " : "", i + 1,
+		       test_cases[i].name);
+		fflush(stdout);
+		failed += failed_now;
+	}
+	return failed ? 1 : 0;
+}
