@@ -201,7 +201,7 @@ anchors=(
 "wait.c:61|look_at_writer"
 "wait.c:67|gone_epoch = epoch"
 "wait.c:77|hangup = err == 1"
-"internal.h:325|committed"
+"internal.h:350|committed"
 "device.c:335|DEVICE_POLL_HANGUP"
 "file.c:51|bcast_ws_epoch(ws) + 1"
 "file.c:56|atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT)"
