@@ -101,14 +101,11 @@ static int device_locate(const char *name, struct bcast_ring_location *loc)
 	int err;
 
 	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX))) {
-		err = copy_path(loc->path, sizeof(loc->path), name);
-		if (!err)
-			err = copy_path(loc->name, sizeof(loc->name), name);
-		if (!err && !stat(name, &st) && S_ISCHR(st.st_mode))
+		if (!stat(name, &st) && S_ISCHR(st.st_mode))
 			find_in_sysfs(NULL, st.st_rdev, loc);
-		if (!err)	/* the node stays what it was called */
-			copy_path(loc->path, sizeof(loc->path), name);
-		return err;
+		/* The node stays what it was called (a link, say). */
+		err = copy_path(loc->path, sizeof(loc->path), name);
+		return err ? err : copy_path(loc->name, sizeof(loc->name), name);
 	}
 	if (!bcast_ring_name_valid(name))
 		return -EINVAL;

@@ -19,11 +19,6 @@ _Static_assert(sizeof(struct bcast_sync_point) == 32, "sync point");
 _Static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET, "wake page");
 _Static_assert(offsetof(struct bcast_ring_hdr, writer_lock) == BCAST_LOCK_OFFSET, "lock word");
 
-static bool is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
 int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 {
 	uint64_t cap;
@@ -35,8 +30,7 @@ int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 	if (h->abi_version != BCAST_ABI_VERSION)
 		return -EPROTO;
 	cap = h->capacity;
-	if (h->hdr_size != BCAST_HDR_SIZE || !is_pow2(cap) ||
-	    cap < BCAST_MIN_CAPACITY || cap > BCAST_MAX_CAPACITY ||
+	if (h->hdr_size != BCAST_HDR_SIZE || !bcast_capacity_valid(cap) ||
 	    cap > len - BCAST_HDR_SIZE)
 		return -BCAST_ECORRUPT;
 	if (!bcast_mtu_valid(h->mtu, cap) || h->metadata_len > BCAST_METADATA_MAX)
@@ -60,8 +54,7 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 		return -EINVAL;
 	if (o && o->size) {
 		cap = o->size;
-		if (!is_pow2(cap) || cap < BCAST_MIN_CAPACITY ||
-		    cap > BCAST_MAX_CAPACITY || cap > len - BCAST_HDR_SIZE)
+		if (!bcast_capacity_valid(cap) || cap > len - BCAST_HDR_SIZE)
 			return -EINVAL;
 	} else {
 		cap = 1ULL << bcast_log2(len - BCAST_HDR_SIZE);

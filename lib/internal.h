@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 #include <linux/bcast.h>
 #include "bcast.h"
@@ -229,7 +230,6 @@ int mapfile_create(const char *path, const struct bcast_ring_opts *o,
 		   bool huge, struct bcast_ring *r);
 int mapfile_open(const char *path, int flags, struct bcast_ring *r);
 bool mapfile_holds_ring(const char *path);
-int copy_path(char *dst, size_t size, const char *src);
 
 /* futex.c: wake-ups through the ring's wake page (every backend but the
  * device) */
@@ -261,6 +261,12 @@ pid_t owner_pid(const struct bcast_ring *r);
 	.writer_forget = owner_forget,					\
 	.writer_alive = owner_alive,					\
 	.writer_pid = owner_pid
+
+/* A path or name into a buffer of `size`: 0, or -ENAMETOOLONG. */
+static inline int copy_path(char *dst, size_t size, const char *src)
+{
+	return snprintf(dst, size, "%s", src) < (int)size ? 0 : -ENAMETOOLONG;
+}
 
 static inline int64_t now_ms(void)
 {

@@ -18,11 +18,6 @@
 #endif
 #define HUGE_PAGE_SIZE (2UL << 20)
 
-int copy_path(char *dst, size_t size, const char *src)
-{
-	return snprintf(dst, size, "%s", src) < (int)size ? 0 : -ENAMETOOLONG;
-}
-
 static bool on_hugetlbfs(int fd)
 {
 	struct statfs sfs;

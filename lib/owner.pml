@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:458-461 */
+		 * owner.c:198 writer_alive, or device.c:455-458 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,19 +672,19 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:415-435:
-		 * arm_device() (392-408), BCAST_IOC_ARM with
-		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (395) and the epoch, bf->armed under arm_lock,
+		/* line 74 the backend's sleep: device_sleep(), device.c:412-432:
+		 * arm_device() (389-405), BCAST_IOC_ARM with
+		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
 		 * file.c:297-304 */
 		a_gone = !live;
-		/* line 429 device_poll(): BCAST_IOC_WAIT (or poll())
+		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:334-335) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:331-332) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:432-433) for WRITER_LIVE. */
+		 * (device.c:429-430) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

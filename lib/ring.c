@@ -48,8 +48,7 @@ BCAST_EXPORT int bcast_ring_list(bcast_ring_list_fn fn, void *arg)
 
 static int check_opts(const struct bcast_ring_opts *o)
 {
-	if (!o->size || (o->size & (o->size - 1)) ||
-	    o->size < BCAST_MIN_CAPACITY || o->size > BCAST_MAX_CAPACITY)
+	if (!bcast_capacity_valid(o->size))
 		return -EINVAL;
 	if (o->metadata_len > BCAST_METADATA_MAX ||
 	    (o->metadata_len && !o->metadata))
@@ -107,14 +106,13 @@ BCAST_EXPORT int bcast_ring_open(const char *name, int flags,
 
 BCAST_EXPORT int bcast_ring_destroy(const char *name)
 {
-	struct bcast_ring_location *loc = malloc(sizeof(*loc));
+	struct bcast_ring_location *loc;
 	const struct ring_backend *ops;
 	int err;
 
-	if (!name) {
-		free(loc);
+	if (!name)
 		return -EINVAL;
-	}
+	loc = malloc(sizeof(*loc));
 	err = loc ? locate(name, loc, &ops) : -ENOMEM;
 	if (!err)
 		err = ops->destroy(loc);

@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:426-427), else the caller's timeout, which the model drops
+ *     (device.c:423-424), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -286,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* device.c:312-315 device_wake_readers(): BCAST_IOC_NOTIFY, \
+	/* device.c:309-312 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), device.c:398-399, 406-407),
+ * With rd->no_membarrier (arm_device(), device.c:395-396, 403-404),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -552,7 +552,7 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:350-360 */
+		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:356-366 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
@@ -588,15 +588,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:415-435; arm_device(),
-			 * 392-408, line 400 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:412-432; arm_device(),
+			 * 389-405, line 397 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 401-402) */
+			:: c != pos -> c = 0	/* 1: look again (lines 398-399) */
 			:: else ->
-				/* line 403 reader_barrier() */
+				/* line 400 reader_barrier() */
 				READER_BARRIER;
-				/* lines 404-407: a failed membarrier() arms again
+				/* lines 401-404: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -605,8 +605,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 424 reader_ready(); then 426-427
-					 * bound the poll when !exact, 429
+					/* line 421 reader_ready(); then 423-424
+					 * bound the poll when !exact, 426
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if

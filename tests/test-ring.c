@@ -115,6 +115,9 @@ TEST(geometry_is_the_one_the_abi_header_defines)
 	}
 	CHECK_EQ(BCAST_DEFAULT_MTU(4096), 1016);
 	CHECK_EQ(BCAST_DEFAULT_MTU(1ULL << 30), BCAST_MAX_MTU);
+	CHECK(bcast_capacity_valid(4096) && bcast_capacity_valid(1ULL << 40));
+	CHECK(!bcast_capacity_valid(0) && !bcast_capacity_valid(2048));
+	CHECK(!bcast_capacity_valid(1ULL << 41) && !bcast_capacity_valid(12288));
 	CHECK(!bcast_chunk_shift_valid(2, 65536) && bcast_chunk_shift_valid(3, 65536));
 	CHECK(bcast_chunk_shift_valid(14, 65536) && !bcast_chunk_shift_valid(15, 65536));
 	free(mem);

@@ -66,6 +66,13 @@ static __inline__ unsigned int bcast_log2(__u64 v)
 	return 63 - (unsigned int)__builtin_clzll(v);
 }
 
+/* A data capacity a ring may have: a power of two in [4096, 2^40]. */
+static __inline__ int bcast_capacity_valid(__u64 cap)
+{
+	return !(cap & (cap - 1)) && cap >= BCAST_MIN_CAPACITY &&
+	       cap <= BCAST_MAX_CAPACITY;
+}
+
 static __inline__ int bcast_mtu_valid(__u64 mtu, __u64 cap)
 {
 	return mtu >= BCAST_MIN_MTU && mtu <= BCAST_DEFAULT_MTU(cap);
