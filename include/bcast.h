@@ -367,6 +367,24 @@ int bcast_writer_stats(const struct bcast_writer *w,
  * dropped.  NULL is ignored. */
 void bcast_writer_close(struct bcast_writer *w);
 
+/* bcast_writer_set_notify() `how` */
+#define BCAST_NOTIFY_SYNC	0	/* the writer's own system call (default) */
+#define BCAST_NOTIFY_URING	1	/* handed to io_uring: the kernel wakes */
+#define BCAST_NOTIFY_SQPOLL	2	/* ... through a kernel thread that polls
+					 * the submissions: no system call
+					 * while it is awake */
+/*
+ * How this writer wakes sleeping readers.  BCAST_NOTIFY_URING and
+ * BCAST_NOTIFY_SQPOLL queue the wake-up (device rings: a write to the
+ * writer's file; shm and file rings: a futex wake, Linux 6.7) on an
+ * io_uring of the writer's own and return without waiting for it.  0,
+ * -EINVAL, -ENOTSUP (this ring or kernel cannot), or the error of setting
+ * io_uring up (-EPERM where seccomp or the io_uring_disabled sysctl refuse
+ * it, -ENOMEM): the writer then keeps the way it had.  From the writer's
+ * thread, between publishes.
+ */
+int bcast_writer_set_notify(struct bcast_writer *w, int how);
+
 /* ---- reader ---- */
 
 /*
@@ -467,6 +485,81 @@ uint64_t bcast_reader_position(const struct bcast_reader *rd);
 /* Free the reader (and close its device file); its batch, bulk and
  * message handles become invalid.  NULL is ignored. */
 void bcast_reader_close(struct bcast_reader *rd);
+
+/* ---- waiting on many readers and file descriptors at once ---- */
+
+struct bcast_poller;
+
+/* bcast_poller_event.events */
+#define BCAST_POLL_DATA		0x1	/* the reader has a message pending */
+#define BCAST_POLL_WRITER_GONE	0x2	/* its writer went and everything it
+					 * committed was read (once per writer,
+					 * like bcast_wait()'s) */
+#define BCAST_POLL_WRITER_NEW	0x4	/* a writer came since the last one
+					 * this poller saw go (or since the
+					 * reader was added without one) */
+#define BCAST_POLL_FD		0x8	/* an added fd is ready: see revents */
+
+struct bcast_poller_event {
+	uint64_t tag;			/* as given when added */
+	struct bcast_reader *reader;	/* NULL for an fd */
+	int fd;				/* the fd, -1 for a reader */
+	uint32_t events;		/* BCAST_POLL_* */
+	uint32_t revents;		/* fds: POLLIN, POLLOUT, POLLERR, POLLHUP */
+};
+
+/* bcast_poller_create() flags */
+#define BCAST_POLLER_NO_URING	0x1	/* never io_uring: epoll, threads */
+
+/* bcast_poller_stats.how: the mechanisms its last sleep used */
+#define BCAST_POLLER_FUTEX_WAITV 0x01	/* futex_waitv() in the caller */
+#define BCAST_POLLER_URING	0x02	/* io_uring_enter() */
+#define BCAST_POLLER_EPOLL	0x04	/* epoll_wait() */
+#define BCAST_POLLER_URING_FUTEX 0x08	/* io_uring futex waits (Linux 6.7) */
+#define BCAST_POLLER_URING_CMD	0x10	/* bcast.ko's io_uring WAIT (6.7) */
+#define BCAST_POLLER_THREADS	0x20	/* threads in futex_waitv() */
+
+struct bcast_poller_stats {
+	uint64_t waits;			/* bcast_poller_wait() calls */
+	uint64_t sleeps;		/* ... that slept */
+	uint64_t missed_wakeups;	/* slept to a timeout although a reader
+					 * that asked to be woken had data */
+	unsigned how;			/* BCAST_POLLER_*, of the last sleep */
+	unsigned threads;		/* helper threads running */
+	uint64_t reserved_[4];
+};
+
+/*
+ * A set of readers (of any backend) and file descriptors to wait on
+ * together.  One thread at a time uses a poller and its readers; adding or
+ * removing while another thread is in bcast_poller_wait() is refused
+ * (-EBUSY).  0, -EINVAL, -ENOMEM.
+ */
+int bcast_poller_create(unsigned flags, struct bcast_poller **out);
+/* 0, -EINVAL, -EEXIST (already in a poller), -ENOMEM, -EBUSY. */
+int bcast_poller_add_reader(struct bcast_poller *p, struct bcast_reader *rd,
+			    uint64_t tag);
+/* Watch fd for `events` (POLLIN, POLLOUT, POLLPRI), level-triggered: 0,
+ * -EINVAL, -EEXIST, -ENOMEM, -EBUSY. */
+int bcast_poller_add_fd(struct bcast_poller *p, int fd, uint32_t events,
+			uint64_t tag);
+/* 0, -ENOENT, -EBUSY.  The fd is the caller's to close afterwards. */
+int bcast_poller_remove_reader(struct bcast_poller *p, struct bcast_reader *rd);
+int bcast_poller_remove_fd(struct bcast_poller *p, int fd);
+/*
+ * Wait until a reader has a message or news of its writer, or an fd is
+ * ready: the number of events written (1..max), 0 on timeout, -EINTR,
+ * -EINVAL, -EBUSY (another thread waits).  timeout_ms < 0: forever.
+ * Level-triggered: a reader is reported while it has something to read;
+ * writer news once.  Entries are reported in turn, so that a busy one
+ * cannot starve the others.
+ */
+int bcast_poller_wait(struct bcast_poller *p, struct bcast_poller_event *ev,
+		      int max, int timeout_ms);
+int bcast_poller_stats(const struct bcast_poller *p,
+		       struct bcast_poller_stats *st);
+/* Free the poller; its readers and fds stay open.  NULL is ignored. */
+void bcast_poller_destroy(struct bcast_poller *p);
 
 /* A description of any return value of this library (err or -err), never
  * NULL; unknown values as strerror() describes them. */
