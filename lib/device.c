@@ -373,10 +373,19 @@ static int device_poll(int fd, int ms)
 	return device_poll_events((unsigned)rc);
 }
 
-/* The position the kernel should wake this reader past. */
-static uint64_t wake_position(const struct bcast_reader *rd)
+uint64_t device_wake_position(const struct bcast_reader *rd)
 {
 	return rd->need_resync ? rd->resync_seen : rd->pos;
+}
+
+int device_request_wakeup(struct bcast_reader *rd, enum writer_view view,
+			  uint64_t epoch)
+{
+	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
+
+	if (rd->no_membarrier)
+		flags |= BCAST_ARM_NO_MEMBARRIER;
+	return device_arm(rd->fd, device_wake_position(rd), epoch, flags);
 }
 
 /*
@@ -389,19 +398,16 @@ static uint64_t wake_position(const struct bcast_reader *rd)
 static int arm_device(struct bcast_reader *rd, enum writer_view view,
 		      uint64_t epoch, bool *exact)
 {
-	unsigned flags = view == WRITER_NONE ? BCAST_ARM_WRITER_GONE : 0;
-	int rc;
+	bool had_barrier = !rd->no_membarrier;
+	int rc = device_request_wakeup(rd, view, epoch);
 
-	if (rd->no_membarrier)
-		flags |= BCAST_ARM_NO_MEMBARRIER;
-	rc = device_arm(rd->fd, wake_position(rd), epoch, flags);
 	if (rc)
 		return rc;
 	*exact = reader_barrier(rd);
-	if (*exact || (flags & BCAST_ARM_NO_MEMBARRIER))
+	if (*exact || !had_barrier)
 		return 0;
-	return device_arm(rd->fd, wake_position(rd), epoch,
-			  flags | BCAST_ARM_NO_MEMBARRIER);
+	/* reader_barrier() set no_membarrier: say so to the kernel. */
+	return device_request_wakeup(rd, view, epoch);
 }
 
 /*

@@ -19,10 +19,6 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define LIVENESS_SLICE_MS 25	/* how often a sleeper checks a live writer */
-#define BOUNDED_SLICE_MAX_MS 50
-#define MISSED_GRACE_MS 100	/* a writer preempted mid-publish is not a
-				 * missed wake-up */
 
 static long sys_futex(uint32_t *word, int op, uint32_t val,
 		      const struct timespec *ts)

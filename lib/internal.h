@@ -123,6 +123,7 @@ struct bcast_reader {
 	bool assembling;
 	bool asm_complete;	/* whole message waiting for a larger buffer */
 	int fd;			/* device rings: this reader's own file */
+	struct bcast_poller *poller;	/* the one it was added to, or NULL */
 };
 _Static_assert(offsetof(struct bcast_reader, hot_) == 0 &&
 	       offsetof(struct bcast_reader, st) ==
@@ -236,11 +237,28 @@ bool mapfile_holds_ring(const char *path);
 void futex_wake_readers(struct bcast_ring *r);
 int futex_sleep(struct bcast_reader *rd, struct sleep_request *req);
 
+/* device.c, for the poller: the position a device reader is woken past,
+ * and BCAST_IOC_ARM without the barrier (1 if committed moved already) */
+uint64_t device_wake_position(const struct bcast_reader *rd);
+int device_request_wakeup(struct bcast_reader *rd, enum writer_view view,
+			  uint64_t epoch);
+
+/* poller.c: a reader closed while in a poller leaves it */
+void poller_forget_reader(struct bcast_reader *rd);
+
 /* membarrier.c: the barrier a sleeping reader and the writer share */
 bool writer_registered_membarrier(void);
 bool reader_barrier(struct bcast_reader *rd);
+bool global_barrier(void);
+void reader_barrier_failed(struct bcast_reader *rd);
+bool writer_wants_barrier(const struct bcast_reader *rd);
 
 #define BOUNDED_SLICE_MIN_MS 1	/* readers that cannot ask for a wake-up */
+#define BOUNDED_SLICE_MAX_MS 50
+#define LIVENESS_SLICE_MS 25	/* how often a sleeper checks a live writer
+				 * that no kernel watches */
+#define MISSED_GRACE_MS 100	/* a writer preempted mid-publish is not a
+				 * missed wake-up */
 
 /* owner.c: the writer role where no kernel keeps it (memory, shm, file) */
 int owner_claim(struct bcast_writer *w);

@@ -30,6 +30,31 @@ bool writer_registered_membarrier(void)
 	return now > 0;
 }
 
+/* A full barrier on every CPU that runs a thread of any process (the
+ * writers' among them): false if membarrier() failed. */
+bool global_barrier(void)
+{
+	fence_full();
+	return !syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+}
+
+/* A sleeping reader could not stand in for its writer's barrier: ask the
+ * writer to fence from now on (it looks when it wakes us); device readers
+ * ask through the kernel when they arm next. */
+void reader_barrier_failed(struct bcast_reader *rd)
+{
+	rd->no_membarrier = true;
+	if (rd->r->wake_writable)
+		__atomic_fetch_or(&rd->r->hdr->reader_flags,
+				  BCAST_READERS_NO_MEMBARRIER, __ATOMIC_SEQ_CST);
+}
+
+/* Does this ring's writer count on its sleeping readers' membarrier()? */
+bool writer_wants_barrier(const struct bcast_reader *rd)
+{
+	return load_relaxed(&rd->hdr->writer_flags) & BCAST_WRITER_MEMBARRIER;
+}
+
 /*
  * The reader's half of the Dekker handshake, after it asked to be woken.
  * False when the writer skips its own barrier and our membarrier() failed:
@@ -37,18 +62,9 @@ bool writer_registered_membarrier(void)
  */
 bool reader_barrier(struct bcast_reader *rd)
 {
-	struct bcast_ring_hdr *h = rd->r->hdr;
-
 	fence_full();
-	if (!(load_relaxed(&h->writer_flags) & BCAST_WRITER_MEMBARRIER))
+	if (!writer_wants_barrier(rd) || global_barrier())
 		return true;
-	if (!syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0))
-		return true;
-	/* Ask the writer to fence from now on (it looks when it wakes us);
-	 * device readers ask through the kernel when they arm next. */
-	rd->no_membarrier = true;
-	if (rd->r->wake_writable)
-		__atomic_fetch_or(&h->reader_flags, BCAST_READERS_NO_MEMBARRIER,
-				  __ATOMIC_SEQ_CST);
+	reader_barrier_failed(rd);
 	return false;
 }

@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:455-458 */
+		 * owner.c:198 writer_alive, or device.c:461-464 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,7 +672,7 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:412-432:
+		/* line 74 the backend's sleep: device_sleep(), device.c:418-438:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
 		 * file.c:297-304 */
@@ -684,7 +684,7 @@ end:	do
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:429-430) for WRITER_LIVE. */
+		 * (device.c:435-436) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -52,6 +52,8 @@ BCAST_EXPORT void bcast_reader_close(struct bcast_reader *rd)
 {
 	if (!rd)
 		return;
+	if (rd->poller)
+		poller_forget_reader(rd);
 	if (rd->fd >= 0)
 		close(rd->fd);
 	free(rd->asm_buf);

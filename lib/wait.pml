@@ -50,7 +50,7 @@
  *   NO_WRITER_FENCE  the writer skips its fence, readers have no
  *                    membarrier to call (writer_flags 0).       must FAIL
  *   NO_READER_FENCE  the reader's need_wakeup store and fence_full()
- *                    (futex.c:83, 81) as a plain store, no fence.  must FAIL
+ *                    (futex.c:79, 81) as a plain store, no fence.  must FAIL
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
@@ -97,10 +97,10 @@
  * Abstractions, and why they are sound
  *   - The writer is always alive: look_at_writer() (wait.c:61) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
- *     LIVENESS_SLICE_MS (futex.c:88-89).  The model drops that bound and
+ *     LIVENESS_SLICE_MS (futex.c:84-85).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
  *     the slice would merely delay by 25 ms is a deadlock here.  Likewise
- *     check_missed_wakeup() (futex.c:102-104) only counts; not modelled.
+ *     check_missed_wakeup() (futex.c:98-100) only counts; not modelled.
  *   - Positions are 1..M, wake_seq does not wrap (M notifies at most).
  *   - A reader's load of wake_seq and of reader_flags, and the writer's of
  *     need_wakeup, read memory or the own store buffer as TSO says; other
@@ -113,9 +113,9 @@
  *     and the fencing CPU does nothing visible meanwhile, so every
  *     interleaving of a slow drain is one where the Memory process moved
  *     the same stores before the fence.
- *   - The seq_cst store of need_wakeup (futex.c:83) is an xchg on x86, a
+ *   - The seq_cst store of need_wakeup (futex.c:79) is an xchg on x86, a
  *     fence by itself; the model does not count on it (a plain store, then
- *     the fence_full() of reader_barrier(), membarrier.c:42), as on arm64, where
+ *     the fence_full() of reader_barrier(), membarrier.c:65), as on arm64, where
  *     a release store does not order a later plain load.
  *   - Device rings (-DDEVICE): the kernel's side is modelled at the level
  *     of its barriers and its wait queue: BCAST_IOC_ARM, poll()'s
@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:423-424), else the caller's timeout, which the model drops
+ *     (device.c:429-430), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -258,11 +258,11 @@ end:	do
 
 #ifndef DEVICE
 #define WAKE_READERS \
-	/* futex.c:37 store need_wakeup = 0 */ \
+	/* futex.c:33 store need_wakeup = 0 */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* futex.c:38 fetch_add(wake_seq): lock xadd */ \
+	/* futex.c:34 fetch_add(wake_seq): lock xadd */ \
 	d_step { DRAIN(WCPU); wake_seq++ }; \
-	/* futex.c:39 FUTEX_WAKE, INT_MAX: every queued reader */ \
+	/* futex.c:35 FUTEX_WAKE, INT_MAX: every queued reader */ \
 	d_step { \
 		i = 1; \
 		do \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), device.c:395-396, 403-404),
+ * With rd->no_membarrier (arm_device(), device.c:386-387, 409-410),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -487,7 +487,7 @@ active proctype Writer()
 			:: atomic { !(membarrier && !(REGISTERED && !no_mb)) ->
 				    skip }
 			fi;
-			/* line 97 the backend's wake_readers: futex_wake_readers(), futex.c:33-40 */
+			/* line 97 the backend's wake_readers: futex_wake_readers(), futex.c:29-36 */
 			WAKE_READERS
 		:: else
 		fi;
@@ -499,17 +499,17 @@ active proctype Writer()
 /* ---- the readers ---- */
 
 /*
- * reader_barrier(), membarrier.c:38-54: sets exact (its result).  A device
+ * reader_barrier(), membarrier.c:63-70: sets exact (its result).  A device
  * reader's mapping is read-only: it cannot set reader_flags itself
- * (lines 89-91), it re-arms asking the kernel to (arm_device()).
+ * (membarrier.c:47-49), it re-arms asking the kernel to (arm_device()).
  */
 #ifdef DEVICE
 #define READERS_FLAG	skip
 #else
-#define READERS_FLAG	no_mb = 1	/* lines 89-91 fetch_or, a locked op */
+#define READERS_FLAG	no_mb = 1	/* membarrier.c:48-49 fetch_or, a locked op */
 #endif
 #ifndef NO_READER_FENCE
-#define READER_FENCE	d_step { DRAIN(me) };	/* line 81 fence_full() */
+#define READER_FENCE	d_step { DRAIN(me) };	/* line 65 fence_full() */
 #else
 #define READER_FENCE
 #endif
@@ -520,13 +520,13 @@ active proctype Writer()
 #endif
 #define READER_BARRIER \
 	READER_FENCE \
-	d_step { LOAD(me, A_WFLAGS, wf) };	/* line 82 */ \
+	d_step { LOAD(me, A_WFLAGS, wf) };	/* line 66, 55 */ \
 	exact = 1; \
 	if \
 	:: wf -> \
 		if \
 		:: MB_WORKS(me) -> \
-			/* line 84 membarrier() succeeds: a full barrier on \
+			/* line 66, 38 membarrier() succeeds: a full barrier on \
 			 * every CPU */ \
 			d_step { \
 				i = 0; \
@@ -537,7 +537,7 @@ active proctype Writer()
 				i = 0 \
 			} \
 		:: else -> \
-			/* line 84 fails: 88 rd->no_membarrier, 92 false */ \
+			/* line 66 fails: 68 (46 rd->no_membarrier), 69 false */ \
 			MB_FAILED \
 		fi \
 	:: else \
@@ -552,26 +552,26 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:356-366 */
+		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:374-384 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
 			/* wait.c:61 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:73-106.  Line 81: */
+			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:69-102.  Line 77: */
 			atomic { seq = wake_seq; c = 0 };
-			/* line 83 store need_wakeup = 1 */
+			/* line 79 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
-			/* line 84 reader_barrier() */
+			/* line 80 reader_barrier() */
 			READER_BARRIER;
-			/* line 86 reader_ready() */
+			/* line 82 reader_ready() */
 			d_step { LOAD(me, A_COMMITTED, c) };
 			if
 			:: c != pos -> atomic { pos = c; c = 0; exact = 0 }
 			:: else ->
-				/* lines 90-94: no exact wake-up, a bounded
-				 * slice; line 98 FUTEX_WAIT(wake_seq, seq) */
+				/* lines 86-91: no exact wake-up, a bounded
+				 * slice; line 94 FUTEX_WAIT(wake_seq, seq) */
 				d_step {
 					DRAIN(me);
 					if
@@ -588,15 +588,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:412-432; arm_device(),
-			 * 389-405, line 397 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:418-438; arm_device(),
+			 * 398-411, line 402 device_request_wakeup(), 388 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 398-399) */
+			:: c != pos -> c = 0	/* 1: look again (lines 404-405) */
 			:: else ->
-				/* line 400 reader_barrier() */
+				/* line 406 reader_barrier() */
 				READER_BARRIER;
-				/* lines 401-404: a failed membarrier() arms again
+				/* lines 407-410: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -605,8 +605,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 421 reader_ready(); then 423-424
-					 * bound the poll when !exact, 426
+					/* line 427 reader_ready(); then 429-430
+					 * bound the poll when !exact, 432
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if

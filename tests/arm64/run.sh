@@ -27,6 +27,7 @@ declare -A SCALED=(
     [test-owner]="BCAST_RACE_ROUNDS=100"
     [test-wait]="BCAST_PINGPONG_CYCLES=20000"
     [test-accounting]="BCAST_ACCOUNTING_MESSAGES=200000"
+    [test-poller]="BCAST_POLLER_CYCLES=1000"
 )
 # The long multi-process programs, left out of every CPU model but the
 # first (they are about processes and crashes, not about the atomics).
