@@ -38,6 +38,8 @@ enum out_mode { OUT_LINES, OUT_HEX, OUT_RAW, OUT_RECORDS, OUT_NONE };
 
 struct options {
 	const char *name;
+	char **names;		/* NAME..., n_names of them */
+	int n_names;
 	enum out_mode out;
 	bool from_oldest, spin, follow, stats, json, quiet, verbose;
 	uint64_t count;		/* 0: no limit */
@@ -64,6 +66,10 @@ struct hist {
 struct sub {
 	struct options o;
 	const char *who;		/* prefix of stderr lines */
+	const char *tag;		/* several rings: the ring's name, put
+					 * before each of its messages */
+	bool done;			/* several rings: this one is finished */
+	bool missing;			/* --follow: not there yet */
 	struct bcast_ring *r;
 	struct bcast_reader *rd;
 	unsigned char *buf;
@@ -95,11 +101,19 @@ enum { GO_ON = 0, DONE = 1 };
 static void usage(void)
 {
 	printf(
-"Usage: bcast-sub [OPTIONS] NAME\n"
+"Usage: bcast-sub [OPTIONS] NAME...\n"
 "\n"
 "Read the bcast ring NAME and write its messages to stdout.  NAME is\n"
 "shm:NAME, file:/path, /dev/bcastN, or a bare name (the device ring when\n"
 "bcast.ko is loaded, else shm).\n"
+"\n"
+"Several rings are read at once, through one bcast_poller (no thread or\n"
+"spinning per ring): each output line starts with its ring's NAME and\n"
+"': ' (--hex: 'ring=NAME '), each stderr line names its ring, --follow\n"
+"works per ring, --count counts all rings' messages together, --json\n"
+"prints one summary object per ring (its \"ring\" member), and reading\n"
+"ends when every ring has ended.  --raw, --records and --spin take one\n"
+"ring.\n"
 "\n"
 "Output (one of):\n"
 "      (default)         each payload followed by a newline\n"
@@ -225,7 +239,24 @@ static void parse_args(struct options *o, int argc, char **argv)
 			cli_common_option(c, argv, optind);
 		}
 	}
-	o->name = cli_ring_name(argc, argv, optind);
+	if (optind == argc)
+		cli_usage_error("missing ring NAME");
+	o->names = &argv[optind];
+	o->n_names = argc - optind;
+	o->name = argv[optind];
+	for (int i = 0; i < o->n_names; i++) {
+		if (!*o->names[i])
+			cli_usage_error("empty ring NAME");
+		for (int k = 0; k < i; k++)
+			if (!strcmp(o->names[i], o->names[k]))
+				cli_usage_error("ring '%s' named twice",
+						o->names[i]);
+	}
+	if (o->n_names > 1 && (o->out == OUT_RAW || o->out == OUT_RECORDS))
+		cli_usage_error("--raw and --records take one ring (the "
+				"output could not tell the rings apart)");
+	if (o->n_names > 1 && o->spin)
+		cli_usage_error("--spin takes one ring");
 	if (o->cpu >= 0)
 		cli_pin("--cpu", o->cpu);
 	if (formats > 1)
@@ -424,6 +455,10 @@ static int write_message(struct sub *s, const struct bcast_msg *m,
 {
 	unsigned char le[4];
 
+	if (s->tag && s->o.out == OUT_LINES)
+		printf("%s: ", s->tag);
+	else if (s->tag && s->o.out == OUT_HEX)
+		printf("ring=%s ", s->tag);
 	switch (s->o.out) {
 	case OUT_LINES:
 		fwrite_unlocked(p, 1, len, stdout);
@@ -818,6 +853,311 @@ static int finish(struct sub *s)
 	return 0;
 }
 
+/* ---- several rings: one poller ---- */
+
+#define DRAIN_BATCH	4096	/* messages of one ring before the next */
+#define POLL_EVENTS	64
+
+struct many {
+	struct sub *subs;
+	int n, live;
+	struct bcast_poller *p;
+	uint64_t msgs;			/* of every ring */
+	uint64_t idle_since_ns;		/* 0 while messages flow */
+	uint64_t next_look_ns;		/* --follow: look for missing rings */
+};
+
+/* One ring finished (its writer gone, or nothing to wait for). */
+static void ring_done(struct many *m, struct sub *s)
+{
+	if (s->done)
+		return;
+	s->done = true;
+	m->live--;
+	if (s->rd)
+		bcast_poller_remove_reader(m->p, s->rd);
+}
+
+/* Up to DRAIN_BATCH messages of one ring: GO_ON, DONE (--count or
+ * --seconds), or -errno. */
+static int drain_ring(struct many *m, struct sub *s)
+{
+	for (int k = 0; k < DRAIN_BATCH; k++) {
+		struct bcast_msg msg;
+		uint64_t pos;
+		ssize_t len;
+		int rc = GO_ON;
+
+		if (s->o.count && m->msgs >= s->o.count)
+			return DONE;
+		pos = bcast_reader_position(s->rd);
+		len = bcast_receive(s->rd, s->buf, s->cap, &msg);
+		if (len >= 0) {
+			if (s->writer_gone)
+				writer_back(s);
+			rc = deliver(s, &msg, (size_t)len);
+			m->msgs++;
+			m->idle_since_ns = 0;
+		} else if (len == -EAGAIN) {
+			return GO_ON;
+		} else if (len == -BCAST_EOVERRUN) {
+			note_overrun(s, pos);
+		} else if (len == -EMSGSIZE) {
+			rc = grow_buffer(s, msg.len);
+		} else if (len != -EINPROGRESS) {
+			say(s, "reading '%s': %s", s->o.name,
+			    bcast_strerror((int)len));
+			s->end = "error";
+			return (int)len;
+		}
+		if (rc)
+			return rc;
+	}
+	return GO_ON;
+}
+
+/* A ring's reader is open: into the poller, or finished at once when it
+ * has no writer to wait for (after what is there was read). */
+static int start_ring(struct many *m, struct sub *s)
+{
+	int rc;
+
+	if (open_reader(s) || grow_buffer(s, FIRST_BUF))
+		return -EIO;
+	rc = bcast_poller_add_reader(m->p, s->rd, (uint64_t)(s - m->subs));
+	if (rc) {
+		say(s, "cannot watch ring '%s': %s", s->o.name,
+		    bcast_strerror(rc));
+		return rc;
+	}
+	if (!s->no_writer_at_start)
+		return GO_ON;
+	rc = drain_ring(m, s);
+	if (rc == GO_ON) {
+		writer_went(s);
+		ring_done(m, s);
+	}
+	return rc;
+}
+
+/* Open every ring that is there; --follow leaves the others for later.
+ * 0, or the exit status to leave with. */
+static int open_rings(struct many *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		struct sub *s = &m->subs[i];
+		int err = bcast_ring_open(s->o.name, BCAST_RDONLY, &s->r);
+
+		if (err == -ENOENT && s->o.follow) {
+			if (!s->missing)
+				notice(s, "waiting for ring '%s' to appear",
+				       s->o.name);
+			s->missing = true;
+			continue;
+		}
+		if (err) {
+			if (err == -ENOENT)
+				say(s, "no ring '%s'", s->o.name);
+			else
+				say(s, "cannot open ring '%s': %s", s->o.name,
+				    bcast_strerror(err));
+			return EXIT_NORING;
+		}
+		s->missing = false;
+		err = start_ring(m, s);
+		if (err < 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* --follow: rings that were not there yet. */
+static int look_for_rings(struct many *m, uint64_t now)
+{
+	if (now < m->next_look_ns)
+		return GO_ON;
+	m->next_look_ns = now + RING_POLL_NS;
+	for (int i = 0; i < m->n; i++) {
+		struct sub *s = &m->subs[i];
+		int rc;
+
+		if (!s->missing ||
+		    bcast_ring_open(s->o.name, BCAST_RDONLY, &s->r))
+			continue;
+		s->missing = false;
+		rc = start_ring(m, s);
+		if (rc)
+			return rc;
+	}
+	return GO_ON;
+}
+
+/* What one event of the poller asks for. */
+static int on_event(struct many *m, const struct bcast_poller_event *ev)
+{
+	struct sub *s = &m->subs[ev->tag];
+	int rc = GO_ON;
+
+	if (s->done)
+		return GO_ON;
+	if ((ev->events & BCAST_POLL_WRITER_NEW) && s->writer_gone)
+		writer_back(s);
+	if (ev->events & BCAST_POLL_DATA)
+		rc = drain_ring(m, s);
+	if (!rc && (ev->events & BCAST_POLL_WRITER_GONE) &&
+	    writer_went(s) == DONE)
+		ring_done(m, s);
+	return rc;
+}
+
+/* The wait's timeout: the slice, cut by --seconds and --timeout; or the
+ * limit hit (DONE, -ETIMEDOUT). */
+static int many_wait_ms(struct many *m, uint64_t now, int *ms)
+{
+	const struct options *o = &m->subs[0].o;
+
+	*ms = WAIT_SLICE_MS;
+	if (m->subs[0].end_ns && now >= m->subs[0].end_ns)
+		return DONE;
+	if (m->subs[0].end_ns &&
+	    (int64_t)((m->subs[0].end_ns - now) / 1000000) + 1 < *ms)
+		*ms = (int)((m->subs[0].end_ns - now) / 1000000) + 1;
+	if (o->timeout_ms >= 0) {
+		uint64_t limit;
+
+		if (!m->idle_since_ns)
+			m->idle_since_ns = now;
+		limit = m->idle_since_ns + (uint64_t)o->timeout_ms * 1000000ULL;
+		if (now >= limit) {
+			fprintf(stderr, "%s: no message on any ring for %"
+				PRId64 " ms (--timeout)\n", o_label(m),
+				o->timeout_ms);
+			return -ETIMEDOUT;
+		}
+		if ((int64_t)((limit - now) / 1000000) + 1 < *ms)
+			*ms = (int)((limit - now) / 1000000) + 1;
+	}
+	return GO_ON;
+}
+
+static const char *o_label(const struct many *m)
+{
+	return m->subs[0].o.label ? m->subs[0].o.label : PROG;
+}
+
+static const char *many_loop_end(int rc)
+{
+	return rc == -ETIMEDOUT ? "timeout" : rc < 0 ? "error" :
+	       cli_stop_requested ? "signal" : "seconds";
+}
+
+/* Read every ring until each has ended, or a limit or a signal. */
+static int run_many(struct many *m)
+{
+	struct bcast_poller_event ev[POLL_EVENTS];
+	bool flushed = true;
+	int rc = GO_ON;
+
+	while (m->live > 0 && !rc) {
+		uint64_t now = cli_now_ns();
+		int got, ms;
+
+		if (cli_stop_requested)
+			break;
+		if (m->subs[0].o.count && m->msgs >= m->subs[0].o.count)
+			break;
+		rc = look_for_rings(m, now);
+		if (!rc)
+			rc = many_wait_ms(m, now, &ms);
+		if (rc)
+			break;
+		got = bcast_poller_wait(m->p, ev, POLL_EVENTS, 0);
+		if (got == 0) {
+			/* Idle: what was read goes out before sleeping. */
+			if (!flushed && flush_output(&m->subs[0]) == DONE)
+				return DONE;
+			flushed = true;
+			got = bcast_poller_wait(m->p, ev, POLL_EVENTS, ms);
+		}
+		if (got == -EINTR)
+			continue;
+		if (got < 0) {
+			fprintf(stderr, "%s: waiting on the rings: %s\n",
+				o_label(m), bcast_strerror(got));
+			return got;
+		}
+		for (int i = 0; i < got && !rc; i++)
+			rc = on_event(m, &ev[i]);
+		flushed = !got;
+	}
+	return rc;
+}
+
+/* bcast-sub NAME NAME...: 0, 1 or the exit status of a ring not found. */
+static int main_many(const struct options *o)
+{
+	struct many m = { .n = o->n_names };
+	char **who;
+	int status, rc = 0;
+
+	m.subs = calloc((size_t)m.n, sizeof(*m.subs));
+	who = calloc((size_t)m.n, sizeof(*who));
+	if (!m.subs || !who || bcast_poller_create(0, &m.p)) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < m.n; i++) {
+		struct sub *s = &m.subs[i];
+
+		s->o = *o;
+		s->o.name = o->names[i];
+		s->tag = o->names[i];
+		if (asprintf(&who[i], "%s: %s", o->label ? o->label : PROG,
+			     o->names[i]) < 0)
+			return 1;
+		s->who = who[i];
+		s->timed = o->stats || o->json;
+		s->start_ns = cli_now_ns();
+		if (o->seconds > 0)
+			s->end_ns = s->start_ns + (uint64_t)(o->seconds * 1e9);
+		if (s->timed && !(s->lat = calloc(1, sizeof(*s->lat)))) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
+		}
+	}
+	m.live = m.n;
+	if (o->out != OUT_NONE)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	status = open_rings(&m);
+	if (!status) {
+		rc = run_many(&m);
+		if (flush_output(&m.subs[0]) < 0 && rc >= 0)
+			rc = -EIO;
+	}
+	for (int i = 0; i < m.n; i++) {
+		struct sub *s = &m.subs[i];
+
+		if (!s->end)
+			s->end = status ? "error" : s->done ? "writer-gone" :
+				 rc == DONE || (o->count && m.msgs >= o->count) ?
+				 "count" : many_loop_end(rc);
+		if (!status && finish(s))
+			status = 1;
+		bcast_poller_remove_reader(m.p, s->rd);
+		bcast_reader_close(s->rd);
+		bcast_ring_close(s->r);
+		free(s->buf);
+		free(s->lat);
+		free(who[i]);
+	}
+	if (!status && rc < 0)
+		status = 1;
+	bcast_poller_destroy(m.p);
+	free(m.subs);
+	free(who);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct sub s = { 0 };
@@ -825,6 +1165,10 @@ int main(int argc, char **argv)
 
 	cli_prog = PROG;
 	parse_args(&s.o, argc, argv);
+	if (s.o.n_names > 1) {
+		install_signals();
+		return main_many(&s.o);
+	}
 	s.who = s.o.label ? s.o.label : PROG;
 	s.timed = s.o.stats || s.o.json;
 	install_signals();

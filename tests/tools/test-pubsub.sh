@@ -609,5 +609,87 @@ t_placement() {
 }
 check "--cpu and --spin-us 0: 200 paced messages, no gap" t_placement
 
+# Several rings through one poller: each line tagged with its ring, a
+# ring that appears later and a writer that comes back (--follow per
+# ring), one --json record per ring, a clean stop on SIGTERM.
+t_many_rings() {
+	ring many-a; ra=$r
+	ring many-b; rb=$r
+	ring many-c; rc=$r
+	make_ring "$ra" && make_ring "$rb" || return 1
+	"$SUB" --follow "$ra" "$rb" "$rc" >"$TMP/many.out" 2>"$TMP/many.err" &
+	sp=$!
+	bg $sp
+	wait_text "$TMP/many.err" "waiting for ring '$rc'" || return 1
+	sleep 0.3
+	printf 'a1\na2\n' | "$PUB" -q "$ra" || return 1
+	printf 'b1\n' | "$PUB" -q "$rb" || return 1
+	make_ring "$rc" || return 1
+	wait_text "$TMP/many.out" "^$rb: b1\$" || return 1
+	sleep 0.5	# the ring is looked for every 100 ms
+	printf 'c1\n' | "$PUB" -q "$rc" || return 1
+	wait_text "$TMP/many.out" "^$rc: c1\$" || return 1
+	# A new writer on ring a: read on (--follow).
+	printf 'a3\n' | "$PUB" -q "$ra" || return 1
+	wait_text "$TMP/many.out" "^$ra: a3\$" || return 1
+	kill -TERM $sp
+	wait_exit $sp || { show "$TMP/many.err"; return 1; }
+	printf '%s\n' "$ra: a1" "$ra: a2" "$rb: b1" "$rc: c1" "$ra: a3" \
+		>"$TMP/many.want"
+	# Per ring in order; the rings among themselves as published.
+	cmp -s "$TMP/many.out" "$TMP/many.want" || {
+		diag "got:"; show "$TMP/many.out"; return 1; }
+	[ "$(grep -c "writer gone; waiting for a new one" "$TMP/many.err")" -ge 3 ] || {
+		show "$TMP/many.err"; return 1; }
+}
+check "bcast-sub A B C: tagged lines, a late ring, a returning writer, SIGTERM" t_many_rings
+
+# Without --follow: read every ring until each writer went, then exit 0;
+# --json: one record per ring, with its own counts.
+t_many_json() {
+	ring mj-a; ra=$r
+	ring mj-b; rb=$r
+	make_ring "$ra" && make_ring "$rb" || return 1
+	"$PUB" --rate 2000 --count 1000 --quiet "$ra" &
+	pa=$!
+	"$PUB" --rate 2000 --count 100 --quiet "$rb" &
+	pb=$!
+	bg "$pa $pb"
+	sleep 0.05
+	"$SUB" --json -f oldest "$ra" "$rb" >"$TMP/mj.out" 2>"$TMP/mj.err"
+	st=$?
+	wait $pa; wait $pb
+	[ "$st" = 0 ] || { show "$TMP/mj.err"; return 1; }
+	[ "$(wc -l <"$TMP/mj.out")" = 2 ] || { show "$TMP/mj.out"; return 1; }
+	grep "\"ring\":\"$ra\"" "$TMP/mj.out" >"$TMP/mj.a" &&
+		grep "\"ring\":\"$rb\"" "$TMP/mj.out" >"$TMP/mj.b" || {
+		show "$TMP/mj.out"; return 1; }
+	[ "$(json_num "$TMP/mj.a" messages)" = 1000 ] &&
+		[ "$(json_num "$TMP/mj.b" messages)" = 100 ] &&
+		[ "$(json_num "$TMP/mj.a" seq_gaps)" = 0 ] &&
+		grep -q '"end":"writer-gone"' "$TMP/mj.a" || {
+		show "$TMP/mj.out"; return 1; }
+}
+check "bcast-sub A B --json: one record per ring, every message, exit at the end" t_many_json
+
+t_many_usage() {
+	ring mu; make_ring "$r" || return 1
+	"$SUB" --hex -f oldest "$r" "$r" >/dev/null 2>"$TMP/mu.err"
+	[ $? = 2 ] && grep -q "named twice" "$TMP/mu.err" || return 1
+	"$SUB" --raw "$r" "$r-x" >/dev/null 2>"$TMP/mu.err"
+	[ $? = 2 ] && grep -q "take one ring" "$TMP/mu.err" || return 1
+	"$SUB" --spin "$r" "$r-x" >/dev/null 2>"$TMP/mu.err"
+	[ $? = 2 ] || return 1
+	"$SUB" "$r" "$r-nonexistent" >/dev/null 2>"$TMP/mu.err"
+	[ $? = 3 ] && grep -q "no ring '$r-nonexistent'" "$TMP/mu.err" || {
+		show "$TMP/mu.err"; return 1; }
+	printf 'x\n' | "$PUB" -q "$r" || return 1
+	ring mu2; make_ring "$r" || return 1
+	"$SUB" --hex -f oldest "$PREFIX-mu" "$r" >"$TMP/mu.out" 2>&1 &&
+		grep -q "^ring=$PREFIX-mu pos=[0-9]* type=0 len=1 78\$" "$TMP/mu.out" || {
+		show "$TMP/mu.out"; return 1; }
+}
+check "bcast-sub with several rings: usage errors, a missing ring, --hex tagged" t_many_usage
+
 echo "1..$T"
 [ "$FAILED" = 0 ]
