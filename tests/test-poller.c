@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "env.h"
 #include "fixture.h"
+#include "order-writer.h"
 
 #define CAP 4096
 #define MANY 1024
@@ -122,91 +123,6 @@ static int drain(struct bcast_reader *rd)
 	return len == -EAGAIN ? n : (int)len;
 }
 
-/*
- * A writer process for every ring of the set, taking orders through a
- * pipe: ring index k publishes one message on ring k (k | LATER: after a
- * few tens of microseconds, so that the reader is asleep by then); ~k
- * (negative) closes writer k; the pipe's end ends it.  Replies one byte
- * per order done.
- */
-#define LATER 0x40000000
-
-struct writer_proc {
-	pid_t pid;
-	int order, done;
-};
-
-static void writer_main(struct ring_set *s, int order, int done)
-{
-	struct bcast_writer **w = calloc(s->n, sizeof(*w));
-	unsigned i;
-	int k;
-
-	for (i = 0; i < s->n; i++)
-		if (!w || bcast_writer_open(s->r[i], &w[i]))
-			_exit(2);
-	if (write(done, "r", 1) != 1)
-		_exit(3);
-	while (read(order, &k, sizeof(k)) == sizeof(k)) {
-		if (k >= 0 && (k & LATER)) {
-			k &= ~LATER;
-			spin_us(20 + rand() % 40);
-		}
-		if (k >= 0 && (unsigned)k < s->n) {
-			if (bcast_publish(w[k], &k, sizeof(k), 1))
-				_exit(4);
-		} else if (k < 0 && (unsigned)~k < s->n) {
-			bcast_writer_close(w[~k]);
-			w[~k] = NULL;
-		}
-		if (write(done, "d", 1) != 1)
-			_exit(5);
-	}
-	_exit(0);
-}
-
-static int writer_start(struct writer_proc *wp, struct ring_set *s)
-{
-	int o[2], d[2];
-	char c;
-
-	if (pipe(o) || pipe(d))
-		return -errno;
-	wp->pid = fork();
-	if (wp->pid < 0)
-		return -errno;
-	if (!wp->pid) {
-		close(o[1]);
-		close(d[0]);
-		writer_main(s, o[0], d[1]);
-	}
-	close(o[0]);
-	close(d[1]);
-	wp->order = o[1];
-	wp->done = d[0];
-	return read(wp->done, &c, 1) == 1 && c == 'r' ? 0 : -EIO;
-}
-
-static int writer_order(struct writer_proc *wp, int k)
-{
-	char c;
-
-	if (write(wp->order, &k, sizeof(k)) != sizeof(k))
-		return -EIO;
-	return read(wp->done, &c, 1) == 1 ? 0 : -EIO;
-}
-
-static int writer_stop(struct writer_proc *wp)
-{
-	int status;
-
-	close(wp->order);
-	close(wp->done);
-	if (waitpid(wp->pid, &status, 0) != wp->pid)
-		return -ECHILD;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 TEST(arguments_are_checked)
 {
 	struct bcast_poller *p;
@@ -256,14 +172,14 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 	struct bcast_poller_event ev[8];
 	struct bcast_poller_stats st;
 	struct ring_set s = { 0 };
-	struct writer_proc wp;
+	struct order_writer wp;
 	unsigned i, k;
 	int got;
 
 	CHECK_OK(set_open(&s, tag, n));
 	CHECK_OK(bcast_poller_create(flags, &p));
 	CHECK_OK(set_add(p, &s));
-	CHECK_OK(writer_start(&wp, &s));
+	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	/* Each writer's arrival: news on every ring once, then quiet. */
 	for (i = 0; i < n;) {
 		got = pwait(p, ev, 8, 2000);
@@ -280,7 +196,7 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 	srand(n * 7 + flags);
 	for (i = 0; i < rounds; i++) {
 		k = (unsigned)rand() % n;
-		CHECK_OK(writer_order(&wp, (int)k));
+		CHECK_OK(order_writer_do(&wp, (int)k));
 		got = pwait(p, ev, 8, 5000);
 		if (got != 1 || ev[0].tag != k || ev[0].events != BCAST_POLL_DATA ||
 		    ev[0].reader != s.rd[k] || ev[0].fd != -1)
@@ -296,7 +212,7 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 	if ((st.how & want_how) != want_how)
 		FAILF("slept through %#x, expected %#x in it", st.how, want_how);
 	CHECK_EQ(st.missed_wakeups, 0);
-	CHECK_EQ(writer_stop(&wp), 0);
+	CHECK_EQ(order_writer_stop(&wp), 0);
 	bcast_poller_destroy(p);
 	set_close(&s);
 }
@@ -365,7 +281,7 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	struct bcast_poller *p;
 	struct bcast_poller_event ev[8];
 	struct ring_set s = { 0 };
-	struct writer_proc wp;
+	struct order_writer wp;
 	struct bcast_writer *w;
 	double t0, took;
 	int got, i;
@@ -373,14 +289,14 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	CHECK_OK(set_open(&s, "poll-death", 8));
 	CHECK_OK(bcast_poller_create(0, &p));
 	CHECK_OK(set_add(p, &s));
-	CHECK_OK(writer_start(&wp, &s));
+	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	for (i = 0; i < 8;) {
 		got = pwait(p, ev, 8, 2000);
 		CHECK(got > 0);
 		i += got;
 	}
 	/* A message on ring 3, then its writer dies: the message first. */
-	CHECK_OK(writer_order(&wp, 3));
+	CHECK_OK(order_writer_do(&wp, 3));
 	kill(wp.pid, SIGKILL);
 	t0 = now_s();
 	got = pwait(p, ev, 8, 2000);
@@ -528,7 +444,7 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 	struct bcast_poller_event ev[8];
 	struct bcast_poller_stats st;
 	struct ring_set s = { 0 };
-	struct writer_proc wp;
+	struct order_writer wp;
 	int sv[2] = { -1, -1 }, got;
 	uint64_t i, timeouts = 0;
 	unsigned k;
@@ -540,7 +456,7 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 		CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 		CHECK_OK(bcast_poller_add_fd(p, sv[0], POLLIN, 1000000));
 	}
-	CHECK_OK(writer_start(&wp, &s));
+	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	for (i = 0; i < n;) {
 		got = pwait(p, ev, 8, 2000);
 		CHECK(got > 0);
@@ -548,11 +464,8 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 	}
 	srand(42);
 	for (i = 0; i < cycles; i++) {
-		int order;
-
 		k = (unsigned)rand() % n;
-		order = (int)k | LATER;
-		if (write(wp.order, &order, sizeof(order)) != sizeof(order))
+		if (order_writer_send(&wp, (int)k | ORDER_LATER))
 			FAILF("cycle %llu: the writer is gone", (unsigned long long)i);
 		got = pwait(p, ev, 8, 5000);
 		if (got == 0) {
@@ -566,8 +479,7 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 		if (drain(s.rd[k]) != 1)
 			FAILF("cycle %llu: not one message on ring %u",
 			      (unsigned long long)i, k);
-		char c;
-		if (read(wp.done, &c, 1) != 1)
+		if (order_writer_done(&wp))
 			FAILF("cycle %llu: no answer from the writer",
 			      (unsigned long long)i);
 	}
@@ -581,7 +493,7 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 		FAILF("slept through %#x, expected %#x in it", st.how, want_how);
 	/* It slept for most of them (not spinning). */
 	CHECK(st.sleeps >= cycles / 2);
-	CHECK_EQ(writer_stop(&wp), 0);
+	CHECK_EQ(order_writer_stop(&wp), 0);
 	bcast_poller_destroy(p);
 	if (with_fd) {
 		close(sv[0]);
