@@ -7,7 +7,8 @@
  * /dev/bcastN by path and gets every message a writer in the initial
  * namespaces publishes, learns of that writer's death from the kernel and
  * of the next writer's arrival, and can create, destroy and write
- * nothing.  And the node's group decides who may read a ring at all.
+ * nothing.  The node's group decides who may read a ring at all, and a
+ * container's copy of a node must not outlive its ring's permissions.
  *
  * The readers report their first failure in shared memory and a word on
  * a pipe at each step; every wait has a time limit, so a bug fails the
@@ -1139,6 +1140,91 @@ TEST_F_TIMEOUT(group_ring, the_nodes_group_may_read_others_get_eacces_nobody_wri
 	EXPECT_EQ(0, run_as(self, STRANGER_UID, false))
 		TH_LOG("uid %u in no group: %s", STRANGER_UID,
 		       why(&self->sh->reader));
+}
+
+/* ---- a node that outlived its ring ---- */
+
+#define STALE_RING	"ns-stale"	/* a container's node is made for it */
+#define NEXT_RING	"ns-next"	/* root's alone, made after it went */
+#define NODE_COPY	"/dev/bcast-ns-copy"
+
+FIXTURE(stale_node) {
+	struct shared *sh;
+	pid_t child;
+};
+
+FIXTURE_SETUP(stale_node)
+{
+	self->sh = shared_new();
+	ASSERT_NE(NULL, self->sh);
+}
+
+FIXTURE_TEARDOWN(stale_node)
+{
+	kill_child(&self->child);
+	unlink(NODE_COPY);
+	ctl_destroy(STALE_RING);
+	ctl_destroy(NEXT_RING);
+	if (self->sh)
+		munmap(self->sh, sizeof(*self->sh));
+}
+
+/* As a member of the old ring's group, open the copy: 0 if refused
+ * with `want`, else -1 saying which ring opened. */
+static int copy_is_refused(int want, struct failure *f)
+{
+	struct bcast_dev_info di;
+	int fd;
+
+	if (become(MEMBER_UID, f))
+		return -1;
+	fd = open(NODE_COPY, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		memset(&di, 0, sizeof(di));
+		ioctl(fd, BCAST_IOC_INFO, &di);
+		fail(f, "uid %u opened ring '%s' (minor %u) through a copy of " STALE_RING
+		     "'s node: should fail with %s", MEMBER_UID, di.name, di.minor,
+		     strerror(want));
+		return -1;
+	}
+	return refused(fd, want, "open() of the copy of a destroyed ring's node", f);
+}
+
+/*
+ * A container runtime gives a container its own node of the ring's
+ * number, mode and owner (Docker's --device, a device plugin).  Once the
+ * ring is destroyed and another created, that number may be the new
+ * ring's: the copy must not open it with the old ring's permissions.
+ */
+TEST_F(stale_node, a_copy_of_a_destroyed_rings_node_opens_no_later_ring)
+{
+	unsigned old_minor, new_minor;
+	char path[32];
+	struct stat st;
+	int status;
+
+	unlink(NODE_COPY);
+	ctl_destroy(STALE_RING);
+	ctl_destroy(NEXT_RING);
+	ASSERT_EQ(0, ctl_create_as(STALE_RING, 64 * KIB, 0, 0640, 0, RING_GID,
+				   &old_minor));
+	snprintf(path, sizeof(path), "/dev/bcast%u", old_minor);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, mknod(NODE_COPY, S_IFCHR | 0640, st.st_rdev));
+	ASSERT_EQ(0, chown(NODE_COPY, 0, RING_GID));
+	ASSERT_EQ(0, ctl_destroy(STALE_RING));
+	ASSERT_EQ(0, ctl_create_as(NEXT_RING, 64 * KIB, 0, 0600, 0, 0, &new_minor));
+	TH_LOG("the next ring has minor %u, the destroyed one had %u",
+	       new_minor, old_minor);
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child)
+		_exit(copy_is_refused(new_minor == old_minor ? EACCES : ENXIO,
+				      &self->sh->reader) ? 1 : 0);
+	ASSERT_EQ(0, reap(self->child, 60, &status));
+	self->child = 0;
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("%s", why(&self->sh->reader));
 }
 
 TEST_HARNESS_MAIN
