@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
 #include "env.h"
 
 uint64_t env_u64(const char *name, uint64_t def)
@@ -19,4 +20,14 @@ uint64_t env_u64(const char *name, uint64_t def)
 		return def;
 	}
 	return v;
+}
+
+int kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return 0;
+	return ma > major || (ma == major && mi >= minor);
 }

@@ -8,5 +8,7 @@
 /* The number in variable `name` (decimal, 0x hex or 0 octal), else `def`;
  * a value that is not a number is ignored, saying so. */
 uint64_t env_u64(const char *name, uint64_t def);
+/* Is the running kernel at least MAJOR.MINOR? */
+int kernel_at_least(int major, int minor);
 
 #endif

@@ -1,29 +1,67 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <linux/bcast.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bcast.h"
 #include "clock.h"
+#include "env.h"
 #include "order-writer.h"
+
+/* The ring's header, mapped read-only through its file: the writer looks
+ * at need_wakeup to publish only once the reader asked to be woken. */
+static const struct bcast_ring_hdr *map_header(struct bcast_ring *r)
+{
+	struct bcast_ring_info info;
+	void *mem;
+	int fd;
+
+	if (bcast_ring_info(r, &info) || !info.path)
+		return NULL;
+	fd = open(info.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	mem = mmap(NULL, BCAST_HDR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+/* Until the reader sleeps (or asks to: need_wakeup set), at most 20 ms. */
+static void wait_for_sleeper(const struct bcast_ring_hdr *h)
+{
+	double t0 = now_s();
+
+	while (h && !__atomic_load_n(&h->need_wakeup, __ATOMIC_ACQUIRE) &&
+	       now_s() - t0 < 0.02)
+		;
+}
 
 static void follow_orders(char (*names)[64], unsigned n, int order, int done)
 {
 	struct bcast_writer **w = calloc(n, sizeof(*w));
+	const struct bcast_ring_hdr **h = calloc(n, sizeof(*h));
+	uint64_t later = env_u64("BCAST_ORDER_DELAY_US", 20);
 	struct bcast_ring *r;
 	unsigned i;
 	int k;
 
+	if (!later)
+		later = 1;
 	for (i = 0; i < n; i++)
-		if (!w || bcast_ring_open(names[i], BCAST_RDWR, &r) ||
-		    bcast_writer_open(r, &w[i]))
+		if (!w || !h || bcast_ring_open(names[i], BCAST_RDWR, &r) ||
+		    bcast_writer_open(r, &w[i]) || !(h[i] = map_header(r)))
 			_exit(2);
 	if (write(done, "r", 1) != 1)
 		_exit(3);
 	while (read(order, &k, sizeof(k)) == sizeof(k)) {
 		if (k >= 0 && (k & ORDER_LATER)) {
 			k &= ~ORDER_LATER;
-			spin_us(20 + (uint64_t)(rand() % 40));
+			if ((unsigned)k < n)
+				wait_for_sleeper(h[k]);
+			spin_us(later + (uint64_t)rand() % (2 * later));
 		}
 		if (k >= 0 && (unsigned)k < n) {
 			if (!w[k] || bcast_publish(w[k], &k, sizeof(k), 1))

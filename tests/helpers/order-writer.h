@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 /* An order: ring index k publishes one message (the int k) on ring k;
- * k | ORDER_LATER first spins 20-60 us, so that the reader is asleep by
- * then; ~k closes writer k. */
+ * k | ORDER_LATER first waits (20 ms at most) for ring k's need_wakeup,
+ * set by a reader about to sleep, then spins D to 3D microseconds (D: the
+ * variable BCAST_ORDER_DELAY_US, default 20), so that it is asleep by then;
+ * ~k closes writer k. */
 #define ORDER_LATER 0x40000000
 
 struct order_writer {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/bcast.h>
 #include "clock.h"
+#include "env.h"
 
 /* One request to /dev/bcast-ctl: 0 or -errno. */
 static inline int ctl_request(unsigned long cmd, void *req)
@@ -204,17 +205,6 @@ static inline int arm_reader(int fd, unsigned long long pos,
 	int rc = ioctl(fd, BCAST_IOC_ARM, &arm);
 
 	return rc < 0 ? -errno : rc;
-}
-
-/* Is the running kernel at least MAJOR.MINOR? */
-static inline int kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return 0;
-	return ma > major || (ma == major && mi >= minor);
 }
 
 /*
