@@ -178,6 +178,7 @@ static int bcast_uring_wait(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	/* Not queued yet: only a non-zero answer counts here. */
 	mask = bcast_reader_events(bf);
 	if (mask) {
+		/* Never queued: the file is free for the next WAIT. */
 		smp_store_release(&bf->uring_cmd, NULL);
 		return (__force int)mask;
 	}
