@@ -231,7 +231,8 @@ struct bcast_ring_hdr {
  *	them), are a BCAST_IOC_NOTIFY; returns 8, -EINVAL for any other
  *	length (readers cannot write: -EBADF).  So io_uring can notify
  *	(IORING_OP_WRITE, any kernel): it runs the write in its io-wq
- *	worker, not in the writer's thread (unless the file is O_NONBLOCK).
+ *	worker, not in the writer's thread; give the SQE IOSQE_ASYNC, or
+ *	6.12 first retries it in the submitting thread up to 128 times.
  * BCAST_URING_WAIT, BCAST_URING_WAIT_GONE (reader, IORING_OP_URING_CMD,
  *	kernels from 6.7): sqe->cmd_op, and a struct bcast_uring_wait in
  *	the SQE's command area (sqe->cmd, 16 bytes).  Arms the file as

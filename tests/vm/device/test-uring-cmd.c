@@ -11,6 +11,7 @@
  * without a lost wake-up (BCAST_URING_CYCLES).  And, on every kernel, the
  * writer's write() of 8 bytes as a NOTIFY, by io_uring too.
  */
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -689,9 +690,34 @@ TEST_F(ring, an_eight_byte_write_notifies)
 	EXPECT_EQ(POLLIN, pf.revents);
 }
 
+/* Has this process an io-wq worker thread (comm "iou-wrk-PID")? */
+static int has_iowq_worker(void)
+{
+	char path[64], comm[32];
+	struct dirent *d;
+	int found = 0;
+	DIR *dir = opendir("/proc/self/task");
+
+	while (dir && !found && (d = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(comm, sizeof(comm), f) &&
+			!strncmp(comm, "iou-wrk-", 8);
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /*
  * A writer child that publishes and then notifies through its own
- * io_uring (IORING_OP_WRITE of 8 bytes); a 7-byte one must fail first.
+ * io_uring (IORING_OP_WRITE of 8 bytes; with IOSQE_ASYNC when told 'a');
+ * a 7-byte one must fail first.  An io-wq worker must have run them.
  * Exits when @cmd closes: 0 if every step went as it should.
  */
 static void uring_writer(unsigned minor, int ready, int cmd)
@@ -725,13 +751,17 @@ static void uring_writer(unsigned minor, int ready, int cmd)
 			_exit(2);
 		io_uring_prep_write(sqe, w, &v, sizeof(v), 0);
 		io_uring_sqe_set_data64(sqe, 2);
+		if (c == 'a')
+			sqe->flags |= IOSQE_ASYNC;
 		if (io_uring_submit(&uring) != 1)
 			_exit(5);
 		res = cqe_res(&uring, 5000, 2);
 		if (res != sizeof(v))
 			_exit(6);
-		if (write(ready, "n", 1) != 1)
+		if (!has_iowq_worker())
 			_exit(7);
+		if (write(ready, "n", 1) != 1)
+			_exit(8);
 	}
 	_exit(0);
 }
@@ -761,11 +791,12 @@ TEST(io_uring_write_on_the_writer_file_notifies)
 	close(ready[1]);
 	close(cmd[0]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));
-	/* Round 0: a POLL_ADD sleeps (any kernel); round 1: a WAIT (6.7+). */
-	for (round = 0; round < 1 + uring_cmd_expected(); round++) {
+	/* Rounds 0 and 1: a POLL_ADD sleeps (any kernel), the write is plain
+	 * then IOSQE_ASYNC; round 2: a WAIT (6.7+), IOSQE_ASYNC. */
+	for (round = 0; round < 2 + uring_cmd_expected(); round++) {
 		uint64_t pos = round * PUBLISH_STEP;
 
-		if (round == 0) {
+		if (round < 2) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&uring);
 
 			ASSERT_EQ(0, arm_reader(r, pos, 0, 0));
@@ -778,9 +809,9 @@ TEST(io_uring_write_on_the_writer_file_notifies)
 						      11));
 		}
 		EXPECT_TRUE(quiet_for(&uring, 100));
-		ASSERT_EQ(1, write(cmd[1], "n", 1));
+		ASSERT_EQ(1, write(cmd[1], round ? "a" : "n", 1));
 		ASSERT_EQ(1, read(ready[0], &c, 1));
-		if (round == 0) {
+		if (round < 2) {
 			EXPECT_EQ(POLLIN, cqe_res(&uring, 5000, 10) & POLLIN);
 		} else {
 			EXPECT_EQ(READY, cqe_res(&uring, 5000, 11));
