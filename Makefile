@@ -200,9 +200,14 @@ build/kselftest/kselftest_harness.h:
 		linux-source-6.1/tools/testing/selftests/kselftest.h
 	touch $@
 
+# The io_uring tests link liburing (Debian's liburing-dev); the others not.
+VM_URING_BINS := $(filter build/vm/test-uring-%,$(VM_BINS))
+$(VM_URING_BINS): VM_LIBS := -luring
+$(VM_URING_BINS): tests/vm/device/uring.h
+
 build/vm/%: tests/vm/device/%.c tests/vm/device/common.h $(HELPER_HDRS) build/kselftest/kselftest_harness.h $(HELPERS_A) $(LIB_A)
 	@mkdir -p build/vm
-	clang $(VM_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) -lpthread
+	clang $(VM_CFLAGS) -o $@ $< $(HELPERS_A) $(LIB_A) $(VM_LIBS) -lpthread
 
 check:
 	bash tests/check.sh

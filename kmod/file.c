@@ -214,7 +214,7 @@ static __poll_t bcast_writer_events(u64 ws, const struct bcast_armed *a)
  * barrier here orders that queueing before the loads of the writer state,
  * and the one in bcast_reader_ready() before the loads of committed.
  */
-static __poll_t bcast_reader_events(struct bcast_file *bf)
+__poll_t bcast_reader_events(struct bcast_file *bf)
 {
 	struct bcast_kring *ring = bf->ring;
 	struct bcast_armed a;
@@ -278,26 +278,26 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 	return (__force long)mask;
 }
 
-static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
+/*
+ * Arm reader @bf (BCAST_IOC_ARM, and uring.c's WAIT): record @arm and set
+ * need_wakeup.  1 if committed already differs from arm->pos, 0 if not,
+ * -EINVAL for unknown flags.  The caller has refused the writer's file.
+ */
+int bcast_file_arm(struct bcast_file *bf, const struct bcast_arm *arm)
 {
 	struct bcast_kring *ring = bf->ring;
-	struct bcast_arm arm;
 
-	if (bf->writer)
-		return -EPERM;
-	if (copy_from_user(&arm, uarg, sizeof(arm)))
-		return -EFAULT;
-	if (arm.reserved ||
-	    (arm.flags & ~(BCAST_ARM_WRITER_GONE | BCAST_ARM_NO_MEMBARRIER)))
+	if (arm->reserved ||
+	    (arm->flags & ~(BCAST_ARM_WRITER_GONE | BCAST_ARM_NO_MEMBARRIER)))
 		return -EINVAL;
 	/* Read by the writer when it wakes readers: sticky, never cleared. */
-	if (arm.flags & BCAST_ARM_NO_MEMBARRIER)
+	if (arm->flags & BCAST_ARM_NO_MEMBARRIER)
 		atomic_or(BCAST_READERS_NO_MEMBARRIER,
 			  (atomic_t *)ring->reader_flags);
 	spin_lock(&bf->arm_lock);
-	bf->armed.pos = arm.pos;
-	bf->armed.epoch = arm.epoch;
-	bf->armed.flags = arm.flags;
+	bf->armed.pos = arm->pos;
+	bf->armed.epoch = arm->epoch;
+	bf->armed.flags = arm->flags;
 	/* Sampled before need_wakeup is set: a NOTIFY that clears it after
 	 * this makes poll() report ready. */
 	bf->armed.notifies = atomic_long_read(&ring->notifies);
@@ -306,7 +306,7 @@ static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
 	WRITE_ONCE(*ring->need_wakeup, 1);
 	/* Dekker: need_wakeup store before the committed load. */
 	smp_mb();
-	return READ_ONCE(ring->hdr->committed) != arm.pos ? 1 : 0;
+	return READ_ONCE(ring->hdr->committed) != arm->pos ? 1 : 0;
 }
 
 static long bcast_ioc_notify(struct bcast_file *bf)
@@ -324,6 +324,42 @@ static long bcast_ioc_notify(struct bcast_file *bf)
 	atomic_long_inc(&ring->notifies);
 	bcast_wake(ring, EPOLLIN | EPOLLRDNORM);
 	return 0;
+}
+
+static long bcast_ioc_arm(struct bcast_file *bf, void __user *uarg)
+{
+	struct bcast_arm arm;
+
+	if (bf->writer)
+		return -EPERM;
+	if (copy_from_user(&arm, uarg, sizeof(arm)))
+		return -EFAULT;
+	return bcast_file_arm(bf, &arm);
+}
+
+/*
+ * The writer: a write of 8 bytes is a NOTIFY, so that io_uring can make
+ * it (IORING_OP_WRITE, run by an io-wq worker rather than the writer).
+ * The bytes are not read: what matters is that the writer asked.
+ */
+static ssize_t bcast_write(struct file *file, const char __user *buf,
+			   size_t len, loff_t *ppos)
+{
+	struct bcast_file *bf = file->private_data;
+	long rc;
+
+	if (len != sizeof(__u64))
+		return -EINVAL;
+	rc = bcast_ioc_notify(bf);
+	return rc ? rc : sizeof(__u64);
+}
+
+/* Reader: end this file's pending BCAST_URING_WAIT: 1, or 0 if none. */
+static long bcast_ioc_cancel(struct bcast_file *bf)
+{
+	if (bf->writer)
+		return -EPERM;
+	return bcast_uring_cancel(bf);
 }
 
 /* Reader: signal eventfd @fd on every wake-up; -1 unregisters. */
@@ -421,6 +457,8 @@ static long bcast_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bcast_ioc_open_reader(bf);
 	case BCAST_IOC_WAIT:
 		return bcast_ioc_wait(bf, uarg);
+	case BCAST_IOC_CANCEL:
+		return bcast_ioc_cancel(bf);
 	default:
 		return -ENOTTY;
 	}
@@ -430,9 +468,13 @@ const struct file_operations bcast_fops = {
 	.owner = THIS_MODULE,
 	.open = bcast_open,
 	.release = bcast_release,
+	.write = bcast_write,
 	.unlocked_ioctl = bcast_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.poll = bcast_poll,
+#if BCAST_URING_CMD
+	.uring_cmd = bcast_uring_cmd,
+#endif
 	.mmap = bcast_mmap,
 	.get_unmapped_area = thp_get_unmapped_area,
 };

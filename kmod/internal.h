@@ -7,7 +7,8 @@
  *   ring.c   the ring object: lifetime, registry, header format
  *   mem.c    ring memory: 2 MiB compound pages or order-0 pages
  *   mmap.c   mapping ring memory into user space (PMD or PTE entries)
- *   file.c   /dev/bcastN: writer/reader files, ioctls, poll
+ *   file.c   /dev/bcastN: writer/reader files, ioctls, poll, write
+ *   uring.c  io_uring commands on reader files: BCAST_URING_WAIT (6.7+)
  *   wake.c   waking pollers and eventfds: inline or from a worker
  *   sysfs.c  class "bcast", uevent, device node, attributes
  */
@@ -22,6 +23,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/poll.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
@@ -30,6 +32,14 @@
 #include <linux/workqueue.h>
 
 #include <linux/bcast.h>
+
+struct io_uring_cmd;
+
+/*
+ * io_uring commands (uring.c) need io_uring_cmd_mark_cancelable(), new in
+ * 6.7: without it a WAIT that never completes would hang its task's exit.
+ */
+#define BCAST_URING_CMD	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0))
 
 /* A PMD maps 2^BCAST_HUGE_ORDER base pages (2 MiB on x86-64). */
 #define BCAST_HUGE_ORDER	(PMD_SHIFT - PAGE_SHIFT)
@@ -149,6 +159,11 @@ struct bcast_file {
 	struct bcast_armed armed;
 	struct eventfd_ctx *efd;
 	struct list_head efd_node;	/* on ring->efd_list while efd is set */
+#if BCAST_URING_CMD
+	/* uring.c: NULL, BCAST_URING_BUSY or the pending WAIT (cmpxchg) */
+	struct io_uring_cmd *uring_cmd;
+	struct wait_queue_entry uring_wait;	/* on ring->wq while pending */
+#endif
 };
 
 /* ring.c */
@@ -170,6 +185,33 @@ void bcast_device_del(struct bcast_kring *ring);
 
 /* file.c */
 extern const struct file_operations bcast_fops;
+int bcast_file_arm(struct bcast_file *bf, const struct bcast_arm *arm);
+__poll_t bcast_reader_events(struct bcast_file *bf);
+
+/* uring.c */
+#if BCAST_URING_CMD
+int bcast_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+int bcast_uring_cancel(struct bcast_file *bf);
+#else
+/* No WAIT can be pending: io_uring refuses it (no ->uring_cmd). */
+static inline int bcast_uring_cancel(struct bcast_file *bf)
+{
+	return 0;
+}
+#endif
+
+/*
+ * The key that a wake-up with @mask carries to the wait queue's entries
+ * (wake.c), 0 meaning none.  What a reader is told depends on how it
+ * armed (file.c), so only a NOTIFY's EPOLLIN holds for every sleeper: a
+ * writer attaching or going wakes with no key, for each to poll again.
+ * io_uring's POLL_ADD, given a key, reports it as the result without
+ * calling poll(), and ignores a key of EPOLLPRI alone.
+ */
+static inline __poll_t bcast_wake_key(__poll_t mask)
+{
+	return mask & ~(EPOLLIN | EPOLLRDNORM) ? 0 : mask;
+}
 
 /* wake.c */
 int bcast_wake_init(void);

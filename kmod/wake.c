@@ -108,7 +108,7 @@ static bool bcast_wake_inline(struct bcast_kring *ring, __poll_t mask)
 		goto out;
 	spin_lock_irqsave(&ring->wq.lock, flags);
 	if (!bcast_wq_longer_than(&ring->wq, BCAST_WAKE_INLINE - ring->nr_efds)) {
-		wake_up_locked_poll(&ring->wq, mask);
+		wake_up_locked_poll(&ring->wq, bcast_wake_key(mask));
 		done = true;
 	}
 	spin_unlock_irqrestore(&ring->wq.lock, flags);
@@ -126,7 +126,7 @@ static void bcast_wake_work(struct work_struct *work)
 	__poll_t mask = (__force __poll_t)atomic_xchg(&ring->wake_mask, 0);
 
 	if (mask) {
-		wake_up_interruptible_poll(&ring->wq, mask);
+		wake_up_interruptible_poll(&ring->wq, bcast_wake_key(mask));
 		mutex_lock(&ring->efd_lock);
 		bcast_signal_eventfds(ring, true);
 		mutex_unlock(&ring->efd_lock);

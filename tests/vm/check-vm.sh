@@ -28,12 +28,13 @@ give_up() {
 missing=()
 [ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)	# kselftest harness
 command -v sparse >/dev/null || missing+=(sparse)	# for the module build
+[ -f /usr/include/liburing.h ] || missing+=(liburing-dev)	# the io_uring tests
 install_packages check-vm ${missing[@]+"${missing[@]}"} ||
     give_up "the packages it needs are missing"
 
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller"
-DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-open-reader test-pin test-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
+DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)

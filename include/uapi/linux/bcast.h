@@ -227,6 +227,30 @@ struct bcast_ring_hdr {
  *	O_CLOEXEC) of the same ring, returned as the ioctl's result: the
  *	ring this file maps, even if its node was destroyed and its minor
  *	reused since.
+ * write() (writer): 8 bytes, whatever they hold (the kernel does not read
+ *	them), are a BCAST_IOC_NOTIFY; returns 8, -EINVAL for any other
+ *	length (readers cannot write: -EBADF).  So io_uring can notify
+ *	(IORING_OP_WRITE, any kernel): it runs the write in its io-wq
+ *	worker, not in the writer's thread; give the SQE IOSQE_ASYNC, or
+ *	6.12 first retries it in the submitting thread up to 128 times.
+ * BCAST_URING_WAIT, BCAST_URING_WAIT_GONE (reader, IORING_OP_URING_CMD,
+ *	kernels from 6.7): sqe->cmd_op, and a struct bcast_uring_wait in
+ *	the SQE's command area (sqe->cmd, 16 bytes).  Arms the file as
+ *	BCAST_IOC_ARM does with {pos, epoch, 0}, or with
+ *	BCAST_ARM_WRITER_GONE for WAIT_GONE, and completes as soon as
+ *	poll() would report (as armed then: a later BCAST_IOC_ARM of the
+ *	same file re-arms it).  The CQE's res is the poll() events, or
+ *	  -EPERM	the writer's file;
+ *	  -EINVAL	an unknown cmd_op, IORING_URING_CMD_FIXED, or non-zero
+ *			sqe->addr, len, ioprio, buf_index or file_index;
+ *	  -EBUSY	this file has a WAIT pending already (one per file);
+ *	  -ECANCELED	cancelled: BCAST_IOC_CANCEL, or io_uring's own
+ *			cancellation when the task exits or the ring closes;
+ *	  -EOPNOTSUPP	before 6.7 (io_uring says so: arm with BCAST_IOC_ARM
+ *			and wait with IORING_OP_POLL_ADD there).
+ *	A pending WAIT holds the file (and so the module) like an open fd.
+ * BCAST_IOC_CANCEL (reader): complete this file's pending WAIT with
+ *	-ECANCELED; returns 1 if one was pending, 0 if none.
  */
 #define BCAST_NAME_MAX		64
 
@@ -300,5 +324,17 @@ struct bcast_dev_info {
 #define BCAST_IOC_INFO		_IOR(BCAST_IOC_MAGIC, 0x13, struct bcast_dev_info)
 #define BCAST_IOC_OPEN_READER	_IO(BCAST_IOC_MAGIC, 0x14)
 #define BCAST_IOC_WAIT		_IOW(BCAST_IOC_MAGIC, 0x15, struct bcast_wait_arg)
+#define BCAST_IOC_CANCEL	_IO(BCAST_IOC_MAGIC, 0x16)
+
+/* IORING_OP_URING_CMD on a reader file: sqe->cmd_op, and in the SQE's
+ * 16-byte command area (io_uring_sqe_cmd()) a struct bcast_uring_wait. */
+struct bcast_uring_wait {
+	__u64 pos;			/* as struct bcast_arm */
+	__u64 epoch;
+};
+#define BCAST_URING_WAIT	0xbc01	/* arm {pos, epoch, 0}, complete when
+					 * poll() would report */
+#define BCAST_URING_WAIT_GONE	0xbc02	/* the same, armed with
+					 * BCAST_ARM_WRITER_GONE */
 
 #endif /* _UAPI_LINUX_BCAST_H */
