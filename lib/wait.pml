@@ -50,11 +50,11 @@
  *   NO_WRITER_FENCE  the writer skips its fence, readers have no
  *                    membarrier to call (writer_flags 0).       must FAIL
  *   NO_READER_FENCE  the reader's need_wakeup store and fence_full()
- *                    (futex.c:83, 81) as a plain store, no fence.  must FAIL
+ *                    (futex.c:111, 81) as a plain store, no fence.  must FAIL
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:515): a reader that saw the old
+ *                    (writer.c:531): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -97,10 +97,10 @@
  * Abstractions, and why they are sound
  *   - The writer is always alive: look_at_writer() (wait.c:61) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
- *     LIVENESS_SLICE_MS (futex.c:88-89).  The model drops that bound and
+ *     LIVENESS_SLICE_MS (futex.c:116-117).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
  *     the slice would merely delay by 25 ms is a deadlock here.  Likewise
- *     check_missed_wakeup() (futex.c:102-104) only counts; not modelled.
+ *     check_missed_wakeup() (futex.c:130-132) only counts; not modelled.
  *   - Positions are 1..M, wake_seq does not wrap (M notifies at most).
  *   - A reader's load of wake_seq and of reader_flags, and the writer's of
  *     need_wakeup, read memory or the own store buffer as TSO says; other
@@ -113,7 +113,7 @@
  *     and the fencing CPU does nothing visible meanwhile, so every
  *     interleaving of a slow drain is one where the Memory process moved
  *     the same stores before the fence.
- *   - The seq_cst store of need_wakeup (futex.c:83) is an xchg on x86, a
+ *   - The seq_cst store of need_wakeup (futex.c:111) is an xchg on x86, a
  *     fence by itself; the model does not count on it (a plain store, then
  *     the fence_full() of reader_barrier(), membarrier.c:42), as on arm64, where
  *     a release store does not order a later plain load.
@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:423-424), else the caller's timeout, which the model drops
+ *     (device.c:462-463), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -258,11 +258,11 @@ end:	do
 
 #ifndef DEVICE
 #define WAKE_READERS \
-	/* futex.c:37 store need_wakeup = 0 */ \
+	/* futex.c:45 store need_wakeup = 0 */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* futex.c:38 fetch_add(wake_seq): lock xadd */ \
+	/* futex.c:46 fetch_add(wake_seq): lock xadd */ \
 	d_step { DRAIN(WCPU); wake_seq++ }; \
-	/* futex.c:39 FUTEX_WAKE, INT_MAX: every queued reader */ \
+	/* futex.c:52 FUTEX_WAKE, INT_MAX: every queued reader */ \
 	d_step { \
 		i = 1; \
 		do \
@@ -286,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* device.c:309-312 device_wake_readers(): BCAST_IOC_NOTIFY, \
+	/* device.c:310-313 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), device.c:395-396, 403-404),
+ * With rd->no_membarrier (arm_device(), device.c:434-435, 442-443),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -449,45 +449,48 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:500: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:516: readers_fence_for_us(), 108-112 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:501-502 store writer_flags */
+	/* writer.c:517-518 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:515 fence_full(): readers that saw the old writer_flags
+	/* writer.c:531 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
 	k = 1;
 	do
 	:: k <= M ->
-		/* commit_position(), writer.c:134-152, the end of every
-		 * publish.  Line 131: store_release(&h->committed, pos) */
+		/* commit_position(), writer.c:137-155, the end of every
+		 * publish.  Line 141: store_release(&h->committed, pos) */
 		STORE(WCPU, A_COMMITTED, k);
 #ifndef NO_WRITER_FENCE
-		/* writer.c:144-147: a compiler barrier with membarrier,
+		/* writer.c:147-150: a compiler barrier with membarrier,
 		 * else fence_full() */
 		if
 		:: membarrier -> skip
 		:: else -> d_step { DRAIN(WCPU) }
 		fi;
 #endif
-		/* writer.c:148 load_relaxed(&h->need_wakeup) */
+		/* writer.c:151 load_relaxed(&h->need_wakeup) */
 		d_step { LOAD(WCPU, A_NEED, v) };
 		if
 		:: v ->
-			/* notify(), writer.c:114-127; line 90:
+			/* notify(), writer.c:114-130; line 116:
 			 * readers_fence_for_us() reads reader_flags */
 			if
 			:: atomic { membarrier && !(REGISTERED && !no_mb) ->
-				    membarrier = 0 }	/* line 93 */
-				/* line 94 store writer_flags = 0 */
+				    membarrier = 0 }	/* line 119 */
+				/* line 120 store writer_flags = 0 */
 				STORE(WCPU, A_WFLAGS, 0);
-				d_step { DRAIN(WCPU) }	/* line 95 */
+				d_step { DRAIN(WCPU) }	/* line 121 */
 			:: atomic { !(membarrier && !(REGISTERED && !no_mb)) ->
 				    skip }
 			fi;
-			/* line 97 the backend's wake_readers: futex_wake_readers(), futex.c:33-40 */
+			/* lines 126-127 the backend's wake_readers:
+			 * futex_wake_readers(), futex.c:41-53 (with an
+			 * asynchronous notify, notify.c, the writer's part
+			 * of it now and the kernel's later: not modelled) */
 			WAKE_READERS
 		:: else
 		fi;
@@ -552,26 +555,26 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:356-366 */
+		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:375-385 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
 			/* wait.c:61 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:73-106.  Line 81: */
+			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:101-134.  Line 109: */
 			atomic { seq = wake_seq; c = 0 };
-			/* line 83 store need_wakeup = 1 */
+			/* line 111 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
-			/* line 84 reader_barrier() */
+			/* line 112 reader_barrier() */
 			READER_BARRIER;
-			/* line 86 reader_ready() */
+			/* line 114 reader_ready() */
 			d_step { LOAD(me, A_COMMITTED, c) };
 			if
 			:: c != pos -> atomic { pos = c; c = 0; exact = 0 }
 			:: else ->
-				/* lines 90-94: no exact wake-up, a bounded
-				 * slice; line 98 FUTEX_WAIT(wake_seq, seq) */
+				/* lines 118-122: no exact wake-up, a bounded
+				 * slice; line 126 FUTEX_WAIT(wake_seq, seq) */
 				d_step {
 					DRAIN(me);
 					if
@@ -588,15 +591,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:412-432; arm_device(),
-			 * 389-405, line 397 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:451-471; arm_device(),
+			 * 428-444, line 436 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 398-399) */
+			:: c != pos -> c = 0	/* 1: look again (lines 437-438) */
 			:: else ->
-				/* line 400 reader_barrier() */
+				/* line 439 reader_barrier() */
 				READER_BARRIER;
-				/* lines 401-404: a failed membarrier() arms again
+				/* lines 440-443: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -605,8 +608,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 421 reader_ready(); then 423-424
-					 * bound the poll when !exact, 426
+					/* line 460 reader_ready(); then 462-463
+					 * bound the poll when !exact, 465
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if
