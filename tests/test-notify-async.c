@@ -460,6 +460,7 @@ TEST(a_writer_wakes_whether_or_not_the_kernel_can_queue)
 static void cycles_with(int how)
 {
 	int cycles = (int)env_u64("BCAST_ASYNC_CYCLES", 100000);
+	struct bcast_ring *ra, *rb;
 	struct notify_pong res;
 	char a[64], b[64];
 	double t0;
@@ -467,7 +468,13 @@ static void cycles_with(int how)
 
 	snprintf(a, sizeof(a), "%s", shm_name("async-ping"));
 	snprintf(b, sizeof(b), "%s", shm_name("async-pong"));
-	CHECK(shm_ring_new(a, CAP, 0) && shm_ring_new(b, CAP, 0));
+	ra = shm_ring_new(a, CAP, 0);
+	rb = shm_ring_new(b, CAP, 0);
+	if (ra)
+		bcast_ring_close(ra);
+	if (rb)
+		bcast_ring_close(rb);
+	CHECK(ra && rb);
 	t0 = now_s();
 	rc = notify_pong(a, b, how, cycles, SYS_futex, &res);
 	bcast_ring_destroy(a);
