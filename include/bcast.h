@@ -231,10 +231,13 @@ struct bcast_writer_stats {
 	uint64_t messages;
 	uint64_t bytes;
 	uint64_t frames;
-	uint64_t notifies;	/* system calls made to wake readers */
+	uint64_t notifies;	/* wake-ups of sleeping readers: system calls,
+				 * or queued on io_uring (set_notify) */
 	uint64_t heartbeats;
 	uint64_t frontier_steps; /* times `claimed` was advanced */
-	uint64_t reserved_[4];	/* 0: room for counts to come */
+	uint64_t notify_errors;	/* queued wake-ups that failed: each sends
+				 * the writer back to its own system calls */
+	uint64_t reserved_[3];	/* 0: room for counts to come */
 };
 
 /* ---- rings ---- */
@@ -376,12 +379,22 @@ void bcast_writer_close(struct bcast_writer *w);
 /*
  * How this writer wakes sleeping readers.  BCAST_NOTIFY_URING and
  * BCAST_NOTIFY_SQPOLL queue the wake-up (device rings: a write to the
- * writer's file; shm and file rings: a futex wake, Linux 6.7) on an
- * io_uring of the writer's own and return without waiting for it.  0,
- * -EINVAL, -ENOTSUP (this ring or kernel cannot), or the error of setting
- * io_uring up (-EPERM where seccomp or the io_uring_disabled sysctl refuse
- * it, -ENOMEM): the writer then keeps the way it had.  From the writer's
- * thread, between publishes.
+ * writer's file, which needs a bcast.ko with write-notify; shm, file and
+ * memory rings: a futex wake, Linux 6.7) on an io_uring of the writer's
+ * own and return without waiting for it; the writer's own part (taking
+ * the readers' request) stays synchronous, so no wake-up is lost, and
+ * there is still one per sleeping episode.  SQPOLL's kernel thread keeps
+ * a CPU busy while it is awake (until 50 ms without a wake-up).  A wake-up
+ * that finds the queue full is made synchronously; one that fails is
+ * counted (notify_errors) and the writer wakes synchronously from then
+ * on.  bcast_writer_close() wakes synchronously and waits for what was
+ * queued.  0, -EINVAL (w NULL, unknown `how`), -EBUSY (a claim is open, or
+ * w is a fork() child's copy: it may only go back to
+ * BCAST_NOTIFY_SYNC, which drops its copy of the parent's io_uring
+ * untouched), -ENOTSUP (this ring or kernel cannot), or the error of
+ * setting io_uring up (-EPERM where seccomp or the io_uring_disabled
+ * sysctl refuse it, -ENOMEM): the writer then keeps the way it had.  From
+ * the writer's thread, between publishes.
  */
 int bcast_writer_set_notify(struct bcast_writer *w, int how);
 

@@ -18,6 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "internal.h"
+#include "uring.h"
 
 #define CTL_PATH "/dev/bcast-ctl"
 #define SYSFS_CLASS "/sys/class/bcast"
@@ -311,6 +312,44 @@ static void device_wake_readers(struct bcast_ring *r)
 	ioctl(r->fd, BCAST_IOC_NOTIFY);
 }
 
+/* What a write() to the writer's file carries: it is a NOTIFY, whatever
+ * the value; only its size (8 bytes) is the module's contract. */
+static const uint64_t notify_by_write = 1;
+
+/*
+ * A module that has the write-notify makes an 8-byte write() a NOTIFY
+ * and returns 8; one older refuses write() with EINVAL.  One write finds
+ * out (a wake-up for nobody: sleepers look again and sleep on).
+ */
+static int device_wake_probe(struct bcast_ring *r, const struct uring *u)
+{
+	ssize_t n;
+
+	if (!uring_supports(u, IORING_OP_WRITE))
+		return -ENOTSUP;
+	n = write(r->fd, &notify_by_write, sizeof(notify_by_write));
+	if (n < 0)
+		return errno == EINVAL ? -ENOTSUP : -errno;
+	return n == sizeof(notify_by_write) ? 0 : -ENOTSUP;
+}
+
+/*
+ * The NOTIFY as a write() for io_uring.  Clearing need_wakeup here (the
+ * kernel clears it again) keeps the publishes that come before the
+ * kernel runs it from queueing more.  A reader whose request either clear
+ * erases armed before the NOTIFY counts itself, so the count it sampled
+ * moves and it is woken all the same (notify.c).
+ */
+static void device_wake_queue(struct bcast_ring *r, struct io_uring_sqe *sqe)
+{
+	store_relaxed(&r->hdr->need_wakeup, 0);
+	sqe->opcode = IORING_OP_WRITE;
+	sqe->fd = r->fd;
+	sqe->addr = (uint64_t)(uintptr_t)&notify_by_write;
+	sqe->len = sizeof(notify_by_write);
+	sqe->off = (uint64_t)-1;	/* the file position, as write() */
+}
+
 /*
  * Ask to be woken when committed moves past `pos`, and about the writer:
  * its departure, or with BCAST_ARM_WRITER_GONE (writer `epoch` is known to
@@ -480,6 +519,8 @@ const struct ring_backend device_backend = {
 	.sleep = device_sleep,
 	.arm = device_arm_reader,
 	.wake_readers = device_wake_readers,
+	.wake_probe = device_wake_probe,
+	.wake_queue = device_wake_queue,
 	.writer_claim = device_writer_claim,
 	.writer_announce = device_writer_nothing,
 	.writer_release = device_writer_nothing,

@@ -5,7 +5,8 @@
  *
  * Reader: sample wake_seq; set need_wakeup; full barrier; re-check
  * committed; sleep on wake_seq.  Writer: store committed; full barrier;
- * if need_wakeup: clear it, bump wake_seq, FUTEX_WAKE.  Either the reader
+ * if need_wakeup: clear it, bump wake_seq, FUTEX_WAKE (which notify.c may
+ * queue on io_uring, the rest staying here).  Either the reader
  * sees the new position or the writer sees the flag (membarrier.c: who
  * makes the barriers).  A reader that may not write the wake page cannot
  * ask for a wake-up and sleeps in slices.  The model of this handshake is
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "uring.h"
 
 
 static long sys_futex(uint32_t *word, int op, uint32_t val,
@@ -26,13 +28,39 @@ static long sys_futex(uint32_t *word, int op, uint32_t val,
 	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
-void futex_wake_readers(struct bcast_ring *r)
+/*
+ * The writer's half of a wake-up: take the request and move the futex
+ * word, so that a reader that sampled it before either is queued on the
+ * futex by now or finds it changed and does not sleep.  What is left is a
+ * FUTEX_WAKE of the word returned, now or later (futex_wake_queue()).
+ */
+static uint32_t *futex_wake_prepare(struct bcast_ring *r)
 {
 	struct bcast_ring_hdr *h = r->hdr;
 
 	store_relaxed(&h->need_wakeup, 0);
 	__atomic_fetch_add(&h->wake_seq, 1, __ATOMIC_SEQ_CST);
-	sys_futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+	return &h->wake_seq;
+}
+
+void futex_wake_readers(struct bcast_ring *r)
+{
+	sys_futex(futex_wake_prepare(r), FUTEX_WAKE, INT_MAX, NULL);
+}
+
+int futex_wake_probe(struct bcast_ring *r, const struct uring *u)
+{
+	return uring_supports(u, URING_OP_FUTEX_WAKE) ? 0 : -ENOTSUP;
+}
+
+/* The FUTEX_WAKE for io_uring: every sleeper of the shared futex word. */
+void futex_wake_queue(struct bcast_ring *r, struct io_uring_sqe *sqe)
+{
+	sqe->opcode = URING_OP_FUTEX_WAKE;
+	sqe->addr = (uint64_t)(uintptr_t)futex_wake_prepare(r);
+	sqe->addr2 = INT_MAX;
+	sqe->addr3 = URING_FUTEX_MATCH_ANY;
+	sqe->fd = URING_FUTEX2_SIZE_U32;
 }
 
 static struct timespec ms_to_ts(int64_t ms)

@@ -42,6 +42,9 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define BCAST_INLINE_COPY 64
 
 struct ring_backend;
+struct async_notify;
+struct uring;
+struct io_uring_sqe;
 
 struct bcast_ring {
 	struct bcast_ring_hdr *hdr;
@@ -87,6 +90,7 @@ struct bcast_writer {
 	pid_t pid;		/* the process that opened it (fork copies it) */
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */
+	struct async_notify *async; /* wake-ups through io_uring, or NULL */
 	struct bcast_writer_stats st;
 };
 
@@ -207,6 +211,11 @@ struct ring_backend {
 	int (*arm)(struct bcast_reader *rd, enum writer_view view,
 		   uint64_t epoch);
 	void (*wake_readers)(struct bcast_ring *r);
+	/* Asynchronous wake-ups (notify.c): can `u` carry this ring's (0,
+	 * -ENOTSUP, -errno)?  And one of them: the writer's part now, the
+	 * kernel's queued in `sqe`. */
+	int (*wake_probe)(struct bcast_ring *r, const struct uring *u);
+	void (*wake_queue)(struct bcast_ring *r, struct io_uring_sqe *sqe);
 	/* The writer role: who may write, and who is told it is alive. */
 	int (*writer_claim)(struct bcast_writer *w);
 	void (*writer_announce)(struct bcast_writer *w);
@@ -235,6 +244,8 @@ bool mapfile_holds_ring(const char *path);
 /* futex.c: wake-ups through the ring's wake page (every backend but the
  * device) */
 void futex_wake_readers(struct bcast_ring *r);
+int futex_wake_probe(struct bcast_ring *r, const struct uring *u);
+void futex_wake_queue(struct bcast_ring *r, struct io_uring_sqe *sqe);
 int futex_sleep(struct bcast_reader *rd, struct sleep_request *req);
 
 /* device.c, for the poller: the position a device reader is woken past,
@@ -245,6 +256,12 @@ int device_request_wakeup(struct bcast_reader *rd, enum writer_view view,
 
 /* poller.c: a reader closed while in a poller leaves it */
 void poller_forget_reader(struct bcast_reader *rd);
+
+/* notify.c: the writer's wake-ups through io_uring (bcast_writer_set_notify):
+ * 0 when this one was queued, else the caller wakes synchronously */
+int notify_async(struct bcast_writer *w);
+/* bcast_writer_close(): what was queued has run, the io_uring is gone */
+void notify_release(struct bcast_writer *w);
 
 /* membarrier.c: the barrier a sleeping reader and the writer share */
 bool writer_registered_membarrier(void);
@@ -273,6 +290,8 @@ pid_t owner_pid(const struct bcast_ring *r);
 #define USER_SPACE_RING_OPS						\
 	.sleep = futex_sleep,						\
 	.wake_readers = futex_wake_readers,				\
+	.wake_probe = futex_wake_probe,					\
+	.wake_queue = futex_wake_queue,					\
 	.writer_claim = owner_claim,					\
 	.writer_announce = owner_announce,				\
 	.writer_release = owner_release,				\

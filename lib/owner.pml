@@ -102,8 +102,8 @@
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (owner.c:296, after its alive=1 store at writer.c:511)
- *     and its alive=0 store (writer.c:541) or death.  That epoch is the one
+ *     between its epoch bump (owner.c:296, after its alive=1 store at writer.c:527)
+ *     and its alive=0 store (writer.c:562) or death.  That epoch is the one
  *     bcast_wait() reports gone and remembers (wait.c:42, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
@@ -143,7 +143,7 @@
  *     who holds the OFD lock): the memory model cannot matter for it.  The
  *     reader's loads are acquire loads in program order (wait.c:38,
  *     owner.c:198, 202) and each writer's stores are ordered (release
- *     stores, writer.c:511 and 541, the release fetch-add of writer_epoch,
+ *     stores, writer.c:527 and 541, the release fetch-add of writer_epoch,
  *     owner.c:296, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
@@ -429,17 +429,17 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:463-524 */
+open:		/* bcast_writer_open(), writer.c:479-541 */
 		CLAIM;
-		/* owner.c:289 writer_pid, writer.c:501-502 writer_flags:
-		 * nothing judges them.  writer.c:503 resume_positions() may
+		/* owner.c:289 writer_pid, writer.c:517-518 writer_flags:
+		 * nothing judges them.  writer.c:519 resume_positions() may
 		 * fail (504-505): writer_release (owner_release()) at 519 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:511 store_release(writer_alive, 1), before the new
+		/* writer.c:527 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
@@ -453,11 +453,11 @@ open:		/* bcast_writer_open(), writer.c:463-524 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:540 bcast_flush(), 541 store_release(writer_alive, 0) */
+		 * writer.c:558 bcast_flush(), 541 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:542 the backend's writer_release: owner_release() */
+		/* writer.c:563 the backend's writer_release: owner_release() */
 		RELEASE;
-		/* writer.c:543-544 fence, the backend's wake_readers: no
+		/* writer.c:564-565 fence, the backend's wake_readers: no
 		 * ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
@@ -599,10 +599,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:511 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:527 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:541 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:562 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi
@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:461-464 */
+		 * owner.c:198 writer_alive, or device.c:500-503 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,7 +672,7 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:418-438:
+		/* line 74 the backend's sleep: device_sleep(), device.c:457-477:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
 		 * file.c:297-304 */
@@ -680,11 +680,11 @@ end:	do
 		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:331-332) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:370-371) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:198-209: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:435-436) for WRITER_LIVE. */
+		 * (device.c:474-475) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

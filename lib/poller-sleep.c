@@ -38,15 +38,6 @@
 #include <unistd.h>
 #include "poller.h"
 
-#ifndef BCAST_URING_WAIT
-struct bcast_uring_wait {
-	__u64 pos;
-	__u64 epoch;
-};
-#define BCAST_URING_WAIT	0xbc01
-#define BCAST_URING_WAIT_GONE	0xbc02
-#define BCAST_IOC_CANCEL	_IO(BCAST_IOC_MAGIC, 0x16)
-#endif
 
 #define URING_ENTRIES 256
 #define URING_CQ_MIN 8192	/* completions of 1,024 rings of each kind

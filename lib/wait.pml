@@ -50,11 +50,11 @@
  *   NO_WRITER_FENCE  the writer skips its fence, readers have no
  *                    membarrier to call (writer_flags 0).       must FAIL
  *   NO_READER_FENCE  the reader's need_wakeup store and fence_full()
- *                    (futex.c:79, 81) as a plain store, no fence.  must FAIL
+ *                    (futex.c:107, 81) as a plain store, no fence.  must FAIL
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:515): a reader that saw the old
+ *                    (writer.c:531): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -97,10 +97,10 @@
  * Abstractions, and why they are sound
  *   - The writer is always alive: look_at_writer() (wait.c:61) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
- *     LIVENESS_SLICE_MS (futex.c:84-85).  The model drops that bound and
+ *     LIVENESS_SLICE_MS (futex.c:112-113).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
  *     the slice would merely delay by 25 ms is a deadlock here.  Likewise
- *     check_missed_wakeup() (futex.c:98-100) only counts; not modelled.
+ *     check_missed_wakeup() (futex.c:126-128) only counts; not modelled.
  *   - Positions are 1..M, wake_seq does not wrap (M notifies at most).
  *   - A reader's load of wake_seq and of reader_flags, and the writer's of
  *     need_wakeup, read memory or the own store buffer as TSO says; other
@@ -113,7 +113,7 @@
  *     and the fencing CPU does nothing visible meanwhile, so every
  *     interleaving of a slow drain is one where the Memory process moved
  *     the same stores before the fence.
- *   - The seq_cst store of need_wakeup (futex.c:79) is an xchg on x86, a
+ *   - The seq_cst store of need_wakeup (futex.c:107) is an xchg on x86, a
  *     fence by itself; the model does not count on it (a plain store, then
  *     the fence_full() of reader_barrier(), membarrier.c:65), as on arm64, where
  *     a release store does not order a later plain load.
@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:429-430), else the caller's timeout, which the model drops
+ *     (device.c:468-469), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -258,9 +258,9 @@ end:	do
 
 #ifndef DEVICE
 #define WAKE_READERS \
-	/* futex.c:33 store need_wakeup = 0 */ \
+	/* futex.c:41 store need_wakeup = 0 */ \
 	STORE(WCPU, A_NEED, 0); \
-	/* futex.c:34 fetch_add(wake_seq): lock xadd */ \
+	/* futex.c:42 fetch_add(wake_seq): lock xadd */ \
 	d_step { DRAIN(WCPU); wake_seq++ }; \
 	/* futex.c:35 FUTEX_WAKE, INT_MAX: every queued reader */ \
 	d_step { \
@@ -286,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* device.c:309-312 device_wake_readers(): BCAST_IOC_NOTIFY, \
+	/* device.c:310-313 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), device.c:386-387, 409-410),
+ * With rd->no_membarrier (arm_device(), device.c:425-426, 448-449),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -449,34 +449,34 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:500: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:516: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:501-502 store writer_flags */
+	/* writer.c:517-518 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:515 fence_full(): readers that saw the old writer_flags
+	/* writer.c:531 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
 	k = 1;
 	do
 	:: k <= M ->
-		/* commit_position(), writer.c:134-152, the end of every
+		/* commit_position(), writer.c:137-155, the end of every
 		 * publish.  Line 131: store_release(&h->committed, pos) */
 		STORE(WCPU, A_COMMITTED, k);
 #ifndef NO_WRITER_FENCE
-		/* writer.c:144-147: a compiler barrier with membarrier,
+		/* writer.c:147-150: a compiler barrier with membarrier,
 		 * else fence_full() */
 		if
 		:: membarrier -> skip
 		:: else -> d_step { DRAIN(WCPU) }
 		fi;
 #endif
-		/* writer.c:148 load_relaxed(&h->need_wakeup) */
+		/* writer.c:151 load_relaxed(&h->need_wakeup) */
 		d_step { LOAD(WCPU, A_NEED, v) };
 		if
 		:: v ->
-			/* notify(), writer.c:114-127; line 90:
+			/* notify(), writer.c:114-130; line 90:
 			 * readers_fence_for_us() reads reader_flags */
 			if
 			:: atomic { membarrier && !(REGISTERED && !no_mb) ->
@@ -552,26 +552,26 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:374-384 */
+		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:393-403 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
 			/* wait.c:61 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:69-102.  Line 77: */
+			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:97-130.  Line 105: */
 			atomic { seq = wake_seq; c = 0 };
-			/* line 79 store need_wakeup = 1 */
+			/* line 107 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
-			/* line 80 reader_barrier() */
+			/* line 108 reader_barrier() */
 			READER_BARRIER;
-			/* line 82 reader_ready() */
+			/* line 110 reader_ready() */
 			d_step { LOAD(me, A_COMMITTED, c) };
 			if
 			:: c != pos -> atomic { pos = c; c = 0; exact = 0 }
 			:: else ->
-				/* lines 86-91: no exact wake-up, a bounded
-				 * slice; line 94 FUTEX_WAIT(wake_seq, seq) */
+				/* lines 114-119: no exact wake-up, a bounded
+				 * slice; line 122 FUTEX_WAIT(wake_seq, seq) */
 				d_step {
 					DRAIN(me);
 					if
@@ -588,15 +588,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:418-438; arm_device(),
-			 * 398-411, line 402 device_request_wakeup(), 388 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:457-477; arm_device(),
+			 * 437-450, line 441 device_request_wakeup(), 427 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 404-405) */
+			:: c != pos -> c = 0	/* 1: look again (lines 443-444) */
 			:: else ->
-				/* line 406 reader_barrier() */
+				/* line 445 reader_barrier() */
 				READER_BARRIER;
-				/* lines 407-410: a failed membarrier() arms again
+				/* lines 446-449: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -605,8 +605,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 427 reader_ready(); then 429-430
-					 * bound the poll when !exact, 432
+					/* line 466 reader_ready(); then 468-469
+					 * bound the poll when !exact, 471
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if

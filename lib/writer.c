@@ -121,7 +121,10 @@ static __attribute__((noinline)) int notify(struct bcast_writer *w)
 		fence_full();
 		refresh_fast_path(w);
 	}
-	w->r->ops->wake_readers(w->r);
+	/* Queued on the writer's io_uring if it asked (notify.c), else, or
+	 * when that cannot take it now, made here. */
+	if (!w->async || notify_async(w))
+		w->r->ops->wake_readers(w->r);
 	w->st.notifies++;
 	return 0;
 }
@@ -460,6 +463,19 @@ static int resume_positions(struct bcast_writer *w)
 	return 0;
 }
 
+/*
+ * Sleepers on the wake page hear of a new writer only when woken: tell
+ * them at once (pollers report it; bcast_wait() looks and sleeps on).
+ * Readers the kernel arms have had EPOLLPRI from it already.
+ */
+static void wake_for_arrival(struct bcast_writer *w)
+{
+	if (w->r->wake_writable && load_relaxed(&w->hdr->need_wakeup)) {
+		w->r->ops->wake_readers(w->r);
+		w->st.notifies++;
+	}
+}
+
 BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 				   struct bcast_writer **out)
 {
@@ -513,6 +529,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	/* Readers that saw the old writer_flags must be seen sleeping by our
 	 * first wake-up check (see publish_position). */
 	fence_full();
+	wake_for_arrival(w);
 	*out = w;
 	return 0;
 unlock:
@@ -531,6 +548,7 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 		return;
 	if (w->pid != getpid()) {
 		/* A fork() child's copy: the writer is its parent's still. */
+		notify_release(w);
 		w->r->ops->writer_forget(w);
 		__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 		free(w);
@@ -538,6 +556,9 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 	}
 	h = w->hdr;
 	bcast_flush(w);
+	/* What was queued has run before the ring can be unmapped; the
+	 * last wake-up is our own. */
+	notify_release(w);
 	store_release(&h->writer_alive, 0);
 	w->r->ops->writer_release(w);
 	fence_full();

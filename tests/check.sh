@@ -23,6 +23,8 @@ need_packages() {
     pkg_installed libclang-rt-14-dev || missing+=(libclang-rt-14-dev)
     # bcast-bench's ZeroMQ baseline and --plot; the tool tests parse JSON.
     pkg_installed libzmq3-dev || missing+=(libzmq3-dev)
+    # The device tests of io_uring use liburing (the library does not).
+    [ -f /usr/include/liburing.h ] || missing+=(liburing-dev)
     command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
     command -v python3 >/dev/null || missing+=(python3)
     # The arm64 stage: a cross compiler, its C library (only recommended by

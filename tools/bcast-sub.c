@@ -1010,6 +1010,11 @@ static int on_event(struct many *m, const struct bcast_poller_event *ev)
 	return rc;
 }
 
+static const char *o_label(const struct many *m)
+{
+	return m->subs[0].o.label ? m->subs[0].o.label : PROG;
+}
+
 /* The wait's timeout: the slice, cut by --seconds and --timeout; or the
  * limit hit (DONE, -ETIMEDOUT). */
 static int many_wait_ms(struct many *m, uint64_t now, int *ms)
@@ -1038,11 +1043,6 @@ static int many_wait_ms(struct many *m, uint64_t now, int *ms)
 			*ms = (int)((limit - now) / 1000000) + 1;
 	}
 	return GO_ON;
-}
-
-static const char *o_label(const struct many *m)
-{
-	return m->subs[0].o.label ? m->subs[0].o.label : PROG;
 }
 
 static const char *many_loop_end(int rc)

@@ -22,7 +22,7 @@ result() {	# result STATUS DESCRIPTION
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 # Tiny figures: this checks the program works, not how fast anything is.
-QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0 --settle 1"
+QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0 --settle 1 --publishes 20 --sleepers 1"
 
 "$B" --help >"$work/help" 2>&1
 st=$?
@@ -52,7 +52,7 @@ result $? "a latency message smaller than its time stamp is refused (exit $st)"
 # shellcheck disable=SC2086
 "$B" $QUICK >"$work/text" 2>"$work/err"
 st=$?
-for section in "throughput:" "fan-out:" "latency:" "wake-up:" "targets:"; do
+for section in "throughput:" "fan-out:" "latency:" "wake-up:" "writer latency:" "targets:"; do
     grep -q "^$section" "$work/text" || st=1
 done
 grep -Eq "round trip between CPUs [0-9]+ and [0-9]+: [0-9]+ ns at best" "$work/text" || st=1
@@ -70,7 +70,7 @@ if command -v python3 >/dev/null 2>&1; then
     python3 - "$work/json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-for key in ("throughput", "fanout", "latency", "wakeup", "targets"):
+for key in ("throughput", "fanout", "latency", "wakeup", "notify", "targets"):
     assert key in d, key
 r = d["throughput"]["results"]
 assert [x["size"] for x in r] == [64, 255], r
@@ -105,6 +105,11 @@ assert w["bcast_shm"]["samples"] + w["bcast_shm_not_asleep"] == 20, w
 assert w["futex"]["samples"] + w["futex_not_asleep"] == 20, w
 assert w["futex_paired_p50_ratio"] == 1.0, w
 assert w["bcast_shm_paired_p50_ratio"] > 0, w
+n = d["notify"]["shm"]
+assert n["sync"]["samples"] + n["sync_dropped"] == 20, n
+assert n["sync_paired_p50_ratio"] == 1.0, n
+for how in ("io_uring", "sqpoll"):
+    assert how + "_refused" in n or n[how]["samples"] + n[how + "_dropped"] == 20, n
 assert all("met" in t for t in d["targets"])
 PY
     result $((st + $?)) "--json is valid JSON with every section and sane figures"

@@ -33,8 +33,8 @@ install_packages check-vm ${missing[@]+"${missing[@]}"} ||
     give_up "the packages it needs are missing"
 
 # Library tests that run in the guest; the long stress runs stay on the host.
-LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller"
-DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
+LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller test-notify-async"
+DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-uring-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
@@ -69,6 +69,9 @@ status=0
 # The shm round trips run 100,000 times on the host; emulated CPUs make
 # them slow here, where the device's 100,000 are the ones that count.
 export BCAST_PINGPONG_CYCLES=20000
+# The same for the asynchronous wake-ups' cycles (shm and device): an
+# SQPOLL thread competes with both processes for the two emulated CPUs.
+export BCAST_ASYNC_CYCLES=20000
 # Ownership races and saturated accounting, scaled to emulated CPUs.
 export BCAST_RACE_ROUNDS=100 BCAST_ACCOUNTING_MESSAGES=100000
 # Poller ping-pongs: 100,000 on the host; the device ones count here.

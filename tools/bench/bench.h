@@ -37,6 +37,7 @@ extern const char *const mode_name[3];
 #define TEST_WAKEUP	0x4
 #define TEST_FANOUT	0x8
 #define TEST_INSTRUCTIONS 0x10
+#define TEST_NOTIFY	0x20
 
 #define REGIME_HELD	0x1	/* the harness holds the writer back */
 #define REGIME_FREE	0x2	/* the writer never waits */
@@ -66,6 +67,10 @@ struct options {
 	/* wake-ups */
 	uint64_t wakeups;	/* per implementation and round */
 	double wake_gap_us;	/* the reader is asleep this long before each */
+	/* writer latency (notify) */
+	int sleepers;		/* reader processes blocked in bcast_wait() */
+	uint64_t notify_publishes; /* per notify mode and round */
+	double notify_gap_us;	/* between two publishes */
 	const char *plot;	/* PNG file, or NULL */
 };
 
@@ -116,6 +121,7 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 double now_s(void);
 double median(const double *v, int n);
 void pin_self(int cpu, const char *who);
+void sleep_us(double us);	/* the whole time, signals or not */
 double cross_cpu_round_trip_ns(int cpu_a, int cpu_b);
 
 /*
@@ -218,6 +224,7 @@ void wakeup_run(const struct options *o, struct figures *fig,
 		struct json *json);
 void instructions_run(const struct options *o, struct figures *fig,
 		      struct json *json);
+void notify_run(const struct options *o, struct json *json);
 int icount_child(const char *phase, size_t size);
 int plot_write(const struct options *o, struct figures *fig);
 

@@ -3,8 +3,9 @@
  * bcast-bench: libbcast against what a user would otherwise pick, measured
  * in one run, interleaved: a bare reference ring, a pipe, a Unix-domain
  * socket and ZeroMQ PUB/SUB.  Throughput, one-way latency of a paced
- * writer, and the wake-up latency of a blocked reader; every figure with
- * its ratio to the baselines and the project's targets judged at the end.
+ * writer, the wake-up latency of a blocked reader, and the writer's own
+ * when it wakes sleepers (notify.c); every figure with its ratio to the
+ * baselines and the project's targets judged at the end.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -42,10 +43,14 @@ static void usage(FILE *f)
 "  instructions  instructions per message of publish and of each read\n"
 "              style beside the reference ring's, counted by valgrind's\n"
 "              callgrind (skipped without valgrind); --sizes applies\n"
+"  notify      the writer's latency: how long bcast_publish() takes when it\n"
+"              wakes readers asleep in bcast_wait(), with each mode of\n"
+"              bcast_writer_set_notify() (sync, io_uring, sqpoll), on a shm\n"
+"              ring and, when bcast.ko is loaded, a device ring\n"
 "\n"
 "Options:\n"
 "  --tests LIST      what to run: throughput,fanout,latency,wakeup,\n"
-"                    instructions (default: all)\n"
+"                    instructions,notify (default: all)\n"
 "  --baselines LIST  kernel channels to compare with: pipe,unix,zeromq or\n"
 "                    none (default: all that are built)\n"
 "  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
@@ -90,6 +95,12 @@ static void usage(FILE *f)
 "  --wakeups N       wake-ups per implementation and round (default 300)\n"
 "  --gap US          the reader sleeps this long before each (default 300);\n"
 "                    a device ring is measured too when /dev/bcast-ctl exists\n"
+"Writer latency (notify):\n"
+"  --sleepers N      reader processes asleep on the reader CPU (default 2,\n"
+"                    at most 16)\n"
+"  --publishes N     timed publishes per mode and round (default 500)\n"
+"  --notify-gap US   between two publishes, for the readers to fall asleep\n"
+"                    again (default 200)\n"
 "\n"
 "Exit status: 0 on success (targets missed included), 1 if a measurement\n"
 "failed, 2 on a usage error.\n");
@@ -252,7 +263,7 @@ static void set_defaults(struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->tests = TEST_THROUGHPUT | TEST_FANOUT | TEST_LATENCY | TEST_WAKEUP |
-		   TEST_INSTRUCTIONS;
+		   TEST_INSTRUCTIONS | TEST_NOTIFY;
 	o->readers = 3;
 	o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF);
 	for (k = IMPL_PIPE; k < IMPL_COUNT; k++)
@@ -278,11 +289,15 @@ static void set_defaults(struct options *o)
 	o->lat_size = 64;
 	o->wakeups = 300;
 	o->wake_gap_us = 300;
+	o->sleepers = 2;
+	o->notify_publishes = 500;
+	o->notify_gap_us = 200;
 }
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
 	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
+	OPT_SLEEPERS, OPT_PUBLISHES, OPT_NOTIFY_GAP,
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -308,6 +323,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "gap", required_argument, NULL, OPT_GAP },
 		{ "readers", required_argument, NULL, OPT_READERS },
 		{ "bulk-window", required_argument, NULL, OPT_WINDOW },
+		{ "sleepers", required_argument, NULL, OPT_SLEEPERS },
+		{ "publishes", required_argument, NULL, OPT_PUBLISHES },
+		{ "notify-gap", required_argument, NULL, OPT_NOTIFY_GAP },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -315,7 +333,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	};
 	static const char *const test_names[] = { "throughput", "latency",
 						  "wakeup", "fanout",
-						  "instructions" };
+						  "instructions", "notify" };
 	bool sizes_given = false;
 	const char *why;
 	int c, k;
@@ -372,7 +390,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 						"of wait, none, both", optarg);
 			break;
 		case OPT_TESTS:
-			o->tests = parse_list("--tests", optarg, test_names, 5, 0);
+			o->tests = parse_list("--tests", optarg, test_names, 6, 0);
 			break;
 		case OPT_BASELINES:
 			o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF) |
@@ -412,6 +430,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_GAP:
 			o->wake_gap_us = parse_seconds("--gap", optarg, 10, 1e6);
+			break;
+		case OPT_SLEEPERS:
+			o->sleepers = (int)cli_number("--sleepers", optarg, false,
+						      1, CHANNEL_MAX_READERS);
+			break;
+		case OPT_PUBLISHES:
+			o->notify_publishes = cli_number("--publishes", optarg,
+							 false, 1, 10000000);
+			break;
+		case OPT_NOTIFY_GAP:
+			o->notify_gap_us = parse_seconds("--notify-gap", optarg,
+							 10, 1e6);
 			break;
 		case 'j':
 			o->json = true;
@@ -579,6 +609,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (o.tests & TEST_INSTRUCTIONS)
 		instructions_run(&o, &fig, &json);
+	fflush(stdout);
+	if (o.tests & TEST_NOTIFY)
+		notify_run(&o, &json);
 	n = collect_verdicts(&o, &fig, v);
 	if (o.json) {
 		json_verdicts(&json, v, n);

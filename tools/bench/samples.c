@@ -55,6 +55,15 @@ double median(const double *v, int n)
 	return m;
 }
 
+void sleep_us(double us)
+{
+	struct timespec ts = { (time_t)(us / 1e6),
+			       (long)((us - (double)(time_t)(us / 1e6) * 1e6) * 1e3) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 void pin_self(int cpu, const char *who)
 {
 	cpu_set_t set;

@@ -55,15 +55,6 @@ static long futex(uint32_t *uaddr, int op, uint32_t val)
 		       op == FUTEX_WAIT ? &ts : NULL, NULL, 0);
 }
 
-static void sleep_us(double us)
-{
-	struct timespec ts = { (time_t)(us / 1e6),
-			       (long)((us - (double)(time_t)(us / 1e6) * 1e6) * 1e3) };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static int wake_one(struct wake_round *wr, uint64_t i)
 {
 	uint64_t t = cli_now_ns();
