@@ -124,6 +124,31 @@ static void bcast_reader_detach(struct bcast_kring *ring, struct bcast_file *bf)
 	mutex_unlock(&ring->lock);
 }
 
+/*
+ * The ring's own owner, group and mode decide, as for its private sysfs
+ * attributes, not the inode's: a node made for a destroyed ring (a
+ * container's copy) may carry the number of a ring made since.
+ */
+static bool bcast_may_open(const struct bcast_kring *ring, fmode_t fmode)
+{
+	struct user_namespace *ns = current_user_ns();
+	umode_t mode = ring->mode, want = 0;
+
+	if (fmode & FMODE_READ)
+		want |= 04;
+	if (fmode & FMODE_WRITE)
+		want |= 02;
+	if (uid_eq(current_fsuid(), ring->uid))
+		mode >>= 6;
+	else if (in_group_p(ring->gid))
+		mode >>= 3;
+	if ((mode & want) == want)
+		return true;
+	if (!kuid_has_mapping(ns, ring->uid) || !kgid_has_mapping(ns, ring->gid))
+		return false;
+	return ns_capable(ns, CAP_DAC_OVERRIDE);
+}
+
 static int bcast_open(struct inode *inode, struct file *file)
 {
 	struct bcast_kring *ring;
@@ -136,6 +161,10 @@ static int bcast_open(struct inode *inode, struct file *file)
 	ring = bcast_kring_get(iminor(inode), inode->i_cdev);
 	if (!ring)
 		return -ENODEV;
+	if (!bcast_may_open(ring, file->f_mode)) {
+		err = -EACCES;
+		goto put;
+	}
 	bf = bcast_file_alloc(ring);
 	if (!bf) {
 		err = -ENOMEM;

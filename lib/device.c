@@ -348,6 +348,9 @@ static void device_wake_queue(struct bcast_ring *r, struct io_uring_sqe *sqe)
 	sqe->addr = (uint64_t)(uintptr_t)&notify_by_write;
 	sqe->len = sizeof(notify_by_write);
 	sqe->off = (uint64_t)-1;	/* the file position, as write() */
+	/* Straight to an io-wq worker: the writer's thread never makes the
+	 * wake-up (6.12 would first retry it in line, through its poll). */
+	sqe->flags = IOSQE_ASYNC;
 }
 
 /*

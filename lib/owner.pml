@@ -154,7 +154,7 @@
  *     Device rings: the kernel stores writer_state, then writer_alive,
  *     then writer_epoch by a release store (kmod/file.c:56, 61, 64), and
  *     the reader's poll() reads writer_state after its header loads and
- *     an smp_mb() (file.c:231).  A reader that read the new epoch finds
+ *     an smp_mb() (file.c:260).  A reader that read the new epoch finds
  *     the writer present (release/acquire).  The smp_mb__after_atomic() at
  *     file.c:57 follows atomic64_set(), not a read-modify-write, so the
  *     kernel memory model does not count it as ordering writer_state
@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:500-503 */
+		 * owner.c:198 writer_alive, or device.c:503-506 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,19 +672,19 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:457-477:
+		/* line 74 the backend's sleep: device_sleep(), device.c:460-480:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
-		 * file.c:297-304 */
+		 * file.c:326-333 */
 		a_gone = !live;
 		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:370-371) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:373-374) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
-		 * file.c:198-209: with it, HUP comes with PRI or not at all,
+		 * file.c:227-238: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:474-475) for WRITER_LIVE. */
+		 * (device.c:477-478) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -40,7 +40,7 @@
  *     (writer_flags = 0, full fence) and fences every later publish.  A
  *     device reader cannot write reader_flags (its mapping is read-only):
  *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
- *     flag (kmod/file.c:294-296).
+ *     flag (kmod/file.c:323-325).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -68,7 +68,7 @@
  *   OLD_POLL         with DEVICE: bcast_poll() before 1eb3adf, which after
  *                    a wake-up set need_wakeup again and re-checked
  *                    committed in the kernel (bcast_reader_ready(),
- *                    kmod/file.c:180-190) whatever NOTIFY came: a new
+ *                    kmod/file.c:209-219) whatever NOTIFY came: a new
  *                    handshake with no membarrier() to stand in for the
  *                    writer's missing fence, so the writer's need_wakeup
  *                    load can pass its committed store and the reader
@@ -76,12 +76,12 @@
  *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
  *                    BCAST_IOC_NOTIFY counting itself before it clears
  *                    need_wakeup, or after its wake-up, instead of in
- *                    between (file.c:318-325):                    must FAIL
+ *                    between (file.c:347-354):                    must FAIL
  *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
  *                    count after setting need_wakeup instead of before
- *                    (file.c:303-306):                            must FAIL
+ *                    (file.c:332-335):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
- *                    after its checks instead of before (file.c:245).  must FAIL
+ *                    after its checks instead of before (file.c:274).  must FAIL
  *
  * Properties
  *   - No lost wake-up: when nothing can move any more (the writer has
@@ -129,12 +129,12 @@
  *     reader's copy of it (bf->armed.notifies, ring->notifies at attach,
  *     file.c:95) under bf->arm_lock by the reader's own ARM: each read of
  *     either is one step.  It does not wrap, and only its comparison
- *     with the copy is ever used (file.c:232): the model keeps, for each
+ *     with the copy is ever used (file.c:261): the model keeps, for each
  *     reader, whether they differ (moved[r]: set by every NOTIFY, cleared
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:468-469), else the caller's timeout, which the model drops
+ *     (device.c:471-472), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -287,7 +287,7 @@ end:	do
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
 	/* device.c:310-313 device_wake_readers(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:312-327; line 319 \
+	 * bcast_ioc_notify(), kmod/file.c:341-356; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
 	/* lines 324-325 smp_mb__before_atomic(); atomic_long_inc(notifies): \
@@ -334,8 +334,8 @@ end:	do
 
 #ifndef OLD_POLL
 /*
- * A NOTIFY since the reader armed cleared need_wakeup (file.c:318, before
- * its count at 325): bcast_reader_events() reports EPOLLIN (file.c:232) and the
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:347, before
+ * its count at 325): bcast_reader_events() reports EPOLLIN (file.c:261) and the
  * reader re-arms itself, membarrier() included, instead of the kernel
  * setting need_wakeup again with no barrier of the reader's to pair with.
  */
@@ -376,8 +376,8 @@ end:	do
 #endif
 
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:281-310.
- * With rd->no_membarrier (arm_device(), device.c:425-426, 448-449),
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:310-339.
+ * With rd->no_membarrier (arm_device(), device.c:428-429, 451-452),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -392,7 +392,7 @@ end:	do
 	d_step { DRAIN(me); LOAD(me, A_COMMITTED, c) } \
 	ARM_SAMPLE_AFTER
 
-/* poll_wait(), kmod/file.c:245 (BCAST_IOC_WAIT: prepare_to_wait_event()
+/* poll_wait(), kmod/file.c:274 (BCAST_IOC_WAIT: prepare_to_wait_event()
  * in wait_event_interruptible_hrtimeout(), 270-272): on ring->wq, under
  * its lock */
 #define QUEUE	d_step { DRAIN(me); queued[me] = 1; trig[me] = 0; timed[me] = !exact }
@@ -407,13 +407,13 @@ end:	do
 
 /*
  * device_poll() (lib/device.c): BCAST_IOC_WAIT, bcast_ioc_wait(),
- * kmod/file.c:254-279 (or poll(2), where do_poll() calls bcast_poll(),
+ * kmod/file.c:283-308 (or poll(2), where do_poll() calls bcast_poll(),
  * 239-247), queues itself, evaluates bcast_reader_events(), 217-237,
  * sleeps until the entry is woken (or the timeout, with !exact:
  * device_sleep() bounds it), and evaluates it again.
  * bcast_reader_events(): a = bf->armed under arm_lock (223-225), smp_mb()
  * (231), ready if ring->notifies moved (232); else bcast_reader_ready(),
- * file.c:180-190: smp_mb() (183), committed (184), need_wakeup = 1 (186),
+ * file.c:209-219: smp_mb() (183), committed (184), need_wakeup = 1 (186),
  * smp_mb() (188), committed (189).
  */
 #define POLL \
@@ -588,15 +588,15 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:457-477; arm_device(),
-			 * 437-450, line 441 device_request_wakeup(), 427 device_arm(): BCAST_IOC_ARM */
+			/* wait.c:74 the backend's sleep: device_sleep(), device.c:460-480; arm_device(),
+			 * 440-453, line 444 device_request_wakeup(), 430 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
-			:: c != pos -> c = 0	/* 1: look again (lines 443-444) */
+			:: c != pos -> c = 0	/* 1: look again (lines 446-447) */
 			:: else ->
-				/* line 445 reader_barrier() */
+				/* line 448 reader_barrier() */
 				READER_BARRIER;
-				/* lines 446-449: a failed membarrier() arms again
+				/* lines 449-452: a failed membarrier() arms again
 				 * with BCAST_ARM_NO_MEMBARRIER */
 				if
 				:: !exact && !armed_no_mb -> ARM
@@ -605,8 +605,8 @@ proctype Reader(byte me)
 				if
 				:: c != pos -> c = 0
 				:: else ->
-					/* line 466 reader_ready(); then 468-469
-					 * bound the poll when !exact, 471
+					/* line 469 reader_ready(); then 471-472
+					 * bound the poll when !exact, 474
 					 * device_poll() */
 					d_step { LOAD(me, A_COMMITTED, c) };
 					if

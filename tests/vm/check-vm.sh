@@ -79,6 +79,10 @@ export BCAST_POLLER_CYCLES=10000
 # Emulated CPUs take longer to fall asleep: writers that publish "a
 # little later" (tests/helpers/order-writer.h) wait longer.
 export BCAST_ORDER_DELAY_US=150
+# Device sleep/wake cycles through io_uring (POLL_ADD, the WAIT command,
+# the poller): 30,000 each here, to keep both kernels' stages inside the
+# CI's time; the host runs 100,000 of the shm ones.
+export BCAST_URING_CYCLES=30000 BCAST_POLLER_DEVICE_CYCLES=30000
 for t in $LIB_TESTS $DEVICE_TESTS; do
     echo "# \$t on \$(uname -r)"
     if [ "\$t" = test-device ]; then
