@@ -301,9 +301,13 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 						timeout);
 	if (rc == -ETIME)
 		return 0;
-	/* No restart: the time already slept would count twice. */
+	/*
+	 * A signal: no restart, the time already slept would count twice.
+	 * Only task work (io_uring's completions for this task) woke us:
+	 * run it on the way out and sleep again, as poll() does.
+	 */
 	if (rc)
-		return -EINTR;
+		return task_sigpending(current) ? -EINTR : -ERESTARTNOINTR;
 	return (__force long)mask;
 }
 

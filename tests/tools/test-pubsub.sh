@@ -175,7 +175,7 @@ t_bad_options() {
 	usage_err --count "$SUB" --count -1 x &&
 	usage_err --timeout "$SUB" --timeout 1s x &&
 	usage_err --hex "$SUB" --hex --raw x &&
-	usage_err "one ring" "$SUB" x y &&
+	usage_err "one ring" "$SUB" --raw x y &&
 	usage_err --cpu "$PUB" --cpu 4095 x &&
 	usage_err --cpu "$SUB" --cpu many x &&
 	usage_err --spin-us "$PUB" --spin-us -3 x
