@@ -21,6 +21,7 @@
 #include "env.h"
 #include "fixture.h"
 #include "order-writer.h"
+#include "polling.h"
 
 #define CAP 4096
 #define MANY 1024
@@ -99,30 +100,6 @@ static int set_add(struct bcast_poller *p, struct ring_set *s)
 	return 0;
 }
 
-/* bcast_poller_wait(), again after a signal (-EINTR: one the test never
- * handles, such as a SIGCHLD that was pending while a thread started). */
-static int pwait(struct bcast_poller *p, struct bcast_poller_event *ev,
-		 int max, int timeout_ms)
-{
-	int n;
-
-	while ((n = bcast_poller_wait(p, ev, max, timeout_ms)) == -EINTR)
-		;
-	return n;
-}
-
-/* Read everything pending on reader rd. */
-static int drain(struct bcast_reader *rd)
-{
-	char buf[256];
-	ssize_t len;
-	int n = 0;
-
-	while ((len = bcast_receive(rd, buf, sizeof(buf), NULL)) >= 0)
-		n++;
-	return len == -EAGAIN ? n : (int)len;
-}
-
 TEST(arguments_are_checked)
 {
 	struct bcast_poller *p;
@@ -182,7 +159,7 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	/* Each writer's arrival: news on every ring once, then quiet. */
 	for (i = 0; i < n;) {
-		got = pwait(p, ev, 8, 2000);
+		got = poll_again(p, ev, 8, 2000);
 		if (got <= 0)
 			FAILF("arrivals: %u of %u seen, then %d", i, n, got);
 		for (int j = 0; j < got; j++)
@@ -192,13 +169,13 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 				      ev[j].events);
 		i += (unsigned)got;
 	}
-	CHECK_EQ(pwait(p, ev, 8, 30), 0);
+	CHECK_EQ(poll_again(p, ev, 8, 30), 0);
 	srand(n * 7 + flags);
 	for (i = 0; i < rounds; i++) {
 		k = (unsigned)rand() % n;
 		/* Published a little later: the poller is asleep by then. */
 		CHECK_OK(order_writer_send(&wp, (int)k | ORDER_LATER));
-		got = pwait(p, ev, 8, 5000);
+		got = poll_again(p, ev, 8, 5000);
 		CHECK_OK(order_writer_done(&wp));
 		if (got != 1 || ev[0].tag != k || ev[0].events != BCAST_POLL_DATA ||
 		    ev[0].reader != s.rd[k] || ev[0].fd != -1)
@@ -206,9 +183,9 @@ static void exactly_the_ring(unsigned n, unsigned flags, unsigned rounds,
 			      i, k, got, got > 0 ? (unsigned long long)ev[0].tag : 0ULL,
 			      got > 0 ? ev[0].events : 0);
 		/* Level-triggered: reported until read. */
-		CHECK_EQ(pwait(p, ev, 8, 0), 1);
-		CHECK_EQ(drain(s.rd[k]), 1);
-		CHECK_EQ(pwait(p, ev, 8, 0), 0);
+		CHECK_EQ(poll_again(p, ev, 8, 0), 1);
+		CHECK_EQ(read_all(s.rd[k]), 1);
+		CHECK_EQ(poll_again(p, ev, 8, 0), 0);
 	}
 	CHECK_OK(bcast_poller_stats(p, &st));
 	if ((st.how & want_how) != want_how)
@@ -283,7 +260,7 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	CHECK_OK(set_add(p, &s));
 	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	for (i = 0; i < 8;) {
-		got = pwait(p, ev, 8, 2000);
+		got = poll_again(p, ev, 8, 2000);
 		CHECK(got > 0);
 		i += got;
 	}
@@ -291,14 +268,14 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	CHECK_OK(order_writer_do(&wp, 3));
 	kill(wp.pid, SIGKILL);
 	t0 = now_s();
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 3);
 	CHECK_EQ(ev[0].events, BCAST_POLL_DATA);
-	CHECK_EQ(drain(s.rd[3]), 1);
+	CHECK_EQ(read_all(s.rd[3]), 1);
 	/* Every writer died with the process: one departure per ring. */
 	for (i = 0; i < 8;) {
-		got = pwait(p, ev, 8, 2000);
+		got = poll_again(p, ev, 8, 2000);
 		if (got <= 0)
 			FAILF("departures: %d of 8, then %d", i, got);
 		for (int j = 0; j < got; j++)
@@ -312,23 +289,23 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	waitpid(wp.pid, NULL, 0);
 	close(wp.order);
 	close(wp.done);
-	CHECK_EQ(pwait(p, ev, 8, 60), 0);
+	CHECK_EQ(poll_again(p, ev, 8, 60), 0);
 	/* A new writer on ring 5 alone: its arrival, then its message. */
 	CHECK_OK(bcast_writer_open(s.r[5], &w));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 5);
 	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_NEW);
 	CHECK_OK(bcast_publish(w, "x", 1, 0));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 5);
 	CHECK_EQ(ev[0].events, BCAST_POLL_DATA);
-	CHECK_EQ(drain(s.rd[5]), 1);
+	CHECK_EQ(read_all(s.rd[5]), 1);
 	/* A clean close: reported at once, for ring 5 only. */
 	bcast_writer_close(w);
 	t0 = now_s();
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 5);
 	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
@@ -361,13 +338,13 @@ static void rings_and_fds(unsigned flags)
 	CHECK_OK(bcast_poller_add_fd(p, tfd, POLLIN, 200));
 	CHECK_EQ(bcast_poller_add_fd(p, tfd, POLLIN, 201), -EEXIST);
 	CHECK_OK(bcast_writer_open(s.r[2], &w));
-	got = pwait(p, ev, 8, 1000);
+	got = poll_again(p, ev, 8, 1000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_NEW);
-	CHECK_EQ(pwait(p, ev, 8, 20), 0);
+	CHECK_EQ(poll_again(p, ev, 8, 20), 0);
 	/* The timer. */
 	CHECK(!timerfd_settime(tfd, 0, &its, NULL));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 200);
 	CHECK_EQ(ev[0].fd, tfd);
@@ -377,35 +354,35 @@ static void rings_and_fds(unsigned flags)
 	CHECK(read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks));
 	/* The socket: level-triggered until read. */
 	CHECK(write(sv[1], "s", 1) == 1);
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 100);
 	CHECK(ev[0].revents & POLLIN);
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 100);
 	CHECK(read(sv[0], &c, 1) == 1);
-	CHECK_EQ(pwait(p, ev, 8, 30), 0);
+	CHECK_EQ(poll_again(p, ev, 8, 30), 0);
 	/* A ring and the socket at once: both. */
 	CHECK_OK(bcast_publish(w, "x", 1, 0));
 	CHECK(write(sv[1], "t", 1) == 1);
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	if (got == 1)
-		got += pwait(p, ev + 1, 7, 2000);
+		got += poll_again(p, ev + 1, 7, 2000);
 	CHECK_EQ(got, 2);
 	CHECK((ev[0].tag == 2 && ev[1].tag == 100) ||
 	      (ev[0].tag == 100 && ev[1].tag == 2));
-	CHECK_EQ(drain(s.rd[2]), 1);
+	CHECK_EQ(read_all(s.rd[2]), 1);
 	CHECK(read(sv[0], &c, 1) == 1);
 	/* The peer hangs up. */
 	close(sv[1]);
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	CHECK_EQ(got, 1);
 	CHECK_EQ(ev[0].tag, 100);
 	CHECK(ev[0].revents & (POLLHUP | POLLIN));
 	CHECK_OK(bcast_poller_remove_fd(p, sv[0]));
 	CHECK_EQ(bcast_poller_remove_fd(p, sv[0]), -ENOENT);
-	CHECK_EQ(pwait(p, ev, 8, 30), 0);
+	CHECK_EQ(poll_again(p, ev, 8, 30), 0);
 	bcast_poller_destroy(p);
 	close(sv[0]);
 	close(tfd);
@@ -450,7 +427,7 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 	}
 	CHECK_OK(order_writer_start(&wp, s.names, s.n));
 	for (i = 0; i < n;) {
-		got = pwait(p, ev, 8, 2000);
+		got = poll_again(p, ev, 8, 2000);
 		CHECK(got > 0);
 		i += (unsigned)got;
 	}
@@ -459,16 +436,16 @@ static void ping_pong(unsigned n, unsigned flags, bool with_fd,
 		k = (unsigned)rand() % n;
 		if (order_writer_send(&wp, (int)k | ORDER_LATER))
 			FAILF("cycle %llu: the writer is gone", (unsigned long long)i);
-		got = pwait(p, ev, 8, 5000);
+		got = poll_again(p, ev, 8, 5000);
 		if (got == 0) {
 			timeouts++;
-			got = pwait(p, ev, 8, 5000);
+			got = poll_again(p, ev, 8, 5000);
 		}
 		if (got != 1 || ev[0].tag != k)
 			FAILF("cycle %llu: ring %u published, got %d events (tag %llu)",
 			      (unsigned long long)i, k, got,
 			      got > 0 ? (unsigned long long)ev[0].tag : 0ULL);
-		if (drain(s.rd[k]) != 1)
+		if (read_all(s.rd[k]) != 1)
 			FAILF("cycle %llu: not one message on ring %u",
 			      (unsigned long long)i, k);
 		if (order_writer_done(&wp))
@@ -520,7 +497,7 @@ static void *wait_a_while(void *arg)
 	struct waiter *w = arg;
 	struct bcast_poller_event ev[2];
 
-	w->got = pwait(w->p, ev, 2, 300);
+	w->got = poll_again(w->p, ev, 2, 300);
 	return NULL;
 }
 
@@ -564,7 +541,7 @@ TEST(closing_a_reader_takes_it_out)
 	bcast_reader_close(s.rd[1]);
 	s.rd[1] = NULL;
 	/* Only the arrival... of nobody: ring 1's reader is gone. */
-	got = pwait(p, ev, 4, 50);
+	got = poll_again(p, ev, 4, 50);
 	CHECK_EQ(got, 0);
 	bcast_writer_close(w);
 	bcast_poller_destroy(p);
@@ -588,7 +565,7 @@ TEST(busy_rings_take_turns)
 	}
 	/* Nobody reads: each wait of one event names the next ring. */
 	for (i = 0; i < 30; i++) {
-		CHECK_EQ(pwait(p, ev, 1, 100), 1);
+		CHECK_EQ(poll_again(p, ev, 1, 100), 1);
 		CHECK(ev[0].tag < 3);
 		seen[ev[0].tag]++;
 	}

@@ -19,6 +19,7 @@
 #include "bcast.h"
 #include "env.h"
 #include "order-writer.h"
+#include "polling.h"
 
 #define KO "/opt/bcast.ko"
 #define CAP 4096
@@ -92,27 +93,6 @@ static int set_add(struct bcast_poller *p, struct ring_set *s)
 	return 0;
 }
 
-static int pwait(struct bcast_poller *p, struct bcast_poller_event *ev,
-		 int max, int ms)
-{
-	int n;
-
-	while ((n = bcast_poller_wait(p, ev, max, ms)) == -EINTR)
-		;
-	return n;
-}
-
-static int drain_all(struct bcast_reader *rd)
-{
-	char buf[64];
-	int n = 0;
-	ssize_t len;
-
-	while ((len = bcast_receive(rd, buf, sizeof(buf), NULL)) >= 0)
-		n++;
-	return len == -EAGAIN ? n : (int)len;
-}
-
 /* Writer news of every ring, once each: how many came (n expected). */
 static unsigned arrivals(struct bcast_poller *p, unsigned n)
 {
@@ -120,7 +100,7 @@ static unsigned arrivals(struct bcast_poller *p, unsigned n)
 	unsigned seen = 0;
 	int got;
 
-	while (seen < n && (got = pwait(p, ev, 64, 5000)) > 0)
+	while (seen < n && (got = poll_again(p, ev, 64, 5000)) > 0)
 		for (int i = 0; i < got; i++)
 			seen += ev[i].events == BCAST_POLL_WRITER_NEW;
 	return seen;
@@ -162,7 +142,7 @@ static int exactly_the_ring(struct ring_set *s, unsigned flags,
 			printf("# round %u: the writer is gone\n", i);
 			bad = 1;
 		}
-		got = pwait(p, ev, 8, 5000);
+		got = poll_again(p, ev, 8, 5000);
 		if (order_writer_done(&wp)) {
 			printf("# round %u: the writer failed\n", i);
 			bad = 1;
@@ -173,12 +153,12 @@ static int exactly_the_ring(struct ring_set *s, unsigned flags,
 			       got > 0 ? ev[0].events : 0);
 			bad = 1;
 		}
-		got = drain_all(s->rd[k]);
+		got = read_all(s->rd[k]);
 		if (got != 1) {
 			printf("# round %u: %d messages on ring %u\n", i, got, k);
 			bad = 1;
 		}
-		got = pwait(p, ev, 8, 0);
+		got = poll_again(p, ev, 8, 0);
 		if (got) {
 			printf("# round %u: after reading, %d events, tag %llu, %#x\n",
 			       i, got, got > 0 ? (unsigned long long)ev[0].tag : 0ULL,
@@ -256,13 +236,13 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	waitpid(one.pid, NULL, 0);
 	t0 = now_s();
 	/* Its message first, then its departure, for ring 3 only. */
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(3, ev[0].tag);
 	EXPECT_TRUE(ev[0].events & BCAST_POLL_DATA);
-	EXPECT_EQ(1, drain_all(s.rd[3]));
+	EXPECT_EQ(1, read_all(s.rd[3]));
 	if (!(ev[0].events & BCAST_POLL_WRITER_GONE)) {
-		got = pwait(p, ev, 8, 2000);
+		got = poll_again(p, ev, 8, 2000);
 		ASSERT_EQ(1, got);
 		EXPECT_EQ(3, ev[0].tag);
 		EXPECT_EQ(BCAST_POLL_WRITER_GONE, ev[0].events);
@@ -270,15 +250,15 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	took = now_s() - t0;
 	printf("# departure seen after %.1f ms\n", took * 1e3);
 	EXPECT_GT(0.1, took);
-	EXPECT_EQ(0, pwait(p, ev, 8, 200));
+	EXPECT_EQ(0, poll_again(p, ev, 8, 200));
 	/* The others still publish, and a new writer on ring 3 is news. */
 	ASSERT_EQ(0, order_writer_do(&rest, 1));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(1, ev[0].tag);
-	EXPECT_EQ(1, drain_all(s.rd[1]));
+	EXPECT_EQ(1, read_all(s.rd[1]));
 	ASSERT_EQ(0, order_writer_start(&one, &s.names[3], 1));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(3, ev[0].tag);
 	EXPECT_EQ(BCAST_POLL_WRITER_NEW, ev[0].events);
@@ -316,40 +296,40 @@ static void mixed(struct __test_metadata *_metadata, unsigned flags)
 	ASSERT_EQ(0, bcast_poller_add_fd(p, sv[0], POLLIN, 100));
 	ASSERT_EQ(0, bcast_poller_add_fd(p, tfd, POLLIN, 200));
 	/* No writer anywhere: nothing to say. */
-	EXPECT_EQ(0, pwait(p, ev, 8, 50));
+	EXPECT_EQ(0, poll_again(p, ev, 8, 50));
 	ASSERT_EQ(0, bcast_writer_open(shm, &sw));
 	ASSERT_EQ(0, bcast_ring_open(s.names[2], BCAST_RDWR, &dr));
 	ASSERT_EQ(0, bcast_writer_open(dr, &w));
 	ASSERT_EQ(2, arrivals(p, 2));
 	ASSERT_EQ(0, timerfd_settime(tfd, 0, &its, NULL));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(200, ev[0].tag);
 	EXPECT_EQ(BCAST_POLL_FD, ev[0].events);
 	ASSERT_EQ(sizeof(ticks), read(tfd, &ticks, sizeof(ticks)));
 	ASSERT_EQ(0, bcast_publish(w, "d", 1, 0));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(2, ev[0].tag);
-	EXPECT_EQ(1, drain_all(s.rd[2]));
+	EXPECT_EQ(1, read_all(s.rd[2]));
 	ASSERT_EQ(0, bcast_publish(sw, "s", 1, 0));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(50, ev[0].tag);
-	EXPECT_EQ(1, drain_all(shm_rd));
+	EXPECT_EQ(1, read_all(shm_rd));
 	ASSERT_EQ(1, write(sv[1], "x", 1));
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(100, ev[0].tag);
 	ASSERT_EQ(1, read(sv[0], &c, 1));
-	EXPECT_EQ(0, pwait(p, ev, 8, 50));
+	EXPECT_EQ(0, poll_again(p, ev, 8, 50));
 	/* The device writer goes: ring 2, and nothing else. */
 	bcast_writer_close(w);
-	got = pwait(p, ev, 8, 2000);
+	got = poll_again(p, ev, 8, 2000);
 	ASSERT_EQ(1, got);
 	EXPECT_EQ(2, ev[0].tag);
 	EXPECT_EQ(BCAST_POLL_WRITER_GONE, ev[0].events);
-	EXPECT_EQ(0, pwait(p, ev, 8, 50));
+	EXPECT_EQ(0, poll_again(p, ev, 8, 50));
 	bcast_poller_destroy(p);
 	bcast_writer_close(sw);
 	bcast_ring_close(dr);
@@ -389,12 +369,12 @@ static int ping_pong(unsigned flags, uint64_t cycles)
 		k = (unsigned)rand() % s.n;
 		if (order_writer_send(&wp, (int)k | ORDER_LATER))
 			bad = 1;
-		got = pwait(p, ev, 8, 5000);
+		got = poll_again(p, ev, 8, 5000);
 		if (!got) {
 			timeouts++;
-			got = pwait(p, ev, 8, 5000);
+			got = poll_again(p, ev, 8, 5000);
 		}
-		if (got != 1 || ev[0].tag != k || drain_all(s.rd[k]) != 1 ||
+		if (got != 1 || ev[0].tag != k || read_all(s.rd[k]) != 1 ||
 		    order_writer_done(&wp))
 			bad = 1;
 	}
