@@ -33,7 +33,7 @@ LIB_SRCS    := $(wildcard lib/*.c)
 LIB_OBJS    := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
 LIB_A       := $(O)/lib/libbcast.a
 LIB_SO      := $(O)/lib/libbcast.so.$(VERSION)
-HDRS        := include/bcast.h include/uapi/linux/bcast.h lib/internal.h
+HDRS        := include/bcast.h include/uapi/linux/bcast.h $(wildcard lib/*.h)
 
 TEST_SRCS   := $(wildcard tests/test-*.c)
 TEST_BINS   := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
@@ -127,6 +127,9 @@ BENCH_SRCS  := $(wildcard tools/bench/*.c)
 BENCH_BIN   := $(O)/tools/bcast-bench
 ZMQ_FLAGS   := $(if $(wildcard /usr/include/zmq.h),-DBCAST_HAVE_ZMQ)
 ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
+# ... and its io_uring wake-up rows use liburing when its headers exist.
+URING_FLAGS := $(if $(wildcard /usr/include/liburing.h),-DBCAST_HAVE_LIBURING)
+URING_LIBS  := $(if $(wildcard /usr/include/liburing.h),-luring)
 
 tools: $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN)
 
@@ -144,7 +147,8 @@ $(CTL_BIN): $(CTL_SRCS) tools/bcastctl/bcastctl.h $(COMMON_HDRS) $(COMMON_A) $(L
 
 $(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) -o $@ $(BENCH_SRCS) $(TOOL_LIBS) $(ZMQ_LIBS)
+	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) $(URING_FLAGS) -o $@ $(BENCH_SRCS) \
+		$(TOOL_LIBS) $(ZMQ_LIBS) $(URING_LIBS)
 
 $(O)/tools/%: tools/%.c $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
