@@ -179,6 +179,7 @@ static void entry_completed(struct bcast_poller *p, uint64_t ud, int res,
 	    p->e[i].kind == ENTRY_FREE)
 		return;		/* an older request's */
 	e = &p->e[i];
+	poller_mark_loud(p, i);
 	if (!epoll)
 		e->in_flight = e->cmd_in_flight = false;
 	switch (e->kind) {
@@ -337,14 +338,18 @@ static void barrier_all(struct bcast_poller *p, bool membarrier)
 	}
 }
 
-static bool any_ready(const struct bcast_poller *p)
+/* A reader with a message: the next look includes the quiet ones, as it
+ * may be one of them (moved by its owner, or its wake-up not in yet). */
+static bool any_ready(struct bcast_poller *p)
 {
 	unsigned i;
 
 	for (i = 0; i < p->n; i++)
 		if ((p->e[i].kind == ENTRY_FUTEX ||
-		     p->e[i].kind == ENTRY_DEVICE) && reader_ready(p->e[i].rd))
+		     p->e[i].kind == ENTRY_DEVICE) && reader_ready(p->e[i].rd)) {
+			p->scan_all = true;
 			return true;
+		}
 	return false;
 }
 
@@ -642,6 +647,7 @@ int poller_sleep(struct bcast_poller *p, int64_t ms)
 	barrier_all(p, membarrier);
 	if (any_ready(p))
 		return 0;
+	poller_list_loud(p);
 	ms = sleep_time(p, ms);
 	p->st.sleeps++;
 	t0 = now_ms();

@@ -63,9 +63,15 @@ static int new_slot(struct bcast_poller *p)
 		if (p->e[i].kind == ENTRY_FREE)
 			return (int)i;
 	if (p->n == p->cap) {
+		unsigned *loud;
+
 		cap = p->cap ? p->cap * 2 : 16;
 		if (cap > (1U << 30))
 			return -ENOMEM;
+		loud = realloc(p->loud, cap * sizeof(*loud));
+		if (!loud)
+			return -ENOMEM;
+		p->loud = loud;
 		e = realloc(p->e, cap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
@@ -90,19 +96,44 @@ static int add_entry(struct bcast_poller *p, const struct poller_entry *proto)
 {
 	int i = new_slot(p), err;
 	uint32_t gen;
+	bool listed;
 
 	if (i < 0)
 		return i;
 	gen = p->e[i].gen;
+	listed = p->e[i].listed;	/* a freed slot may be listed still */
 	p->e[i] = *proto;
 	p->e[i].gen = gen;
+	p->e[i].listed = listed;
 	err = poller_engine_add(p, (unsigned)i);
 	if (err) {
 		p->e[i].kind = ENTRY_FREE;
 		return err;
 	}
 	count_entry(p, proto->kind, 1);
+	poller_mark_loud(p, (unsigned)i);
 	return 0;
+}
+
+void poller_mark_loud(struct bcast_poller *p, unsigned i)
+{
+	if (p->e[i].listed)
+		return;
+	p->e[i].listed = true;
+	p->loud[p->n_loud++] = i;
+}
+
+void poller_list_loud(struct bcast_poller *p)
+{
+	unsigned i;
+
+	p->n_loud = 0;
+	p->loud_cursor = 0;
+	for (i = 0; i < p->n; i++) {
+		p->e[i].listed = false;
+		if (p->e[i].kind != ENTRY_FREE && !entry_quiet(&p->e[i]))
+			poller_mark_loud(p, i);
+	}
 }
 
 static void drop_entry(struct bcast_poller *p, unsigned i)
@@ -255,6 +286,7 @@ static void liveness_round(struct bcast_poller *p)
 		p->liveness_at = now;
 		p->alive_token = 0;
 		p->round++;	/* poller_writer_alive() asks afresh */
+		p->scan_all = true;
 	}
 }
 
@@ -297,31 +329,69 @@ static uint32_t entry_events(struct bcast_poller *p, struct poller_entry *e,
 	return BCAST_POLL_FD;
 }
 
-/* Up to max events, from the cursor on. */
-static int collect(struct bcast_poller *p, struct bcast_poller_event *ev,
-		   int max)
+/* Entry i's news into ev[*n], if it has any. */
+static bool report(struct bcast_poller *p, unsigned i,
+		   struct bcast_poller_event *ev, int *n)
+{
+	struct poller_entry *e = &p->e[i];
+	uint32_t what, revents;
+
+	what = entry_events(p, e, &revents);
+	if (!what)
+		return false;
+	ev[(*n)++] = (struct bcast_poller_event){
+		.tag = e->tag, .reader = e->rd,
+		.fd = e->kind == ENTRY_FD ? e->fd : -1,
+		.events = what, .revents = revents,
+	};
+	return true;
+}
+
+/* Every entry, from the cursor on. */
+static int collect_all(struct bcast_poller *p, struct bcast_poller_event *ev,
+		       int max)
 {
 	unsigned k, i, start = p->cursor;
 	int n = 0;
 
-	liveness_round(p);
 	for (k = 0; k < p->n && n < max; k++) {
-		struct poller_entry *e;
-		uint32_t what, revents;
-
 		i = (start + k) % p->n;
-		e = &p->e[i];
-		what = entry_events(p, e, &revents);
-		if (!what)
-			continue;
-		ev[n++] = (struct bcast_poller_event){
-			.tag = e->tag, .reader = e->rd,
-			.fd = e->kind == ENTRY_FD ? e->fd : -1,
-			.events = what, .revents = revents,
-		};
-		p->cursor = (i + 1) % p->n;
+		if (report(p, i, ev, &n))
+			p->cursor = (i + 1) % p->n;
+	}
+	if (k == p->n)
+		p->scan_all = false;
+	return n;
+}
+
+/* Only the loud list, from its own cursor on. */
+static int collect_loud(struct bcast_poller *p, struct bcast_poller_event *ev,
+			int max)
+{
+	unsigned k, j, start = p->loud_cursor;
+	int n = 0;
+
+	for (k = 0; k < p->n_loud && n < max; k++) {
+		j = (start + k) % p->n_loud;
+		if (report(p, p->loud[j], ev, &n))
+			p->loud_cursor = (j + 1) % p->n_loud;
 	}
 	return n;
+}
+
+/*
+ * Up to max events.  A wake-up through io_uring says which reader it is
+ * for: then only the readers on the loud list are looked at (those without
+ * a request out, and those whose request came back), so that a wake-up
+ * costs the same over 1,024 rings as over one.  Every entry is looked at
+ * after a liveness round, or when a reader was found ready before a sleep.
+ */
+static int collect(struct bcast_poller *p, struct bcast_poller_event *ev,
+		   int max)
+{
+	liveness_round(p);
+	return p->scan_all ? collect_all(p, ev, max) :
+	       collect_loud(p, ev, max);
 }
 
 BCAST_EXPORT int bcast_poller_wait(struct bcast_poller *p,
@@ -385,6 +455,7 @@ BCAST_EXPORT void bcast_poller_destroy(struct bcast_poller *p)
 		if (p->e[i].kind != ENTRY_FREE)
 			drop_entry(p, i);
 	poller_engine_close(p);
+	free(p->loud);
 	free(p->e);
 	free(p);
 }

@@ -42,6 +42,7 @@ struct poller_entry {
 	bool submit;		/* device rings: an io_uring WAIT to send */
 	bool in_flight;		/* an io_uring request is outstanding */
 	bool cmd_in_flight;	/* ... and it is bcast.ko's WAIT */
+	bool listed;		/* in the poller's loud list */
 };
 
 /* How a poller sleeps besides futex_waitv(): see poller-sleep.c. */
@@ -60,6 +61,11 @@ struct bcast_poller {
 	int64_t liveness_at;	/* the last look at futex rings' writers */
 	uint64_t round;		/* ... counted from 1 */
 	uint64_t alive_token;	/* ... a writer found alive in it */
+	bool scan_all;		/* the next look includes quiet readers */
+	unsigned *loud;		/* entries to look at besides the quiet ones */
+	unsigned n_loud;	/* ... made before each sleep, grown by
+				 * completions and additions */
+	unsigned loud_cursor;	/* where the next look in it starts */
 	int64_t slice;		/* sleeps of inexact rings, ms */
 	enum engine engine;
 	bool engine_failed;	/* io_uring refused: epoll from then on */
@@ -85,6 +91,23 @@ static inline uint64_t entry_ud(const struct bcast_poller *p, unsigned i)
 {
 	return (uint64_t)p->e[i].gen << 32 | i;
 }
+
+/*
+ * A reader whose io_uring request is out and stays out until anything
+ * happens on its ring: a message or a writer coming (the writer's wake-up,
+ * or the kernel's), a device writer going.  Looking at it again before
+ * that completion comes tells nothing new, except a shm writer's death,
+ * which each liveness round looks for in every ring (scan_all).
+ */
+static inline bool entry_quiet(const struct poller_entry *e)
+{
+	return (e->kind == ENTRY_FUTEX || e->kind == ENTRY_DEVICE) &&
+	       e->in_flight && e->armed && e->exact;
+}
+
+/* poller.c: the loud list, remade from every entry, or grown by one. */
+void poller_list_loud(struct bcast_poller *p);
+void poller_mark_loud(struct bcast_poller *p, unsigned i);
 
 /* poller-sleep.c */
 int poller_sleep(struct bcast_poller *p, int64_t ms);

@@ -578,4 +578,77 @@ TEST(busy_rings_take_turns)
 	set_close(&s);
 }
 
+/*
+ * Rings that were quiet through a sleep (their io_uring requests out) and
+ * then publish together: each wait of one event names the next of them,
+ * none is left out, a ring read empty drops out, and a writer that closes
+ * on one of them is reported for that ring alone.
+ */
+static void woken_together(unsigned flags, const char *tag)
+{
+	static const unsigned busy[3] = { 5, 77, 150 };
+	struct bcast_poller_event ev[1];
+	struct bcast_writer *w[3];
+	struct bcast_poller *p;
+	struct ring_set s = { 0 };
+	unsigned seen[3], i, j;
+	int got;
+
+	CHECK_OK(set_open(&s, tag, 200));
+	CHECK_OK(bcast_poller_create(flags, &p));
+	CHECK_OK(set_add(p, &s));
+	for (j = 0; j < 3; j++)
+		CHECK_OK(bcast_writer_open(s.r[busy[j]], &w[j]));
+	for (j = 0; j < 3; j++) {
+		CHECK_EQ(poll_again(p, ev, 1, 1000), 1);
+		CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_NEW);
+	}
+	/* A sleep with nothing to report: every ring asks for a wake-up. */
+	CHECK_EQ(poll_again(p, ev, 1, 30), 0);
+	for (j = 0; j < 3; j++)
+		CHECK_OK(bcast_publish(w[j], "x", 1, 0));
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < 30; i++) {
+		CHECK_EQ(poll_again(p, ev, 1, 1000), 1);
+		CHECK_EQ(ev[0].events, BCAST_POLL_DATA);
+		for (j = 0; j < 3 && ev[0].tag != busy[j]; j++)
+			;
+		if (j == 3)
+			FAILF("wait %u reported ring %llu, which nobody published on",
+			      i, (unsigned long long)ev[0].tag);
+		seen[j]++;
+	}
+	CHECK_EQ(seen[0], 10);
+	CHECK_EQ(seen[1], 10);
+	CHECK_EQ(seen[2], 10);
+	CHECK_EQ(read_all(s.rd[busy[1]]), 1);
+	for (i = 0; i < 10; i++) {
+		CHECK_EQ(poll_again(p, ev, 1, 1000), 1);
+		CHECK(ev[0].tag == busy[0] || ev[0].tag == busy[2]);
+	}
+	CHECK_EQ(read_all(s.rd[busy[0]]), 1);
+	CHECK_EQ(read_all(s.rd[busy[2]]), 1);
+	CHECK_EQ(poll_again(p, ev, 1, 30), 0);
+	bcast_writer_close(w[1]);
+	got = poll_again(p, ev, 1, 1000);
+	CHECK_EQ(got, 1);
+	CHECK_EQ(ev[0].tag, busy[1]);
+	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
+	CHECK_EQ(poll_again(p, ev, 1, 60), 0);
+	bcast_writer_close(w[0]);
+	bcast_writer_close(w[2]);
+	bcast_poller_destroy(p);
+	set_close(&s);
+}
+
+TEST(rings_woken_together_take_turns_io_uring)
+{
+	woken_together(0, "poll-together");
+}
+
+TEST(rings_woken_together_take_turns_epoll)
+{
+	woken_together(BCAST_POLLER_NO_URING, "poll-together-epoll");
+}
+
 TEST_MAIN()
