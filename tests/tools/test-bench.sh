@@ -8,7 +8,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-test-bench.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
 n=0
 failed=0
-echo "1..10"
+echo "1..11"
 
 result() {	# result STATUS DESCRIPTION
     n=$((n + 1))
@@ -22,7 +22,7 @@ result() {	# result STATUS DESCRIPTION
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 # Tiny figures: this checks the program works, not how fast anything is.
-QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0 --settle 1 --publishes 20 --sleepers 1"
+QUICK="--rounds 1 --seconds 0.02 --sizes 64,255 --samples 200 --rate 20000 --wakeups 20 --gap 200 --readers 2 --retries 0 --settle 1 --publishes 20 --sleepers 1 --poller-rings 64"
 
 "$B" --help >"$work/help" 2>&1
 st=$?
@@ -43,6 +43,11 @@ result $? "a bad --sizes exits 2 naming the option (exit $st)"
 st=$?
 [ $st -eq 2 ] && grep -q -- "--settle" "$work/out"
 result $? "a negative --settle exits 2 naming the option (exit $st)"
+
+"$B" --tests wakeup --poller-rings 0 >"$work/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q -- "--poller-rings" "$work/out"
+result $? "a poller of no rings is refused, naming the option (exit $st)"
 
 "$B" --tests latency --size 4 >"$work/out" 2>&1
 st=$?
@@ -105,6 +110,24 @@ assert w["bcast_shm"]["samples"] + w["bcast_shm_not_asleep"] == 20, w
 assert w["futex"]["samples"] + w["futex_not_asleep"] == 20, w
 assert w["futex_paired_p50_ratio"] == 1.0, w
 assert w["bcast_shm_paired_p50_ratio"] > 0, w
+assert w["poller_rings"] == 64, w
+def measured(k):
+    return w[k]["samples"] + w[k + "_not_asleep"] == 20
+for k in ("poller_shm", "epoll_eventfds"):
+    assert measured(k), (k, w)
+assert w["poller_shm_reference"] == "epoll_eventfds", w
+assert "eventfd_uring_poll_skipped" in w or measured("eventfd_uring_poll"), w
+device = ("bcast_device", "device_poll", "device_uring_poll",
+          "device_uring_cmd", "poller_device")
+for k in device:
+    skipped = w.get(k + "_skipped", "")
+    if "not loaded" in skipped:
+        assert all("not loaded" in w[j + "_skipped"] for j in device), w
+    else:
+        assert measured(k) or (k in ("device_uring_poll", "device_uring_cmd")
+                               and skipped), (k, w)
+if "device_uring_cmd_skipped" in w and "not loaded" not in w["device_uring_cmd_skipped"]:
+    assert "6.7" in w["device_uring_cmd_skipped"] or "io_uring" in w["device_uring_cmd_skipped"] or "liburing" in w["device_uring_cmd_skipped"], w
 n = d["notify"]["shm"]
 assert n["sync"]["samples"] + n["sync_dropped"] == 20, n
 assert n["sync_paired_p50_ratio"] == 1.0, n

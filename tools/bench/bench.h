@@ -67,6 +67,7 @@ struct options {
 	/* wake-ups */
 	uint64_t wakeups;	/* per implementation and round */
 	double wake_gap_us;	/* the reader is asleep this long before each */
+	int poller_rings;	/* rings of each kind in the poller rows */
 	/* writer latency (notify) */
 	int sleepers;		/* reader processes blocked in bcast_wait() */
 	uint64_t notify_publishes; /* per notify mode and round */
@@ -174,10 +175,18 @@ ssize_t channel_recv(struct channel *c, int i, void *buf, size_t cap);
 void channel_close(struct channel *c);
 
 /* Results that outlive a section: for the verdicts, the plot and JSON. */
-/* What the wake-up test wakes: bcast on shm and on the device, a raw
- * futex, an eventfd, a pipe, a socket. */
-enum wake_kind { WAKE_BCAST_SHM, WAKE_FUTEX, WAKE_BCAST_DEV, WAKE_EVENTFD,
-		 WAKE_PIPE, WAKE_UNIX, WAKE_COUNT };
+/* What the wake-up test wakes (wakeup.c): bcast_wait() on shm and on the
+ * device, a device reader's file in poll() and in io_uring (POLL_ADD,
+ * bcast.ko's URING_CMD WAIT), a bcast_poller over many rings of each
+ * kind, and for reference a raw futex, an eventfd (read, and POLL_ADD in
+ * io_uring), epoll over as many eventfds as the pollers have rings, a
+ * pipe, a socket. */
+enum wake_kind {
+	WAKE_BCAST_SHM, WAKE_POLLER_SHM, WAKE_FUTEX,
+	WAKE_BCAST_DEV, WAKE_DEV_POLL, WAKE_DEV_URING_POLL, WAKE_DEV_URING_CMD,
+	WAKE_POLLER_DEV, WAKE_EVENTFD, WAKE_EVENTFD_URING, WAKE_EPOLL,
+	WAKE_PIPE, WAKE_UNIX, WAKE_COUNT
+};
 
 struct figures {
 	/* throughput: median delivered msgs/s per size and implementation */
@@ -201,11 +210,10 @@ struct figures {
 	struct samples lat_bcast_wait;
 	bool lat_done;
 	/* wake-ups */
-	struct samples wake_bcast_shm, wake_futex, wake_eventfd;
-	struct samples wake_bcast_dev, wake_pipe, wake_unix;
+	struct samples wake[WAKE_COUNT];
 	bool wake_done, wake_dev_done;
-	double wake_paired[WAKE_COUNT];	/* median per-round p50 ratio to a
-					 * futex (the device: an eventfd) */
+	double wake_paired[WAKE_COUNT];	/* median per-round p50 ratio to its
+					 * reference (wake_reference()) */
 	/* instructions: publish / ref-publish per size */
 	bool icount_done;
 	int icount_sizes;

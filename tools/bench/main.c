@@ -37,9 +37,12 @@ static void usage(FILE *f)
 "              the rings, blocked in the kernel on the channels, and bcast\n"
 "              once more blocked in bcast_wait) takes receive time - stamp\n"
 "  wakeup      the reader sleeps; the writer publishes one message and the\n"
-"              time until the reader runs again is measured: bcast_wait on\n"
-"              a shm ring against a raw futex, on a device ring against an\n"
-"              eventfd, and a pipe and a socket for context\n"
+"              time until the reader runs again is measured: bcast_wait and\n"
+"              a bcast_poller over many rings on shm, against a raw futex;\n"
+"              on device rings bcast_wait, the reader's file in poll() and\n"
+"              in io_uring (POLL_ADD; bcast.ko's URING_WAIT on 6.7+) and a\n"
+"              poller, against an eventfd (read, io_uring POLL_ADD); a\n"
+"              pipe and a socket for context\n"
 "  instructions  instructions per message of publish and of each read\n"
 "              style beside the reference ring's, counted by valgrind's\n"
 "              callgrind (skipped without valgrind); --sizes applies\n"
@@ -94,7 +97,9 @@ static void usage(FILE *f)
 "Wake-up:\n"
 "  --wakeups N       wake-ups per implementation and round (default 300)\n"
 "  --gap US          the reader sleeps this long before each (default 300);\n"
-"                    a device ring is measured too when /dev/bcast-ctl exists\n"
+"                    device rings are measured too when /dev/bcast-ctl exists\n"
+"  --poller-rings N  rings of each kind in a poller row (default 1024;\n"
+"                    device rings need bcast.ko's max_rings above that)\n"
 "Writer latency (notify):\n"
 "  --sleepers N      reader processes asleep on the reader CPU (default 2,\n"
 "                    at most 16)\n"
@@ -289,6 +294,7 @@ static void set_defaults(struct options *o)
 	o->lat_size = 64;
 	o->wakeups = 300;
 	o->wake_gap_us = 300;
+	o->poller_rings = 1024;
 	o->sleepers = 2;
 	o->notify_publishes = 500;
 	o->notify_gap_us = 200;
@@ -296,7 +302,7 @@ static void set_defaults(struct options *o)
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
-	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_POLLER_RINGS, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
 	OPT_SLEEPERS, OPT_PUBLISHES, OPT_NOTIFY_GAP,
 };
 
@@ -321,6 +327,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "wakeups", required_argument, NULL, OPT_WAKEUPS },
 		{ "gap", required_argument, NULL, OPT_GAP },
+		{ "poller-rings", required_argument, NULL, OPT_POLLER_RINGS },
 		{ "readers", required_argument, NULL, OPT_READERS },
 		{ "bulk-window", required_argument, NULL, OPT_WINDOW },
 		{ "sleepers", required_argument, NULL, OPT_SLEEPERS },
@@ -430,6 +437,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_GAP:
 			o->wake_gap_us = parse_seconds("--gap", optarg, 10, 1e6);
+			break;
+		case OPT_POLLER_RINGS:
+			o->poller_rings = (int)cli_number("--poller-rings", optarg,
+							  false, 1, 65536);
 			break;
 		case OPT_SLEEPERS:
 			o->sleepers = (int)cli_number("--sleepers", optarg, false,
@@ -630,11 +641,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < IMPL_COUNT; k++)
 		samples_free(&fig.lat[k]);
 	samples_free(&fig.lat_bcast_wait);
-	samples_free(&fig.wake_bcast_shm);
-	samples_free(&fig.wake_futex);
-	samples_free(&fig.wake_eventfd);
-	samples_free(&fig.wake_bcast_dev);
-	samples_free(&fig.wake_pipe);
-	samples_free(&fig.wake_unix);
+	for (k = 0; k < WAKE_COUNT; k++)
+		samples_free(&fig.wake[k]);
 	return 0;
 }

@@ -152,12 +152,12 @@ int plot_write(const struct options *o, struct figures *fig)
 		{ "lat-zmq.dat", "zeromq", &fig->lat[IMPL_ZMQ] },
 	};
 	struct curve wake[] = {
-		{ "wake-shm.dat", "bcast (shm)", &fig->wake_bcast_shm },
-		{ "wake-futex.dat", "raw futex", &fig->wake_futex },
-		{ "wake-dev.dat", "bcast (device)", &fig->wake_bcast_dev },
-		{ "wake-eventfd.dat", "eventfd", &fig->wake_eventfd },
-		{ "wake-pipe.dat", "pipe", &fig->wake_pipe },
-		{ "wake-unix.dat", "unix socket", &fig->wake_unix },
+		{ "wake-shm.dat", "bcast (shm)", &fig->wake[WAKE_BCAST_SHM] },
+		{ "wake-futex.dat", "raw futex", &fig->wake[WAKE_FUTEX] },
+		{ "wake-dev.dat", "bcast (device)", &fig->wake[WAKE_BCAST_DEV] },
+		{ "wake-eventfd.dat", "eventfd", &fig->wake[WAKE_EVENTFD] },
+		{ "wake-pipe.dat", "pipe", &fig->wake[WAKE_PIPE] },
+		{ "wake-unix.dat", "unix socket", &fig->wake[WAKE_UNIX] },
 	};
 	char dir[] = "/tmp/bcast-bench-plot.XXXXXX", script[512];
 	FILE *g;

@@ -5,13 +5,17 @@
  * more so the reader is surely asleep, reads the clock and wakes it the way
  * the implementation does: bcast_publish() (which makes its one system
  * call only because a reader sleeps), a raw FUTEX_WAKE, an eventfd write,
- * a pipe or socket write.  The figure is the reader's clock after waking
- * minus the writer's before.  A sample whose reader did not actually sleep
- * (bcast's `sleeps` counter, the futex's return) is dropped and counted.
+ * a pipe or socket write.  The bcast reader sleeps in bcast_wait(), in a
+ * bcast_poller over --poller-rings rings, or (device rings) on its file in
+ * poll() or io_uring.  The figure is the reader's clock after waking minus
+ * the writer's before.  A sample whose reader did not actually sleep
+ * (bcast's `sleeps` counters, the futex's return, a completion already
+ * there at submission) is dropped and counted.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +26,83 @@
 #include <unistd.h>
 #include "bcast.h"
 #include "bench.h"
+#include "wake.h"
 
 static const char *const wake_name[WAKE_COUNT] = {
-	"bcast (shm)", "raw futex", "bcast (device)", "eventfd", "pipe", "unix"
+	[WAKE_BCAST_SHM] = "bcast_wait, shm",
+	[WAKE_POLLER_SHM] = "poller, shm",
+	[WAKE_FUTEX] = "raw futex",
+	[WAKE_BCAST_DEV] = "bcast_wait, dev",
+	[WAKE_DEV_POLL] = "dev fd, poll()",
+	[WAKE_DEV_URING_POLL] = "dev fd, POLL_ADD",
+	[WAKE_DEV_URING_CMD] = "dev, URING_WAIT",
+	[WAKE_POLLER_DEV] = "poller, dev",
+	[WAKE_EVENTFD] = "eventfd, read",
+	[WAKE_EVENTFD_URING] = "eventfd, POLL_ADD",
+	[WAKE_EPOLL] = "epoll, eventfds",
+	[WAKE_PIPE] = "pipe",
+	[WAKE_UNIX] = "unix",
 };
 static const char *const wake_json[WAKE_COUNT] = {
-	"bcast_shm", "futex", "bcast_device", "eventfd", "pipe", "unix"
+	[WAKE_BCAST_SHM] = "bcast_shm",
+	[WAKE_POLLER_SHM] = "poller_shm",
+	[WAKE_FUTEX] = "futex",
+	[WAKE_BCAST_DEV] = "bcast_device",
+	[WAKE_DEV_POLL] = "device_poll",
+	[WAKE_DEV_URING_POLL] = "device_uring_poll",
+	[WAKE_DEV_URING_CMD] = "device_uring_cmd",
+	[WAKE_POLLER_DEV] = "poller_device",
+	[WAKE_EVENTFD] = "eventfd",
+	[WAKE_EVENTFD_URING] = "eventfd_uring_poll",
+	[WAKE_EPOLL] = "epoll_eventfds",
+	[WAKE_PIPE] = "pipe",
+	[WAKE_UNIX] = "unix",
+};
+
+/* Each row's p50 is divided by that of the row it competes with. */
+static enum wake_kind wake_reference(enum wake_kind k)
+{
+	switch (k) {
+	case WAKE_BCAST_DEV:
+	case WAKE_DEV_POLL:
+		return WAKE_EVENTFD;
+	case WAKE_DEV_URING_POLL:
+	case WAKE_DEV_URING_CMD:
+		return WAKE_EVENTFD_URING;
+	case WAKE_POLLER_SHM:
+	case WAKE_POLLER_DEV:
+		return WAKE_EPOLL;
+	case WAKE_EVENTFD_URING:
+		return WAKE_EVENTFD;
+	default:
+		return WAKE_FUTEX;
+	}
+}
+
+static bool wake_on_device(enum wake_kind k)
+{
+	return k >= WAKE_BCAST_DEV && k <= WAKE_POLLER_DEV;
+}
+
+static bool wake_by_publish(enum wake_kind k)
+{
+	return k == WAKE_BCAST_SHM || (wake_on_device(k) &&
+				       k != WAKE_POLLER_DEV);
+}
+
+static bool wake_in_uring(enum wake_kind k)
+{
+	return k == WAKE_DEV_URING_POLL || k == WAKE_DEV_URING_CMD ||
+	       k == WAKE_EVENTFD_URING;
+}
+
+/* What every round shares; why[k] says why row k is not measured. */
+struct wake_env {
+	char shm[64];
+	char dev[64];
+	uint32_t *futex_word;
+	struct wake_fleet fleet_shm, fleet_dev, fleet_epoll;
+	char why[WAKE_COUNT][224];
 };
 
 struct wake_round {
@@ -36,6 +111,8 @@ struct wake_round {
 	uint64_t n;
 	struct bcast_writer *bw;
 	struct bcast_reader *br;
+	struct wake_fleet *fleet;
+	struct wake_uring *uring;
 	struct channel ch;
 	uint32_t *futex_word;	/* in a shared mapping, as between processes */
 	int efd;
@@ -59,15 +136,19 @@ static int wake_one(struct wake_round *wr, uint64_t i)
 {
 	uint64_t t = cli_now_ns();
 
-	switch (wr->kind) {
-	case WAKE_BCAST_SHM:
-	case WAKE_BCAST_DEV:
+	if (wake_by_publish(wr->kind))
 		return bcast_publish(wr->bw, &t, sizeof(t), 1);
+	switch (wr->kind) {
+	case WAKE_POLLER_SHM:
+	case WAKE_POLLER_DEV:
+	case WAKE_EPOLL:
+		return fleet_wake(wr->fleet, i, t);
 	case WAKE_FUTEX:
 		__atomic_store_n(&wr->sent_ns, t, __ATOMIC_RELAXED);
 		__atomic_store_n(wr->futex_word, (uint32_t)(i + 1), __ATOMIC_RELEASE);
 		return futex(wr->futex_word, FUTEX_WAKE, 1) < 0 ? -errno : 0;
-	case WAKE_EVENTFD: {
+	case WAKE_EVENTFD:
+	case WAKE_EVENTFD_URING: {
 		uint64_t one = 1;
 
 		__atomic_store_n(&wr->sent_ns, t, __ATOMIC_RELAXED);
@@ -100,45 +181,128 @@ static void *wake_writer(void *arg)
 	return NULL;
 }
 
+/* The stamp the writer published; 0 if the reader never slept. */
+static int receive_stamp(struct wake_round *wr, bool slept, uint64_t *sent)
+{
+	ssize_t r = bcast_receive(wr->br, sent, sizeof(*sent), NULL);
+
+	if (r != sizeof(*sent))
+		return r < 0 ? (int)r : -EPROTO;
+	if (!slept)
+		*sent = 0;
+	return 0;
+}
+
+static int wait_bcast(struct wake_round *wr, uint64_t *sent)
+{
+	struct bcast_reader_stats st0, st1;
+	int r;
+
+	bcast_reader_stats(wr->br, &st0);
+	do {
+		r = bcast_wait(wr->br, 2000);
+	} while (r == -EINTR);
+	if (r)
+		return r;
+	bcast_reader_stats(wr->br, &st1);
+	return receive_stamp(wr, st1.sleeps != st0.sleeps, sent);
+}
+
+/* The arm protocol on the device file, sleeping in poll() or io_uring. */
+static int wait_device_file(struct wake_round *wr, uint64_t *sent)
+{
+	int fd = bcast_reader_fd(wr->br), armed, slept = 0, res = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI };
+
+	armed = bcast_reader_arm(wr->br);
+	if (armed < 0)
+		return armed;
+	if (armed == 0 && wr->kind == WAKE_DEV_POLL) {
+		do {
+			slept = poll(&p, 1, 2000);
+		} while (slept < 0 && errno == EINTR);
+		if (slept <= 0)
+			return slept ? -errno : -ETIMEDOUT;
+		res = p.revents;
+	} else if (armed == 0) {
+		slept = wake_uring_poll(wr->uring, fd, POLLIN | POLLPRI, 2000,
+					&res);
+		if (slept < 0)
+			return slept;
+		slept = !slept;
+	}
+	if (slept && !(res & POLLIN))
+		return res < 0 ? res : -EPROTO;
+	return receive_stamp(wr, slept, sent);
+}
+
+static int wait_uring_cmd(struct wake_round *wr, uint64_t *sent)
+{
+	int res = 0, at_once;
+
+	at_once = wake_uring_cmd_wait(wr->uring, bcast_reader_fd(wr->br),
+				      bcast_reader_position(wr->br), 2000, &res);
+	if (at_once < 0)
+		return at_once;
+	if (!(res & POLLIN))
+		return res < 0 ? res : -EPROTO;
+	return receive_stamp(wr, !at_once, sent);
+}
+
+static int wait_eventfd(struct wake_round *wr, uint64_t *sent)
+{
+	int at_once = 0, res = POLLIN;
+	uint64_t v;
+
+	if (wr->kind == WAKE_EVENTFD_URING) {
+		at_once = wake_uring_poll(wr->uring, wr->efd, POLLIN, 2000,
+					  &res);
+		if (at_once < 0)
+			return at_once;
+	}
+	if (!(res & POLLIN))
+		return res < 0 ? res : -EPROTO;
+	if (read(wr->efd, &v, sizeof(v)) != sizeof(v))
+		return -errno;
+	*sent = at_once ? 0 : __atomic_load_n(&wr->sent_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int wait_futex(struct wake_round *wr, uint64_t i, uint64_t *sent)
+{
+	long f = futex(wr->futex_word, FUTEX_WAIT, (uint32_t)i);
+
+	if (f && errno != EAGAIN && errno != EINTR)
+		return -errno;
+	while (__atomic_load_n(wr->futex_word, __ATOMIC_ACQUIRE) == (uint32_t)i)
+		futex(wr->futex_word, FUTEX_WAIT, (uint32_t)i);
+	*sent = f ? 0 : __atomic_load_n(&wr->sent_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Block until woken; the writer's stamp, 0 if the reader never slept. */
 static int wait_one(struct wake_round *wr, uint64_t i, uint64_t *sent)
 {
-	struct bcast_reader_stats st0, st1;
 	ssize_t r;
-	long f;
 
 	switch (wr->kind) {
 	case WAKE_BCAST_SHM:
 	case WAKE_BCAST_DEV:
-		bcast_reader_stats(wr->br, &st0);
-		do {
-			r = bcast_wait(wr->br, 2000);
-		} while (r == -EINTR);
-		if (r)
-			return (int)r;
-		bcast_reader_stats(wr->br, &st1);
-		r = bcast_receive(wr->br, sent, sizeof(*sent), NULL);
-		if (r != sizeof(*sent))
-			return r < 0 ? (int)r : -EPROTO;
-		if (st1.sleeps == st0.sleeps)
-			*sent = 0;
-		return 0;
+		return wait_bcast(wr, sent);
+	case WAKE_DEV_POLL:
+	case WAKE_DEV_URING_POLL:
+		return wait_device_file(wr, sent);
+	case WAKE_DEV_URING_CMD:
+		return wait_uring_cmd(wr, sent);
+	case WAKE_POLLER_SHM:
+	case WAKE_POLLER_DEV:
+	case WAKE_EPOLL:
+		return fleet_wait(wr->fleet, i, sent);
 	case WAKE_FUTEX:
-		f = futex(wr->futex_word, FUTEX_WAIT, (uint32_t)i);
-		if (f && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		while (__atomic_load_n(wr->futex_word, __ATOMIC_ACQUIRE) == (uint32_t)i)
-			futex(wr->futex_word, FUTEX_WAIT, (uint32_t)i);
-		*sent = f ? 0 : __atomic_load_n(&wr->sent_ns, __ATOMIC_RELAXED);
-		return 0;
-	case WAKE_EVENTFD: {
-		uint64_t v;
-
-		if (read(wr->efd, &v, sizeof(v)) != sizeof(v))
-			return -errno;
-		*sent = __atomic_load_n(&wr->sent_ns, __ATOMIC_RELAXED);
-		return 0;
-	}
+		return wait_futex(wr, i, sent);
+	case WAKE_EVENTFD:
+	case WAKE_EVENTFD_URING:
+		return wait_eventfd(wr, sent);
 	default:
 		r = channel_recv(&wr->ch, 0, sent, sizeof(*sent));
 		return r == sizeof(*sent) ? 0 : r < 0 ? (int)r : -EPROTO;
@@ -167,12 +331,6 @@ static void *wake_reader(void *arg)
 	return NULL;
 }
 
-struct wake_env {
-	char shm[64];
-	char dev[64];
-	uint32_t *futex_word;
-};
-
 static int open_bcast(struct wake_round *wr, const char *name,
 		      struct bcast_ring **ring, const char **what)
 {
@@ -195,26 +353,57 @@ static int open_bcast(struct wake_round *wr, const char *name,
 static int open_wake(struct wake_round *wr, struct wake_env *env,
 		     struct bcast_ring **ring, const char **what)
 {
+	int err;
+
 	*ring = NULL;
 	wr->efd = -1;
+	if (wake_in_uring(wr->kind)) {
+		*what = "io_uring_queue_init";
+		err = wake_uring_open(&wr->uring);
+		if (err)
+			return err;
+	}
 	switch (wr->kind) {
 	case WAKE_BCAST_SHM:
 		return open_bcast(wr, env->shm, ring, what);
-	case WAKE_BCAST_DEV:
-		return open_bcast(wr, env->dev, ring, what);
+	case WAKE_POLLER_SHM:
+		wr->fleet = &env->fleet_shm;
+		return 0;
+	case WAKE_POLLER_DEV:
+		wr->fleet = &env->fleet_dev;
+		return 0;
+	case WAKE_EPOLL:
+		wr->fleet = &env->fleet_epoll;
+		return 0;
 	case WAKE_FUTEX:
 		wr->futex_word = env->futex_word;
 		*wr->futex_word = 0;
 		return 0;
 	case WAKE_EVENTFD:
+	case WAKE_EVENTFD_URING:
 		*what = "eventfd";
 		wr->efd = eventfd(0, EFD_CLOEXEC);
 		return wr->efd < 0 ? -errno : 0;
 	case WAKE_PIPE:
 		return channel_open(&wr->ch, IMPL_PIPE, 1, what);
-	default:
+	case WAKE_UNIX:
 		return channel_open(&wr->ch, IMPL_UNIX, 1, what);
+	default:
+		return open_bcast(wr, env->dev, ring, what);
 	}
+}
+
+static void close_wake(struct wake_round *wr, struct bcast_ring *ring)
+{
+	bcast_reader_close(wr->br);
+	bcast_writer_close(wr->bw);
+	bcast_ring_close(ring);
+	wake_uring_close(wr->uring);
+	if (wr->efd >= 0)
+		close(wr->efd);
+	if (wr->kind == WAKE_PIPE || wr->kind == WAKE_UNIX)
+		channel_close(&wr->ch);
+	free(wr);
 }
 
 static void run_wake_round(const struct options *o, struct wake_env *env,
@@ -246,43 +435,129 @@ static void run_wake_round(const struct options *o, struct wake_env *env,
 	pthread_join(wt, NULL);
 	if (wr->err)
 		die("wake-up %s: %s: %s", wake_name[kind], wr->err_where,
+		    wr->err == -EPROTO && wr->fleet ?
+		    "woken for another ring than the one published on" :
 		    bcast_strerror(wr->err));
 	*not_asleep += wr->not_asleep;
-	if (wr->br)
-		bcast_reader_close(wr->br);
-	if (wr->bw)
-		bcast_writer_close(wr->bw);
-	if (ring)
-		bcast_ring_close(ring);
-	if (wr->efd >= 0)
-		close(wr->efd);
-	if (kind == WAKE_PIPE || kind == WAKE_UNIX)
-		channel_close(&wr->ch);
-	free(wr);
+	close_wake(wr, ring);
 }
 
-static struct samples *wake_samples(struct figures *fig, enum wake_kind k)
+static bool wake_enabled(const struct wake_env *env, enum wake_kind k)
 {
-	switch (k) {
-	case WAKE_BCAST_SHM: return &fig->wake_bcast_shm;
-	case WAKE_FUTEX: return &fig->wake_futex;
-	case WAKE_BCAST_DEV: return &fig->wake_bcast_dev;
-	case WAKE_EVENTFD: return &fig->wake_eventfd;
-	case WAKE_PIPE: return &fig->wake_pipe;
-	default: return &fig->wake_unix;
+	return !env->why[k][0];
+}
+
+/* Whether bcast.ko takes BCAST_URING_WAIT (6.7+): a WAIT for a message
+ * already there completes at once, or is refused with -EOPNOTSUPP. */
+static int probe_uring_cmd(const char *name, const char **what)
+{
+	struct bcast_ring_opts ro = { .size = 1 << 16 };
+	struct bcast_ring *r = NULL;
+	struct bcast_writer *w = NULL;
+	struct bcast_reader *rd = NULL;
+	struct wake_uring *u = NULL;
+	int err, res = 0;
+
+	*what = "bcast_ring_create";
+	err = bcast_ring_create(name, &ro, &r);
+	if (err)
+		return err;
+	*what = "bcast_writer_open";
+	err = bcast_writer_open(r, &w);
+	if (err)
+		goto out;
+	*what = "bcast_reader_open";
+	err = bcast_reader_open(r, BCAST_FROM_OLDEST, &rd);
+	if (err)
+		goto out;
+	*what = "bcast_publish";
+	err = bcast_publish(w, "x", 1, 1);
+	if (err)
+		goto out;
+	*what = "io_uring_queue_init";
+	err = wake_uring_open(&u);
+	if (err)
+		goto out;
+	*what = "IORING_OP_URING_CMD BCAST_URING_WAIT";
+	err = wake_uring_cmd_wait(u, bcast_reader_fd(rd), 0, 2000, &res);
+	if (err >= 0)
+		err = res < 0 ? res : 0;
+out:
+	wake_uring_close(u);
+	bcast_reader_close(rd);
+	bcast_writer_close(w);
+	bcast_ring_close(r);
+	bcast_ring_destroy(name);
+	return err;
+}
+
+static void why_not(struct wake_env *env, enum wake_kind k, const char *fmt,
+		    const char *a, int err)
+{
+	snprintf(env->why[k], sizeof(env->why[k]), fmt, a,
+		 err ? bcast_strerror(err) : "");
+}
+
+/* Decide which rows run, and set up the pollers' rings. */
+static void wake_env_open(const struct options *o, struct wake_env *env)
+{
+	struct wake_uring *u;
+	const char *what;
+	int k, err;
+
+	memset(env, 0, sizeof(*env));
+	snprintf(env->shm, sizeof(env->shm), "shm:bcast-bench-wake-%d",
+		 (int)getpid());
+	if (!access("/dev/bcast-ctl", F_OK))
+		snprintf(env->dev, sizeof(env->dev), "bench-wake-%d",
+			 (int)getpid());
+	env->futex_word = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (env->futex_word == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	if (!(o->impls & (1u << IMPL_PIPE)))
+		why_not(env, WAKE_PIPE, "not asked for%s", "", 0);
+	if (!(o->impls & (1u << IMPL_UNIX)))
+		why_not(env, WAKE_UNIX, "not asked for%s", "", 0);
+	for (k = WAKE_BCAST_DEV; !env->dev[0] && k <= WAKE_POLLER_DEV; k++)
+		why_not(env, (enum wake_kind)k, "no device ring: bcast.ko is "
+			"not loaded%s", "", 0);
+	err = wake_uring_open(&u);
+	wake_uring_close(u);
+	for (k = 0; err && k < WAKE_COUNT; k++)
+		if (wake_in_uring((enum wake_kind)k) && !env->why[k][0])
+			why_not(env, (enum wake_kind)k, err == -ENOTSUP ?
+				"built without liburing%s" :
+				"io_uring_queue_init: %s", "", err);
+	if (!env->why[WAKE_DEV_URING_CMD][0]) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "bench-probe-%d", (int)getpid());
+		err = probe_uring_cmd(name, &what);
+		if (err == -EOPNOTSUPP)
+			why_not(env, WAKE_DEV_URING_CMD, "%s: not supported "
+				"by bcast.ko on this kernel (6.7+ only)", what, 0);
+		else if (err)
+			why_not(env, WAKE_DEV_URING_CMD, "%s: %s", what, err);
 	}
+	if (fleet_open(&env->fleet_shm, FLEET_SHM, o->poller_rings))
+		why_not(env, WAKE_POLLER_SHM, "%s", env->fleet_shm.why, 0);
+	if (!env->why[WAKE_POLLER_DEV][0] &&
+	    fleet_open(&env->fleet_dev, FLEET_DEVICE, o->poller_rings))
+		why_not(env, WAKE_POLLER_DEV, "%s", env->fleet_dev.why, 0);
+	if (fleet_open(&env->fleet_epoll, FLEET_EPOLL, o->poller_rings))
+		why_not(env, WAKE_EPOLL, "%s", env->fleet_epoll.why, 0);
 }
 
-static bool wake_enabled(const struct options *o, const struct wake_env *env,
-			 enum wake_kind k)
+static void wake_env_close(struct wake_env *env)
 {
-	if (k == WAKE_BCAST_DEV)
-		return env->dev[0];
-	if (k == WAKE_PIPE)
-		return o->impls & (1u << IMPL_PIPE);
-	if (k == WAKE_UNIX)
-		return o->impls & (1u << IMPL_UNIX);
-	return true;
+	fleet_close(&env->fleet_shm);
+	fleet_close(&env->fleet_dev);
+	fleet_close(&env->fleet_epoll);
+	bcast_ring_destroy(env->shm);
+	if (env->dev[0])
+		bcast_ring_destroy(env->dev);
+	munmap(env->futex_word, 4096);
 }
 
 static void print_wake(const struct options *o, const struct wake_env *env,
@@ -292,30 +567,32 @@ static void print_wake(const struct options *o, const struct wake_env *env,
 
 	printf("wake-up: a reader blocked on CPU %d woken by a writer on CPU %d "
 	       "after %.0f us asleep,\n  %d rounds x %" PRIu64 " wake-ups, "
-	       "interleaved; microseconds\n", o->rcpu, o->wcpu, o->wake_gap_us,
-	       o->rounds, o->wakeups);
-	printf("  %-15s", "");
+	       "interleaved; pollers over %d rings each; microseconds\n",
+	       o->rcpu, o->wcpu, o->wake_gap_us, o->rounds, o->wakeups,
+	       o->poller_rings);
+	printf("  %-17s", "");
 	for (i = 0; i < NPCT; i++)
 		printf(" %9s", pct_names[i]);
 	printf("   p50 ratio (*)\n");
 	for (k = 0; k < WAKE_COUNT; k++) {
-		struct samples *s = wake_samples(fig, (enum wake_kind)k);
+		struct samples *s = &fig->wake[k];
 
-		if (!wake_enabled(o, env, (enum wake_kind)k))
+		if (!wake_enabled(env, (enum wake_kind)k))
 			continue;
-		printf("  %-15s", wake_name[k]);
+		printf("  %-17s", wake_name[k]);
 		for (i = 0; i < NPCT; i++)
 			printf(" %9.2f", samples_pct(s, pct_points[i]) / 1e3);
 		printf("   %6.2fx %s", fig->wake_paired[k],
-		       k == WAKE_BCAST_DEV ? "eventfd" : "futex");
+		       wake_name[wake_reference((enum wake_kind)k)]);
 		if (not_asleep[k])
 			printf("  (%" PRIu64 " dropped: not asleep)", not_asleep[k]);
 		printf("\n");
 	}
 	printf("  (*) median over the rounds of the p50 ratio within a round; "
 	       "the percentiles\n      are of all the rounds' samples\n");
-	if (!env->dev[0])
-		printf("  (no device ring: bcast.ko is not loaded)\n");
+	for (k = 0; k < WAKE_COUNT; k++)
+		if (!wake_enabled(env, (enum wake_kind)k))
+			printf("  (%s: %s)\n", wake_name[k], env->why[k]);
 	printf("\n");
 }
 
@@ -331,15 +608,22 @@ static void json_wake(struct json *j, const struct options *o,
 	json_member_double(j, "gap_us", o->wake_gap_us, 0);
 	json_member_i64(j, "rounds", o->rounds);
 	json_member_u64(j, "wakeups_per_round", o->wakeups);
+	json_member_i64(j, "poller_rings", o->poller_rings);
 	for (k = 0; k < WAKE_COUNT; k++) {
-		if (!wake_enabled(o, env, (enum wake_kind)k))
+		if (!wake_enabled(env, (enum wake_kind)k)) {
+			snprintf(key, sizeof(key), "%s_skipped", wake_json[k]);
+			json_member_string(j, key, env->why[k]);
 			continue;
+		}
 		json_key(j, wake_json[k]);
-		json_samples(j, wake_samples(fig, (enum wake_kind)k));
+		json_samples(j, &fig->wake[k]);
 		snprintf(key, sizeof(key), "%s_not_asleep", wake_json[k]);
 		json_member_u64(j, key, not_asleep[k]);
 		snprintf(key, sizeof(key), "%s_paired_p50_ratio", wake_json[k]);
 		json_member_double(j, key, fig->wake_paired[k], 4);
+		snprintf(key, sizeof(key), "%s_reference", wake_json[k]);
+		json_member_string(j, key,
+				wake_json[wake_reference((enum wake_kind)k)]);
 	}
 	json_object_end(j);
 }
@@ -347,21 +631,14 @@ static void json_wake(struct json *j, const struct options *o,
 void wakeup_run(const struct options *o, struct figures *fig,
 		struct json *json)
 {
-	struct wake_env env;
+	struct wake_env *env = malloc(sizeof(*env));
 	uint64_t not_asleep[WAKE_COUNT] = { 0 };
 	double paired[WAKE_COUNT][o->rounds];
 	int j, k;
 
-	memset(&env, 0, sizeof(env));
-	snprintf(env.shm, sizeof(env.shm), "shm:bcast-bench-wake-%d",
-		 (int)getpid());
-	if (!access("/dev/bcast-ctl", F_OK))
-		snprintf(env.dev, sizeof(env.dev), "bench-wake-%d",
-			 (int)getpid());
-	env.futex_word = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (env.futex_word == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
+	if (!env)
+		die("out of memory");
+	wake_env_open(o, env);
 	for (j = 0; j < o->rounds; j++) {
 		double p50[WAKE_COUNT] = { 0 };
 
@@ -369,36 +646,32 @@ void wakeup_run(const struct options *o, struct figures *fig,
 			struct samples round = { 0 };
 			size_t i;
 
-			if (!wake_enabled(o, &env, (enum wake_kind)k))
+			if (!wake_enabled(env, (enum wake_kind)k))
 				continue;
-			run_wake_round(o, &env, (enum wake_kind)k, &round,
+			run_wake_round(o, env, (enum wake_kind)k, &round,
 				       &not_asleep[k]);
 			p50[k] = samples_pct(&round, 50);
 			for (i = 0; i < round.n; i++)
-				samples_add(wake_samples(fig, (enum wake_kind)k),
-					    round.v[i]);
+				samples_add(&fig->wake[k], round.v[i]);
 			samples_free(&round);
 			if (o->verbose)
 				fprintf(stderr, "wake-up round %d %s done\n",
 					j + 1, wake_name[k]);
 		}
 		for (k = 0; k < WAKE_COUNT; k++) {
-			double b = p50[k == WAKE_BCAST_DEV ? WAKE_EVENTFD :
-				       WAKE_FUTEX];
+			double b = p50[wake_reference((enum wake_kind)k)];
 
 			paired[k][j] = b > 0 ? p50[k] / b : 0;
 		}
 	}
 	for (k = 0; k < WAKE_COUNT; k++)
 		fig->wake_paired[k] = median(paired[k], o->rounds);
-	bcast_ring_destroy(env.shm);
-	if (env.dev[0])
-		bcast_ring_destroy(env.dev);
-	munmap(env.futex_word, 4096);
 	fig->wake_done = true;
-	fig->wake_dev_done = env.dev[0];
+	fig->wake_dev_done = wake_enabled(env, WAKE_BCAST_DEV);
 	if (o->json)
-		json_wake(json, o, &env, fig, not_asleep);
+		json_wake(json, o, env, fig, not_asleep);
 	else
-		print_wake(o, &env, fig, not_asleep);
+		print_wake(o, env, fig, not_asleep);
+	wake_env_close(env);
+	free(env);
 }
