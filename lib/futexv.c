@@ -3,17 +3,21 @@
  * Sleeping on many futex words: futex_waitv() (Linux 5.16, at most 128
  * words a call), and for a poller whose wake-page rings the engine cannot
  * wait on (more than 128, or mixed with fds without io_uring's futex
- * waits), threads that each sleep on up to 127 of them plus the poller's
- * `episode` word and signal its eventfd when one moves.
+ * waits), threads that each sleep on up to 127 of them plus an episode
+ * word of their own, and signal the poller's eventfd when one moves.
  *
- * The episode word is odd while the poller sleeps.  A thread claims an
- * episode by storing it in its `busy` word and re-reading the episode
- * (both seq_cst); the poller ends an episode by moving the word on and,
- * before it rewrites a thread's words for the next, waits for `busy` to
- * drop.  Either the thread sees the episode over and leaves its words
- * alone, or the poller sees it busy and waits: no thread reads words that
- * are being rewritten.  A thread in futex_waitv() leaves it when the
- * episode word moves (it is one of its words).
+ * A group's episode word is odd while its thread is to sleep on the words
+ * it was given.  The thread claims an episode by storing it in its `busy`
+ * word and re-reading the episode (both seq_cst); the poller ends one by
+ * moving the word on and, before it rewrites the group's words, waits for
+ * `busy` to drop.  Either the thread sees the episode over and leaves its
+ * words alone, or the poller sees it busy and waits: no thread reads
+ * words that are being rewritten.  A thread in futex_waitv() leaves it
+ * when its episode word moves (it is one of its words).  A thread that
+ * a ring woke says so in `signalled` and sleeps until its next episode;
+ * one whose words are all still armed as the poller wants them sleeps on
+ * from one poller sleep to the next, so that a sleep costs a thread
+ * wake-up only for the groups a ring woke.
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,8 +35,13 @@
 struct futex_group {
 	struct bcast_poller *p;
 	pthread_t thread;
+	uint32_t episode;	/* odd: sleep on w[] (and this word) */
 	uint32_t busy;		/* the episode it works in, or 0 */
+	uint32_t signalled;	/* the episode a ring woke it in */
+	uint32_t reaped;	/* the last `signalled` the poller took in */
+	uint64_t layout;	/* p->groups_layout its words were given in */
 	unsigned n;
+	unsigned entry[GROUP_WORDS];	/* the poller entry of each word */
 	struct futex_waitv w[FUTEXV_MAX];
 };
 
@@ -122,28 +131,30 @@ static void *group_main(void *arg)
 	struct bcast_poller *p = g->p;
 	uint32_t seen = 0, ep;
 	uint64_t one = 1;
+	long rc;
 
 	for (;;) {
-		wait_while(&p->episode, seen);
+		wait_while(&g->episode, seen);
 		if (__atomic_load_n(&p->groups_stop, __ATOMIC_SEQ_CST))
 			return NULL;
-		ep = __atomic_load_n(&p->episode, __ATOMIC_SEQ_CST);
+		ep = __atomic_load_n(&g->episode, __ATOMIC_SEQ_CST);
 		seen = ep;
 		if (!(ep & 1))
 			continue;
 		__atomic_store_n(&g->busy, ep, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&p->episode, __ATOMIC_SEQ_CST) == ep) {
-			fill_waitv(&g->w[g->n], &p->episode, ep);
-			/* Woken by a ring, or a ring's word had moved: tell,
-			 * unless the poller is awake already. */
-			long rc = waitv(g->w, g->n + 1, -1);
-
+		if (__atomic_load_n(&g->episode, __ATOMIC_SEQ_CST) == ep) {
+			fill_waitv(&g->w[g->n], &g->episode, ep);
+			rc = waitv(g->w, g->n + 1, -1);
 			if (rc < 0 && errno == ENOSYS)
 				__atomic_store_n(&no_waitv, 1, __ATOMIC_RELAXED);
+			/* Woken by a ring, or a ring's word had moved: tell,
+			 * unless the poller ended the episode itself. */
 			if ((rc >= 0 || errno == EAGAIN || errno == ENOSYS) &&
-			    __atomic_load_n(&p->episode, __ATOMIC_SEQ_CST) == ep &&
-			    write(p->wake_fd, &one, sizeof(one)) < 0)
-				p->st.missed_wakeups++;	/* cannot happen */
+			    __atomic_load_n(&g->episode, __ATOMIC_SEQ_CST) == ep) {
+				__atomic_store_n(&g->signalled, ep, __ATOMIC_SEQ_CST);
+				if (write(p->wake_fd, &one, sizeof(one)) < 0)
+					p->st.missed_wakeups++;	/* cannot happen */
+			}
 		}
 		__atomic_store_n(&g->busy, 0, __ATOMIC_SEQ_CST);
 		sys_futex(&g->busy, FUTEX_WAKE, INT_MAX);
@@ -168,6 +179,7 @@ int futex_groups_start(struct bcast_poller *p)
 	p->groups = calloc(need, sizeof(*p->groups));
 	if (!p->groups)
 		return -ENOMEM;
+	p->groups_layout++;
 	for (i = 0; i < need; i++) {
 		p->groups[i].p = p;
 		err = -pthread_create(&p->groups[i].thread, NULL, group_main,
@@ -182,36 +194,105 @@ int futex_groups_start(struct bcast_poller *p)
 	return 0;
 }
 
-/* Hand each thread its words, then let them sleep. */
-void futex_groups_sleep_begin(struct bcast_poller *p)
+static bool group_sleeping(const struct futex_group *g)
 {
-	unsigned i, g;
-	uint32_t busy;
+	uint32_t ep = __atomic_load_n(&g->episode, __ATOMIC_SEQ_CST);
+
+	return (ep & 1) && __atomic_load_n(&g->signalled, __ATOMIC_SEQ_CST) != ep;
+}
+
+/* The entries of a group that a ring woke are looked at again: none of
+ * them is waited on until the group's next episode. */
+void futex_groups_reap(struct bcast_poller *p)
+{
+	unsigned g, k;
 
 	for (g = 0; g < p->n_groups; g++) {
-		while ((busy = __atomic_load_n(&p->groups[g].busy,
-					       __ATOMIC_SEQ_CST)))
-			sys_futex(&p->groups[g].busy, FUTEX_WAIT, busy);
-		p->groups[g].n = 0;
-	}
-	for (i = 0, g = 0; i < p->n && g < p->n_groups; i++) {
-		struct poller_entry *e = &p->e[i];
 		struct futex_group *grp = &p->groups[g];
+		uint32_t sig = __atomic_load_n(&grp->signalled, __ATOMIC_SEQ_CST);
+
+		if (!sig || sig == grp->reaped || grp->layout != p->groups_layout)
+			continue;
+		grp->reaped = sig;
+		for (k = 0; k < grp->n; k++) {
+			p->e[grp->entry[k]].in_group = false;
+			poller_mark_loud(p, grp->entry[k]);
+		}
+	}
+}
+
+/* Are group g's words what its entries are armed with now? */
+static bool group_current(const struct bcast_poller *p,
+			  const struct futex_group *g)
+{
+	unsigned k;
+
+	if (g->layout != p->groups_layout || !group_sleeping(g))
+		return false;
+	for (k = 0; k < g->n; k++) {
+		const struct poller_entry *e = &p->e[g->entry[k]];
+
+		if (e->kind != ENTRY_FUTEX || g->w[k].val != e->seq)
+			return false;
+	}
+	return true;
+}
+
+/* End group g's episode (unless a ring ended it) and wait until its
+ * thread is out of its words. */
+static void group_stop_episode(struct futex_group *g)
+{
+	uint32_t ep = __atomic_load_n(&g->episode, __ATOMIC_SEQ_CST), busy;
+
+	if ((ep & 1) && __atomic_load_n(&g->signalled, __ATOMIC_SEQ_CST) != ep) {
+		__atomic_store_n(&g->episode, ep + 1, __ATOMIC_SEQ_CST);
+		sys_futex(&g->episode, FUTEX_WAKE, INT_MAX);
+	}
+	while ((busy = __atomic_load_n(&g->busy, __ATOMIC_SEQ_CST)))
+		sys_futex(&g->busy, FUTEX_WAIT, busy);
+}
+
+/* The next episode of group g (an odd number it has not seen), with the
+ * entries from *i on. */
+static void group_start_episode(struct bcast_poller *p, struct futex_group *g,
+				unsigned *i)
+{
+	uint32_t ep = __atomic_load_n(&g->episode, __ATOMIC_SEQ_CST);
+
+	g->n = 0;
+	for (; *i < p->n && g->n < GROUP_WORDS; (*i)++) {
+		struct poller_entry *e = &p->e[*i];
 
 		if (e->kind != ENTRY_FUTEX)
 			continue;
-		fill_waitv(&grp->w[grp->n++], &e->rd->r->hdr->wake_seq, e->seq);
-		if (grp->n == GROUP_WORDS)
-			g++;
+		g->entry[g->n] = *i;
+		fill_waitv(&g->w[g->n++], &e->rd->r->hdr->wake_seq, e->seq);
+		e->in_group = true;
 	}
-	__atomic_add_fetch(&p->episode, 1, __ATOMIC_SEQ_CST);
-	sys_futex(&p->episode, FUTEX_WAKE, INT_MAX);
+	g->layout = p->groups_layout;
+	g->reaped = __atomic_load_n(&g->signalled, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&g->episode, ep & 1 ? ep + 2 : ep + 1,
+			 __ATOMIC_SEQ_CST);
+	sys_futex(&g->episode, FUTEX_WAKE, INT_MAX);
 }
 
-void futex_groups_sleep_end(struct bcast_poller *p)
+/* Before a sleep: new words for the groups whose entries were re-armed or
+ * whose thread a ring woke; the others sleep on. */
+void futex_groups_sleep_begin(struct bcast_poller *p)
 {
-	__atomic_add_fetch(&p->episode, 1, __ATOMIC_SEQ_CST);
-	sys_futex(&p->episode, FUTEX_WAKE, INT_MAX);
+	unsigned g, i = 0;
+
+	for (g = 0; g < p->n_groups; g++) {
+		struct futex_group *grp = &p->groups[g];
+
+		if (group_current(p, grp)) {
+			if (grp->n)
+				i = grp->entry[grp->n - 1] + 1;
+			continue;
+		}
+		group_stop_episode(grp);
+		group_start_episode(p, grp, &i);
+	}
 }
 
 void futex_groups_stop(struct bcast_poller *p)
@@ -220,8 +301,11 @@ void futex_groups_stop(struct bcast_poller *p)
 
 	if (p->n_groups) {
 		__atomic_store_n(&p->groups_stop, 1, __ATOMIC_SEQ_CST);
-		__atomic_add_fetch(&p->episode, 2, __ATOMIC_SEQ_CST);
-		sys_futex(&p->episode, FUTEX_WAKE, INT_MAX);
+		for (g = 0; g < p->n_groups; g++) {
+			__atomic_add_fetch(&p->groups[g].episode, 2,
+					   __ATOMIC_SEQ_CST);
+			sys_futex(&p->groups[g].episode, FUTEX_WAKE, INT_MAX);
+		}
 		for (g = 0; g < p->n_groups; g++)
 			pthread_join(p->groups[g].thread, NULL);
 		__atomic_store_n(&p->groups_stop, 0, __ATOMIC_SEQ_CST);

@@ -209,6 +209,8 @@ int poller_engine_reap(struct bcast_poller *p)
 	struct io_uring_cqe *cqe;
 	int rc;
 
+	if (p->n_groups)
+		futex_groups_reap(p);
 	if (p->engine == ENGINE_EPOLL && p->n_fd) {
 		rc = sleep_epoll(p, 0);
 		return rc == -ETIMEDOUT ? 0 : rc;
@@ -564,16 +566,9 @@ static unsigned engine_how(const struct bcast_poller *p)
 
 static int sleep_engine(struct bcast_poller *p, int64_t ms)
 {
-	int rc;
-
-	if (needs_groups(p))
-		futex_groups_sleep_begin(p);
 	p->st.how = engine_how(p);
-	rc = p->engine == ENGINE_URING ? sleep_uring(p, ms) :
-	     sleep_epoll(p, ms);
-	if (needs_groups(p))
-		futex_groups_sleep_end(p);
-	return rc;
+	return p->engine == ENGINE_URING ? sleep_uring(p, ms) :
+	       sleep_epoll(p, ms);
 }
 
 /* A reader that asked for a wake-up has data, none came, and the writer
@@ -647,6 +642,9 @@ int poller_sleep(struct bcast_poller *p, int64_t ms)
 	barrier_all(p, membarrier);
 	if (any_ready(p))
 		return 0;
+	p->groups_used = !alone && needs_groups(p);
+	if (p->groups_used)
+		futex_groups_sleep_begin(p);
 	poller_list_loud(p);
 	ms = sleep_time(p, ms);
 	p->st.sleeps++;

@@ -84,8 +84,10 @@ static int new_slot(struct bcast_poller *p)
 
 static void count_entry(struct bcast_poller *p, enum entry_kind kind, int d)
 {
-	if (kind == ENTRY_FUTEX)
+	if (kind == ENTRY_FUTEX) {
 		p->n_futex += d;
+		p->groups_layout++;	/* the threads' words are dealt anew */
+	}
 	else if (kind == ENTRY_DEVICE)
 		p->n_device += d;
 	else if (kind == ENTRY_FD)
@@ -131,7 +133,7 @@ void poller_list_loud(struct bcast_poller *p)
 	p->loud_cursor = 0;
 	for (i = 0; i < p->n; i++) {
 		p->e[i].listed = false;
-		if (p->e[i].kind != ENTRY_FREE && !entry_quiet(&p->e[i]))
+		if (p->e[i].kind != ENTRY_FREE && !entry_quiet(p, &p->e[i]))
 			poller_mark_loud(p, i);
 	}
 }
@@ -347,7 +349,8 @@ static bool report(struct bcast_poller *p, unsigned i,
 	return true;
 }
 
-/* Every entry, from the cursor on. */
+/* Every entry, from the cursor on; those with news join the loud list,
+ * as they are reported until read. */
 static int collect_all(struct bcast_poller *p, struct bcast_poller_event *ev,
 		       int max)
 {
@@ -356,8 +359,10 @@ static int collect_all(struct bcast_poller *p, struct bcast_poller_event *ev,
 
 	for (k = 0; k < p->n && n < max; k++) {
 		i = (start + k) % p->n;
-		if (report(p, i, ev, &n))
+		if (report(p, i, ev, &n)) {
+			poller_mark_loud(p, i);
 			p->cursor = (i + 1) % p->n;
+		}
 	}
 	if (k == p->n)
 		p->scan_all = false;
@@ -380,17 +385,19 @@ static int collect_loud(struct bcast_poller *p, struct bcast_poller_event *ev,
 }
 
 /*
- * Up to max events.  A wake-up through io_uring says which reader it is
- * for: then only the readers on the loud list are looked at (those without
- * a request out, and those whose request came back), so that a wake-up
- * costs the same over 1,024 rings as over one.  Every entry is looked at
- * after a liveness round, or when a reader was found ready before a sleep.
+ * Up to max events.  Each call first looks at every entry.  After a sleep,
+ * the wake-up says which readers it is for (an io_uring completion, a
+ * helper thread's word): then only the readers on the loud list are looked
+ * at (those without a request out, and those whose request came back), so
+ * that a wake-up costs about the same over 1,024 rings as over one.  Every
+ * entry again after a liveness round, or when a reader was found ready
+ * before a sleep.
  */
 static int collect(struct bcast_poller *p, struct bcast_poller_event *ev,
-		   int max)
+		   int max, bool woken)
 {
 	liveness_round(p);
-	return p->scan_all ? collect_all(p, ev, max) :
+	return p->scan_all || !woken ? collect_all(p, ev, max) :
 	       collect_loud(p, ev, max);
 }
 
@@ -417,7 +424,7 @@ BCAST_EXPORT int bcast_poller_wait(struct bcast_poller *p,
 		n = poller_engine_reap(p);
 		if (n < 0)
 			break;
-		n = collect(p, ev, max);
+		n = collect(p, ev, max, slept);
 		if (n)
 			break;
 		ms = deadline == INT64_MAX ? -1 : deadline - now_ms();

@@ -43,6 +43,7 @@ struct poller_entry {
 	bool in_flight;		/* an io_uring request is outstanding */
 	bool cmd_in_flight;	/* ... and it is bcast.ko's WAIT */
 	bool listed;		/* in the poller's loud list */
+	bool in_group;		/* its wake word is in a sleeping thread's */
 };
 
 /* How a poller sleeps besides futex_waitv(): see poller-sleep.c. */
@@ -75,7 +76,8 @@ struct bcast_poller {
 	/* futex rings in threads (futexv.c), signalling wake_fd */
 	struct futex_group *groups;
 	unsigned n_groups;
-	uint32_t episode;	/* futex word: odd while the poller sleeps */
+	uint64_t groups_layout;	/* bumped when wake-page rings come or go */
+	bool groups_used;	/* the last sleep had the threads' help */
 	int groups_stop;	/* the threads are to end */
 	bool wake_watched;	/* wake_fd is in the epoll set */
 	int wake_fd;		/* eventfd the groups signal */
@@ -93,16 +95,18 @@ static inline uint64_t entry_ud(const struct bcast_poller *p, unsigned i)
 }
 
 /*
- * A reader whose io_uring request is out and stays out until anything
- * happens on its ring: a message or a writer coming (the writer's wake-up,
- * or the kernel's), a device writer going.  Looking at it again before
+ * A reader whose io_uring request is out, or whose word a helper thread
+ * sleeps on, until anything happens on its ring: a message or a writer
+ * coming (the writer's wake-up, or the kernel's), a device writer going.  Looking at it again before
  * that completion comes tells nothing new, except a shm writer's death,
  * which each liveness round looks for in every ring (scan_all).
  */
-static inline bool entry_quiet(const struct poller_entry *e)
+static inline bool entry_quiet(const struct bcast_poller *p,
+			       const struct poller_entry *e)
 {
 	return (e->kind == ENTRY_FUTEX || e->kind == ENTRY_DEVICE) &&
-	       e->in_flight && e->armed && e->exact;
+	       (e->in_flight || (e->in_group && p->groups_used)) &&
+	       e->armed && e->exact;
 }
 
 /* poller.c: the loud list, remade from every entry, or grown by one. */
@@ -132,7 +136,7 @@ bool futex_waitv_missing(void);
 /* Threads in futex_waitv() for the futex rings, signalling p->wake_fd. */
 int futex_groups_start(struct bcast_poller *p);
 void futex_groups_sleep_begin(struct bcast_poller *p);
-void futex_groups_sleep_end(struct bcast_poller *p);
+void futex_groups_reap(struct bcast_poller *p);
 void futex_groups_stop(struct bcast_poller *p);
 
 #endif

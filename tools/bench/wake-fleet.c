@@ -25,12 +25,14 @@ static int fleet_ring(const struct wake_fleet *f, uint64_t i)
 	return (int)((i * FLEET_STRIDE) % (uint64_t)f->n);
 }
 
-/* A ring, a writer and a reader hold up to three fds each. */
+/* A ring, a writer and a reader hold up to three fds each, and three
+ * fleets are open at once: as many as root may have, else the hard limit. */
 static void raise_fd_limit(void)
 {
-	struct rlimit rl;
+	struct rlimit want = { 1 << 16, 1 << 16 }, rl;
 
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want.rlim_cur &&
+	    setrlimit(RLIMIT_NOFILE, &want) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
