@@ -41,9 +41,9 @@ TOOL_SRCS   := $(wildcard tools/*.c)
 TOOL_BINS   := $(patsubst tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 LDLIBS      := -lpthread -lm
 
-.PHONY: all lib tests tools check install uninstall clean fuzz module module-clean vmtests demo vm-demo
+.PHONY: all lib tests tools examples check install uninstall clean fuzz module module-clean vmtests demo vm-demo
 
-all: lib tools module
+all: lib tools examples module
 
 # bcast.ko against installed kernel headers (kbuild gets none of this
 # Makefile's variables: O, CC, SAN mean other things there): KVER (default: the running
@@ -132,6 +132,19 @@ URING_FLAGS := $(if $(wildcard /usr/include/liburing.h),-DBCAST_HAVE_LIBURING)
 URING_LIBS  := $(if $(wildcard /usr/include/liburing.h),-luring)
 
 tools: $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN)
+
+# README.md's examples, whole (tests/tools/test-examples.sh runs them and
+# checks that README.md shows them as they are); the io_uring one needs
+# liburing.
+EXAMPLE_SRCS := $(filter-out $(if $(URING_LIBS),,examples/uring-%.c),$(wildcard examples/*.c))
+EXAMPLE_BINS := $(patsubst examples/%.c,$(O)/examples/%,$(EXAMPLE_SRCS))
+
+examples: $(EXAMPLE_BINS)
+
+$(O)/examples/uring-%: EXAMPLE_LIBS := $(URING_LIBS)
+$(O)/examples/%: examples/%.c include/bcast.h include/uapi/linux/bcast.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(EXAMPLE_LIBS) $(LDLIBS)
 
 $(O)/tools/common/%.o: tools/common/%.c $(COMMON_HDRS) include/bcast.h
 	@mkdir -p $(dir $@)

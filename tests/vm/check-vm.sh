@@ -41,7 +41,7 @@ TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bcast-check-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-make -s lib tests tools vmtests >"$work/build.log" 2>&1 ||
+make -s lib tests tools examples vmtests >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log"; give_up "building the tests failed"; }
 
 adds=()
@@ -60,7 +60,7 @@ done
 for t in $LIB_TESTS; do adds+=(--add "build/tests/$t"); done
 for t in $DEVICE_TESTS; do adds+=(--add "build/vm/$t"); done
 for t in $TOOLS; do adds+=(--add "build/tools/$t"); done
-adds+=(--add tools/demo.sh)
+adds+=(--add tools/demo.sh --add build/examples)
 for t in $TOOL_TESTS; do adds+=(--add "tests/tools/$t"); done
 cat >"$work/run-tests" <<SCRIPT
 #!/bin/sh
@@ -93,7 +93,8 @@ for t in $LIB_TESTS $DEVICE_TESTS; do
 done
 for t in $TOOL_TESTS; do
     echo "# tools/\$t on \$(uname -r)"
-    BCAST_TOOLS=/opt BCAST_TEST_PREFIX=vm-\${t%.sh} sh ./\$t || status=1
+    BCAST_TOOLS=/opt BCAST_EXAMPLES=/opt/examples BCAST_TEST_PREFIX=vm-\${t%.sh} \
+        sh ./\$t || status=1
 done
 exit \$status
 SCRIPT
