@@ -4,10 +4,10 @@
  * (bcast.ko) sleeps in its own io_uring, through IORING_OP_POLL_ADD after
  * bcast_reader_arm(), or through bcast.ko's BCAST_URING_WAIT command
  * (Linux 6.7 and later; where the module refuses it, the example says so
- * and polls).  A child process publishes COUNT numbered messages, pausing
- * between them so that the reader sleeps, and goes; the reader checks
- * that every message came in order and that the writer's departure ended
- * its loop.  Needs liburing and a loaded bcast.ko; exit status 77 without
+ * and polls).  The writer publishes COUNT numbered messages, pausing
+ * between them so that the reader (a child process) sleeps, and goes; the
+ * reader checks that every message came in order and that the writer's
+ * departure (its file closing: POLLHUP) ended its loop.  Needs liburing and a loaded bcast.ko; exit status 77 without
  * the module.  Usage: uring-device [poll|wait] [COUNT] (default wait, 2000)
  */
 #include <errno.h>
@@ -123,17 +123,53 @@ static int read_all(struct bcast_reader *rd, bool wait_cmd)
 	return err;
 }
 
-/* The child: the writer, there before the reader's loop starts. */
-static int publisher(struct bcast_ring *r, int ready, uint64_t count)
+/* The reader, in a process of its own that opens the ring by name: the
+ * writer's POLLHUP comes when the writer's file closes, and a child that
+ * shared the parent's would hold it open. */
+static int reader(int created, int ready, bool wait_cmd, uint64_t count)
 {
-	struct bcast_writer *w;
-	uint64_t i;
+	struct bcast_reader *rd;
+	struct bcast_ring *r;
+	char c;
 	int err;
 
-	err = bcast_writer_open(r, &w);
+	if (read(created, &c, 1) != 1)
+		return 1;
+	err = bcast_ring_open(RING_NAME, BCAST_RDONLY, &r);
+	if (!err)
+		err = bcast_reader_open(r, BCAST_FROM_OLDEST, &rd);
 	if (err)
-		return fail("bcast_writer_open", err);
+		return fail(RING_NAME, err);
 	if (write(ready, "r", 1) != 1)
+		return 1;
+	err = read_all(rd, wait_cmd);
+	if (err)
+		fail("reading", err);
+	printf("reader: %llu of %llu messages\n", (unsigned long long)next,
+	       (unsigned long long)count);
+	fflush(stdout);		/* the child leaves through _exit() */
+	bcast_reader_close(rd);
+	bcast_ring_close(r);
+	return err || next != count;
+}
+
+/* The writer: publish, then close the writer and the ring (its file). */
+static int writer(int created, int ready, uint64_t count)
+{
+	struct bcast_ring_opts o = { .size = 1 << 20 };
+	struct bcast_writer *w;
+	struct bcast_ring *r;
+	uint64_t i;
+	char c;
+	int err;
+
+	bcast_ring_destroy(RING_NAME);
+	err = bcast_ring_create(RING_NAME, &o, &r);
+	if (!err)
+		err = bcast_writer_open(r, &w);
+	if (err)
+		return fail(RING_NAME, err);
+	if (write(created, "c", 1) != 1 || read(ready, &c, 1) != 1)
 		return 1;
 	for (i = 0; i < count; i++) {
 		err = bcast_publish(w, &i, sizeof(i), 0);
@@ -143,6 +179,7 @@ static int publisher(struct bcast_ring *r, int ready, uint64_t count)
 			usleep(300);	/* the reader falls asleep */
 	}
 	bcast_writer_close(w);
+	bcast_ring_close(r);
 	return 0;
 }
 
@@ -150,11 +187,7 @@ int main(int argc, char **argv)
 {
 	bool wait_cmd = argc < 2 || !strcmp(argv[1], "wait");
 	uint64_t count = argc > 2 ? strtoull(argv[2], NULL, 0) : 2000;
-	struct bcast_ring_opts o = { .size = 1 << 20 };
-	struct bcast_reader *rd;
-	struct bcast_ring *r;
-	int ready[2], err, status, rc = 0;
-	char c;
+	int created[2], ready[2], status, rc;
 	pid_t pid;
 
 	if (argc > 3 || (argc > 1 && !wait_cmd && strcmp(argv[1], "poll")) ||
@@ -166,38 +199,23 @@ int main(int argc, char **argv)
 		printf("uring-device: needs bcast.ko (no /dev/bcast-ctl)\n");
 		return 77;
 	}
-	bcast_ring_destroy(RING_NAME);
-	err = bcast_ring_create(RING_NAME, &o, &r);
-	if (!err)
-		err = bcast_reader_open(r, BCAST_FROM_OLDEST, &rd);
-	if (err)
-		return fail(RING_NAME, err);
-	if (pipe(ready))
+	if (pipe(created) || pipe(ready))
 		return 1;
 	pid = fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		close(created[1]);
 		close(ready[0]);
-		_exit(publisher(r, ready[1], count));
+		_exit(reader(created[0], ready[1], wait_cmd, count));
 	}
+	close(created[0]);
 	close(ready[1]);
-	if (read(ready[0], &c, 1) == 1) {
-		err = read_all(rd, wait_cmd);
-		if (err)
-			rc = fail("reading", err);
-	} else {
-		rc = 1;
-	}
+	rc = writer(created[1], ready[0], count);
+	close(created[1]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status))
 		rc = 1;
-	printf("reader: %llu of %llu messages\n", (unsigned long long)next,
-	       (unsigned long long)count);
-	if (next != count)
-		rc = 1;
-	bcast_reader_close(rd);
-	bcast_ring_close(r);
 	bcast_ring_destroy(RING_NAME);
 	return rc;
 }
