@@ -69,20 +69,18 @@ status=0
 # The shm round trips run 100,000 times on the host; emulated CPUs make
 # them slow here, where the device's 100,000 are the ones that count.
 export BCAST_PINGPONG_CYCLES=20000
-# The same for the asynchronous wake-ups' cycles (shm and device): an
-# SQPOLL thread competes with both processes for the two emulated CPUs.
-export BCAST_ASYNC_CYCLES=20000
+# Asynchronous wake-ups (shm and device), the poller's ping-pongs (shm
+# through futex_waitv(), io_uring and epoll with threads; device rings
+# through io_uring) and the device's io_uring cycles (POLL_ADD, the WAIT
+# command): 100,000 sleep/wake cycles each, as on the host (about 8
+# minutes of each kernel's stage).
+export BCAST_ASYNC_CYCLES=100000 BCAST_POLLER_CYCLES=100000
+export BCAST_URING_CYCLES=100000 BCAST_POLLER_DEVICE_CYCLES=100000
 # Ownership races and saturated accounting, scaled to emulated CPUs.
 export BCAST_RACE_ROUNDS=100 BCAST_ACCOUNTING_MESSAGES=100000
-# Poller ping-pongs: 100,000 on the host; the device ones count here.
-export BCAST_POLLER_CYCLES=10000
 # Emulated CPUs take longer to fall asleep: writers that publish "a
 # little later" (tests/helpers/order-writer.h) wait longer.
 export BCAST_ORDER_DELAY_US=150
-# Device sleep/wake cycles through io_uring (POLL_ADD, the WAIT command,
-# the poller): 30,000 each here, to keep both kernels' stages inside the
-# CI's time; the host runs 100,000 of the shm ones.
-export BCAST_URING_CYCLES=30000 BCAST_POLLER_DEVICE_CYCLES=30000
 for t in $LIB_TESTS $DEVICE_TESTS; do
     echo "# \$t on \$(uname -r)"
     if [ "\$t" = test-device ]; then
