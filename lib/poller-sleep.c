@@ -260,6 +260,7 @@ static int arm_device_entry(struct bcast_poller *p, struct poller_entry *e,
 	e->armed_gone = gone;
 	e->armed_epoch = epoch;
 	e->exact = true;
+	e->checked = false;
 	*barrier |= writer_wants_barrier(e->rd);
 	if (use_uring_cmd(p, e)) {
 		/* The WAIT arms when the kernel takes it. */
@@ -289,6 +290,7 @@ static void arm_futex_entry(struct poller_entry *e, bool *barrier)
 		return;
 	e->seq = seq;
 	e->armed = true;
+	e->checked = false;
 	e->in_flight = false;	/* a wait on an old value ends by itself */
 	e->exact = r->wake_writable;
 	if (!e->exact)
@@ -306,6 +308,8 @@ static int arm_all(struct bcast_poller *p, bool *barrier)
 	for (i = 0; i < p->n; i++) {
 		struct poller_entry *e = &p->e[i];
 
+		if (entry_settled(p, e))
+			continue;	/* armed until its completion comes */
 		if (e->kind == ENTRY_FUTEX) {
 			arm_futex_entry(e, barrier);
 		} else if (e->kind == ENTRY_DEVICE) {
@@ -340,18 +344,25 @@ static void barrier_all(struct bcast_poller *p, bool membarrier)
 	}
 }
 
-/* A reader with a message: the next look includes the quiet ones, as it
- * may be one of them (moved by its owner, or its wake-up not in yet). */
+/* The look after the barrier, at every reader armed since the last one:
+ * one with a message makes the next look include the quiet ones, as it may
+ * be one of them (its wake-up not in yet). */
 static bool any_ready(struct bcast_poller *p)
 {
 	unsigned i;
 
-	for (i = 0; i < p->n; i++)
-		if ((p->e[i].kind == ENTRY_FUTEX ||
-		     p->e[i].kind == ENTRY_DEVICE) && reader_ready(p->e[i].rd)) {
+	for (i = 0; i < p->n; i++) {
+		struct poller_entry *e = &p->e[i];
+
+		if ((e->kind != ENTRY_FUTEX && e->kind != ENTRY_DEVICE) ||
+		    entry_settled(p, e))
+			continue;
+		if (reader_ready(e->rd)) {
 			p->scan_all = true;
 			return true;
 		}
+		e->checked = true;
+	}
 	return false;
 }
 
@@ -370,7 +381,8 @@ static int64_t sleep_time(struct bcast_poller *p, int64_t ms)
 		inexact |= !e->exact ||
 			   (e->kind == ENTRY_FUTEX && futex_rings_in_slices(p));
 		watch |= e->kind == ENTRY_FUTEX &&
-			 load_relaxed(&e->rd->hdr->writer_alive);
+			 (entry_settled(p, e) ? e->alive :
+			  load_relaxed(&e->rd->hdr->writer_alive));
 	}
 	if (watch) {
 		int64_t left = p->liveness_at + LIVENESS_SLICE_MS - now_ms();

@@ -44,6 +44,7 @@ struct poller_entry {
 	bool cmd_in_flight;	/* ... and it is bcast.ko's WAIT */
 	bool listed;		/* in the poller's loud list */
 	bool in_group;		/* its wake word is in a sleeping thread's */
+	bool checked;		/* looked at after the barrier since it armed */
 };
 
 /* How a poller sleeps besides futex_waitv(): see poller-sleep.c. */
@@ -107,6 +108,14 @@ static inline bool entry_quiet(const struct bcast_poller *p,
 	return (e->kind == ENTRY_FUTEX || e->kind == ENTRY_DEVICE) &&
 	       (e->in_flight || (e->in_group && p->groups_used)) &&
 	       e->armed && e->exact;
+}
+
+/* Quiet, and its arm was looked at after a barrier: nothing about it can
+ * change without its completion, so a sleep need not touch its ring. */
+static inline bool entry_settled(const struct bcast_poller *p,
+				 const struct poller_entry *e)
+{
+	return e->checked && entry_quiet(p, e);
 }
 
 /* poller.c: the loud list, remade from every entry, or grown by one. */
