@@ -68,6 +68,7 @@ struct options {
 	uint64_t wakeups;	/* per implementation and round */
 	double wake_gap_us;	/* the reader is asleep this long before each */
 	int poller_rings;	/* rings of each kind in the poller rows */
+	unsigned poller_flags;	/* bcast_poller_create()'s */
 	/* writer latency (notify) */
 	int sleepers;		/* reader processes blocked in bcast_wait() */
 	uint64_t notify_publishes; /* per notify mode and round */

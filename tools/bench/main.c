@@ -100,6 +100,7 @@ static void usage(FILE *f)
 "                    device rings are measured too when /dev/bcast-ctl exists\n"
 "  --poller-rings N  rings of each kind in a poller row (default 1024;\n"
 "                    device rings need bcast.ko's max_rings above that)\n"
+"  --poller-no-uring the pollers sleep in epoll (BCAST_POLLER_NO_URING)\n"
 "Writer latency (notify):\n"
 "  --sleepers N      reader processes asleep on the reader CPU (default 2,\n"
 "                    at most 16)\n"
@@ -302,7 +303,7 @@ static void set_defaults(struct options *o)
 
 enum {
 	OPT_TESTS = 256, OPT_BASELINES, OPT_PLOT, OPT_RATE, OPT_SAMPLES,
-	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_POLLER_RINGS, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
+	OPT_SIZE, OPT_WAKEUPS, OPT_GAP, OPT_POLLER_RINGS, OPT_POLLER_NO_URING, OPT_READERS, OPT_WINDOW, OPT_SETTLE,
 	OPT_SLEEPERS, OPT_PUBLISHES, OPT_NOTIFY_GAP,
 };
 
@@ -328,6 +329,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "wakeups", required_argument, NULL, OPT_WAKEUPS },
 		{ "gap", required_argument, NULL, OPT_GAP },
 		{ "poller-rings", required_argument, NULL, OPT_POLLER_RINGS },
+		{ "poller-no-uring", no_argument, NULL, OPT_POLLER_NO_URING },
 		{ "readers", required_argument, NULL, OPT_READERS },
 		{ "bulk-window", required_argument, NULL, OPT_WINDOW },
 		{ "sleepers", required_argument, NULL, OPT_SLEEPERS },
@@ -437,6 +439,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_GAP:
 			o->wake_gap_us = parse_seconds("--gap", optarg, 10, 1e6);
+			break;
+		case OPT_POLLER_NO_URING:
+			o->poller_flags |= BCAST_POLLER_NO_URING;
 			break;
 		case OPT_POLLER_RINGS:
 			o->poller_rings = (int)cli_number("--poller-rings", optarg,

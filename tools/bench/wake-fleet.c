@@ -101,7 +101,7 @@ static int fleet_add_eventfd(struct wake_fleet *f, int k)
 	return -errno;
 }
 
-static int fleet_start(struct wake_fleet *f)
+static int fleet_start(struct wake_fleet *f, unsigned poller_flags)
 {
 	int err;
 
@@ -109,7 +109,7 @@ static int fleet_start(struct wake_fleet *f)
 		f->epfd = epoll_create1(EPOLL_CLOEXEC);
 		err = f->epfd < 0 ? -errno : 0;
 	} else {
-		err = bcast_poller_create(0, &f->poller);
+		err = bcast_poller_create(poller_flags, &f->poller);
 	}
 	if (err)
 		snprintf(f->why, sizeof(f->why), "%s: %s", f->kind == FLEET_EPOLL ?
@@ -118,7 +118,8 @@ static int fleet_start(struct wake_fleet *f)
 	return err;
 }
 
-int fleet_open(struct wake_fleet *f, enum fleet_kind kind, int n)
+int fleet_open(struct wake_fleet *f, enum fleet_kind kind, int n,
+	       unsigned poller_flags)
 {
 	int err, k;
 
@@ -134,7 +135,7 @@ int fleet_open(struct wake_fleet *f, enum fleet_kind kind, int n)
 	}
 	for (k = 0; kind == FLEET_EPOLL && k < n; k++)
 		f->efds[k] = -1;
-	err = fleet_start(f);
+	err = fleet_start(f, poller_flags);
 	if (err)
 		goto fail;
 	for (k = 0; k < n; k++) {

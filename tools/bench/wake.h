@@ -29,7 +29,8 @@ struct wake_fleet {
 };
 
 /* 0, or an error with f->why saying what failed. */
-int fleet_open(struct wake_fleet *f, enum fleet_kind kind, int n);
+int fleet_open(struct wake_fleet *f, enum fleet_kind kind, int n,
+	       unsigned poller_flags);
 void fleet_close(struct wake_fleet *f);
 /* Publish `stamp` on the ring wake-up `i` goes to. */
 int fleet_wake(struct wake_fleet *f, uint64_t i, uint64_t stamp);

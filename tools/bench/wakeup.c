@@ -540,12 +540,15 @@ static void wake_env_open(const struct options *o, struct wake_env *env)
 		else if (err)
 			why_not(env, WAKE_DEV_URING_CMD, "%s: %s", what, err);
 	}
-	if (fleet_open(&env->fleet_shm, FLEET_SHM, o->poller_rings))
+	if (fleet_open(&env->fleet_shm, FLEET_SHM, o->poller_rings,
+		       o->poller_flags))
 		why_not(env, WAKE_POLLER_SHM, "%s", env->fleet_shm.why, 0);
 	if (!env->why[WAKE_POLLER_DEV][0] &&
-	    fleet_open(&env->fleet_dev, FLEET_DEVICE, o->poller_rings))
+	    fleet_open(&env->fleet_dev, FLEET_DEVICE, o->poller_rings,
+		       o->poller_flags))
 		why_not(env, WAKE_POLLER_DEV, "%s", env->fleet_dev.why, 0);
-	if (fleet_open(&env->fleet_epoll, FLEET_EPOLL, o->poller_rings))
+	if (fleet_open(&env->fleet_epoll, FLEET_EPOLL, o->poller_rings,
+		       o->poller_flags))
 		why_not(env, WAKE_EPOLL, "%s", env->fleet_epoll.why, 0);
 }
 
@@ -567,9 +570,10 @@ static void print_wake(const struct options *o, const struct wake_env *env,
 
 	printf("wake-up: a reader blocked on CPU %d woken by a writer on CPU %d "
 	       "after %.0f us asleep,\n  %d rounds x %" PRIu64 " wake-ups, "
-	       "interleaved; pollers over %d rings each; microseconds\n",
+	       "interleaved; pollers over %d rings each%s; microseconds\n",
 	       o->rcpu, o->wcpu, o->wake_gap_us, o->rounds, o->wakeups,
-	       o->poller_rings);
+	       o->poller_rings, o->poller_flags & BCAST_POLLER_NO_URING ?
+	       " (in epoll)" : "");
 	printf("  %-17s", "");
 	for (i = 0; i < NPCT; i++)
 		printf(" %9s", pct_names[i]);
