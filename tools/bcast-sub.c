@@ -694,6 +694,17 @@ static int run(struct sub *s)
 
 /* ---- opening ---- */
 
+/* Why the ring could not be opened, said once: EXIT_NORING. */
+static int no_ring(const struct sub *s, int err)
+{
+	if (err == -ENOENT)
+		say(s, "no ring '%s'", s->o.name);
+	else
+		say(s, "cannot open ring '%s': %s", s->o.name,
+		    bcast_strerror(err));
+	return EXIT_NORING;
+}
+
 /* 0, or the exit status to leave with.  --follow waits for the ring. */
 static int open_ring(struct sub *s)
 {
@@ -705,12 +716,7 @@ static int open_ring(struct sub *s)
 		if (!err)
 			return 0;
 		if (err != -ENOENT || !s->o.follow) {
-			if (err == -ENOENT)
-				say(s, "no ring '%s'", s->o.name);
-			else
-				say(s, "cannot open ring '%s': %s", s->o.name,
-				    bcast_strerror(err));
-			return EXIT_NORING;
+			return no_ring(s, err);
 		}
 		if (!told)
 			notice(s, "waiting for ring '%s' to appear", s->o.name);
@@ -956,12 +962,7 @@ static int open_rings(struct many *m)
 			continue;
 		}
 		if (err) {
-			if (err == -ENOENT)
-				say(s, "no ring '%s'", s->o.name);
-			else
-				say(s, "cannot open ring '%s': %s", s->o.name,
-				    bcast_strerror(err));
-			return EXIT_NORING;
+			return no_ring(s, err);
 		}
 		s->missing = false;
 		err = start_ring(m, s);
