@@ -33,16 +33,6 @@ struct ring_set {
 	struct bcast_reader **rd;
 };
 
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* n shm rings with a reader each (from the oldest message): 0 or -errno. */
 static int set_open(struct ring_set *s, const char *tag, unsigned n)
 {

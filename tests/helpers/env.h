@@ -10,5 +10,7 @@
 uint64_t env_u64(const char *name, uint64_t def);
 /* Is the running kernel at least MAJOR.MINOR? */
 int kernel_at_least(int major, int minor);
+/* As many open files as the hard limit allows (tests with 1,024 rings). */
+void raise_fd_limit(void);
 
 #endif

@@ -39,14 +39,10 @@ static int sh(const char *cmd)
 /* n device rings "TAG-i", a reader on each: 0 or -errno. */
 static int set_open(struct ring_set *s, const char *tag, unsigned n)
 {
-	struct rlimit rl;
 	unsigned i;
 	int err;
 
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	raise_fd_limit();
 	s->n = n;
 	s->names = calloc(n, sizeof(*s->names));
 	s->r = calloc(n, sizeof(*s->r));
