@@ -71,6 +71,11 @@ extern "C" {
 
 /* bcast_ring_opts.flags */
 #define BCAST_HUGEPAGE		0x1	/* back the ring with huge pages if possible */
+#define BCAST_GATED		0x2	/* lossless: the writer never overwrites
+					 * what a registered reader has not
+					 * consumed (it waits, or -EAGAIN) */
+#define BCAST_READER_SLOTS	0x4	/* reader_slots is set */
+#define BCAST_EVICT		0x8	/* evict_bytes and evict_ms are set */
 
 /* bcast_commit() flags */
 #define BCAST_DEFER		0x1	/* make visible at the next bcast_flush()
@@ -84,6 +89,10 @@ extern "C" {
 #define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest
 					 * message (default: to a point at most
 					 * an eighth of the ring back) */
+#define BCAST_REGISTER		0x20	/* own a slot of the ring's reader
+					 * registry: monitors see this reader,
+					 * and a gated ring's writer waits for
+					 * it */
 
 /* bcast_msg.flags */
 #define BCAST_MSG_FRAGMENTED	0x1	/* carried in several frames */
@@ -106,6 +115,14 @@ struct bcast_ring_opts {
 	size_t metadata_len;
 	mode_t mode;		/* permissions of the ring; 0 means 0600 */
 	size_t mtu;		/* largest frame payload; 0 = default */
+	/* BCAST_READER_SLOTS: registry slots, 0..65536 (without the flag:
+	 * 1024 for shm and file rings, none in memory handed to us) */
+	unsigned reader_slots;
+	/* BCAST_EVICT (gated rings): a gated writer stops waiting for a
+	 * reader more than evict_bytes behind it, or that has kept it
+	 * waiting for evict_ms; 0 = no such limit */
+	uint64_t evict_bytes;
+	unsigned evict_ms;
 };
 
 struct bcast_ring_info {
@@ -125,8 +142,33 @@ struct bcast_ring_info {
 				 * memory rings */
 	const char *sysfs;	/* device rings: /sys/class/bcast/bcastN as
 				 * opened, else NULL */
-	uint64_t reserved_[4];	/* 0: room for fields to come */
+	uint32_t reader_slots;	/* registry slots (0: no registry) */
+	uint32_t gated;		/* 1 for BCAST_GATED rings */
+	uint64_t evict_bytes;	/* gated rings' eviction policy */
+	uint32_t evict_ms;
+	uint32_t reserved32_;
+	uint64_t reserved_[1];	/* 0: room for fields to come */
 };
+
+/* A registered reader, as bcast_ring_readers() reports it. */
+struct bcast_reader_entry {
+	unsigned slot;		/* its index in the registry */
+	pid_t pid;		/* as the reader sees itself */
+	int alive;		/* 1 running, 0 dead (its slot awaits reuse) */
+	int joined;		/* it has a position (0: still joining) */
+	uint64_t position;	/* it has consumed everything below */
+	uint64_t messages;	/* writer's message count at position */
+	uint64_t lag_bytes;	/* committed - position */
+	uint64_t lag_messages;	/* messages committed it has not consumed */
+	uint64_t overruns, lost_messages, lost_bytes;
+	uint64_t evictions;	/* times a gated writer evicted it */
+	int64_t active_ns;	/* CLOCK_REALTIME of its last catch-up, wait
+				 * or 4096th message */
+	uint64_t reserved_[4];
+};
+
+typedef int (*bcast_reader_list_fn)(const struct bcast_reader_entry *e,
+				    void *arg);
 
 #define BCAST_PATH_MAX 4096
 
@@ -198,7 +240,9 @@ struct bcast_reader_stats {
 				  * and no wake-up sent: must stay 0 */
 	uint64_t dropped_partial; /* fragments of messages the writer never
 				   * finished (it died mid-message) */
-	uint64_t reserved_[4];	/* 0: room for counts to come */
+	uint64_t evictions;	/* a gated writer stopped waiting for this
+				 * registered reader (its policy) */
+	uint64_t reserved_[3];	/* 0: room for counts to come */
 };
 
 /*
@@ -237,7 +281,9 @@ struct bcast_writer_stats {
 	uint64_t frontier_steps; /* times `claimed` was advanced */
 	uint64_t notify_errors;	/* queued wake-ups that failed: each sends
 				 * the writer back to its own system calls */
-	uint64_t reserved_[3];	/* 0: room for counts to come */
+	uint64_t gate_waits;	/* gated rings: times it found no room */
+	uint64_t evictions;	/* ... and evicted a reader (its policy) */
+	uint64_t reserved_[1];	/* 0: room for counts to come */
 };
 
 /* ---- rings ---- */
@@ -305,6 +351,16 @@ int bcast_ring_info(const struct bcast_ring *r, struct bcast_ring_info *info);
  */
 int bcast_ring_count(const struct bcast_ring *r, uint64_t *messages,
 		     uint64_t *bytes);
+/*
+ * Call fn for every slot of the ring's reader registry that has an owner,
+ * dead ones included (alive = 0), in slot order: what each registered
+ * reader has consumed and how far behind it is.  Values come from memory
+ * the readers write: a monitor's view, not a guarantee.  Stops when fn
+ * returns non-zero and returns that value; else 0.  -EINVAL without r or
+ * fn; 0 with no call for a ring without a registry.
+ */
+int bcast_ring_readers(const struct bcast_ring *r, bcast_reader_list_fn fn,
+		       void *arg);
 
 /* ---- writer ---- */
 
@@ -397,6 +453,33 @@ void bcast_writer_close(struct bcast_writer *w);
  * the writer's thread, between publishes.
  */
 int bcast_writer_set_notify(struct bcast_writer *w, int how);
+
+/*
+ * Gated rings (BCAST_GATED): the writer never overwrites bytes that a
+ * live registered reader (BCAST_REGISTER) has not consumed.  A reader has
+ * consumed a message once bcast_receive() returned it, a bulk read copied
+ * it, or (batches) at its next bcast_batch(), bcast_read_bulk(),
+ * bcast_receive() or bcast_wait() call.  When there is no room,
+ * bcast_claim(), bcast_publish(), bcast_publishv() and bcast_heartbeat()
+ * wait for it: they spin briefly, then sleep until a reader moves on
+ * (readers wake the writer only when it asked, once per sleep), a reader
+ * dies or leaves (noticed within 100 ms of its death), or the policy of
+ * the ring evicts the laggard (BCAST_EVICT).  They give up after the
+ * writer's timeout with -ETIMEDOUT (nothing of the message is published,
+ * except for a message larger than half the ring, which goes out in
+ * pieces: its remaining fragments are dropped and readers count them in
+ * dropped_partial).  On lossy rings they never wait.
+ *
+ * bcast_writer_set_timeout(): how long they may wait, in ms (< 0: for
+ * ever, the default; 0: never, as the try variants).  0, -EINVAL.
+ */
+int bcast_writer_set_timeout(struct bcast_writer *w, int timeout_ms);
+/* bcast_claim() that never waits: -EAGAIN when the ring has no room. */
+int bcast_try_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
+/* bcast_publish() that never waits: -EAGAIN when the ring has no room for
+ * the whole message (and then nothing of it was published). */
+int bcast_try_publish(struct bcast_writer *w, const void *p, size_t len,
+		      uint32_t type);
 
 /* ---- reader ---- */
 

@@ -184,6 +184,7 @@ BCAST_EXPORT ssize_t bcast_read_bulk(struct bcast_reader *rd, void *dst,
 	bulk->rd_ = rd;
 	bulk->pos_ = rd->pos;
 	rd->pos += (uint64_t)got;
+	reader_consumed(rd);	/* copied out: done with */
 	return got;
 }
 

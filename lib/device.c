@@ -222,6 +222,9 @@ static int device_create(struct bcast_ring_location *loc,
 
 	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX)))
 		return -EINVAL;	/* the kernel picks N; create by name */
+	/* bcast.ko keeps no reader registry (yet): no gated device rings. */
+	if ((o->flags & BCAST_GATED) || ring_opts_slots(o, 0))
+		return -EOPNOTSUPP;
 	memset(&req, 0, sizeof(req));
 	memcpy(req.name, name, strlen(name));
 	req.size = o->size;

@@ -18,6 +18,8 @@ _Static_assert(offsetof(struct bcast_ring_hdr, sync) == 4 * BCAST_LINE, "sync");
 _Static_assert(sizeof(struct bcast_sync_point) == 32, "sync point");
 _Static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET, "wake page");
 _Static_assert(offsetof(struct bcast_ring_hdr, writer_lock) == BCAST_LOCK_OFFSET, "lock word");
+_Static_assert(offsetof(struct bcast_ring_hdr, gate_need_wakeup) == BCAST_WAKE_OFFSET + BCAST_LINE, "gate line");
+_Static_assert(sizeof(struct bcast_reader_slot) == BCAST_SLOT_SIZE, "slot size");
 
 int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 {
@@ -37,27 +39,60 @@ int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 		return -BCAST_ECORRUPT;
 	if (!bcast_chunk_shift_valid(h->chunk_shift, cap))
 		return -BCAST_ECORRUPT;
+	if (h->reader_slots > BCAST_MAX_READER_SLOTS ||
+	    (h->reader_slots && h->slot_size != BCAST_SLOT_SIZE) ||
+	    BCAST_RING_SIZE(cap, h->reader_slots, BCAST_SLOT_SIZE) > len ||
+	    ((h->flags & BCAST_RING_GATED) && !h->reader_slots))
+		return -BCAST_ECORRUPT;
+	return 0;
+}
+
+/* Registry slots a ring created with `o` gets: the option's, else
+ * `fallback`. */
+unsigned ring_opts_slots(const struct bcast_ring_opts *o, unsigned fallback)
+{
+	return o && (o->flags & BCAST_READER_SLOTS) ? o->reader_slots : fallback;
+}
+
+/* Options that make no ring: -EINVAL. */
+int ring_opts_check(const struct bcast_ring_opts *o)
+{
+	if (o->flags & ~(BCAST_HUGEPAGE | BCAST_GATED | BCAST_READER_SLOTS |
+			 BCAST_EVICT))
+		return -EINVAL;
+	if ((o->flags & BCAST_READER_SLOTS) &&
+	    o->reader_slots > BCAST_MAX_READER_SLOTS)
+		return -EINVAL;
+	/* A gated ring waits for registered readers: it needs slots. */
+	if ((o->flags & BCAST_GATED) && !ring_opts_slots(o, 1))
+		return -EINVAL;
+	if ((o->flags & BCAST_EVICT) &&
+	    (!(o->flags & BCAST_GATED) || o->evict_ms > INT32_MAX))
+		return -EINVAL;
 	return 0;
 }
 
 int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
-		unsigned ring_flags)
+		unsigned ring_flags, unsigned slots)
 {
 	struct bcast_ring_hdr *h = mem;
-	uint64_t cap, mtu;
+	uint64_t cap, mtu, registry = (uint64_t)slots * BCAST_SLOT_SIZE;
 	unsigned i;
 
 	if (!mem || len < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY))
 		return -EINVAL;
 	/* Unknown flags may be options this library does not have. */
-	if (o && (o->flags & ~BCAST_HUGEPAGE))
+	if (o && ring_opts_check(o))
+		return -EINVAL;
+	if (len < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY) + registry)
 		return -EINVAL;
 	if (o && o->size) {
 		cap = o->size;
-		if (!bcast_capacity_valid(cap) || cap > len - BCAST_HDR_SIZE)
+		if (!bcast_capacity_valid(cap) ||
+		    cap > len - BCAST_HDR_SIZE - registry)
 			return -EINVAL;
 	} else {
-		cap = 1ULL << bcast_log2(len - BCAST_HDR_SIZE);
+		cap = 1ULL << bcast_log2(len - BCAST_HDR_SIZE - registry);
 		if (cap > BCAST_MAX_CAPACITY)
 			cap = BCAST_MAX_CAPACITY;
 	}
@@ -75,6 +110,15 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	h->mtu = (uint32_t)mtu;
 	h->hdr_size = BCAST_HDR_SIZE;
 	h->chunk_shift = bcast_chunk_shift(cap, mtu);
+	h->reader_slots = slots;
+	h->slot_size = slots ? BCAST_SLOT_SIZE : 0;
+	if (o && (o->flags & BCAST_GATED))
+		h->flags |= BCAST_RING_GATED;
+	if (o && (o->flags & BCAST_EVICT)) {
+		h->evict_bytes = o->evict_bytes;
+		h->evict_ms = o->evict_ms;
+	}
+	memset((unsigned char *)mem + BCAST_MAP_SIZE(cap), 0, registry);
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	if (o && o->metadata_len) {
@@ -102,6 +146,12 @@ int ring_init(struct bcast_ring *r, void *mem, size_t len)
 	r->chunk_shift = h->chunk_shift;
 	if (h->flags & BCAST_RING_HUGEPAGE)
 		r->hugepage = true;
+	r->nslots = h->reader_slots;
+	r->slots = r->nslots ? (struct bcast_reader_slot *)
+			       (r->data + r->cap) : NULL;
+	r->gated = h->flags & BCAST_RING_GATED;
+	r->evict_bytes = h->evict_bytes;
+	r->evict_ms = h->evict_ms;
 	return 0;
 }
 

@@ -62,7 +62,14 @@ struct bcast_ring {
 	char *path;		/* the file or node mapped, or NULL */
 	char *sysfs;		/* device rings: their sysfs directory */
 	struct bcast_writer *writer;
+	struct bcast_reader_slot *slots; /* the reader registry, or NULL */
+	unsigned nslots;
+	bool gated;		/* BCAST_RING_GATED */
+	uint64_t evict_bytes;	/* gated: the eviction policy, 0 = none */
+	unsigned evict_ms;
 };
+
+struct gate;
 
 struct bcast_writer {
 	struct bcast_ring *r;
@@ -91,6 +98,8 @@ struct bcast_writer {
 	bool claim_open;
 	bool membarrier;	/* readers fence for us */
 	struct async_notify *async; /* wake-ups through io_uring, or NULL */
+	struct gate *gate;	/* gated rings: the readers it waits for */
+	uint64_t frontier;	/* claimed as published (>= claimed) */
 	struct bcast_writer_stats st;
 };
 
@@ -110,6 +119,8 @@ struct bcast_reader {
 	bool resync_latest;
 	bool from_oldest;
 	bool joining;		/* the pending resync is the first join */
+	bool was_joining;	/* ... it was, before the last locate */
+	bool evicted;		/* registry_evicted() moved us: report it */
 	uint64_t resync_seen;	/* committed when the last search failed */
 	bool stalled;		/* batch/bulk: only an unfinished message */
 	uint64_t stalled_pos;	/* ... at this position */
@@ -128,6 +139,13 @@ struct bcast_reader {
 	bool asm_complete;	/* whole message waiting for a larger buffer */
 	int fd;			/* device rings: this reader's own file */
 	struct bcast_poller *poller;	/* the one it was added to, or NULL */
+	/* registered readers (registry.c) */
+	struct bcast_reader_slot *slot;	/* ours, or NULL */
+	unsigned slot_index;
+	uint64_t slot_token;	/* our owner word */
+	int slot_lock_fd;	/* the open file holding its OFD lock, or -1 */
+	uint64_t evictions_seen; /* the slot's evictions when last looked */
+	bool gate_fence;	/* the writer's membarrier cannot reach us */
 };
 _Static_assert(offsetof(struct bcast_reader, hot_) == 0 &&
 	       offsetof(struct bcast_reader, st) ==
@@ -167,7 +185,9 @@ static inline uint64_t frame_word(uint32_t len, uint32_t flags, uint32_t word1)
 /* format.c: the ring header, under every backend */
 int ring_validate(const struct bcast_ring_hdr *h, size_t len);
 int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
-		unsigned ring_flags);
+		unsigned ring_flags, unsigned slots);
+unsigned ring_opts_slots(const struct bcast_ring_opts *o, unsigned fallback);
+int ring_opts_check(const struct bcast_ring_opts *o);
 int ring_init(struct bcast_ring *r, void *mem, size_t len);
 int ring_alloc(const struct ring_backend *ops, struct bcast_ring **out);
 void ring_free(struct bcast_ring *r);
@@ -277,6 +297,17 @@ bool writer_wants_barrier(const struct bcast_reader *rd);
 #define MISSED_GRACE_MS 100	/* a writer preempted mid-publish is not a
 				 * missed wake-up */
 
+/* owner.c: lock words (the writer's, reader slots') where no kernel keeps
+ * them: one CAS from 0 or from a dead owner; `at` is the word's offset in
+ * the ring's file, which the owner also holds OFD-locked */
+int lock_word_claim(struct bcast_ring *r, __u64 *word, off_t at,
+		    uint64_t *token_out, int *lock_fd);
+void lock_word_release(struct bcast_ring *r, __u64 *word, off_t at,
+		       uint64_t token, int lock_fd);
+bool lock_token_alive(const struct bcast_ring *r, uint64_t token, off_t at,
+		      int lock_fd);
+pid_t lock_token_pid(uint64_t token);
+
 /* owner.c: the writer role where no kernel keeps it (memory, shm, file) */
 int owner_claim(struct bcast_writer *w);
 void owner_announce(struct bcast_writer *w);
@@ -361,6 +392,51 @@ int reader_lapped(struct bcast_reader *rd, uint64_t committed);
 void reader_skip(struct bcast_reader *rd, const struct frame *f);
 void reader_delivered(struct bcast_reader *rd, uint64_t len);
 void reader_stalled(struct bcast_reader *rd, uint64_t committed);
+ssize_t reader_idle(struct bcast_reader *rd);
+void registry_touch(struct bcast_reader *rd);
+void registry_stamp(struct bcast_reader *rd);
+
+/* registry.c: reader slots */
+int registry_join(struct bcast_reader *rd);
+int registry_anchor(struct bcast_reader *rd);
+void registry_leave(struct bcast_reader *rd);
+void registry_evicted(struct bcast_reader *rd);
+void gate_wake_writer(struct bcast_ring *r);
+static inline off_t slot_offset(const struct bcast_ring *r, unsigned i)
+{
+	return (off_t)(BCAST_MAP_SIZE(r->cap) + (uint64_t)i * BCAST_SLOT_SIZE);
+}
+
+/*
+ * A registered reader has consumed everything below rd->pos: say so in its
+ * slot, and wake a gated writer that waits for room.  The writer's barrier
+ * before it sleeps is a membarrier() that reaches us (else gate_fence).
+ */
+static inline void reader_consumed(struct bcast_reader *rd)
+{
+	struct bcast_reader_slot *s = rd->slot;
+
+	if (!s)
+		return;
+	if (unlikely(!(rd->st.messages & 4095)))
+		registry_stamp(rd);
+	store_relaxed(&s->messages, rd->seq);
+	store_relaxed(&s->bytes, rd->bytes);
+	store_release(&s->position, rd->pos);
+	if (unlikely(rd->gate_fence))
+		fence_full();
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(load_relaxed(&rd->hdr->gate_need_wakeup)))
+		gate_wake_writer(rd->r);
+	if (unlikely(load_relaxed(&s->evictions) != rd->evictions_seen))
+		registry_evicted(rd);
+}
+
+/* gate.c: the writer of a gated ring */
+int gate_open(struct bcast_writer *w);
+void gate_close(struct bcast_writer *w);
+int gate_frontier(struct bcast_writer *w, uint64_t end, uint64_t *frontier);
 
 /*
  * What a batch or a bulk read may take: the messages up to *committed.
@@ -374,6 +450,8 @@ static inline int reader_window(struct bcast_reader *rd, uint64_t *committed)
 
 	if (rd->assembling || rd->asm_complete)
 		return -EBUSY;
+	/* The previous call's messages are done with. */
+	reader_consumed(rd);
 	if (rd->need_resync) {
 		err = reader_resync(rd);
 		if (err)
@@ -392,7 +470,7 @@ static inline bool reader_ready(const struct bcast_reader *rd)
 {
 	uint64_t committed = load_acquire(&rd->hdr->committed);
 
-	if (rd->asm_complete)
+	if (rd->asm_complete || rd->evicted)
 		return true;
 	if (rd->need_resync)
 		return committed != rd->resync_seen;

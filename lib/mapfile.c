@@ -58,7 +58,8 @@ int mapfile_create(const char *path, const struct bcast_ring_opts *o,
 		   bool huge, struct bcast_ring *r)
 {
 	mode_t mode = o->mode ? o->mode & 07777 : 0600;
-	size_t len = BCAST_MAP_SIZE(o->size);
+	unsigned slots = ring_opts_slots(o, BCAST_DEFAULT_READER_SLOTS);
+	size_t len = BCAST_RING_SIZE(o->size, slots, BCAST_SLOT_SIZE);
 	int fd, err;
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -74,7 +75,8 @@ int mapfile_create(const char *path, const struct bcast_ring_opts *o,
 	err = map_ring(r, fd, len, true, true);
 	if (err)
 		goto fail;
-	err = ring_format(r->hdr, len, o, huge ? BCAST_RING_HUGEPAGE : 0);
+	err = ring_format(r->hdr, len, o, huge ? BCAST_RING_HUGEPAGE : 0,
+			  slots);
 	if (!err)
 		err = ring_init(r, r->hdr, len);
 	if (err) {
@@ -124,6 +126,10 @@ int mapfile_open(const char *path, int flags, struct bcast_ring *r)
 			goto fail;
 	}
 	err = ring_init(r, r->hdr, r->map_len);
+	if (!err && !r->writable && r->wake_writable && r->slots &&
+	    mprotect(r->slots, r->map_len - BCAST_MAP_SIZE(r->cap),
+		     PROT_READ | PROT_WRITE))
+		err = -errno;
 	if (err) {
 		unmap_ring(r);
 		goto fail;

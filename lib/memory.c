@@ -43,7 +43,7 @@ static int attach_memory(void *mem, size_t len, const struct bcast_ring_opts *o,
 		return -EINVAL;
 	err = ring_place(mem, len, &start, &avail);
 	if (!err && format)
-		err = ring_format(start, avail, o, 0);
+		err = ring_format(start, avail, o, 0, ring_opts_slots(o, 0));
 	if (err)
 		return err;
 	err = ring_alloc(&memory_backend, &r);

@@ -114,7 +114,7 @@ static uint64_t token_of_self(void)
 	return token;
 }
 
-static pid_t token_pid(uint64_t token)
+pid_t lock_token_pid(uint64_t token)
 {
 	return (pid_t)(token & BCAST_LOCK_PID_MASK);
 }
@@ -125,7 +125,7 @@ static pid_t token_pid(uint64_t token)
  */
 static int token_process_alive(uint64_t token)
 {
-	pid_t pid = token_pid(token);
+	pid_t pid = lock_token_pid(token);
 	uint64_t want = (token >> BCAST_LOCK_PID_BITS) & BCAST_LOCK_START_MASK;
 	uint64_t ticks;
 
@@ -148,22 +148,22 @@ static int token_process_alive(uint64_t token)
 	}
 }
 
-static struct flock lock_range(short type)
+static struct flock lock_range(short type, off_t at)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	fl.l_start = BCAST_LOCK_OFFSET;
+	fl.l_start = at;
 	fl.l_len = 8;
 	return fl;
 }
 
-/* Does an open file other than `fd`'s hold the writer's OFD lock? */
-static bool ofd_lock_held(int fd)
+/* Does an open file other than `fd`'s hold the OFD lock at `at`? */
+static bool ofd_lock_held(int fd, off_t at)
 {
-	struct flock fl = lock_range(F_WRLCK);
+	struct flock fl = lock_range(F_WRLCK, at);
 
 	if (fcntl(fd, F_OFD_GETLK, &fl))
 		return true;	/* cannot tell: do not declare it dead */
@@ -176,8 +176,8 @@ static bool ofd_lock_held(int fd)
  * open file still holds the lock decides (it may live in another pid
  * namespace, or be a fork() child sharing the owner's open file).
  */
-static bool token_alive(const struct bcast_ring *r, uint64_t token,
-			int lock_fd)
+bool lock_token_alive(const struct bcast_ring *r, uint64_t token, off_t at,
+		      int lock_fd)
 {
 	int alive = token_process_alive(token);
 
@@ -186,7 +186,7 @@ static bool token_alive(const struct bcast_ring *r, uint64_t token,
 	/* Asked from the open file that holds our own lock, the test sees
 	 * only others' (and with our lock taken, there is none). */
 	if ((token & BCAST_LOCK_OFD) && (lock_fd >= 0 || r->fd >= 0))
-		return ofd_lock_held(lock_fd >= 0 ? lock_fd : r->fd);
+		return ofd_lock_held(lock_fd >= 0 ? lock_fd : r->fd, at);
 	return alive < 0;
 }
 
@@ -198,12 +198,12 @@ bool owner_alive(const struct bcast_ring *r)
 	if (!load_acquire(&h->writer_alive))
 		return false;
 	token = load_acquire(&h->writer_lock);
-	return token && token_alive(r, token, -1);
+	return token && lock_token_alive(r, token, BCAST_LOCK_OFFSET, -1);
 }
 
 pid_t owner_pid(const struct bcast_ring *r)
 {
-	return token_pid(load_acquire(&r->hdr->writer_lock));
+	return lock_token_pid(load_acquire(&r->hdr->writer_lock));
 }
 
 /* A new open file of the ring's file, or the ring's own fd without /proc. */
@@ -228,9 +228,9 @@ static void close_own_file(const struct bcast_ring *r, int fd)
  * Take the OFD lock of a ring file on an open file of our own (*fd):
  * 1 taken, 0 unsupported (*fd is -1), -EBUSY.
  */
-static int ofd_lock(const struct bcast_ring *r, int *fd)
+static int ofd_lock(const struct bcast_ring *r, off_t at, int *fd)
 {
-	struct flock fl = lock_range(F_WRLCK);
+	struct flock fl = lock_range(F_WRLCK, at);
 	int err;
 
 	*fd = -1;
@@ -245,19 +245,23 @@ static int ofd_lock(const struct bcast_ring *r, int *fd)
 	return err;	/* 0: no OFD locks here, the word alone decides */
 }
 
-static void ofd_unlock(const struct bcast_ring *r, int fd)
+static void ofd_unlock(const struct bcast_ring *r, off_t at, int fd)
 {
-	struct flock fl = lock_range(F_UNLCK);
+	struct flock fl = lock_range(F_UNLCK, at);
 
 	fcntl(fd, F_OFD_SETLK, &fl);
 	close_own_file(r, fd);
 }
 
-static int claim_word(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
+/*
+ * Take the lock word at `word` (at byte `at` of the ring's file) for this
+ * process: 0 and *token_out, or -EBUSY while a live owner holds it.
+ */
+int lock_word_claim(struct bcast_ring *r, __u64 *word, off_t at,
+		    uint64_t *token_out, int *lock_fd)
 {
-	__u64 *word = &r->hdr->writer_lock;
 	__u64 mine = token_of_self(), cur;
-	int locked = ofd_lock(r, lock_fd);
+	int locked = ofd_lock(r, at, lock_fd);
 
 	if (locked < 0)
 		return locked;
@@ -265,9 +269,9 @@ static int claim_word(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
 		mine |= BCAST_LOCK_OFD;
 	cur = load_acquire(word);
 	for (;;) {
-		if (cur && token_alive(r, cur, *lock_fd)) {
+		if (cur && lock_token_alive(r, cur, at, *lock_fd)) {
 			if (locked)
-				ofd_unlock(r, *lock_fd);
+				ofd_unlock(r, at, *lock_fd);
 			*lock_fd = -1;
 			return -EBUSY;
 		}
@@ -283,7 +287,8 @@ static int claim_word(struct bcast_ring *r, uint64_t *token_out, int *lock_fd)
 
 int owner_claim(struct bcast_writer *w)
 {
-	int err = claim_word(w->r, &w->token, &w->lock_fd);
+	int err = lock_word_claim(w->r, &w->r->hdr->writer_lock,
+				  BCAST_LOCK_OFFSET, &w->token, &w->lock_fd);
 
 	if (!err)
 		store_relaxed(&w->hdr->writer_pid, (uint32_t)getpid());
@@ -296,20 +301,22 @@ void owner_announce(struct bcast_writer *w)
 	__atomic_fetch_add(&w->hdr->writer_epoch, 1, __ATOMIC_RELEASE);
 }
 
-static void release_word(struct bcast_ring *r, uint64_t token, int lock_fd)
+void lock_word_release(struct bcast_ring *r, __u64 *word, off_t at,
+		       uint64_t token, int lock_fd)
 {
 	__u64 expect = token;
 
 	/* Only ours to clear: a hostile value stays for others to judge. */
-	__atomic_compare_exchange_n(&r->hdr->writer_lock, &expect, 0, false,
+	__atomic_compare_exchange_n(word, &expect, 0, false,
 				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	if (lock_fd >= 0)
-		ofd_unlock(r, lock_fd);
+		ofd_unlock(r, at, lock_fd);
 }
 
 void owner_release(struct bcast_writer *w)
 {
-	release_word(w->r, w->token, w->lock_fd);
+	lock_word_release(w->r, &w->r->hdr->writer_lock, BCAST_LOCK_OFFSET,
+			  w->token, w->lock_fd);
 }
 
 /* A fork() child's copy of a writer: close our copy of its lock file

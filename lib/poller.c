@@ -301,6 +301,8 @@ static uint32_t reader_events(struct bcast_poller *p, struct poller_entry *e)
 	bool alive = poller_writer_alive(p, e, epoch);
 	uint32_t ev = 0;
 
+	/* Waiting with a poller consumes what was read, as bcast_wait(). */
+	reader_consumed(rd);
 	if (alive && epoch != e->epoch_seen) {
 		ev |= BCAST_POLL_WRITER_NEW;
 		e->epoch_seen = epoch;

@@ -16,7 +16,10 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 {
 	struct bcast_reader *rd;
 
-	if (!r || !out || (from & ~(BCAST_FROM_OLDEST | BCAST_RESYNC_LATEST)))
+	int err;
+
+	if (!r || !out ||
+	    (from & ~(BCAST_FROM_OLDEST | BCAST_RESYNC_LATEST | BCAST_REGISTER)))
 		return -EINVAL;
 	rd = calloc(1, sizeof(*rd));
 	if (!rd)
@@ -34,18 +37,27 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->joining = true;
 	rd->from_oldest = from & BCAST_FROM_OLDEST;
 	rd->fd = -1;
+	rd->slot_lock_fd = -1;
 	if (r->ops->reader_open) {
-		int err = r->ops->reader_open(rd);
-
-		if (err) {
-			free(rd);
-			return err;
-		}
+		err = r->ops->reader_open(rd);
+		if (err)
+			goto fail;
 	}
-	/* Join now if a boundary can be found; otherwise on the first read. */
+	if (from & BCAST_REGISTER) {
+		err = registry_join(rd);
+		if (err)
+			goto fail;
+	}
+	/* Join now if a boundary can be found; otherwise on the first read
+	 * (a registered reader's slot says where: gated writers wait). */
 	reader_resync(rd);
 	*out = rd;
 	return 0;
+fail:
+	if (rd->fd >= 0)
+		close(rd->fd);
+	free(rd);
+	return err;
 }
 
 BCAST_EXPORT void bcast_reader_close(struct bcast_reader *rd)
@@ -54,6 +66,7 @@ BCAST_EXPORT void bcast_reader_close(struct bcast_reader *rd)
 		return;
 	if (rd->poller)
 		poller_forget_reader(rd);
+	registry_leave(rd);
 	if (rd->fd >= 0)
 		close(rd->fd);
 	free(rd->asm_buf);
@@ -96,8 +109,35 @@ static enum locate resync_target(const struct bcast_reader *rd)
 	return rd->resync_latest ? LOCATE_COMMITTED : LOCATE_RECENT;
 }
 
+static int reader_locate(struct bcast_reader *rd);
+
+/* Boundaries a registered reader tries before giving up for this call,
+ * each found overwritten by a gated writer as it joined. */
+#define ANCHOR_ATTEMPTS 8
+
 /* Move to a readable boundary; after an overrun, count what was skipped. */
 int reader_resync(struct bcast_reader *rd)
+{
+	int err, attempt;
+
+	if (rd->evicted) {
+		/* registry_evicted() moved us already: report it. */
+		rd->evicted = false;
+		rd->need_resync = false;
+		return -BCAST_EOVERRUN;
+	}
+	for (attempt = 0; attempt < ANCHOR_ATTEMPTS; attempt++) {
+		err = reader_locate(rd);
+		if (err || registry_anchor(rd) != -EAGAIN)
+			return err;
+		rd->need_resync = true;
+		rd->joining = rd->was_joining;
+	}
+	rd->resync_seen = load_acquire(&rd->hdr->committed);
+	return -EAGAIN;
+}
+
+static int reader_locate(struct bcast_reader *rd)
 {
 	uint64_t pos, seq, bytes;
 	int err = ring_locate(rd->r, resync_target(rd), &pos, &seq, &bytes);
@@ -106,6 +146,7 @@ int reader_resync(struct bcast_reader *rd)
 		rd->resync_seen = load_acquire(&rd->hdr->committed);
 		return err;
 	}
+	rd->was_joining = rd->joining;
 	if (!rd->joining && seq >= rd->seq && bytes >= rd->bytes) {
 		rd->st.lost_messages += seq - rd->seq;
 		rd->st.lost_bytes += bytes - rd->bytes;
@@ -169,6 +210,16 @@ void reader_delivered(struct bcast_reader *rd, uint64_t len)
 {
 	rd->st.messages++;
 	rd->st.bytes += len;
+	reader_consumed(rd);
+}
+
+/* Nothing pending: a registered reader's slot shows it caught up, and
+ * when (once per catch-up). */
+__attribute__((noinline)) ssize_t reader_idle(struct bcast_reader *rd)
+{
+	if (rd->slot && load_relaxed(&rd->slot->position) != rd->pos)
+		registry_touch(rd);
+	return -EAGAIN;
 }
 
 static int assembly_append(struct bcast_reader *rd, const unsigned char *src,
@@ -309,6 +360,7 @@ copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 	rd->bytes += len;
 	rd->st.messages++;
 	rd->st.bytes += len;
+	reader_consumed(rd);
 	if (info) {
 		info->pos = pos;
 		info->len = len;
@@ -358,7 +410,7 @@ BCAST_EXPORT ssize_t bcast_receive(struct bcast_reader *rd, void *buf,
 		committed = load_acquire(&rd->hdr->committed);
 		rd->known_committed = committed;
 		if (pos == committed)
-			return -EAGAIN;
+			return unlikely(rd->slot) ? reader_idle(rd) : -EAGAIN;
 		if (unlikely(committed - pos > rd->cap))
 			return receive_general(rd, buf, cap, info);
 	}
@@ -396,7 +448,7 @@ receive_general(struct bcast_reader *rd, void *buf, size_t cap,
 		struct frame f;
 
 		if (rd->pos == committed)
-			return -EAGAIN;
+			return reader_idle(rd);
 		err = reader_lapped(rd, committed);
 		if (err)
 			return err;

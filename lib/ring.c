@@ -53,9 +53,7 @@ static int check_opts(const struct bcast_ring_opts *o)
 	if (o->metadata_len > BCAST_METADATA_MAX ||
 	    (o->metadata_len && !o->metadata))
 		return -EINVAL;
-	if (o->flags & ~BCAST_HUGEPAGE)
-		return -EINVAL;
-	return 0;
+	return ring_opts_check(o);
 }
 
 /* Create (o) or open (o NULL) the ring `name` leads to. */
@@ -169,7 +167,11 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 	mlen = load_relaxed(&h->metadata_len);
 	info->metadata = h->metadata;
 	info->metadata_len = mlen > BCAST_METADATA_MAX ? BCAST_METADATA_MAX : mlen;
-	info->map_size = BCAST_MAP_SIZE(r->cap);
+	info->map_size = BCAST_RING_SIZE(r->cap, r->nslots, BCAST_SLOT_SIZE);
+	info->reader_slots = r->nslots;
+	info->gated = r->gated;
+	info->evict_bytes = r->evict_bytes;
+	info->evict_ms = r->evict_ms;
 	return 0;
 }
 

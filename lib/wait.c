@@ -52,6 +52,8 @@ BCAST_EXPORT int bcast_wait(struct bcast_reader *rd, int timeout_ms)
 
 	if (!rd)
 		return -EINVAL;
+	/* What was read is consumed: a gated writer may go on. */
+	registry_touch(rd);
 	req.deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 	for (;;) {
 		bool report;

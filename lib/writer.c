@@ -36,24 +36,38 @@ static void refresh_fast_path(struct bcast_writer *w);
  * behind.  Every BCAST_SYNC_SPACING bytes a step also leaves a sync point
  * at the current frame boundary for lapped and joining readers.
  */
-static __attribute__((noinline)) void step_frontier(struct bcast_writer *w,
-							uint64_t end)
+static __attribute__((noinline)) int step_frontier(struct bcast_writer *w,
+						       uint64_t end)
 {
+	uint64_t want;
+
 	if (w->deferred)
 		publish_position(w);
 	if (w->pos - w->last_sync >= w->sync_spacing)
 		record_sync_point(w);
-	w->claimed = end - w->pos > w->chunk ? end : w->pos + w->chunk;
-	store_relaxed(&w->hdr->claimed, w->claimed);
+	want = end - w->pos > w->chunk ? end : w->pos + w->chunk;
+	if (w->gate) {
+		/* Gated: no further than the slowest registered reader's
+		 * lap (gate.c publishes the frontier, or waits, or fails). */
+		int err = gate_frontier(w, end, &want);
+
+		if (err)
+			return err;
+	} else {
+		store_relaxed(&w->hdr->claimed, want);
+	}
+	w->claimed = want;
 	/* No byte of the new lap may become visible before the frontier. */
 	fence_release();
 	w->st.frontier_steps++;
+	return 0;
 }
 
-static inline void reserve(struct bcast_writer *w, uint64_t end)
+static inline int reserve(struct bcast_writer *w, uint64_t end)
 {
 	if (unlikely(end > w->claimed))
-		step_frontier(w, end);
+		return step_frontier(w, end);
+	return 0;
 }
 
 static inline void write_header(struct bcast_writer *w, uint64_t pos,
@@ -71,12 +85,14 @@ static inline void write_header(struct bcast_writer *w, uint64_t pos,
  * padding first: `claimed` stays within that frame of `committed`, and
  * never behind it.
  */
-static __attribute__((noinline)) uint64_t pad_to_end(struct bcast_writer *w,
-						     uint64_t total)
+static __attribute__((noinline)) int pad_to_end(struct bcast_writer *w,
+						uint64_t total)
 {
 	uint64_t pad = w->cap - (w->pos & w->mask);
+	int err = reserve(w, w->pos + pad);
 
-	reserve(w, w->pos + pad);
+	if (err)
+		return err;
 	write_header(w, w->pos, (uint32_t)(pad - BCAST_FRAME_HDR),
 		     BCAST_FRAME_PAD, 0);
 	/* Unpublished until the frame after it is (or a flush, if that
@@ -86,22 +102,28 @@ static __attribute__((noinline)) uint64_t pad_to_end(struct bcast_writer *w,
 		w->deferred_from = w->pos;
 	}
 	w->pos += pad;
-	reserve(w, w->pos + total);
-	return 0;
+	return reserve(w, w->pos + total);
 }
 
-/* Make room for a frame of `len` bytes at w->pos; returns its data index. */
-static inline uint64_t place_frame(struct bcast_writer *w, uint32_t len)
+/*
+ * Make room for a frame of `len` bytes at w->pos (*idx: its data index):
+ * 0, or on a gated ring the gate's -EAGAIN or -ETIMEDOUT.
+ */
+static inline int place_frame(struct bcast_writer *w, uint32_t len,
+			      uint64_t *idx)
 {
 	uint64_t total = frame_total(len);
-	uint64_t idx = w->pos & w->mask;
+	int err;
 
-	if (unlikely(idx + total > w->cap))
-		idx = pad_to_end(w, total);
-	else
-		reserve(w, w->pos + total);
+	*idx = w->pos & w->mask;
+	if (unlikely(*idx + total > w->cap)) {
+		err = pad_to_end(w, total);
+		*idx = 0;
+	} else {
+		err = reserve(w, w->pos + total);
+	}
 	refresh_fast_path(w);
-	return idx;
+	return err;
 }
 
 /* A reader whose membarrier() failed cannot stand in for our barrier. */
@@ -193,6 +215,7 @@ BCAST_EXPORT int bcast_claim(struct bcast_writer *w, size_t len,
 			     struct bcast_claim *c)
 {
 	uint64_t idx;
+	int err;
 
 	if (unlikely(!w || !c))
 		return -EINVAL;
@@ -200,7 +223,9 @@ BCAST_EXPORT int bcast_claim(struct bcast_writer *w, size_t len,
 		return -EBUSY;
 	if (unlikely(len > w->mtu))
 		return -EMSGSIZE;
-	idx = place_frame(w, (uint32_t)len);
+	err = place_frame(w, (uint32_t)len, &idx);
+	if (unlikely(err))
+		return err;
 	c->data = w->data + idx + BCAST_FRAME_HDR;
 	c->len = len;
 	c->max_ = len;
@@ -256,18 +281,39 @@ BCAST_EXPORT int bcast_flush(struct bcast_writer *w)
 
 BCAST_EXPORT int bcast_heartbeat(struct bcast_writer *w)
 {
-	uint64_t pos;
+	uint64_t pos, idx;
+	int err;
 
 	if (!w)
 		return -EINVAL;
 	if (w->claim_open)
 		return -EBUSY;
-	place_frame(w, 0);
+	err = place_frame(w, 0, &idx);
+	if (err)
+		return err;
 	pos = w->pos;
 	finish_frame(w, pos, 0, BCAST_FRAME_HEARTBEAT, 0);
 	w->st.heartbeats++;
 	publish_position(w);
 	return 0;
+}
+
+/*
+ * Gated rings: room for a whole fragmented message before its first
+ * fragment, so that a writer that cannot have it publishes none of it
+ * (up to half a ring; larger ones go out as room comes).  The frontier
+ * moves past the message at once: readers that are not registered may
+ * count themselves lapped that much early.
+ */
+static int reserve_message(struct bcast_writer *w, uint64_t total)
+{
+	uint64_t frames = (total + w->mtu - 1) / w->mtu;
+	uint64_t bound = total + frames * (BCAST_FRAME_HDR + 7) +
+			 frame_total(w->mtu);
+
+	if (!w->gate || total <= w->mtu || bound > w->cap / 2)
+		return 0;
+	return reserve(w, w->pos + bound);
 }
 
 /* Copies from an iovec array, remembering where it stopped. */
@@ -303,7 +349,7 @@ BCAST_EXPORT int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
 {
 	struct iov_cursor cur = { iov, iovcnt, 0 };
 	uint64_t total = 0, off = 0;
-	int i;
+	int i, err;
 
 	if (!w || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
 		return -EINVAL;
@@ -316,11 +362,17 @@ BCAST_EXPORT int bcast_publishv(struct bcast_writer *w, const struct iovec *iov,
 			return -EMSGSIZE;
 		total += iov[i].iov_len;
 	}
+	err = reserve_message(w, total);
+	if (err)
+		return err;
 	do {
 		uint64_t frag = total - off < w->mtu ? total - off : w->mtu;
 		uint32_t flags = off + frag == total ? BCAST_FRAME_FIN : 0;
-		uint64_t idx = place_frame(w, (uint32_t)frag);
+		uint64_t idx;
 
+		err = place_frame(w, (uint32_t)frag, &idx);
+		if (err)
+			return err;	/* the message is cut short */
 		if (off)
 			flags |= BCAST_FRAME_CONT;
 		copy_from_iov(&cur, w->data + idx + BCAST_FRAME_HDR, frag);
@@ -344,6 +396,7 @@ static __attribute__((noinline)) int publish_general(struct bcast_writer *w,
 {
 	struct iovec iov = { (void *)p, len };
 	uint64_t idx, pos;
+	int err;
 
 	if (!w || (len && !p))
 		return -EINVAL;
@@ -351,7 +404,9 @@ static __attribute__((noinline)) int publish_general(struct bcast_writer *w,
 		return bcast_publishv(w, &iov, 1, type);
 	if (w->claim_open)
 		return -EBUSY;
-	idx = place_frame(w, (uint32_t)len);
+	err = place_frame(w, (uint32_t)len, &idx);
+	if (err)
+		return err;
 	pos = w->pos;
 	if (len)
 		memcpy(w->data + idx + BCAST_FRAME_HDR, p, len);
@@ -449,6 +504,11 @@ static int resume_positions(struct bcast_writer *w)
 	w->claimed = load_acquire(&h->claimed);
 	if (w->claimed < committed)
 		return -BCAST_ECORRUPT;
+	w->frontier = w->claimed;
+	/* Gated: what the last writer was allowed is not ours to trust; the
+	 * first frame asks the readers. */
+	if (w->gate)
+		w->claimed = committed;
 	drop_stale_sync_points(h, committed);
 	if (committed) {
 		err = ring_locate(w->r, LOCATE_COMMITTED, &pos, &seq, &bytes);
@@ -510,6 +570,11 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 	w->sync_spacing = BCAST_SYNC_SPACING(r->cap);
 
 	/* The backend decides who writes (bcast.ko, or owner.c's word). */
+	if (r->gated) {
+		err = gate_open(w);
+		if (err)
+			goto fail;
+	}
 	err = r->ops->writer_claim(w);
 	if (err)
 		goto fail;
@@ -535,6 +600,7 @@ BCAST_EXPORT int bcast_writer_open(struct bcast_ring *r,
 unlock:
 	r->ops->writer_release(w);
 fail:
+	gate_close(w);
 	__atomic_store_n(&r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
 	return err;
@@ -550,6 +616,7 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 		/* A fork() child's copy: the writer is its parent's still. */
 		notify_release(w);
 		w->r->ops->writer_forget(w);
+		gate_close(w);
 		__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 		free(w);
 		return;
@@ -563,6 +630,7 @@ BCAST_EXPORT void bcast_writer_close(struct bcast_writer *w)
 	w->r->ops->writer_release(w);
 	fence_full();
 	w->r->ops->wake_readers(w->r);
+	gate_close(w);
 	__atomic_store_n(&w->r->writer, NULL, __ATOMIC_RELEASE);
 	free(w);
 }

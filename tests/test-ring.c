@@ -158,7 +158,7 @@ TEST(format_options_are_checked)
 	o.flags = BCAST_HUGEPAGE;	/* known; memory it is handed stays */
 	CHECK_OK(bcast_ring_format(mem, len, &o, &r));
 	CHECK_OK(bcast_ring_info(r, &info));
-	CHECK_EQ(info.reserved_[0] | info.reserved_[3], 0);
+	CHECK_EQ(info.reserved_[0] | info.reserved32_ | info.reader_slots | info.gated, 0);
 	CHECK(!info.path && !info.sysfs);	/* memory: no file */
 	bcast_ring_close(r);
 	free(mem);

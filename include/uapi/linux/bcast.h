@@ -17,7 +17,7 @@
 #include <linux/ioctl.h>
 
 #define BCAST_RING_MAGIC	0x31474e4952544342ULL	/* "BCTRING1" */
-#define BCAST_ABI_VERSION	2
+#define BCAST_ABI_VERSION	3
 
 #define BCAST_HDR_SIZE		8192	/* data starts here */
 #define BCAST_WAKE_OFFSET	4096	/* page readers may write (shm only) */
@@ -58,6 +58,9 @@
 #define BCAST_MIN_MTU		8
 #define BCAST_MIN_CHUNK_SHIFT	3	/* one frame header */
 #define BCAST_MAP_SIZE(cap)	(BCAST_HDR_SIZE + (__u64)(cap))
+/* Header, data, then the reader registry: `slots` slots of `slot_size`. */
+#define BCAST_RING_SIZE(cap, slots, slot_size) \
+	(BCAST_MAP_SIZE(cap) + (__u64)(slots) * (slot_size))
 #define BCAST_SYNC_SPACING(cap)		((cap) / 32)
 
 /* log2 of a power of two (or of the power of two below `v`), v > 0. */
@@ -103,6 +106,8 @@ static __inline__ int bcast_chunk_shift_valid(__u64 shift, __u64 cap)
 /* Ring header flags. */
 #define BCAST_RING_HUGEPAGE	0x01	/* data area is backed by huge pages */
 #define BCAST_RING_DEVICE	0x02	/* memory belongs to bcast.ko */
+#define BCAST_RING_GATED	0x04	/* the writer never overwrites what a
+					 * registered reader has not consumed */
 
 /* writer_flags */
 #define BCAST_WRITER_MEMBARRIER	0x01	/* writer relies on readers' membarrier */
@@ -151,7 +156,12 @@ struct bcast_ring_hdr {
 	__u32 hdr_size;			/* == BCAST_HDR_SIZE */
 	__u32 metadata_len;
 	__u32 chunk_shift;		/* log2 of the claimed-frontier step */
-	__u8  line0_pad[BCAST_LINE - 40];
+	__u32 reader_slots;		/* slots in the reader registry */
+	__u32 slot_size;		/* bytes per slot: BCAST_SLOT_SIZE */
+	__u64 evict_bytes;		/* gated: evict a reader this far behind */
+	__u32 evict_ms;			/* gated: ... or gating this long */
+	__u32 line0_reserved;
+	__u8  line0_pad[BCAST_LINE - 64];
 
 	/* Line 1: frames below this position are complete (release/acquire). */
 	__u64 committed;
@@ -184,8 +194,54 @@ struct bcast_ring_hdr {
 	__u32 need_wakeup;
 	__u32 wake_seq;			/* futex word */
 	__u32 reader_flags;		/* BCAST_READERS_* */
-	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - 12];
+	__u8  wake_pad[BCAST_LINE - 12];
+
+	/* The same in the other direction, for a gated writer waiting for
+	 * room: it sets gate_need_wakeup and sleeps while gate_seq is
+	 * unchanged; a reader that moves on and sees it clears it, bumps
+	 * gate_seq and wakes the writer.  registry_gen: bumped by every
+	 * reader that joins the registry (see struct bcast_reader_slot);
+	 * registry_high: slots below this index may be in use. */
+	__u32 gate_need_wakeup;
+	__u32 gate_seq;			/* futex word */
+	__u32 registry_gen;
+	__u32 registry_high;
+	__u8  page1_pad[BCAST_HDR_SIZE - BCAST_WAKE_OFFSET - BCAST_LINE - 16];
 };
+
+/*
+ * The reader registry: reader_slots slots of slot_size bytes right after
+ * the data area (at BCAST_MAP_SIZE(capacity)).  A reader owns a slot by
+ * one compare-and-swap of `owner` from 0, or from the value of an owner
+ * found dead (BCAST_LOCK_* as writer_lock; bit 63: it holds an OFD write
+ * lock on the owner word's 8 bytes of the ring file); then it writes
+ * position, messages and bytes, sets `joined` with release, bumps
+ * registry_gen, and re-checks `claimed`: its position is safe from a
+ * gated writer once claimed <= position + capacity after that bump.
+ * Everything but the evict_* words is written by the owner alone; the
+ * writer writes evict_pos, evict_seq and evict_bytes, then bumps
+ * `evictions` (release), when it evicts the reader to evict_pos.
+ */
+struct bcast_reader_slot {
+	__u64 owner;			/* BCAST_LOCK_* token, 0 if free */
+	__u64 position;			/* consumed everything below (release) */
+	__u64 messages;			/* writer's message count there */
+	__u64 bytes;			/* ... and payload byte count */
+	__u64 overruns;			/* the reader's own counts */
+	__u64 lost_messages;
+	__u64 lost_bytes;
+	__u64 active_ns;		/* CLOCK_REALTIME of its last read */
+	__u32 pid;			/* as the reader sees itself */
+	__u32 joined;			/* position is valid (release) */
+	__u64 evictions;		/* writer: times it evicted this reader */
+	__u64 evict_pos;		/* writer: where it moved it to */
+	__u64 evict_seq;
+	__u64 evict_bytes;
+	__u8  pad[BCAST_LINE - 104];
+};
+#define BCAST_SLOT_SIZE		BCAST_LINE
+#define BCAST_MAX_READER_SLOTS	65536
+#define BCAST_DEFAULT_READER_SLOTS 1024	/* shm and file rings */
 
 /* Byte range of the ring file that a shm/file writer holds OFD-locked. */
 #define BCAST_LOCK_OFFSET	(3 * BCAST_LINE + 40)
