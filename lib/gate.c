@@ -259,29 +259,28 @@ static int wait_for_room(struct bcast_writer *w, uint64_t end)
 }
 
 /*
- * step_frontier() of a gated ring: lower *frontier to what the readers
- * allow (never below `end`, waiting for room if need be), publish it,
- * and look again if a reader joined meanwhile (see registry.c).
+ * step_frontier() of a gated ring: publish *frontier once the readers
+ * allow it (waiting for room if need be), and look again if a reader
+ * joined meanwhile (see registry.c).  The writer asks for a whole step
+ * (capacity/256) beyond `end` even when the ring is full: it then looks
+ * at the readers once per step, not once per message.
  */
 int gate_frontier(struct bcast_writer *w, uint64_t end, uint64_t *frontier)
 {
 	uint32_t gen = load_acquire(&w->hdr->registry_gen);
-	uint64_t limit;
+	uint64_t need = *frontier;
 	int err;
 
 	for (;;) {
-		limit = view_limit(w, gate_scan(w));
-		if (limit < end) {
-			err = wait_for_room(w, end);
+		if (view_limit(w, gate_scan(w)) < need) {
+			err = wait_for_room(w, need);
 			if (err)
 				return err;
 			continue;
 		}
-		if (*frontier > limit)
-			*frontier = limit;
-		if (*frontier > w->frontier) {
-			w->frontier = *frontier;
-			store_relaxed(&w->hdr->claimed, w->frontier);
+		if (need > w->frontier) {
+			w->frontier = need;
+			store_relaxed(&w->hdr->claimed, need);
 		}
 		fence_full();
 		if (load_relaxed(&w->hdr->registry_gen) == gen)

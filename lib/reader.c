@@ -210,7 +210,6 @@ void reader_delivered(struct bcast_reader *rd, uint64_t len)
 {
 	rd->st.messages++;
 	rd->st.bytes += len;
-	reader_consumed(rd);
 }
 
 /* Nothing pending: a registered reader's slot shows it caught up, and
@@ -265,6 +264,7 @@ static ssize_t deliver_assembled(struct bcast_reader *rd, void *buf, size_t cap,
 		memcpy(buf, rd->asm_buf, rd->asm_len);
 	rd->asm_complete = false;
 	reader_delivered(rd, rd->asm_len);
+	reader_consumed(rd);
 	return (ssize_t)rd->asm_len;
 }
 
@@ -329,6 +329,7 @@ static ssize_t deliver_frame(struct bcast_reader *rd, const struct frame *f,
 	frame_account(f, &rd->seq, &rd->bytes);
 	rd->pos += f->total;
 	reader_delivered(rd, f->len);
+	reader_consumed(rd);
 	return f->len;
 }
 

@@ -64,6 +64,7 @@ struct cfg {
 	uint64_t slow_us;
 	uint64_t timeout;
 	uint64_t rate;		/* writer's messages per second, 0 = flat out */
+	bool gated;		/* a BCAST_GATED ring, registered readers */
 };
 
 /* ---- the messages ---- */
@@ -201,7 +202,8 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 		fail(&s.rep.failure, "bcast_ring_open: %s", bcast_strerror(rc));
 		goto out;
 	}
-	rc = bcast_reader_open(r, BCAST_FROM_OLDEST, &s.rdg.rd);
+	rc = bcast_reader_open(r, BCAST_FROM_OLDEST |
+			       (c->gated ? BCAST_REGISTER : 0), &s.rdg.rd);
 	if (rc < 0) {
 		fail(&s.rep.failure, "bcast_reader_open: %s",
 		     bcast_strerror(rc));
@@ -520,7 +522,8 @@ static const char *const reader_names[NREADERS] = {
 
 static void stress(struct cfg c, const char *tag)
 {
-	struct bcast_ring_opts o = { .size = c.ring, .mtu = c.mtu };
+	struct bcast_ring_opts o = { .size = c.ring, .mtu = c.mtu,
+				     .flags = c.gated ? BCAST_GATED : 0 };
 	static struct run res;
 	struct bcast_ring_info info;
 	struct bcast_ring *r;
@@ -555,12 +558,14 @@ static void stress(struct cfg c, const char *tag)
 	      WEXITSTATUS(res.status[NREADERS]) == 0);
 	printf("# writer: %" PRIu64 " messages, %" PRIu64 " bytes in %.2f s: "
 	       "%.0f msg/s, %.1f MB/s; %" PRIu64 " frames, %" PRIu64
-	       " wake-up syscalls, %" PRIu64 " frontier steps; whole run %.2f s\n",
+	       " wake-up syscalls, %" PRIu64 " frontier steps, %" PRIu64
+	       " waits for room; whole run %.2f s\n",
 	       res.writer.w_messages, res.writer.w_bytes, res.writer.secs,
 	       (double)res.writer.w_messages / res.writer.secs,
 	       (double)res.writer.w_bytes / res.writer.secs / 1e6,
 	       res.writer.wst.frames, res.writer.wst.notifies,
-	       res.writer.wst.frontier_steps, res.secs);
+	       res.writer.wst.frontier_steps, res.writer.wst.gate_waits,
+	       res.secs);
 	CHECK_EQ(res.writer.w_messages, c.messages);
 	CHECK_EQ(info.writer_alive, 0);
 	CHECK_EQ(info.writer_epoch, 1);
@@ -597,10 +602,21 @@ static void stress(struct cfg c, const char *tag)
 		check_sequence(&rp->seq, st, res.writer.w_messages,
 			       res.writer.w_bytes);
 		total_lost += st->lost_messages;
+		if (c.gated) {
+			/* Gated: every message, in order, to every reader. */
+			CHECK_EQ(st->overruns, 0);
+			CHECK_EQ(st->lost_messages, 0);
+			CHECK_EQ(rp->seq.late, 0);
+			CHECK_EQ(rp->seq.handed, res.writer.w_messages);
+			CHECK_EQ(rp->seq.verified, res.writer.w_messages);
+		}
 	}
-	/* The slow reader must really have been lapped, or the test is weak. */
-	if (c.messages >= 1000000)
+	/* The slow reader must really have been lapped (gated: must really
+	 * have held the writer back), or the test is weak. */
+	if (c.messages >= 1000000 && !c.gated)
 		CHECK(res.readers[2].st.overruns > 10);
+	if (c.messages >= 1000000 && c.gated)
+		CHECK(res.writer.wst.gate_waits > 10);
 	printf("# all readers: %" PRIu64 " messages lost to overruns\n",
 	       total_lost);
 	/* "fragments of messages the writer never finished (it died
@@ -642,6 +658,27 @@ TEST(stress_tiny_ring_flat_out)
 	};
 
 	stress(c, "stress-tiny");
+}
+
+/*
+ * A gated ring: the same three readers, registered, and a writer flat out.
+ * Every reader must get every message, in order and intact, with no
+ * overrun at all, while the slow one keeps making the writer wait.
+ */
+TEST(stress_gated_ring_loses_nothing)
+{
+	struct cfg c = {
+		.messages = env_u64("BCAST_STRESS_GATED_MESSAGES", 10000000),
+		.ring = env_u64("BCAST_STRESS_RING", 1u << 20),
+		.mtu = env_u64("BCAST_STRESS_MTU", 512),
+		.slow_every = 20000,
+		.slow_us = 2000,
+		.timeout = env_u64("BCAST_STRESS_TIMEOUT", 300),
+		.rate = 0,
+		.gated = true,
+	};
+
+	stress(c, "stress-gated");
 }
 
 TEST_MAIN()
