@@ -41,7 +41,7 @@ struct options {
 	char **names;		/* NAME..., n_names of them */
 	int n_names;
 	enum out_mode out;
-	bool from_oldest, spin, follow, stats, json, quiet, verbose;
+	bool from_oldest, spin, follow, stats, json, quiet, verbose, reg;
 	uint64_t count;		/* 0: no limit */
 	double seconds;		/* 0: no limit */
 	int64_t timeout_ms;	/* -1: none */
@@ -126,6 +126,9 @@ static void usage(void)
 "Reading:\n"
 "  -f, --from WHERE      oldest: the oldest intact message first;\n"
 "                        latest: only what is published from now (default)\n"
+"      --register        own a slot of the ring's reader registry: 'bcastctl\n"
+"                        info --readers' lists this reader, and the writer\n"
+"                        of a gated ring waits for it\n"
 "      --spin            poll instead of sleeping in bcast_wait()\n"
 "      --cpu N           run on CPU N only\n"
 "  -F, --follow          wait for the ring to appear and, when the writer\n"
@@ -167,7 +170,7 @@ static void usage(void)
 static void parse_args(struct options *o, int argc, char **argv)
 {
 	enum { O_RAW = 256, O_SPIN, O_SECONDS, O_TIMEOUT, O_JSON, O_LABEL,
-	       O_CPU };
+	       O_CPU, O_REGISTER };
 	static const struct option longopts[] = {
 		{ "hex", no_argument, NULL, 'x' },
 		{ "raw", no_argument, NULL, O_RAW },
@@ -175,6 +178,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "spin", no_argument, NULL, O_SPIN },
+		{ "register", no_argument, NULL, O_REGISTER },
 		{ "follow", no_argument, NULL, 'F' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "seconds", required_argument, NULL, O_SECONDS },
@@ -209,6 +213,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 						"'oldest' nor 'latest'", optarg);
 			break;
 		case O_SPIN: o->spin = true; break;
+		case O_REGISTER: o->reg = true; break;
 		case 'F': o->follow = true; break;
 		case 'n':
 			o->count = cli_number("--count", optarg, false, 1,
@@ -739,9 +744,20 @@ static int open_ring(struct sub *s)
 static int open_reader(struct sub *s)
 {
 	struct bcast_ring_info info;
-	int err = bcast_reader_open(s->r, s->o.from_oldest ? BCAST_FROM_OLDEST :
-				    BCAST_FROM_LATEST, &s->rd);
+	int err = bcast_reader_open(s->r, (s->o.from_oldest ? BCAST_FROM_OLDEST :
+				    BCAST_FROM_LATEST) |
+				    (s->o.reg ? BCAST_REGISTER : 0), &s->rd);
 
+	if (err == -ENOSPC && s->o.reg) {
+		say(s, "cannot register with ring '%s': every reader slot is "
+		    "taken by a live reader", s->o.name);
+		return 1;
+	}
+	if (err == -EOPNOTSUPP && s->o.reg) {
+		say(s, "cannot register with ring '%s': it has no reader "
+		    "registry", s->o.name);
+		return 1;
+	}
 	if (err) {
 		say(s, "cannot read ring '%s': %s", s->o.name,
 		    bcast_strerror(err));

@@ -59,7 +59,8 @@ int cmd_stat(int argc, char **argv);
 
 enum {
 	OPT_JSON = 0x100, OPT_DEVICE, OPT_HUGEPAGE, OPT_MTU, OPT_MODE,
-	OPT_METADATA,
+	OPT_METADATA, OPT_READERS, OPT_GATED, OPT_READER_SLOTS,
+	OPT_EVICT_BYTES, OPT_EVICT_MS,
 };
 
 /* Report a getopt error and exit 2. */
@@ -73,11 +74,13 @@ void help(const char *text) __attribute__((noreturn));
 struct watch_args {
 	const char *name;
 	bool device;
+	bool readers;		/* --readers: every registered reader */
 	double interval;
 	uint64_t count;		/* 0: until interrupted */
 };
 
-/* info takes --device, --json, --help; stat --interval and --count too. */
+/* info takes --device, --readers, --json, --help; stat --interval and
+ * --count too. */
 void watch_parse(int argc, char **argv, struct watch_args *a, bool is_stat,
 		 const char *usage);
 
@@ -147,6 +150,8 @@ struct view {
 	struct file_id file;	/* shm/file rings */
 };
 
+#define SNAP_READERS_MAX 256	/* registered readers shown one by one */
+
 struct snap {
 	const char *backend;
 	bool have_hdr;		/* mtu, map_size, epoch, metadata known */
@@ -162,6 +167,16 @@ struct snap {
 	bool have_count;	/* messages and payload known */
 	uint64_t messages, payload;	/* published so far (bcast_ring_count) */
 	double time;		/* CLOCK_MONOTONIC seconds */
+	/* the reader registry (registry.c) */
+	unsigned reader_slots;	/* 0: none */
+	bool gated;
+	uint64_t evict_bytes;
+	unsigned evict_ms;
+	unsigned registered;	/* slots with an owner, dead ones too */
+	unsigned dead;
+	uint64_t max_lag_bytes, max_lag_messages;
+	unsigned listed;	/* entries in reg[] */
+	struct bcast_reader_entry reg[SNAP_READERS_MAX];
 };
 
 /*
@@ -172,6 +187,19 @@ void view_open(struct view *v, const char *arg, bool want_device);
 void view_close(struct view *v);
 /* The ring as it is now; -ENOENT if it has been removed meanwhile. */
 int snapshot(const struct view *v, struct snap *s);
+
+/* ---- registry.c ---- */
+
+/* The registry's part of a snapshot (nothing for rings without one). */
+void snap_registry(const struct view *v, struct snap *s);
+/* "1024 slots, 3 registered (1 dead), gated" */
+void registry_text(const struct snap *s, char *buf, size_t len);
+/* One line per registered reader, under a heading. */
+void registry_table(const struct snap *s, const char *indent);
+/* The registry's members; with `list` also "registered_readers". */
+void registry_json(struct json *j, const struct snap *s, bool list);
+/* stat's line mode: one "reader slot=... " line per registered reader. */
+void registry_lines(const struct snap *s);
 
 /* ---- output.c ---- */
 

@@ -27,6 +27,15 @@ static const char usage_create[] =
 "                        fragmented\n"
 "      --mode OCTAL      permissions of the file or device node (default 0600)\n"
 "      --metadata TEXT   up to 1024 bytes stored in the header for readers\n"
+"      --reader-slots N  slots in the reader registry, 0 to 65536 (default\n"
+"                        1024; shm and file rings only)\n"
+"      --gated           lossless: the writer never overwrites what a\n"
+"                        registered reader has not read (it waits instead)\n"
+"      --evict-bytes BYTES  gated: stop waiting for a reader this far behind\n"
+"                        (suffixes K, M, G; it loses what it skipped, and\n"
+"                        is told exactly how much)\n"
+"      --evict-ms MS     gated: stop waiting for a reader that has held the\n"
+"                        writer up this long\n"
 "      --device          NAME must be a bcast.ko ring (fail if not loaded)\n"
 "      --json            print the new ring as JSON\n"
 "  -h, --help            this help\n"
@@ -62,6 +71,10 @@ static void create_parse(int argc, char **argv, struct create_args *a)
 		{ "mtu", required_argument, NULL, OPT_MTU },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "metadata", required_argument, NULL, OPT_METADATA },
+		{ "reader-slots", required_argument, NULL, OPT_READER_SLOTS },
+		{ "gated", no_argument, NULL, OPT_GATED },
+		{ "evict-bytes", required_argument, NULL, OPT_EVICT_BYTES },
+		{ "evict-ms", required_argument, NULL, OPT_EVICT_MS },
 		{ "device", no_argument, NULL, OPT_DEVICE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -99,6 +112,23 @@ static void create_parse(int argc, char **argv, struct create_args *a)
 						a->o.metadata_len,
 						BCAST_METADATA_MAX);
 			break;
+		case OPT_READER_SLOTS:
+			a->o.flags |= BCAST_READER_SLOTS;
+			a->o.reader_slots = (unsigned)cli_number(
+				"--reader-slots", optarg, false, 0,
+				BCAST_MAX_READER_SLOTS);
+			break;
+		case OPT_GATED: a->o.flags |= BCAST_GATED; break;
+		case OPT_EVICT_BYTES:
+			a->o.flags |= BCAST_EVICT;
+			a->o.evict_bytes = cli_number("--evict-bytes", optarg,
+						      true, 1, BCAST_MAX_CAPACITY);
+			break;
+		case OPT_EVICT_MS:
+			a->o.flags |= BCAST_EVICT;
+			a->o.evict_ms = (unsigned)cli_number("--evict-ms", optarg,
+							     false, 1, INT32_MAX);
+			break;
 		case OPT_DEVICE: a->device = true; break;
 		case OPT_JSON: json_out = true; break;
 		case 'h': help(usage_create);
@@ -106,6 +136,13 @@ static void create_parse(int argc, char **argv, struct create_args *a)
 		}
 	}
 	a->name = one_name(argc, argv);
+	if ((a->o.flags & BCAST_EVICT) && !(a->o.flags & BCAST_GATED))
+		cli_usage_error("--evict-bytes and --evict-ms are for gated rings "
+				"(add --gated)");
+	if ((a->o.flags & BCAST_GATED) && (a->o.flags & BCAST_READER_SLOTS) &&
+	    !a->o.reader_slots)
+		cli_usage_error("--gated needs reader slots (--reader-slots 1 or "
+				"more)");
 	/* The library's rule: a frame (8-byte header + payload) may take at
 	 * most a quarter of the ring. */
 	max_mtu = a->o.size / 4 - BCAST_FRAME_HDR;
@@ -156,6 +193,11 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 				  (a->o.flags & BCAST_HUGEPAGE) &&
 				  t->loc.alt_path[0] ? t->loc.alt_path :
 				  t->loc.path);
+		break;
+	case EOPNOTSUPP:
+		cli_error("cannot create ring '%s': bcast.ko rings have no reader "
+			  "registry yet, so neither --gated nor --reader-slots "
+			  "(use shm:%s or file:PATH)", t->arg, t->arg);
 		break;
 	case EFBIG:
 		cli_error("cannot create ring '%s': --size %s is above "
@@ -212,13 +254,18 @@ static int create_report(const struct target *t, const struct create_args *a,
 		json_member_bool(&j, "hugepage", in->hugepage);
 		json_member_string(&j, "mode", mode);
 		json_member_u64(&j, "metadata_len", in->metadata_len);
+		json_member_u64(&j, "reader_slots", in->reader_slots);
+		json_member_bool(&j, "gated", in->gated);
+		json_member_u64(&j, "evict_bytes", in->evict_bytes);
+		json_member_u64(&j, "evict_ms", in->evict_ms);
 		json_object_end(&j);
 		return json_finish(&j);
 	}
-	printf("created %s ring '%s' at %s: %s, mtu %zu, %s pages, mode %s\n",
+	printf("created %s%s ring '%s' at %s: %s, mtu %zu, %s pages, mode %s, "
+	       "%u reader slots\n", in->gated ? "gated " : "",
 	       in->backend, t->arg, in->path,
 	       fmt_size(in->capacity, sz, sizeof(sz)), in->mtu,
-	       in->hugepage ? "huge" : "normal", mode);
+	       in->hugepage ? "huge" : "normal", mode, in->reader_slots);
 	if ((a->o.flags & BCAST_HUGEPAGE) && !in->hugepage)
 		printf("note: huge pages were asked for but are not available "
 		       "(%s); normal pages are used\n",

@@ -9,12 +9,18 @@
 #include "bcastctl.h"
 
 static const char usage_info[] =
-"Usage: bcastctl info NAME [--device] [--json]\n"
+"Usage: bcastctl info NAME [--readers] [--device] [--json]\n"
 "\n"
 "Show a ring: backend, path, capacity, mtu, mapped size, huge pages,\n"
 "committed and claimed positions, writer (alive, pid, epoch), metadata\n"
-"(as text when printable, else hex), readers, owner and mode.\n"
+"(as text when printable, else hex), readers, the reader registry (slots,\n"
+"registered readers, how far behind the slowest is, gated or lossy and the\n"
+"eviction policy), owner and mode.\n"
 "\n"
+"  --readers    also every registered reader: slot, pid, alive or dead,\n"
+"               position, lag in bytes and messages, overruns, lost\n"
+"               messages and bytes, evictions, seconds since it was last\n"
+"               active (its last catch-up, wait or 4096th message)\n"
 "  --device     NAME must be a bcast.ko ring\n"
 "  --json       one JSON object\n"
 "  -h, --help   this help\n"
@@ -55,7 +61,8 @@ static bool owner_of(const struct view *v, struct stat *st)
 	return !stat(v->path, st);
 }
 
-static int info_json(const struct view *v, const struct snap *s)
+static int info_json(const struct view *v, const struct snap *s,
+		     bool readers)
 {
 	char hex[2 * BCAST_METADATA_MAX + 1];
 	struct json j;
@@ -96,6 +103,7 @@ static int info_json(const struct view *v, const struct snap *s)
 		json_member_u64(&j, "metadata_len", s->meta_len);
 	}
 	member_count(&j, "readers", s->readers);
+	registry_json(&j, s, readers);
 	if (owner_of(v, &st)) {
 		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
 		json_member_string(&j, "mode", mode);
@@ -128,9 +136,10 @@ static void info_metadata_text(const struct snap *s)
 		       s->meta_len - i < 32 ? s->meta_len - i : 32, line));
 }
 
-static void info_text(const struct view *v, const struct snap *s)
+static void info_text(const struct view *v, const struct snap *s,
+		      bool readers)
 {
-	char sz[32], buf[128], why[PATH_MAX + 128];
+	char sz[32], buf[256], why[PATH_MAX + 128];
 	struct stat st;
 
 	snprintf(why, sizeof(why), "unknown (%s opening %s)",
@@ -172,6 +181,10 @@ static void info_text(const struct view *v, const struct snap *s)
 		printf(" (%ld processes of other users not inspected)",
 		       s->hidden);
 	putchar('\n');
+	registry_text(s, buf, sizeof(buf));
+	printf("%-12s%s\n", "registry", buf);
+	if (readers)
+		registry_table(s, "  ");
 	if (owner_of(v, &st))
 		printf("%-12s%04o, uid %u, gid %u\n", "mode",
 		       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
@@ -190,9 +203,9 @@ int cmd_info(int argc, char **argv)
 	if (snapshot(&v, &s))
 		no_ring(&v.t);
 	if (json_out)
-		status = info_json(&v, &s);
+		status = info_json(&v, &s, a.readers);
 	else
-		info_text(&v, &s);
+		info_text(&v, &s, a.readers);
 	view_close(&v);
 	return status;
 }

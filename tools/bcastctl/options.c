@@ -60,6 +60,7 @@ void watch_parse(int argc, char **argv, struct watch_args *a, bool is_stat,
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "device", no_argument, NULL, OPT_DEVICE },
+		{ "readers", no_argument, NULL, OPT_READERS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -68,7 +69,7 @@ void watch_parse(int argc, char **argv, struct watch_args *a, bool is_stat,
 
 	memset(a, 0, sizeof(*a));
 	a->interval = 1.0;
-	/* info takes only the last three */
+	/* info takes only the last four */
 	while ((c = getopt_long(argc, argv, is_stat ? ":hi:c:" : ":h",
 				is_stat ? opts : opts + 2, NULL)) != -1) {
 		switch (c) {
@@ -78,6 +79,7 @@ void watch_parse(int argc, char **argv, struct watch_args *a, bool is_stat,
 					      UINT64_MAX);
 			break;
 		case OPT_DEVICE: a->device = true; break;
+		case OPT_READERS: a->readers = true; break;
 		case OPT_JSON: json_out = true; break;
 		case 'h': help(usage);
 		default: bad_option(c, argv);

@@ -122,8 +122,10 @@ int snapshot(const struct view *v, struct snap *s)
 	s->readers = -1;
 	s->pmd_mappings = -1;
 	s->time = (double)cli_now_ns() / 1e9;
-	if (v->r)
+	if (v->r) {
 		snap_header(v, s);
+		snap_registry(v, s);
+	}
 	if (v->t.kind == K_DEVICE)
 		return v->sysfs[0] ? snap_sysfs(v, s) : 0;
 	/* The name now leads to another file, or none: removed. */

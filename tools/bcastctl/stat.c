@@ -10,16 +10,19 @@
 #include "bcastctl.h"
 
 static const char usage_stat[] =
-"Usage: bcastctl stat NAME [--interval SECONDS] [--count N] [--device] [--json]\n"
+"Usage: bcastctl stat NAME [--interval SECONDS] [--count N] [--readers]\n"
+"                         [--device] [--json]\n"
 "\n"
 "Watch a ring: committed and claimed positions, messages and payload bytes\n"
-"published so far and their rates per second, writer, huge pages and\n"
-"readers.  On a terminal the display is\n"
+"published so far and their rates per second, writer, huge pages,\n"
+"readers and the reader registry (registered readers, the largest lag).\n"
+"On a terminal the display is\n"
 "redrawn in place; otherwise one line of KEY=VALUE pairs (or, with --json,\n"
 "one JSON object) is printed per refresh.  Ctrl-C ends it (exit 0).\n"
 "\n"
 "  -i, --interval SECONDS   time between refreshes (default 1; fractions ok)\n"
 "  -c, --count N            stop after N refreshes\n"
+"      --readers            also every registered reader (see 'info --help')\n"
 "      --device             NAME must be a bcast.ko ring\n"
 "      --json               one JSON object per refresh\n"
 "  -h, --help               this help\n"
@@ -89,7 +92,7 @@ static struct rates rates_between(const struct snap *a, const struct snap *b)
 }
 
 static int stat_json(const struct view *v, const struct snap *s, double dt,
-		     const struct rates *r)
+		     const struct rates *r, bool readers)
 {
 	struct json j;
 	struct timespec ts;
@@ -115,11 +118,13 @@ static int stat_json(const struct view *v, const struct snap *s, double dt,
 	member_count(&j, "writer_epoch", s->have_hdr ? (long)s->epoch : -1);
 	json_member_bool(&j, "hugepage", s->hugepage);
 	member_count(&j, "readers", s->readers);
+	registry_json(&j, s, readers);
 	json_object_end(&j);
 	return json_finish(&j);
 }
 
-static void stat_line(const struct snap *s, const struct rates *r)
+static void stat_line(const struct snap *s, const struct rates *r,
+		      bool readers)
 {
 	char clk[16], rd[24], msgs[32], mrate[32];
 
@@ -135,18 +140,24 @@ static void stat_line(const struct snap *s, const struct rates *r)
 		snprintf(mrate, sizeof(mrate), "?");
 	printf("time=%s committed=%llu claimed=%llu messages=%s "
 	       "messages_per_sec=%s bytes_per_sec=%.0f writer_alive=%d "
-	       "writer_pid=%ld writer_epoch=%llu hugepage=%d readers=%s\n",
+	       "writer_pid=%ld writer_epoch=%llu hugepage=%d readers=%s "
+	       "registered=%u max_lag_bytes=%llu max_lag_messages=%llu\n",
 	       clk, (unsigned long long)s->committed,
 	       (unsigned long long)s->claimed, msgs, mrate, r->bytes,
 	       s->writer_alive, s->writer_alive ? s->writer_pid : 0,
-	       (unsigned long long)s->epoch, s->hugepage, rd);
+	       (unsigned long long)s->epoch, s->hugepage, rd, s->registered,
+	       (unsigned long long)s->max_lag_bytes,
+	       (unsigned long long)s->max_lag_messages);
+	if (readers)
+		registry_lines(s);
 }
 
 /* The terminal view: a block redrawn in place.  Returns its line count. */
 static int stat_screen(const struct view *v, const struct snap *s,
-		       double interval, const struct rates *r, int prev_lines)
+		       double interval, const struct rates *r, bool readers,
+		       int prev_lines)
 {
-	char clk[16], sz[32], rt[32], buf[128];
+	char clk[16], sz[32], rt[32], buf[256];
 
 	if (prev_lines)
 		printf("\033[%dA\033[J", prev_lines);
@@ -175,7 +186,12 @@ static int stat_screen(const struct view *v, const struct snap *s,
 	printf("  %-10s %s\n", "writer", buf);
 	readers_text(s, buf, sizeof(buf));
 	printf("  %-10s %s\n", "readers", buf);
-	return 8;
+	registry_text(s, buf, sizeof(buf));
+	printf("  %-10s %s\n", "registry", buf);
+	if (!readers || !s->registered)
+		return 9;
+	registry_table(s, "  ");
+	return 10 + (int)s->listed + (s->registered > s->listed);
 }
 
 int cmd_stat(int argc, char **argv)
@@ -196,7 +212,7 @@ int cmd_stat(int argc, char **argv)
 	if (snapshot(&v, &prev))
 		no_ring(&v.t);
 	if (tty) {
-		lines = stat_screen(&v, &prev, a.interval, &none, 0);
+		lines = stat_screen(&v, &prev, a.interval, &none, a.readers, 0);
 		fflush(stdout);
 	}
 	for (n = 0; !cli_stop_requested && (!a.count || n < a.count); n++) {
@@ -212,11 +228,13 @@ int cmd_stat(int argc, char **argv)
 		}
 		r = rates_between(&prev, &cur);
 		if (json_out)
-			status = stat_json(&v, &cur, cur.time - prev.time, &r);
+			status = stat_json(&v, &cur, cur.time - prev.time, &r,
+					   a.readers);
 		else if (tty)
-			lines = stat_screen(&v, &cur, a.interval, &r, lines);
+			lines = stat_screen(&v, &cur, a.interval, &r, a.readers,
+					    lines);
 		else
-			stat_line(&cur, &r);
+			stat_line(&cur, &r, a.readers);
 		fflush(stdout);
 		if (status)
 			break;
