@@ -169,7 +169,8 @@ static int release_laggards(struct bcast_writer *w, uint64_t end,
 
 	for (i = 0; i < high; i++) {
 		struct bcast_reader_slot *s = &w->r->slots[i];
-		uint64_t pos = slot_position(w, i), owner;
+		uint64_t pos = slot_position(w, i);
+		__u64 owner;
 
 		if (pos == UINT64_MAX || pos + w->cap >= end)
 			continue;

@@ -5,7 +5,7 @@
 
 _Static_assert(FUZZ_FIXED == 120, "input layout");
 _Static_assert(sizeof(struct bcast_sync_point) == FUZZ_SYNC_SIZE, "sync");
-_Static_assert(offsetof(struct bcast_ring_hdr, line0_pad) == FUZZ_LINE0, "l0");
+_Static_assert(offsetof(struct bcast_ring_hdr, reader_slots) == FUZZ_LINE0, "l0");
 _Static_assert(offsetof(struct bcast_ring_hdr, line3_pad) -
 	       offsetof(struct bcast_ring_hdr, writer_alive) == FUZZ_LINE3, "l3");
 

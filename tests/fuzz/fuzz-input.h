@@ -20,7 +20,8 @@
  *   [2]        nsync number of sync slots that follow (value % 65); the
  *                    other slots hold BCAST_SYNC_INVALID
  *   [3]        ext   extra byte (length cut in raw mode, writer PRNG)
- *   [4..44)    header line 0: magic .. chunk_shift (40 bytes)
+ *   [4..44)    header line 0: magic .. chunk_shift (40 bytes; the reader
+ *              registry's fields after it stay 0: no registry)
  *   [44..52)   committed
  *   [52..60)   claimed
  *   [60..108)  header line 3: writer_alive .. writer_lock (48 bytes)

@@ -489,7 +489,7 @@ static void seeds_corrupt(void)
 
 	/* header validation (raw: nothing is fixed up) */
 	VARIANT("bad-magic-raw", RAW, 0x90, 0, h->magic ^= 1);
-	VARIANT("bad-abi-raw", RAW, 0x91, 0, h->abi_version = 2);
+	VARIANT("bad-abi-raw", RAW, 0x91, 0, h->abi_version = BCAST_ABI_VERSION - 1);
 	VARIANT("bad-capacity-raw", RAW, 0x92, 0, h->capacity = 4096 + 8);
 	VARIANT("capacity-too-big-raw", RAW, 0x93, 0, h->capacity = 8192);
 	VARIANT("bad-mtu-raw", RAW, 0x94, 0, h->mtu = 4096 / 4);
