@@ -80,6 +80,7 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
     if build asan O=build/asan SAN=address,undefined CC=clang lib tools examples tests; then
         say "host tests under ASan+UBSan"
         BCAST_STRESS_MESSAGES=${BCAST_ASAN_STRESS_MESSAGES:-2000000} \
+        BCAST_STRESS_GATED_MESSAGES=${BCAST_ASAN_STRESS_MESSAGES:-2000000} \
         BCAST_CRASH_ROUNDS=${BCAST_ASAN_CRASH_ROUNDS:-200} \
         BCAST_THREADS_MESSAGES=${BCAST_ASAN_THREADS_MESSAGES:-500000} \
         BCAST_RACE_ROUNDS=${BCAST_ASAN_RACE_ROUNDS:-200} \
@@ -88,16 +89,18 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             host_tests build/asan asan
     fi
-    # The non-lapping multi-threaded stress, and the poller with its helper
-    # threads, under ThreadSanitizer.
+    # The non-lapping multi-threaded stress, the poller with its helper
+    # threads and the gated writer blocked in a thread, under ThreadSanitizer.
     if build tsan O=build/tsan SAN=thread CC=clang build/tsan/tests/test-threads \
-        build/tsan/tests/test-poller; then
+        build/tsan/tests/test-poller build/tsan/tests/test-gated; then
         say "ThreadSanitizer"
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run "tsan test-threads" 900 build/tsan/tests/test-threads
         BCAST_POLLER_CYCLES=${BCAST_TSAN_POLLER_CYCLES:-20000} \
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run "tsan test-poller" 900 build/tsan/tests/test-poller
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            run "tsan test-gated" 900 build/tsan/tests/test-gated
     fi
     # The library and the unit tests cross-built for arm64, run under
     # qemu-aarch64: functional only (the emulator keeps the host's memory

@@ -21,7 +21,7 @@ JOBS=${BCAST_ARM64_JOBS:-$(nproc 2>/dev/null || echo 2)}
 # (a variable already in the environment wins).  A new tests/test-*.c needs
 # no entry: every program there runs.
 declare -A SCALED=(
-    [test-stress]="BCAST_STRESS_MESSAGES=2000000 BCAST_STRESS_TINY_MESSAGES=500000 BCAST_STRESS_TIMEOUT=30"
+    [test-stress]="BCAST_STRESS_MESSAGES=2000000 BCAST_STRESS_TINY_MESSAGES=500000 BCAST_STRESS_GATED_MESSAGES=2000000 BCAST_STRESS_TIMEOUT=30"
     [test-crash]="BCAST_CRASH_ROUNDS=300 BCAST_CRASH_TIMEOUT=30"
     [test-threads]="BCAST_THREADS_MESSAGES=500000 BCAST_THREADS_TIMEOUT=30"
     [test-owner]="BCAST_RACE_ROUNDS=100"

@@ -33,7 +33,7 @@ install_packages check-vm ${missing[@]+"${missing[@]}"} ||
     give_up "the packages it needs are missing"
 
 # Library tests that run in the guest; the long stress runs stay on the host.
-LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller test-notify-async"
+LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller test-notify-async test-registry test-gated"
 DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-uring-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
