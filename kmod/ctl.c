@@ -65,15 +65,23 @@ static int bcast_ctl_params(const struct bcast_ctl_create *req,
 
 	if (!bcast_ring_name_valid(req->name))
 		return -EINVAL;
-	if (req->reserved || (req->flags & ~BCAST_RING_HUGEPAGE) ||
-	    (req->mode & ~0777))
+	if ((req->flags & ~(BCAST_RING_HUGEPAGE | BCAST_RING_GATED)) ||
+	    (req->mode & ~0777) || req->reader_slots > BCAST_MAX_READER_SLOTS)
 		return -EINVAL;
+	/* A gated ring waits for registered readers: it needs slots. */
+	if ((req->flags & BCAST_RING_GATED) && !req->reader_slots)
+		return -EINVAL;
+	/* A slot is a page of its own, BCAST_DEVICE_SLOT_SIZE bytes. */
+	if (req->reader_slots && PAGE_SIZE != BCAST_DEVICE_SLOT_SIZE)
+		return -EOPNOTSUPP;
 	err = bcast_ctl_check_size(req->size);
 	if (err)
 		return err;
 	p->name = req->name;
 	p->size = req->size;
 	p->hugepage = bcast_hugepage && (req->flags & BCAST_RING_HUGEPAGE);
+	p->reader_slots = req->reader_slots;
+	p->gated = req->flags & BCAST_RING_GATED;
 	p->mode = req->mode ? req->mode : BCAST_DEFAULT_MODE;
 	return bcast_ctl_owner(req, p);
 }

@@ -492,6 +492,12 @@ static long bcast_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bcast_ioc_wait(bf, uarg);
 	case BCAST_IOC_CANCEL:
 		return bcast_ioc_cancel(bf);
+	case BCAST_IOC_REGISTER:
+		return bcast_ioc_register(bf, uarg);
+	case BCAST_IOC_GATE_NOTIFY:
+		return bf->writer ? -EPERM : bcast_gate_notify(bf->ring);
+	case BCAST_IOC_GATE_WAIT:
+		return bcast_ioc_gate_wait(bf, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -10,6 +10,7 @@
  *   file.c   /dev/bcastN: writer/reader files, ioctls, poll, write
  *   uring.c  io_uring commands on reader files: BCAST_URING_WAIT (6.7+)
  *   wake.c   waking pollers and eventfds: inline or from a worker
+ *   registry.c  reader slots, their writable pages, the gated writer's sleep
  *   sysfs.c  class "bcast", uevent, device node, attributes
  */
 #ifndef _BCAST_INTERNAL_H
@@ -85,6 +86,8 @@ struct bcast_kring_params {
 	umode_t mode;			/* of /dev/bcastN */
 	kuid_t uid;
 	kgid_t gid;
+	u32 reader_slots;		/* registry slots (a page each) */
+	bool gated;			/* BCAST_RING_GATED in the header */
 };
 
 /*
@@ -118,6 +121,7 @@ struct bcast_kring {
 	kuid_t uid;
 	kgid_t gid;
 	bool want_huge;
+	bool gated;			/* BCAST_RING_GATED */
 	bool ready;			/* openable; under bcast_lock */
 
 	struct bcast_mem mem;
@@ -141,6 +145,19 @@ struct bcast_kring {
 	struct work_struct wake_work;	/* wake.c */
 	atomic_t wake_mask;		/* __poll_t the work has still to deliver */
 	atomic_long_t pmd_mappings;
+
+	/* registry.c; slot_map, slot_pid, registered, slot_tokens and
+	 * registry_gen's increments under ring->lock */
+	unsigned int nslots;
+	unsigned long *slot_map;	/* slots taken */
+	struct pid **slot_pid;		/* who registered each */
+	unsigned int registered;
+	u64 slot_tokens;		/* registrations so far */
+	wait_queue_head_t gate_wq;	/* a gated writer waiting for room */
+	u32 *gate_need_wakeup;		/* in the wake page */
+	u32 *gate_seq;
+	u32 *registry_gen;
+	u32 *registry_high;
 };
 
 /* What a reader armed (BCAST_IOC_ARM). */
@@ -221,6 +238,26 @@ void bcast_wake(struct bcast_kring *ring, __poll_t mask);
 
 /* mmap.c */
 int bcast_mmap(struct file *file, struct vm_area_struct *vma);
+
+static inline void bcast_vm_flags_set(struct vm_area_struct *vma,
+				      vm_flags_t set, vm_flags_t clear)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
+
+/* registry.c */
+int bcast_registry_init(struct bcast_kring *ring, unsigned int slots);
+void bcast_registry_free(struct bcast_kring *ring);
+struct bcast_reader_slot *bcast_slot(const struct bcast_kring *ring,
+				     unsigned int i);
+int bcast_gate_notify(struct bcast_kring *ring);
+long bcast_ioc_register(struct bcast_file *bf, void __user *uarg);
+long bcast_ioc_gate_wait(struct bcast_file *bf, void __user *uarg);
+ssize_t bcast_registry_show(struct bcast_kring *ring, char *buf);
 
 /* ctl.c */
 int bcast_ctl_register(void);

@@ -41,16 +41,6 @@
 #define BCAST_PMD_MAPPINGS 0
 #endif
 
-static void bcast_vm_flags_set(struct vm_area_struct *vma, vm_flags_t set,
-			       vm_flags_t clear)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_mod(vma, set, clear);
-#else
-	vma->vm_flags = (vma->vm_flags | set) & ~clear;
-#endif
-}
-
 /* Offset in the ring of the page at @vmf->address. */
 static u64 bcast_fault_off(const struct vm_fault *vmf)
 {

@@ -29,6 +29,7 @@ static_assert(offsetof(struct bcast_ring_hdr, claimed) == 2 * BCAST_LINE);
 static_assert(offsetof(struct bcast_ring_hdr, writer_alive) == 3 * BCAST_LINE);
 static_assert(offsetof(struct bcast_ring_hdr, need_wakeup) == BCAST_WAKE_OFFSET);
 static_assert(BCAST_WAKE_OFFSET == PAGE_SIZE);
+static_assert(sizeof(struct bcast_reader_slot) <= BCAST_DEVICE_SLOT_SIZE);
 
 /* ASCII only: the kernel's isalnum() accepts Latin-1 letters. */
 /* The header the library's ring_format() writes, the magic last. */
@@ -45,6 +46,10 @@ static void bcast_kring_format(struct bcast_kring *ring)
 	h->mtu = (u32)BCAST_DEFAULT_MTU(cap);
 	h->hdr_size = BCAST_HDR_SIZE;
 	h->chunk_shift = bcast_chunk_shift(cap, h->mtu);
+	h->reader_slots = ring->nslots;
+	h->slot_size = ring->nslots ? BCAST_DEVICE_SLOT_SIZE : 0;
+	if (ring->gated)
+		h->flags |= BCAST_RING_GATED;
 	for (i = 0; i < BCAST_SYNC_SLOTS; i++)
 		h->sync[i].pos = BCAST_SYNC_INVALID;
 	/* Last, with release: whoever sees the magic sees the header. */
@@ -64,6 +69,8 @@ static struct bcast_kring *bcast_kring_alloc(const struct bcast_kring_params *p)
 	ring->uid = p->uid;
 	ring->gid = p->gid;
 	ring->want_huge = p->hugepage;
+	ring->nslots = p->reader_slots;
+	ring->gated = p->gated;
 	mutex_init(&ring->lock);
 	atomic64_set(&ring->writer_state, 0);
 	mutex_init(&ring->efd_lock);
@@ -78,10 +85,17 @@ static int bcast_kring_alloc_mem(struct bcast_kring *ring)
 {
 	int err;
 
-	err = bcast_mem_alloc(&ring->mem, BCAST_MAP_SIZE(ring->capacity),
+	err = bcast_mem_alloc(&ring->mem,
+			      BCAST_RING_SIZE(ring->capacity, ring->nslots,
+					      BCAST_DEVICE_SLOT_SIZE),
 			      ring->want_huge);
 	if (err)
 		return err;
+	err = bcast_registry_init(ring, ring->nslots);
+	if (err) {
+		bcast_mem_free(&ring->mem);
+		return err;
+	}
 	ring->hdr = bcast_mem_addr(&ring->mem, 0);
 	ring->need_wakeup = bcast_mem_addr(&ring->mem, BCAST_WAKE_OFFSET);
 	ring->reader_flags = bcast_mem_addr(&ring->mem,
@@ -96,7 +110,8 @@ static void bcast_kring_release(struct kref *kref)
 	struct bcast_kring *ring = container_of(kref, struct bcast_kring, kref);
 
 	WARN_ON_ONCE(bcast_ws_present(atomic64_read(&ring->writer_state)) ||
-		     ring->readers || ring->nr_efds);
+		     ring->readers || ring->nr_efds || ring->registered);
+	bcast_registry_free(ring);
 	bcast_mem_free(&ring->mem);
 	kfree(ring);
 }

@@ -147,6 +147,45 @@ static ssize_t claimed_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(claimed);
 
+static ssize_t reader_slots_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct bcast_kring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%u\n", ring->nslots);
+}
+static DEVICE_ATTR_RO(reader_slots);
+
+static ssize_t gated_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct bcast_kring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return sysfs_emit(buf, "%d\n", ring->gated);
+}
+static DEVICE_ATTR_RO(gated);
+
+/*
+ * Registered readers, one line each: slot, pid (initial namespace),
+ * joined, position, lag in bytes, messages consumed, overruns, lost
+ * messages, lost bytes, evictions, last activity (ns, CLOCK_REALTIME).
+ * All but slot and pid are what the reader wrote in its slot.
+ */
+static ssize_t registry_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct bcast_kring *ring = dev_ring_private(dev);
+
+	if (!ring)
+		return -EACCES;
+	return bcast_registry_show(ring, buf);
+}
+static DEVICE_ATTR_RO(registry);
+
 static struct attribute *bcast_attrs[] = {
 	&dev_attr_name.attr,
 	&dev_attr_size.attr,
@@ -156,6 +195,9 @@ static struct attribute *bcast_attrs[] = {
 	&dev_attr_readers.attr,
 	&dev_attr_committed.attr,
 	&dev_attr_claimed.attr,
+	&dev_attr_reader_slots.attr,
+	&dev_attr_gated.attr,
+	&dev_attr_registry.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(bcast);

@@ -222,13 +222,12 @@ static int device_create(struct bcast_ring_location *loc,
 
 	if (!strncmp(name, NODE_PREFIX, strlen(NODE_PREFIX)))
 		return -EINVAL;	/* the kernel picks N; create by name */
-	/* bcast.ko keeps no reader registry (yet): no gated device rings. */
-	if ((o->flags & BCAST_GATED) || ring_opts_slots(o, 0))
-		return -EOPNOTSUPP;
 	memset(&req, 0, sizeof(req));
 	memcpy(req.name, name, strlen(name));
 	req.size = o->size;
-	req.flags = o->flags & BCAST_HUGEPAGE ? BCAST_RING_HUGEPAGE : 0;
+	req.flags = (o->flags & BCAST_HUGEPAGE ? BCAST_RING_HUGEPAGE : 0) |
+		    (o->flags & BCAST_GATED ? BCAST_RING_GATED : 0);
+	req.reader_slots = ring_opts_slots(o, BCAST_DEFAULT_DEVICE_SLOTS);
 	req.mode = o->mode ? o->mode & 0777 : 0600;
 	req.uid = getuid();
 	req.gid = getgid();
@@ -255,6 +254,10 @@ static int device_create(struct bcast_ring_location *loc,
 	if (o->metadata_len) {
 		memcpy(r->hdr->metadata, o->metadata, o->metadata_len);
 		store_release(&r->hdr->metadata_len, (uint32_t)o->metadata_len);
+	}
+	if (o->flags & BCAST_EVICT) {
+		r->hdr->evict_bytes = r->evict_bytes = o->evict_bytes;
+		r->hdr->evict_ms = r->evict_ms = o->evict_ms;
 	}
 	return 0;
 unmap:
@@ -307,6 +310,61 @@ static int device_reader_open(struct bcast_reader *rd)
 	if (fd < 0)
 		return -errno;
 	rd->fd = fd;
+	return 0;
+}
+
+/*
+ * The reader registry is the kernel's: a slot file whose one page, mapped
+ * writable, is our slot (the ring's mapping stays read-only), freed by
+ * the kernel when the file goes.
+ */
+static int device_slot_take(struct bcast_reader *rd)
+{
+	struct bcast_register reg;
+	void *page;
+	int fd, err;
+
+	memset(&reg, 0, sizeof(reg));
+	fd = ioctl(rd->fd, BCAST_IOC_REGISTER, &reg);
+	if (fd < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+	page = mmap(NULL, BCAST_DEVICE_SLOT_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+	if (page == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	rd->slot = page;
+	rd->slot_index = reg.slot;
+	rd->slot_lock_fd = fd;
+	return 0;
+}
+
+static void device_slot_release(struct bcast_reader *rd)
+{
+	munmap(rd->slot, BCAST_DEVICE_SLOT_SIZE);
+	close(rd->slot_lock_fd);
+	rd->slot_lock_fd = -1;
+}
+
+static void device_slot_joined(struct bcast_reader *rd)
+{
+	ioctl(rd->slot_lock_fd, BCAST_IOC_SLOT_JOINED);
+}
+
+static void device_gate_wake(struct bcast_reader *rd)
+{
+	ioctl(rd->slot_lock_fd, BCAST_IOC_GATE_NOTIFY);
+}
+
+static int device_gate_sleep(struct bcast_writer *w, uint32_t seq, int64_t ms)
+{
+	struct bcast_gate_wait arg = { .seq = seq, .timeout_ns = ms * 1000000 };
+
+	if (ioctl(w->r->fd, BCAST_IOC_GATE_WAIT, &arg) && errno != ETIMEDOUT &&
+	    errno != EINTR)
+		return -errno;
 	return 0;
 }
 
@@ -522,6 +580,12 @@ const struct ring_backend device_backend = {
 	.destroy = device_destroy,
 	.list = device_list,
 	.reader_open = device_reader_open,
+	.slot_take = device_slot_take,
+	.slot_release = device_slot_release,
+	.slot_joined = device_slot_joined,
+	.gate_wake = device_gate_wake,
+	.gate_sleep = device_gate_sleep,
+	.kernel_registry = true,
 	.sleep = device_sleep,
 	.arm = device_arm_reader,
 	.wake_readers = device_wake_readers,

@@ -40,8 +40,10 @@ int ring_validate(const struct bcast_ring_hdr *h, size_t len)
 	if (!bcast_chunk_shift_valid(h->chunk_shift, cap))
 		return -BCAST_ECORRUPT;
 	if (h->reader_slots > BCAST_MAX_READER_SLOTS ||
-	    (h->reader_slots && h->slot_size != BCAST_SLOT_SIZE) ||
-	    BCAST_RING_SIZE(cap, h->reader_slots, BCAST_SLOT_SIZE) > len ||
+	    (h->reader_slots && h->slot_size != BCAST_SLOT_SIZE &&
+	     !(h->slot_size == BCAST_DEVICE_SLOT_SIZE &&
+	       (h->flags & BCAST_RING_DEVICE))) ||
+	    BCAST_RING_SIZE(cap, h->reader_slots, h->slot_size) > len ||
 	    ((h->flags & BCAST_RING_GATED) && !h->reader_slots))
 		return -BCAST_ECORRUPT;
 	return 0;
@@ -147,8 +149,8 @@ int ring_init(struct bcast_ring *r, void *mem, size_t len)
 	if (h->flags & BCAST_RING_HUGEPAGE)
 		r->hugepage = true;
 	r->nslots = h->reader_slots;
-	r->slots = r->nslots ? (struct bcast_reader_slot *)
-			       (r->data + r->cap) : NULL;
+	r->slot_size = h->slot_size;
+	r->slots = r->nslots ? r->data + r->cap : NULL;
 	r->gated = h->flags & BCAST_RING_GATED;
 	r->evict_bytes = h->evict_bytes;
 	r->evict_ms = h->evict_ms;

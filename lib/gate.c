@@ -8,9 +8,10 @@
  * direction: the writer samples gate_seq, sets gate_need_wakeup, makes a
  * barrier that reaches every reader (a global membarrier(): readers that
  * could not register for it fence themselves), looks at the positions
- * again and sleeps on gate_seq.  A reader stores its position, then
- * looks at the flag (reader_consumed()); the one that clears it wakes
- * the writer, once per sleep.  Sleeps last at most GATE_SLICE_MS: a
+ * again and sleeps while gate_seq is unchanged (a futex; bcast.ko rings:
+ * BCAST_IOC_GATE_WAIT).  A reader stores its position, then looks at the
+ * flag (reader_consumed()); the one that clears it (bcast.ko: the kernel,
+ * asked by BCAST_IOC_GATE_NOTIFY) wakes the writer, once per sleep.  Sleeps last at most GATE_SLICE_MS: a
  * reader that died never wakes anyone, so the writer then checks whether
  * the readers that hold it back are alive, and the eviction policy.
  *
@@ -21,12 +22,7 @@
  * the policy and the timeout bound that.
  */
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 #include "internal.h"
 
 #define GATE_SPINS 256		/* looks before the first sleep */
@@ -93,7 +89,7 @@ void gate_close(struct bcast_writer *w)
  * slot gates nothing. */
 static uint64_t slot_position(struct bcast_writer *w, unsigned i)
 {
-	struct bcast_reader_slot *s = &w->r->slots[i];
+	struct bcast_reader_slot *s = ring_slot(w->r, i);
 	struct gate_slot *gs = &w->gate->slots[i];
 	uint64_t owner = load_acquire(&s->owner), pos;
 
@@ -120,7 +116,7 @@ static unsigned slots_in_use(const struct bcast_writer *w)
  * learns exactly what it loses (registry_evicted()). */
 static void evict(struct bcast_writer *w, unsigned i)
 {
-	struct bcast_reader_slot *s = &w->r->slots[i];
+	struct bcast_reader_slot *s = ring_slot(w->r, i);
 
 	w->gate->slots[i].floor = w->pos;
 	store_relaxed(&s->evict_pos, w->pos);
@@ -168,14 +164,17 @@ static int release_laggards(struct bcast_writer *w, uint64_t end,
 	int freed = 0;
 
 	for (i = 0; i < high; i++) {
-		struct bcast_reader_slot *s = &w->r->slots[i];
+		struct bcast_reader_slot *s = ring_slot(w->r, i);
 		uint64_t pos = slot_position(w, i);
 		__u64 owner;
 
 		if (pos == UINT64_MAX || pos + w->cap >= end)
 			continue;
 		owner = w->gate->slots[i].owner;
-		if (!lock_token_alive(w->r, owner, slot_offset(w->r, i), -1)) {
+		/* Where the kernel keeps the registry, a dead reader's slot
+		 * is free already. */
+		if (!w->r->ops->kernel_registry &&
+		    !lock_token_alive(w->r, owner, slot_offset(w->r, i), -1)) {
 			/* Only from the dead owner we judged: a reader
 			 * taking the slot over keeps it. */
 			__atomic_compare_exchange_n(&s->owner, &owner, 0, false,
@@ -188,13 +187,6 @@ static int release_laggards(struct bcast_writer *w, uint64_t end,
 		}
 	}
 	return freed;
-}
-
-static long futex_wait(uint32_t *word, uint32_t val, int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	return syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0);
 }
 
 /* Sleep until a reader moves or a slice passes; true if the look after
@@ -212,7 +204,7 @@ static bool sleep_for_room(struct bcast_writer *w, uint64_t end, int64_t ms)
 		store_relaxed(&h->gate_need_wakeup, 0);
 		return true;
 	}
-	futex_wait(&h->gate_seq, seq, ms < slice ? ms : slice);
+	w->r->ops->gate_sleep(w, seq, ms < slice ? ms : slice);
 	return false;
 }
 

@@ -62,8 +62,9 @@ struct bcast_ring {
 	char *path;		/* the file or node mapped, or NULL */
 	char *sysfs;		/* device rings: their sysfs directory */
 	struct bcast_writer *writer;
-	struct bcast_reader_slot *slots; /* the reader registry, or NULL */
+	unsigned char *slots;	/* the reader registry, or NULL */
 	unsigned nslots;
+	unsigned slot_size;	/* bytes from one slot to the next */
 	bool gated;		/* BCAST_RING_GATED */
 	uint64_t evict_bytes;	/* gated: the eviction policy, 0 = none */
 	unsigned evict_ms;
@@ -243,6 +244,18 @@ struct ring_backend {
 	void (*writer_forget)(struct bcast_writer *w);
 	bool (*writer_alive)(const struct bcast_ring *r);
 	pid_t (*writer_pid)(const struct bcast_ring *r);
+	/* The reader registry: take a slot (rd->slot, slot_index,
+	 * slot_lock_fd) or give it back; say a position was written
+	 * (registry_gen); wake a gated writer that asked; and the writer's
+	 * sleep while gate_seq is `seq` (at most ms; 0 woken or timed out,
+	 * -errno).  kernel_registry: the kernel frees a dead reader's slot,
+	 * the writer need not judge owners. */
+	int (*slot_take)(struct bcast_reader *rd);
+	void (*slot_release)(struct bcast_reader *rd);
+	void (*slot_joined)(struct bcast_reader *rd);
+	void (*gate_wake)(struct bcast_reader *rd);
+	int (*gate_sleep)(struct bcast_writer *w, uint32_t seq, int64_t ms);
+	bool kernel_registry;
 };
 
 /* backends.c: the named backends, in the order they take names */
@@ -328,7 +341,12 @@ pid_t owner_pid(const struct bcast_ring *r);
 	.writer_release = owner_release,				\
 	.writer_forget = owner_forget,					\
 	.writer_alive = owner_alive,					\
-	.writer_pid = owner_pid
+	.writer_pid = owner_pid,					\
+	.slot_take = registry_take,					\
+	.slot_release = registry_release,				\
+	.slot_joined = registry_joined,					\
+	.gate_wake = futex_gate_wake,					\
+	.gate_sleep = futex_gate_sleep
 
 /* A path or name into a buffer of `size`: 0, or -ENAMETOOLONG. */
 static inline int copy_path(char *dst, size_t size, const char *src)
@@ -396,15 +414,27 @@ ssize_t reader_idle(struct bcast_reader *rd);
 void registry_touch(struct bcast_reader *rd);
 void registry_stamp(struct bcast_reader *rd);
 
-/* registry.c: reader slots */
+/* registry.c: reader slots (and, for rings without a kernel, the ops) */
+int registry_take(struct bcast_reader *rd);
+void registry_release(struct bcast_reader *rd);
+void registry_joined(struct bcast_reader *rd);
+void futex_gate_wake(struct bcast_reader *rd);
+int futex_gate_sleep(struct bcast_writer *w, uint32_t seq, int64_t ms);
 int registry_join(struct bcast_reader *rd);
 int registry_anchor(struct bcast_reader *rd);
 void registry_leave(struct bcast_reader *rd);
 void registry_evicted(struct bcast_reader *rd);
-void gate_wake_writer(struct bcast_ring *r);
 static inline off_t slot_offset(const struct bcast_ring *r, unsigned i)
 {
-	return (off_t)(BCAST_MAP_SIZE(r->cap) + (uint64_t)i * BCAST_SLOT_SIZE);
+	return (off_t)(BCAST_MAP_SIZE(r->cap) + (uint64_t)i * r->slot_size);
+}
+
+/* Slot i as every mapping of the ring shows it (a reader's read-only). */
+static inline struct bcast_reader_slot *ring_slot(const struct bcast_ring *r,
+						  unsigned i)
+{
+	return (struct bcast_reader_slot *)(r->slots +
+					    (size_t)i * r->slot_size);
 }
 
 /*
@@ -428,7 +458,7 @@ static inline void reader_consumed(struct bcast_reader *rd)
 	else
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (unlikely(load_relaxed(&rd->hdr->gate_need_wakeup)))
-		gate_wake_writer(rd->r);
+		rd->r->ops->gate_wake(rd);
 	if (unlikely(load_relaxed(&s->evictions) != rd->evictions_seen))
 		registry_evicted(rd);
 }

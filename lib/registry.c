@@ -47,7 +47,7 @@ static void raise_high(struct bcast_ring_hdr *h, unsigned high)
 static int take_slot(struct bcast_reader *rd, unsigned i)
 {
 	struct bcast_ring *r = rd->r;
-	struct bcast_reader_slot *s = &r->slots[i];
+	struct bcast_reader_slot *s = ring_slot(r, i);
 	int err = lock_word_claim(r, &s->owner, slot_offset(r, i),
 				  &rd->slot_token, &rd->slot_lock_fd);
 
@@ -60,35 +60,67 @@ static int take_slot(struct bcast_reader *rd, unsigned i)
 	store_relaxed(&s->overruns, 0);
 	store_relaxed(&s->lost_messages, 0);
 	store_relaxed(&s->lost_bytes, 0);
-	store_relaxed(&s->active_ns, (uint64_t)realtime_ns());
-	rd->evictions_seen = load_acquire(&s->evictions);
 	raise_high(r->hdr, i + 1);
 	return 0;
 }
 
 /*
- * bcast_reader_open(..., BCAST_REGISTER): the lowest free slot, else the
- * lowest whose owner is dead.  -EOPNOTSUPP (the ring has no registry),
- * -EACCES (we may not write it), -ENOSPC (every slot has a live owner).
+ * Rings without a kernel: the lowest free slot, else the lowest whose
+ * owner is dead.  -EACCES (we may not write the registry), -ENOSPC
+ * (every slot has a live owner).
  */
-int registry_join(struct bcast_reader *rd)
+int registry_take(struct bcast_reader *rd)
 {
 	struct bcast_ring *r = rd->r;
 	unsigned i;
 
-	rd->slot_lock_fd = -1;
-	if (!r->slots)
-		return -EOPNOTSUPP;
 	if (!r->wake_writable)
 		return -EACCES;
 	for (i = 0; i < r->nslots; i++)
-		if (!load_relaxed(&r->slots[i].owner) && !take_slot(rd, i))
-			goto taken;
+		if (!load_relaxed(&ring_slot(r, i)->owner) && !take_slot(rd, i))
+			return 0;
 	for (i = 0; i < r->nslots; i++)
 		if (!take_slot(rd, i))
-			goto taken;
+			return 0;
 	return -ENOSPC;
-taken:
+}
+
+void registry_release(struct bcast_reader *rd)
+{
+	struct bcast_ring *r = rd->r;
+
+	store_release(&rd->slot->joined, 0);
+	lock_word_release(r, &rd->slot->owner, slot_offset(r, rd->slot_index),
+			  rd->slot_token, rd->slot_lock_fd);
+	rd->slot = NULL;
+	fence_full();
+	if (load_relaxed(&r->hdr->gate_need_wakeup))
+		futex_gate_wake(rd);
+}
+
+/* A full barrier, before the caller loads `claimed`. */
+void registry_joined(struct bcast_reader *rd)
+{
+	__atomic_fetch_add(&rd->r->hdr->registry_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * bcast_reader_open(..., BCAST_REGISTER): a slot of the backend's making.
+ * -EOPNOTSUPP (the ring has no registry), the backend's -EACCES, -ENOSPC.
+ */
+int registry_join(struct bcast_reader *rd)
+{
+	struct bcast_ring *r = rd->r;
+	int err;
+
+	rd->slot_lock_fd = -1;
+	if (!r->slots)
+		return -EOPNOTSUPP;
+	err = r->ops->slot_take(rd);
+	if (err)
+		return err;
+	store_relaxed(&rd->slot->active_ns, (uint64_t)realtime_ns());
+	rd->evictions_seen = load_acquire(&rd->slot->evictions);
 	/* A gated writer that sleeps for room makes a membarrier() first;
 	 * it reaches this process only if registered, else we fence. */
 	rd->gate_fence = r->gated && !writer_registered_membarrier();
@@ -113,7 +145,7 @@ int registry_anchor(struct bcast_reader *rd)
 	store_relaxed(&s->lost_messages, rd->st.lost_messages);
 	store_relaxed(&s->lost_bytes, rd->st.lost_bytes);
 	store_release(&s->joined, 1);
-	__atomic_fetch_add(&rd->r->hdr->registry_gen, 1, __ATOMIC_SEQ_CST);
+	rd->r->ops->slot_joined(rd);
 	if (load_acquire(&rd->hdr->claimed) - rd->pos > rd->cap)
 		return -EAGAIN;
 	return 0;
@@ -121,18 +153,9 @@ int registry_anchor(struct bcast_reader *rd)
 
 void registry_leave(struct bcast_reader *rd)
 {
-	struct bcast_reader_slot *s = rd->slot;
-	struct bcast_ring *r = rd->r;
-
-	if (!s)
-		return;
-	store_release(&s->joined, 0);
-	lock_word_release(r, &s->owner, slot_offset(r, rd->slot_index),
-			  rd->slot_token, rd->slot_lock_fd);
+	if (rd->slot)
+		rd->r->ops->slot_release(rd);
 	rd->slot = NULL;
-	fence_full();
-	if (load_relaxed(&r->hdr->gate_need_wakeup))
-		gate_wake_writer(r);
 }
 
 /*
@@ -177,14 +200,25 @@ void registry_evicted(struct bcast_reader *rd)
 
 /* A reader freed room, or left: wake the writer that asked, once per
  * sleep (whoever clears the flag wakes it). */
-void gate_wake_writer(struct bcast_ring *r)
+void futex_gate_wake(struct bcast_reader *rd)
 {
-	struct bcast_ring_hdr *h = r->hdr;
+	struct bcast_ring_hdr *h = rd->r->hdr;
 
 	if (!__atomic_exchange_n(&h->gate_need_wakeup, 0, __ATOMIC_SEQ_CST))
 		return;
 	__atomic_fetch_add(&h->gate_seq, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_futex, &h->gate_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int futex_gate_sleep(struct bcast_writer *w, uint32_t seq, int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	if (syscall(SYS_futex, &w->hdr->gate_seq, FUTEX_WAIT, seq, &ts, NULL,
+		    0) && errno != EAGAIN && errno != ETIMEDOUT &&
+	    errno != EINTR)
+		return -errno;
+	return 0;
 }
 
 /* The reader's counts and the time, for monitors: every 4096 messages,
@@ -212,7 +246,7 @@ static bool slot_entry(const struct bcast_ring *r, unsigned i,
 		       uint64_t committed, uint64_t messages,
 		       struct bcast_reader_entry *e)
 {
-	const struct bcast_reader_slot *s = &r->slots[i];
+	const struct bcast_reader_slot *s = ring_slot(r, i);
 	uint64_t owner = load_acquire(&s->owner);
 
 	if (!owner)
@@ -220,7 +254,9 @@ static bool slot_entry(const struct bcast_ring *r, unsigned i,
 	memset(e, 0, sizeof(*e));
 	e->slot = i;
 	e->pid = (pid_t)load_relaxed(&s->pid);
-	e->alive = lock_token_alive(r, owner, slot_offset(r, i), -1);
+	/* The kernel frees its slots itself: an owner there is alive. */
+	e->alive = r->ops->kernel_registry ||
+		   lock_token_alive(r, owner, slot_offset(r, i), -1);
 	e->joined = load_acquire(&s->joined) ? 1 : 0;
 	e->position = load_relaxed(&s->position);
 	e->messages = load_relaxed(&s->messages);

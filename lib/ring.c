@@ -167,7 +167,7 @@ BCAST_EXPORT int bcast_ring_info(const struct bcast_ring *r,
 	mlen = load_relaxed(&h->metadata_len);
 	info->metadata = h->metadata;
 	info->metadata_len = mlen > BCAST_METADATA_MAX ? BCAST_METADATA_MAX : mlen;
-	info->map_size = BCAST_RING_SIZE(r->cap, r->nslots, BCAST_SLOT_SIZE);
+	info->map_size = BCAST_RING_SIZE(r->cap, r->nslots, r->slot_size);
 	info->reader_slots = r->nslots;
 	info->gated = r->gated;
 	info->evict_bytes = r->evict_bytes;

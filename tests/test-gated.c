@@ -7,7 +7,8 @@
  * stress_gated_ring_loses_nothing.
  *
  * Environment: BCAST_GATED_KILLS (1000 reader kills), BCAST_GATED_WAKES
- * (51 wake-up latencies measured).
+ * (51 wake-up latencies measured), BCAST_GATED_DEVICE=1: the gated rings
+ * are bcast.ko rings (the tests of shm slots and lossy rings stay on shm).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,13 +26,25 @@
 #define CAP (64u << 10)
 #define MSG 100
 
-/* A new gated shm ring; evict_bytes/evict_ms 0: no eviction policy. */
+/* shm:bcast-test-TAG-PID, or with BCAST_GATED_DEVICE the bcast.ko ring
+ * gated-TAG-PID. */
+static const char *gated_name(const char *tag)
+{
+	static char name[96];
+
+	if (!env_u64("BCAST_GATED_DEVICE", 0))
+		return shm_name(tag);
+	snprintf(name, sizeof(name), "gated-%s-%d", tag, (int)getpid());
+	return name;
+}
+
+/* A new gated ring; evict_bytes/evict_ms 0: no eviction policy. */
 static struct bcast_ring *gated_ring(const char *tag, uint64_t evict_bytes,
 				     unsigned evict_ms)
 {
 	struct bcast_ring_opts o = { .size = CAP, .flags = BCAST_GATED };
 	struct bcast_ring *r = NULL;
-	const char *name = shm_name(tag);
+	const char *name = gated_name(tag);
 
 	if (evict_bytes || evict_ms) {
 		o.flags |= BCAST_EVICT;

@@ -28,6 +28,8 @@
  * BCAST_STRESS_SLOW_US (10000), BCAST_STRESS_RATE (writer messages per
  * second, 500000; 0 = as fast as it can), BCAST_STRESS_TIMEOUT (300 s).
  *
+ * BCAST_STRESS_DEVICE=1 runs the gated test on a bcast.ko ring.
+ *
  * A second test runs the same on a 4 KiB ring (MTU 256),
  * BCAST_STRESS_TINY_MESSAGES (2000000) messages at BCAST_STRESS_TINY_RATE
  * (500000) per second: there the writer overwrites the bytes readers are
@@ -532,7 +534,11 @@ static void stress(struct cfg c, const char *tag)
 	int i;
 
 	memset(&res, 0, sizeof(res));
-	snprintf(name, sizeof(name), "%s", shm_name(tag));
+	/* BCAST_STRESS_DEVICE=1: the gated run on a bcast.ko ring. */
+	if (c.gated && env_u64("BCAST_STRESS_DEVICE", 0))
+		snprintf(name, sizeof(name), "%s-%d", tag, (int)getpid());
+	else
+		snprintf(name, sizeof(name), "%s", shm_name(tag));
 	CHECK_OK(bcast_ring_create(name, &o, &r));
 	bcast_ring_info(r, &info);
 	max_len = 3 * info.mtu;

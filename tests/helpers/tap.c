@@ -32,6 +32,20 @@ void tap_fail(const char *file, int line, const char *fmt, ...)
 	failed_now = true;
 }
 
+/* BCAST_TESTS=name,name: run only those (the others are skipped). */
+static bool selected(const char *name)
+{
+	const char *list = getenv("BCAST_TESTS"), *p;
+	size_t len = strlen(name);
+
+	if (!list || !*list)
+		return true;
+	for (p = list; (p = strstr(p, name)); p += len)
+		if ((p == list || p[-1] == ',') && (!p[len] || p[len] == ','))
+			return true;
+	return false;
+}
+
 int tap_run(void)
 {
 	int i, failed = 0;
@@ -39,6 +53,11 @@ int tap_run(void)
 	printf("TAP version 13\n1..%d\n", test_count);
 	fflush(stdout);
 	for (i = 0; i < test_count; i++) {
+		if (!selected(test_cases[i].name)) {
+			printf("ok %d - %s # SKIP not in BCAST_TESTS\n", i + 1,
+			       test_cases[i].name);
+			continue;
+		}
 		failed_now = false;
 		test_cases[i].fn();
 		printf("%sok %d - %s\n", failed_now ? "not " : "", i + 1,

@@ -157,7 +157,8 @@ struct bcast_ring_hdr {
 	__u32 metadata_len;
 	__u32 chunk_shift;		/* log2 of the claimed-frontier step */
 	__u32 reader_slots;		/* slots in the reader registry */
-	__u32 slot_size;		/* bytes per slot: BCAST_SLOT_SIZE */
+	__u32 slot_size;		/* bytes per slot: BCAST_SLOT_SIZE, or
+					 * BCAST_DEVICE_SLOT_SIZE (bcast.ko) */
 	__u64 evict_bytes;		/* gated: evict a reader this far behind */
 	__u32 evict_ms;			/* gated: ... or gating this long */
 	__u32 line0_reserved;
@@ -239,9 +240,11 @@ struct bcast_reader_slot {
 	__u64 evict_bytes;
 	__u8  pad[BCAST_LINE - 104];
 };
-#define BCAST_SLOT_SIZE		BCAST_LINE
+#define BCAST_SLOT_SIZE		BCAST_LINE	/* shm, file, memory rings */
+#define BCAST_DEVICE_SLOT_SIZE	4096	/* bcast.ko rings: a page per slot */
 #define BCAST_MAX_READER_SLOTS	65536
 #define BCAST_DEFAULT_READER_SLOTS 1024	/* shm and file rings */
+#define BCAST_DEFAULT_DEVICE_SLOTS 16	/* bcast.ko rings (a page each) */
 
 /* Byte range of the ring file that a shm/file writer holds OFD-locked. */
 #define BCAST_LOCK_OFFSET	(3 * BCAST_LINE + 40)
@@ -307,6 +310,29 @@ struct bcast_reader_slot {
  *	A pending WAIT holds the file (and so the module) like an open fd.
  * BCAST_IOC_CANCEL (reader): complete this file's pending WAIT with
  *	-ECANCELED; returns 1 if one was pending, 0 if none.
+ *
+ * The reader registry of bcast.ko rings: a page per slot, after the data
+ * area; every mapping of the ring shows it, readers' read-only.
+ * BCAST_IOC_REGISTER (reader): take the lowest free slot for this file:
+ *	the kernel zeroes it, writes owner (a token of its own) and pid,
+ *	raises registry_high, and returns a new file (O_RDWR, O_CLOEXEC)
+ *	whose mmap() of one page at offset 0 is that slot, writable: the
+ *	reader's only writable mapping of the ring.  The slot is the
+ *	reader's until that file is released (its last fd and mapping gone,
+ *	crash included): then the kernel clears owner and joined and wakes
+ *	a writer waiting for room.  out.slot: its index.  -ENOSPC when
+ *	every slot is taken, -EOPNOTSUPP for a ring without slots, -EPERM
+ *	on the writer's file, -EBUSY if this file registered already.
+ * BCAST_IOC_SLOT_JOINED (slot file): the reader wrote its position and
+ *	set joined: bump registry_gen, with full barriers on both sides
+ *	(see struct bcast_reader_slot).
+ * BCAST_IOC_GATE_NOTIFY (reader or slot file): what a shm reader does
+ *	itself when it sees gate_need_wakeup: clear it, bump gate_seq and
+ *	wake the writer sleeping in BCAST_IOC_GATE_WAIT.  Returns 1 if the
+ *	writer had asked, else 0.
+ * BCAST_IOC_GATE_WAIT (writer): sleep while gate_seq equals `seq`, for at
+ *	most timeout_ns (forever if negative): 0 when it changed (or had),
+ *	-ETIMEDOUT, -EINTR on a signal.
  */
 #define BCAST_NAME_MAX		64
 
@@ -336,12 +362,23 @@ static __inline__ int bcast_ring_name_valid(const char *name)
 struct bcast_ctl_create {
 	char  name[BCAST_NAME_MAX];	/* NUL-terminated */
 	__u64 size;			/* data capacity, a power of two */
-	__u32 flags;			/* BCAST_RING_HUGEPAGE */
+	__u32 flags;			/* BCAST_RING_HUGEPAGE, BCAST_RING_GATED */
 	__u32 mode;			/* permission bits of /dev/bcastN */
 	__u32 uid;
 	__u32 gid;
 	__u32 minor;			/* out: N of /dev/bcastN */
-	__u32 reserved;
+	__u32 reader_slots;		/* registry slots, 0..65536 (GATED: >0) */
+};
+
+struct bcast_register {
+	__u32 slot;			/* out: the slot's index */
+	__u32 reserved;			/* must be 0 */
+};
+
+struct bcast_gate_wait {
+	__u32 seq;			/* sleep while gate_seq is this */
+	__u32 reserved;			/* must be 0 */
+	__s64 timeout_ns;		/* < 0: no timeout */
 };
 
 struct bcast_ctl_destroy {
@@ -381,6 +418,10 @@ struct bcast_dev_info {
 #define BCAST_IOC_OPEN_READER	_IO(BCAST_IOC_MAGIC, 0x14)
 #define BCAST_IOC_WAIT		_IOW(BCAST_IOC_MAGIC, 0x15, struct bcast_wait_arg)
 #define BCAST_IOC_CANCEL	_IO(BCAST_IOC_MAGIC, 0x16)
+#define BCAST_IOC_REGISTER	_IOWR(BCAST_IOC_MAGIC, 0x17, struct bcast_register)
+#define BCAST_IOC_SLOT_JOINED	_IO(BCAST_IOC_MAGIC, 0x18)
+#define BCAST_IOC_GATE_NOTIFY	_IO(BCAST_IOC_MAGIC, 0x19)
+#define BCAST_IOC_GATE_WAIT	_IOW(BCAST_IOC_MAGIC, 0x1a, struct bcast_gate_wait)
 
 /* IORING_OP_URING_CMD on a reader file: sqe->cmd_op, and in the SQE's
  * 16-byte command area (io_uring_sqe_cmd()) a struct bcast_uring_wait. */
