@@ -34,7 +34,7 @@ install_packages check-vm ${missing[@]+"${missing[@]}"} ||
 
 # Library tests that run in the guest; the long stress runs stay on the host.
 LIB_TESTS="test-basic test-ring test-writer test-reader test-batch test-corrupt test-wait test-owner test-accounting test-poller test-notify-async test-registry test-gated"
-DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-uring-notify test-memcg test-hardening test-containers test-poller-device test-races test-ioctl-fuzz test-module-cycles"
+DEVICE_TESTS="test-device test-library test-poll test-wait-ioctl test-uring-poll test-uring-cmd test-open-reader test-pin test-notify test-uring-notify test-memcg test-hardening test-containers test-poller-device test-races test-registry-device test-ioctl-fuzz test-module-cycles"
 # The command-line tools against device rings (bare names: the module is loaded).
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
 TOOL_TESTS=$(cd tests/tools && echo test-*.sh)
@@ -57,7 +57,7 @@ for brd in /lib/modules/"$krel"/kernel/drivers/block/brd.ko{,.xz,.zst}; do
     esac && adds+=(--add "$work/brd.ko")
     break
 done
-for t in $LIB_TESTS; do adds+=(--add "build/tests/$t"); done
+for t in $LIB_TESTS test-stress; do adds+=(--add "build/tests/$t"); done
 for t in $DEVICE_TESTS; do adds+=(--add "build/vm/$t"); done
 for t in $TOOLS; do adds+=(--add "build/tools/$t"); done
 adds+=(--add tools/demo.sh --add build/examples)
@@ -89,6 +89,14 @@ for t in $LIB_TESTS $DEVICE_TESTS; do
         ./\$t || status=1
     fi
 done
+# Gated rings on bcast.ko: the library's tests, and the three-reader
+# stress (10 million messages, checksums, no loss) on a device ring.
+echo "# test-gated on device rings, \$(uname -r)"
+BCAST_GATED_DEVICE=1 ./test-gated || status=1
+echo "# test-stress: gated, on a device ring, \$(uname -r)"
+BCAST_TESTS=stress_gated_ring_loses_nothing BCAST_STRESS_DEVICE=1 \
+    BCAST_STRESS_GATED_MESSAGES=\${BCAST_VM_GATED_MESSAGES:-10000000} \
+    BCAST_STRESS_GATED_SLOW_US=10000 ./test-stress || status=1
 for t in $TOOL_TESTS; do
     echo "# tools/\$t on \$(uname -r)"
     BCAST_TOOLS=/opt BCAST_EXAMPLES=/opt/examples BCAST_TEST_PREFIX=vm-\${t%.sh} \

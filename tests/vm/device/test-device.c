@@ -66,7 +66,7 @@ TEST(create_rejects_bad_requests)
 	req.size = 64 * KIB;
 	req.flags = 0;
 	req.mode = 0600;
-	req.reserved = 0;
+	req.reader_slots = 0;
 	EXPECT_EQ(-1, ioctl(fd, BCAST_CTL_CREATE, &req));
 	EXPECT_EQ(EINVAL, errno);
 	memset(&req, 0, sizeof(req));
@@ -76,7 +76,7 @@ TEST(create_rejects_bad_requests)
 	EXPECT_EQ(-1, ioctl(fd, BCAST_CTL_CREATE, &req));
 	EXPECT_EQ(EINVAL, errno);
 	req.mode = 0600;
-	req.reserved = 1;
+	req.reader_slots = BCAST_MAX_READER_SLOTS + 1;
 	EXPECT_EQ(-1, ioctl(fd, BCAST_CTL_CREATE, &req));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(fd, BCAST_CTL_CREATE, (void *)1));

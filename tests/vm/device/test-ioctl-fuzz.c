@@ -50,7 +50,8 @@ static void *random_pointer(void)
 			c->size = 1ULL << (next() % 24);
 			c->flags = next() % 3;
 			c->mode = next() % 2 ? 0600 : (uint32_t)next();
-			c->reserved = next() % 4 ? 0 : (uint32_t)next();
+			c->reader_slots = next() % 4 ? 0 : next() % 2 ?
+				(uint32_t)next() : (uint32_t)(next() % 8);
 		}
 		return scratch;
 	}
@@ -66,7 +67,9 @@ static unsigned long random_cmd(void)
 	static const unsigned long cmds[] = {
 		BCAST_CTL_CREATE, BCAST_CTL_DESTROY, BCAST_IOC_ARM,
 		BCAST_IOC_NOTIFY, BCAST_IOC_SET_EVENTFD, BCAST_IOC_INFO,
-		BCAST_IOC_OPEN_READER, BCAST_IOC_WAIT,
+		BCAST_IOC_OPEN_READER, BCAST_IOC_WAIT, BCAST_IOC_REGISTER,
+		BCAST_IOC_SLOT_JOINED, BCAST_IOC_GATE_NOTIFY,
+		BCAST_IOC_GATE_WAIT,
 	};
 
 	if (next() % 4)
@@ -154,8 +157,10 @@ int main(void)
 			unsigned long cmd = random_cmd();
 			int rc = ioctl(fd >= 0 ? fd : ctl, cmd, random_pointer());
 
-			/* a reader file made from the ring file: keep it */
-			if (cmd == BCAST_IOC_OPEN_READER && rc >= 0) {
+			/* a reader file made from the ring file, or a
+			 * registry slot file: keep it */
+			if ((cmd == BCAST_IOC_OPEN_READER ||
+			     cmd == BCAST_IOC_REGISTER) && rc >= 0) {
 				slot = (int)(next() % MAX_FDS);
 				if (fds[slot] >= 0)
 					close(fds[slot]);
@@ -169,7 +174,7 @@ int main(void)
 	}
 	every_5ms = (struct itimerval){ { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &every_5ms, NULL);
-	printf("# %ld calls: %ld opens, %ld mmaps, %ld ioctls (%ld readers opened by ioctl), %ld destroys\n",
+	printf("# %ld calls: %ld opens, %ld mmaps, %ld ioctls (%ld reader or slot files made by ioctl), %ld destroys\n",
 	       calls, done[0], done[1], done[2], done[3], done[4]);
 	printf("ok 1 - %ld random calls returned\n", calls);
 	for (i = 0; i < MAX_MAPS; i++)
