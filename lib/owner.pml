@@ -82,7 +82,7 @@
  *     EPOLLPRI, time-out) at any moment.  bcast_poll() runs at once and
  *     after every wake-up, so letting it look at any moment, and return
  *     empty-handed at any moment, covers every run.  Data is left out: it
- *     only makes bcast_wait() return before a report (wait.c:59, 277).
+ *     only makes bcast_wait() return before a report (wait.c:61, 277).
  *     The attach stores ring->writer_state before the header's
  *     writer_alive and writer_epoch (kmod/file.c:56-57, then 61, 64), as
  *     since 6dc40fe; after a hangup look_at_writer() reports nothing for
@@ -96,14 +96,14 @@
  *
  * Properties
  *   - Mutual exclusion: `holders` counts the live processes between a
- *     successful claim (the CAS, owner.c:275) and their release (the CAS to
- *     0, owner.c:304); it is asserted <= 1 at every claim, and every step a
+ *     successful claim (the CAS, owner.c:279) and their release (the CAS to
+ *     0, owner.c:310); it is asserted <= 1 at every claim, and every step a
  *     holder takes as the writer asserts that the word still names it and
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (owner.c:296, after its alive=1 store at writer.c:527)
- *     and its alive=0 store (writer.c:562) or death.  That epoch is the one
+ *     between its epoch bump (owner.c:301, after its alive=1 store at writer.c:592)
+ *     and its alive=0 store (writer.c:629) or death.  That epoch is the one
  *     bcast_wait() reports gone and remembers (wait.c:42, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
@@ -111,7 +111,7 @@
  *     alive flag its predecessor cleared, takes the arriving writer for a
  *     departed one.
  *   - With -DDEVICE the same property at each report of bcast_wait()
- *     (wait.c:66-68), and that the epochs reported are writers' (never
+ *     (wait.c:68-70), and that the epochs reported are writers' (never
  *     0) and increase: each departure is reported once.  The code before
  *     6dc40fe failed both, as the variants show:
  *       . -DSTATE_LAST: bcast_writer_attach() stored the header's
@@ -143,8 +143,8 @@
  *     who holds the OFD lock): the memory model cannot matter for it.  The
  *     reader's loads are acquire loads in program order (wait.c:38,
  *     owner.c:198, 202) and each writer's stores are ordered (release
- *     stores, writer.c:527 and 541, the release fetch-add of writer_epoch,
- *     owner.c:296, and the acq_rel CAS that chains one writer to the
+ *     stores, writer.c:592 and 541, the release fetch-add of writer_epoch,
+ *     owner.c:301, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
  *     reader property needs holds in the C11 model too: a reader whose
@@ -196,7 +196,7 @@
  *     means "alive": no "gone" to check, left out.
  *   - In owner_claim() the contender holds the OFD lock, on an open file
  *     of its own (own_open_file(), owner.c:209-218), before it reads the
- *     word (owner.c:260), and asks F_OFD_GETLK from that same open file,
+ *     word (owner.c:264), and asks F_OFD_GETLK from that same open file,
  *     which reports no conflict with its own lock, so ofd_lock_held()
  *     there always says no: no step, but the CAS asserts that premise.  (The search confirms what follows: with
  *     the OFD lock a contender never even sees a live owner or loses a CAS;
@@ -275,14 +275,14 @@ byte set_by;		/* ... and who it is */
 #ifndef OLD
 
 /*
- * claim_word(), owner.c:256-282, as bcast_writer_open() calls it
- * through the backend's writer_claim, owner_claim() (owner.c:284).  Goes to `busy` on -EBUSY, falls through claimed.
+ * lock_word_claim(), owner.c:260-286, as bcast_writer_open() calls it
+ * through the backend's writer_claim, owner_claim() (owner.c:288).  Goes to `busy` on -EBUSY, falls through claimed.
  */
 #define CLAIM \
 	OFD_LOCK; \
-	/* owner.c:266 cur = load_acquire(word) */ \
+	/* owner.c:270 cur = load_acquire(word) */ \
 	atomic { running[me] = 1; cur = lock }; \
-judge:	/* owner.c:268 cur && token_alive(r, cur): token_process_alive() \
+judge:	/* owner.c:272 cur && token_alive(r, cur): token_process_alive() \
 	 * at line 175 first */ \
 	if \
 	:: cur == 0 -> goto cas \
@@ -292,7 +292,7 @@ judge:	/* owner.c:268 cur && token_alive(r, cur): token_process_alive() \
 	FOREIGN_CHECK \
 	CANNOT_SAY \
 	fi; \
-cas:	/* owner.c:275-278: CAS(word, cur -> mine); on failure cur is the \
+cas:	/* owner.c:279-282: CAS(word, cur -> mine); on failure cur is the \
 	 * value found, judged again (the loop, line 236) */ \
 	if \
 	:: atomic { lock == cur -> OFD_HELD; lock = me; holder[me] = 1; \
@@ -338,7 +338,7 @@ cas:	/* owner.c:275-278: CAS(word, cur -> mine); on failure cur is the \
 #endif
 
 #ifdef OFD
-/* owner.c:260 ofd_lock(): F_OFD_SETLK at line 240; -EBUSY at 242,
+/* owner.c:264 ofd_lock(): F_OFD_SETLK at line 240; -EBUSY at 242,
  * returned by the claim at 262-263. */
 #define OFD_LOCK \
 	if \
@@ -360,7 +360,7 @@ cas:	/* owner.c:275-278: CAS(word, cur -> mine); on failure cur is the \
 #define OFD_UNLOCK	skip
 #endif
 
-/* release_word(), owner.c:299-308: CAS(mine -> 0) at 304-305, then the
+/* lock_word_release(), owner.c:304-314: CAS(mine -> 0) at 310-311, then the
  * OFD unlock at 259-260.  `holders` drops at the CAS: from there on this
  * process no longer acts as the writer. */
 #define RELEASE \
@@ -429,21 +429,21 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:479-541 */
+open:		/* bcast_writer_open(), writer.c:539-607 */
 		CLAIM;
-		/* owner.c:289 writer_pid, writer.c:517-518 writer_flags:
-		 * nothing judges them.  writer.c:519 resume_positions() may
+		/* owner.c:294 writer_pid, writer.c:582-583 writer_flags:
+		 * nothing judges them.  writer.c:584 resume_positions() may
 		 * fail (504-505): writer_release (owner_release()) at 519 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:527 store_release(writer_alive, 1), before the new
+		/* writer.c:592 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
-		/* owner.c:296 writer_epoch++ (a release fetch-add); the fence
+		/* owner.c:301 writer_epoch++ (a release fetch-add); the fence
 		 * at 427 orders no ownership state */
 		atomic { AS_WRITER; epoch++; set_epoch = epoch; set_by = me };
 #else
@@ -453,11 +453,11 @@ open:		/* bcast_writer_open(), writer.c:479-541 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:558 bcast_flush(), 541 store_release(writer_alive, 0) */
+		 * writer.c:625 bcast_flush(), 541 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:563 the backend's writer_release: owner_release() */
+		/* writer.c:630 the backend's writer_release: owner_release() */
 		RELEASE;
-		/* writer.c:564-565 fence, the backend's wake_readers: no
+		/* writer.c:631-632 fence, the backend's wake_readers: no
 		 * ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
@@ -599,10 +599,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:527 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:592 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:562 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:629 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi
@@ -617,7 +617,7 @@ proctype Contender(byte me)
 }
 
 /*
- * bcast_wait(), wait.c:46-79, called again and again (it returns on a
+ * bcast_wait(), wait.c:46-81, called again and again (it returns on a
  * report, a time-out or data: each call starts with hangup false, and a
  * new epoch is read before it is used).  No data is published here:
  * reader_ready() (272, 277) is false.  The reader reports each departure
@@ -635,7 +635,7 @@ active proctype Reader()
 	bool a_gone;		/* bf->armed.flags & BCAST_ARM_WRITER_GONE */
 
 end:	do
-	:: /* wait.c:61 look_at_writer(), 28-44 */
+	:: /* wait.c:63 look_at_writer(), 28-44 */
 	   if
 #ifndef OLD_HANGUP
 	   :: hangup ->
@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:503-506 */
+		 * owner.c:198 writer_alive, or device.c:564-567 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,7 +672,7 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:460-480:
+		/* line 74 the backend's sleep: device_sleep(), device.c:521-541:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
 		 * file.c:330-337 */
@@ -680,11 +680,11 @@ end:	do
 		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:373-374) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:434-435) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:227-238: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:477-478) for WRITER_LIVE. */
+		 * (device.c:538-539) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -54,7 +54,7 @@
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:531): a reader that saw the old
+ *                    (writer.c:596): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -95,7 +95,7 @@
  *   - No deadlock: spin's invalid end states.
  *
  * Abstractions, and why they are sound
- *   - The writer is always alive: look_at_writer() (wait.c:61) returns
+ *   - The writer is always alive: look_at_writer() (wait.c:63) returns
  *     WRITER_LIVE, whose only effect is to bound the sleep to
  *     LIVENESS_SLICE_MS (futex.c:112-113).  The model drops that bound and
  *     sleeps without a timeout instead, which is stronger: a wake-up that
@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:471-472), else the caller's timeout, which the model drops
+ *     (device.c:532-533), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -286,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* device.c:310-313 device_wake_readers(): BCAST_IOC_NOTIFY, \
+	/* device.c:371-374 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:345-360; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:314-343.
- * With rd->no_membarrier (arm_device(), device.c:428-429, 451-452),
+ * With rd->no_membarrier (arm_device(), device.c:489-490, 451-452),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -449,34 +449,34 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:516: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:581: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:517-518 store writer_flags */
+	/* writer.c:582-583 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:531 fence_full(): readers that saw the old writer_flags
+	/* writer.c:596 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
 	k = 1;
 	do
 	:: k <= M ->
-		/* commit_position(), writer.c:137-155, the end of every
+		/* commit_position(), writer.c:159-177, the end of every
 		 * publish.  Line 131: store_release(&h->committed, pos) */
 		STORE(WCPU, A_COMMITTED, k);
 #ifndef NO_WRITER_FENCE
-		/* writer.c:147-150: a compiler barrier with membarrier,
+		/* writer.c:169-172: a compiler barrier with membarrier,
 		 * else fence_full() */
 		if
 		:: membarrier -> skip
 		:: else -> d_step { DRAIN(WCPU) }
 		fi;
 #endif
-		/* writer.c:151 load_relaxed(&h->need_wakeup) */
+		/* writer.c:173 load_relaxed(&h->need_wakeup) */
 		d_step { LOAD(WCPU, A_NEED, v) };
 		if
 		:: v ->
-			/* notify(), writer.c:114-130; line 90:
+			/* notify(), writer.c:136-152; line 90:
 			 * readers_fence_for_us() reads reader_flags */
 			if
 			:: atomic { membarrier && !(REGISTERED && !no_mb) ->
@@ -552,14 +552,14 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:59: reader_ready(), internal.h:393-403 */
+		/* bcast_wait(), wait.c:61: reader_ready(), internal.h:501-511 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */
 		:: else ->
-			/* wait.c:61 look_at_writer(): WRITER_LIVE (see header) */
+			/* wait.c:63 look_at_writer(): WRITER_LIVE (see header) */
 #ifndef DEVICE
-			/* wait.c:74 the backend's sleep: futex_sleep(), futex.c:97-130.  Line 105: */
+			/* wait.c:76 the backend's sleep: futex_sleep(), futex.c:97-130.  Line 105: */
 			atomic { seq = wake_seq; c = 0 };
 			/* line 107 store need_wakeup = 1 */
 			STORE(me, A_NEED, 1);
@@ -588,7 +588,7 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:74 the backend's sleep: device_sleep(), device.c:460-480; arm_device(),
+			/* wait.c:76 the backend's sleep: device_sleep(), device.c:521-541; arm_device(),
 			 * 440-453, line 444 device_request_wakeup(), 430 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if

@@ -167,13 +167,20 @@ static int read_style(struct rstate *s, int style)
 	return rc;
 }
 
+static uint64_t writer_epoch(const struct bcast_ring *r)
+{
+	struct bcast_ring_info ri;
+
+	return bcast_ring_info(r, &ri) ? 0 : ri.writer_epoch;
+}
+
 static void reader_main(int id, const char *name, const struct cfg *c,
 			int ready_fd, int rep_fd)
 {
 	static struct rstate s;
 	struct bcast_ring *r;
 	bool slow = id == 2;
-	uint64_t next_pause = c->slow_every;
+	uint64_t next_pause = c->slow_every, epoch0;
 	int style = id, rc;
 	double t0;
 
@@ -211,6 +218,9 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 		     bcast_strerror(rc));
 		goto out;
 	}
+	/* A device ring's creator held the writer's file: that writer's
+	 * departure is not the end of the stream. */
+	epoch0 = writer_epoch(r);
 	if (write(ready_fd, "r", 1) != 1) {
 		fail(&s.rep.failure, "ready pipe: %s", strerror(errno));
 		goto out;
@@ -231,6 +241,8 @@ static void reader_main(int id, const char *name, const struct cfg *c,
 			continue;	/* bounded work: more pending */
 		if (rc == -EAGAIN) {
 			rc = bcast_wait(s.rdg.rd, 1000);
+			if (rc == -BCAST_EWRITERGONE && writer_epoch(r) == epoch0)
+				continue;	/* the creator's, before ours */
 			if (rc == -BCAST_EWRITERGONE) {
 				/* Messages after the last one handed out
 				 * were lost too (a lapped reader resumes some

@@ -81,6 +81,13 @@ export BCAST_RACE_ROUNDS=100 BCAST_ACCOUNTING_MESSAGES=100000
 # Emulated CPUs take longer to fall asleep: writers that publish "a
 # little later" (tests/helpers/order-writer.h) wait longer.
 export BCAST_ORDER_DELAY_US=150
+# took WHAT: the seconds since the last mark, for the log.
+mark=\$(date +%s)
+took() {
+    now=\$(date +%s)
+    echo "# \$1 took \$((now - mark)) s"
+    mark=\$now
+}
 for t in $LIB_TESTS $DEVICE_TESTS; do
     echo "# \$t on \$(uname -r)"
     if [ "\$t" = test-device ]; then
@@ -88,19 +95,23 @@ for t in $LIB_TESTS $DEVICE_TESTS; do
     else
         ./\$t || status=1
     fi
+    took \$t
 done
 # Gated rings on bcast.ko: the library's tests, and the three-reader
 # stress (10 million messages, checksums, no loss) on a device ring.
 echo "# test-gated on device rings, \$(uname -r)"
 BCAST_GATED_DEVICE=1 ./test-gated || status=1
+took "test-gated (device)"
 echo "# test-stress: gated, on a device ring, \$(uname -r)"
 BCAST_TESTS=stress_gated_ring_loses_nothing BCAST_STRESS_DEVICE=1 \
     BCAST_STRESS_GATED_MESSAGES=\${BCAST_VM_GATED_MESSAGES:-10000000} \
     BCAST_STRESS_GATED_SLOW_US=10000 ./test-stress || status=1
+took "test-stress (gated, device)"
 for t in $TOOL_TESTS; do
     echo "# tools/\$t on \$(uname -r)"
     BCAST_TOOLS=/opt BCAST_EXAMPLES=/opt/examples BCAST_TEST_PREFIX=vm-\${t%.sh} \
         sh ./\$t || status=1
+    took tools/\$t
 done
 exit \$status
 SCRIPT
