@@ -251,6 +251,10 @@ static int device_create(struct bcast_ring_location *loc,
 		r->mtu = (uint32_t)o->mtu;
 		r->chunk_shift = r->hdr->chunk_shift;
 	}
+	if (o->flags & BCAST_GATED) {
+		r->hdr->chunk_shift = bcast_gated_chunk_shift(r->cap, r->mtu);
+		r->chunk_shift = r->hdr->chunk_shift;
+	}
 	if (o->metadata_len) {
 		memcpy(r->hdr->metadata, o->metadata, o->metadata_len);
 		store_release(&r->hdr->metadata_len, (uint32_t)o->metadata_len);

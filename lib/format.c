@@ -111,7 +111,9 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	h->capacity = cap;
 	h->mtu = (uint32_t)mtu;
 	h->hdr_size = BCAST_HDR_SIZE;
-	h->chunk_shift = bcast_chunk_shift(cap, mtu);
+	h->chunk_shift = o && (o->flags & BCAST_GATED) ?
+			 bcast_gated_chunk_shift(cap, mtu) :
+			 bcast_chunk_shift(cap, mtu);
 	h->reader_slots = slots;
 	h->slot_size = slots ? BCAST_SLOT_SIZE : 0;
 	if (o && (o->flags & BCAST_GATED))

@@ -328,8 +328,9 @@ TEST(blocked_writer_wakes_within_1ms_of_room)
 		CHECK_EQ(read(to_parent[0], &c, 1), 1);
 		usleep(3000);	/* past its spinning: asleep */
 		t0 = now_s();
-		/* Room for the message and a frontier step. */
-		for (k = 0; k < 8; k++)
+		/* Room for the message and a frontier step (capacity/32
+		 * on gated rings: 2 KiB, 19 frames). */
+		for (k = 0; k < 24; k++)
 			CHECK_EQ(bcast_receive(rd, buf, sizeof(buf), NULL), MSG);
 		CHECK_EQ(read(to_parent[0], &done, sizeof(done)),
 			 sizeof(done));

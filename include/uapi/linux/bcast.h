@@ -89,6 +89,19 @@ static __inline__ unsigned int bcast_chunk_shift(__u64 cap, __u64 mtu)
 	return frame < shift ? frame : shift;
 }
 
+/*
+ * Gated rings step further (capacity/32): the writer looks at its
+ * registered readers once per step, and a reader that does not register
+ * is reported lapped up to a step early there.
+ */
+static __inline__ unsigned int bcast_gated_chunk_shift(__u64 cap, __u64 mtu)
+{
+	unsigned int shift = bcast_log2(cap) - 5;
+	unsigned int frame = bcast_chunk_shift(cap, mtu);
+
+	return frame > shift ? frame : shift;
+}
+
 /* The step may be smaller than bcast_chunk_shift() gives, never over a
  * quarter of the ring. */
 static __inline__ int bcast_chunk_shift_valid(__u64 shift, __u64 cap)
