@@ -658,7 +658,7 @@ end:	do
 		/* line 38 *epoch = load_acquire(&writer_epoch) */
 		e = epoch;
 		/* line 39 the backend's writer_alive: owner_alive(),
-		 * owner.c:198 writer_alive, or device.c:564-567 */
+		 * owner.c:198 writer_alive, or device.c:568-571 */
 		if
 		:: atomic { alive && !hangup -> live = 1; report = 0 }
 		:: atomic { !alive || hangup -> live = 0;	/* line 42 */
@@ -672,7 +672,7 @@ end:	do
 		atomic { GONE(e); ONCE(e); gone_known = 1; gone_epoch = e;
 			 report = 0; hangup = 0 }
 	   :: else ->
-		/* line 74 the backend's sleep: device_sleep(), device.c:521-541:
+		/* line 74 the backend's sleep: device_sleep(), device.c:525-545:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
 		 * file.c:330-337 */
@@ -680,11 +680,11 @@ end:	do
 		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every
 		 * wake-up: here at any moment.  EPOLLHUP alone
-		 * (DEVICE_POLL_HANGUP, lib/device.c:434-435) needs no writer
+		 * (DEVICE_POLL_HANGUP, lib/device.c:438-439) needs no writer
 		 * in the kernel and no WRITER_GONE (bcast_writer_events(),
 		 * file.c:227-238: with it, HUP comes with PRI or not at all,
 		 * so the armed epoch is left out); it returns 1
-		 * (device.c:538-539) for WRITER_LIVE. */
+		 * (device.c:542-543) for WRITER_LIVE. */
 		if
 		:: atomic { !a_gone && !present -> hangup = 1 }
 		:: /* PRI, IN (data, a NOTIFY), the time-out, a signal: 0 */

@@ -339,6 +339,14 @@ static __attribute__((noinline)) ssize_t report_overrun(struct bcast_reader *rd)
 	return reader_overrun(rd);
 }
 
+/* A registered reader's slot after a message of `len` bytes. */
+static __attribute__((noinline)) ssize_t reader_consumed_len(struct bcast_reader *rd,
+							     uint32_t len)
+{
+	reader_consumed(rd);
+	return len;
+}
+
 /* Copy a checked single-frame message out, re-check, account for it. */
 static inline __attribute__((always_inline)) ssize_t
 copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
@@ -361,7 +369,6 @@ copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 	rd->bytes += len;
 	rd->st.messages++;
 	rd->st.bytes += len;
-	reader_consumed(rd);
 	if (info) {
 		info->pos = pos;
 		info->len = len;
@@ -371,6 +378,10 @@ copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 		info->rd_ = NULL;
 		info->data_ = NULL;
 	}
+	/* A tail call: the fast path of unregistered readers saves no
+	 * registers for it. */
+	if (unlikely(rd->slot))
+		return reader_consumed_len(rd, len);
 	return len;
 }
 

@@ -134,7 +134,7 @@
  *     by the reader's ARM), which has the same runs.  poll()'s sleep
  *     is bounded exactly when the reader's wait is (!exact):
  *     device_sleep() gives poll() BOUNDED_SLICE_MIN_MS then
- *     (device.c:532-533), else the caller's timeout, which the model drops
+ *     (device.c:536-537), else the caller's timeout, which the model drops
  *     as it does LIVENESS_SLICE_MS.
  */
 
@@ -286,7 +286,7 @@ end:	do
 	fi
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
-	/* device.c:371-374 device_wake_readers(): BCAST_IOC_NOTIFY, \
+	/* device.c:375-378 device_wake_readers(): BCAST_IOC_NOTIFY, \
 	 * bcast_ioc_notify(), kmod/file.c:345-360; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
@@ -377,7 +377,7 @@ end:	do
 
 /*
  * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:314-343.
- * With rd->no_membarrier (arm_device(), device.c:489-490, 451-452),
+ * With rd->no_membarrier (arm_device(), device.c:493-494, 451-452),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
  * position and the count of notifies (line 304), sampled before
@@ -588,7 +588,7 @@ proctype Reader(byte me)
 				fi
 			fi
 #else
-			/* wait.c:76 the backend's sleep: device_sleep(), device.c:521-541; arm_device(),
+			/* wait.c:76 the backend's sleep: device_sleep(), device.c:525-545; arm_device(),
 			 * 440-453, line 444 device_request_wakeup(), 430 device_arm(): BCAST_IOC_ARM */
 			ARM;
 			if
