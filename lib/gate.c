@@ -53,12 +53,6 @@ struct gate {
 	int64_t next_check_ms;	/* try variants: next liveness check */
 };
 
-/* The scan's result: the lowest position the live readers need. */
-struct gate_view {
-	uint64_t min;		/* UINT64_MAX: nobody gates */
-	unsigned high;		/* slots looked at */
-};
-
 int gate_open(struct bcast_writer *w)
 {
 	struct gate *g = calloc(1, sizeof(*g));
@@ -126,13 +120,17 @@ static void evict(struct bcast_writer *w, unsigned i)
 	w->st.evictions++;
 }
 
-static struct gate_view gate_scan(struct bcast_writer *w)
+/*
+ * Look at every registered reader (evicting per the policy): how far the
+ * frontier may go now, a lap past the slowest; UINT64_MAX when nobody
+ * gates.
+ */
+static uint64_t gate_limit(struct bcast_writer *w)
 {
-	struct gate_view v = { UINT64_MAX, slots_in_use(w) };
-	uint64_t evict_bytes = w->r->evict_bytes;
-	unsigned i;
+	uint64_t evict_bytes = w->r->evict_bytes, min = UINT64_MAX;
+	unsigned i, high = slots_in_use(w);
 
-	for (i = 0; i < v.high; i++) {
+	for (i = 0; i < high; i++) {
 		uint64_t pos = slot_position(w, i);
 
 		if (pos == UINT64_MAX)
@@ -141,16 +139,10 @@ static struct gate_view gate_scan(struct bcast_writer *w)
 			evict(w, i);
 			pos = w->pos;
 		}
-		if (pos < v.min)
-			v.min = pos;
+		if (pos < min)
+			min = pos;
 	}
-	return v;
-}
-
-/* How far the frontier may go after this scan. */
-static uint64_t view_limit(const struct bcast_writer *w, struct gate_view v)
-{
-	return v.min == UINT64_MAX ? UINT64_MAX : v.min + w->cap;
+	return min == UINT64_MAX ? UINT64_MAX : min + w->cap;
 }
 
 /*
@@ -200,7 +192,7 @@ static bool sleep_for_room(struct bcast_writer *w, uint64_t end, int64_t ms)
 	store_relaxed(&h->gate_need_wakeup, 1);
 	if (!global_barrier())
 		slice = GATE_SLICE_NO_BARRIER_MS;
-	if (view_limit(w, gate_scan(w)) >= end) {
+	if (gate_limit(w) >= end) {
 		store_relaxed(&h->gate_need_wakeup, 0);
 		return true;
 	}
@@ -225,7 +217,7 @@ static int wait_for_room(struct bcast_writer *w, uint64_t end)
 		int64_t evict_left = w->r->evict_ms ?
 				     start + w->r->evict_ms - now : INT64_MAX;
 
-		if (view_limit(w, gate_scan(w)) >= end)
+		if (gate_limit(w) >= end)
 			return 0;
 		if (g->no_wait || left <= 0) {
 			/* Never waiting, but still not held back by the
@@ -265,7 +257,7 @@ int gate_frontier(struct bcast_writer *w, uint64_t end, uint64_t *frontier)
 	int err;
 
 	for (;;) {
-		if (view_limit(w, gate_scan(w)) < need) {
+		if (gate_limit(w) < need) {
 			err = wait_for_room(w, need);
 			if (err)
 				return err;
