@@ -285,7 +285,6 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 	struct bcast_kring *ring = bf->ring;
 	struct bcast_wait_arg arg;
 	__poll_t mask = 0;
-	ktime_t timeout;
 	long rc;
 
 	if (bf->writer)
@@ -294,20 +293,13 @@ static long bcast_ioc_wait(struct bcast_file *bf, void __user *uarg)
 		return -EFAULT;
 	if (arg.reserved)
 		return -EINVAL;
-	/* KTIME_MAX: no timer at all. */
-	timeout = arg.timeout_ns < 0 ? KTIME_MAX : ns_to_ktime(arg.timeout_ns);
 	rc = wait_event_interruptible_hrtimeout(ring->wq,
 						(mask = bcast_reader_events(bf)),
-						timeout);
+						bcast_wait_timeout(arg.timeout_ns));
 	if (rc == -ETIME)
 		return 0;
-	/*
-	 * A signal: no restart, the time already slept would count twice.
-	 * Only task work (io_uring's completions for this task) woke us:
-	 * run it on the way out and sleep again, as poll() does.
-	 */
 	if (rc)
-		return task_sigpending(current) ? -EINTR : -ERESTARTNOINTR;
+		return bcast_wait_interrupted();
 	return (__force long)mask;
 }
 

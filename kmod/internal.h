@@ -25,6 +25,7 @@
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
+#include <linux/sched/signal.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
@@ -228,6 +229,23 @@ static inline int bcast_uring_cancel(struct bcast_file *bf)
 static inline __poll_t bcast_wake_key(__poll_t mask)
 {
 	return mask & ~(EPOLLIN | EPOLLRDNORM) ? 0 : mask;
+}
+
+/* A wait's timeout in ns from user space: KTIME_MAX (no timer) if < 0. */
+static inline ktime_t bcast_wait_timeout(s64 ns)
+{
+	return ns < 0 ? KTIME_MAX : ns_to_ktime(ns);
+}
+
+/*
+ * What a wait woken by a signal returns: no restart, the time already
+ * slept would count twice.  Only task work (io_uring's completions for
+ * this task) woke us: run it on the way out and sleep again, as poll()
+ * does.
+ */
+static inline long bcast_wait_interrupted(void)
+{
+	return task_sigpending(current) ? -EINTR : -ERESTARTNOINTR;
 }
 
 /* wake.c */

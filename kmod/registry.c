@@ -186,7 +186,6 @@ long bcast_ioc_gate_wait(struct bcast_file *bf, void __user *uarg)
 {
 	struct bcast_kring *ring = bf->ring;
 	struct bcast_gate_wait arg;
-	ktime_t timeout;
 	long rc;
 
 	if (!bf->writer)
@@ -195,13 +194,13 @@ long bcast_ioc_gate_wait(struct bcast_file *bf, void __user *uarg)
 		return -EFAULT;
 	if (arg.reserved)
 		return -EINVAL;
-	timeout = arg.timeout_ns < 0 ? KTIME_MAX : ns_to_ktime(arg.timeout_ns);
 	rc = wait_event_interruptible_hrtimeout(ring->gate_wq,
-			READ_ONCE(*ring->gate_seq) != arg.seq, timeout);
+			READ_ONCE(*ring->gate_seq) != arg.seq,
+			bcast_wait_timeout(arg.timeout_ns));
 	if (rc == -ETIME)
 		return -ETIMEDOUT;
 	if (rc)
-		return task_sigpending(current) ? -EINTR : -ERESTARTNOINTR;
+		return bcast_wait_interrupted();
 	return 0;
 }
 

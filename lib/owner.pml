@@ -675,7 +675,7 @@ end:	do
 		/* line 74 the backend's sleep: device_sleep(), device.c:525-545:
 		 * arm_device() (389-405), BCAST_IOC_ARM with
 		 * BCAST_ARM_WRITER_GONE for WRITER_NONE (392) and the epoch, bf->armed under arm_lock,
-		 * file.c:330-337 */
+		 * file.c:322-329 */
 		a_gone = !live;
 		/* line 426 device_poll(): BCAST_IOC_WAIT (or poll())
 		 * evaluates bcast_reader_events() at once and after every

@@ -40,7 +40,7 @@
  *     (writer_flags = 0, full fence) and fences every later publish.  A
  *     device reader cannot write reader_flags (its mapping is read-only):
  *     it arms again with BCAST_ARM_NO_MEMBARRIER, and the kernel sets the
- *     flag (kmod/file.c:327-329).
+ *     flag (kmod/file.c:319-321).
  *
  * Variants (spin -D...)
  *   default          writer not registered for membarrier: it fences.  PASS
@@ -76,10 +76,10 @@
  *   NOTIFY_COUNT_FIRST, NOTIFY_COUNT_LATE  DEVICE MEMBARRIER, with
  *                    BCAST_IOC_NOTIFY counting itself before it clears
  *                    need_wakeup, or after its wake-up, instead of in
- *                    between (file.c:351-358):                    must FAIL
+ *                    between (file.c:343-350):                    must FAIL
  *   ARM_SAMPLE_LATE  DEVICE MEMBARRIER, with BCAST_IOC_ARM sampling the
  *                    count after setting need_wakeup instead of before
- *                    (file.c:336-339):                            must FAIL
+ *                    (file.c:328-331):                            must FAIL
  *   DEVICE_QUEUE_LATE  DEVICE, with bcast_poll() queueing on the wait queue
  *                    after its checks instead of before (file.c:274).  must FAIL
  *
@@ -287,7 +287,7 @@ end:	do
 #if !defined(NOTIFY_COUNT_FIRST) && !defined(NOTIFY_COUNT_LATE)
 #define WAKE_READERS \
 	/* device.c:375-378 device_wake_readers(): BCAST_IOC_NOTIFY, \
-	 * bcast_ioc_notify(), kmod/file.c:345-360; line 319 \
+	 * bcast_ioc_notify(), kmod/file.c:337-352; line 319 \
 	 * WRITE_ONCE(need_wakeup, 0) */ \
 	STORE(WCPU, A_NEED, 0); \
 	/* lines 324-325 smp_mb__before_atomic(); atomic_long_inc(notifies): \
@@ -334,7 +334,7 @@ end:	do
 
 #ifndef OLD_POLL
 /*
- * A NOTIFY since the reader armed cleared need_wakeup (file.c:351, before
+ * A NOTIFY since the reader armed cleared need_wakeup (file.c:343, before
  * its count at 325): bcast_reader_events() reports EPOLLIN (file.c:261) and the
  * reader re-arms itself, membarrier() included, instead of the kernel
  * setting need_wakeup again with no barrier of the reader's to pair with.
@@ -376,7 +376,7 @@ end:	do
 #endif
 
 /*
- * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:314-343.
+ * device_arm(), BCAST_IOC_ARM: bcast_ioc_arm(), kmod/file.c:306-335.
  * With rd->no_membarrier (arm_device(), device.c:493-494, 451-452),
  * BCAST_ARM_NO_MEMBARRIER makes the kernel set reader_flags (lines
  * 248-250, atomic_or: a locked op).  Then, under bf->arm_lock, the armed
@@ -407,7 +407,7 @@ end:	do
 
 /*
  * device_poll() (lib/device.c): BCAST_IOC_WAIT, bcast_ioc_wait(),
- * kmod/file.c:283-312 (or poll(2), where do_poll() calls bcast_poll(),
+ * kmod/file.c:283-304 (or poll(2), where do_poll() calls bcast_poll(),
  * 239-247), queues itself, evaluates bcast_reader_events(), 217-237,
  * sleeps until the entry is woken (or the timeout, with !exact:
  * device_sleep() bounds it), and evaluates it again.
