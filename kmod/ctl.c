@@ -5,7 +5,8 @@
  * Both need CAP_SYS_ADMIN, or membership of the group ctl_gid (module
  * parameter).  A group member that is not CAP_SYS_ADMIN may only give the
  * new node to itself (uid its own, gid one of its groups) and only destroy
- * rings whose node it owns.
+ * rings whose node it owns.  A ring asked for without a group of its own
+ * gets ctl_gid's, so that the group the packages create shares the rings.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -41,12 +42,22 @@ static int bcast_ctl_check_size(u64 size)
 	return 0;
 }
 
+/* Rings made without a group of their own belong to ctl_gid's group. */
+static kgid_t bcast_ctl_group(u32 gid)
+{
+	if (gid != BCAST_CTL_GID_DEFAULT)
+		return make_kgid(current_user_ns(), gid);
+	if (bcast_ctl_gid >= 0)
+		return make_kgid(&init_user_ns, bcast_ctl_gid);
+	return current_fsgid();
+}
+
 /* Map the request's owner into kernel ids and check who may ask for it. */
 static int bcast_ctl_owner(const struct bcast_ctl_create *req,
 			   struct bcast_kring_params *p)
 {
 	p->uid = make_kuid(current_user_ns(), req->uid);
-	p->gid = make_kgid(current_user_ns(), req->gid);
+	p->gid = bcast_ctl_group(req->gid);
 	if (!uid_valid(p->uid) || !gid_valid(p->gid))
 		return -EINVAL;
 	if (bcast_ctl_admin())

@@ -230,7 +230,7 @@ static int device_create(struct bcast_ring_location *loc,
 	req.reader_slots = ring_opts_slots(o, BCAST_DEFAULT_DEVICE_SLOTS);
 	req.mode = o->mode ? o->mode & 0777 : 0600;
 	req.uid = getuid();
-	req.gid = getgid();
+	req.gid = BCAST_CTL_GID_DEFAULT;
 	err = ctl_ioctl(BCAST_CTL_CREATE, &req);
 	if (err)
 		return err;

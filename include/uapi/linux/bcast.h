@@ -372,13 +372,19 @@ static __inline__ int bcast_ring_name_valid(const char *name)
 	return 1;
 }
 
+/*
+ * A create request's gid: the module's ctl_gid group when it has one (the
+ * group its packages name "bcast"), else the creator's filesystem gid.
+ */
+#define BCAST_CTL_GID_DEFAULT	((__u32)-1)
+
 struct bcast_ctl_create {
 	char  name[BCAST_NAME_MAX];	/* NUL-terminated */
 	__u64 size;			/* data capacity, a power of two */
 	__u32 flags;			/* BCAST_RING_HUGEPAGE, BCAST_RING_GATED */
 	__u32 mode;			/* permission bits of /dev/bcastN */
 	__u32 uid;
-	__u32 gid;
+	__u32 gid;			/* or BCAST_CTL_GID_DEFAULT */
 	__u32 minor;			/* out: N of /dev/bcastN */
 	__u32 reader_slots;		/* registry slots, 0..65536 (GATED: >0) */
 };

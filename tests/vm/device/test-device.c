@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
@@ -133,6 +134,51 @@ TEST(node_takes_mode_and_owner)
 	EXPECT_EQ(1000, st.st_uid);
 	EXPECT_EQ(1001, st.st_gid);
 	EXPECT_EQ(0, ctl_destroy("t-owner"));
+}
+
+/*
+ * A request without a group of its own: the module's ctl_gid group, or
+ * (without one, as here) the creator's filesystem gid.
+ */
+TEST(default_group_is_the_creators_without_ctl_gid)
+{
+	struct bcast_ctl_create req;
+	struct stat st;
+	char path[64];
+	int fd, pipefd[2], status;
+	pid_t pid;
+
+	ASSERT_EQ(-1, param_num("ctl_gid"))
+		TH_LOG("this test needs the module loaded without ctl_gid");
+	ASSERT_EQ(0, pipe(pipefd));
+	memset(&req, 0, sizeof(req));
+	strcpy(req.name, "t-group");
+	req.size = 64 * KIB;
+	req.mode = 0640;
+	req.gid = BCAST_CTL_GID_DEFAULT;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		setfsgid(4321);
+		if (setfsgid(-1) != 4321)
+			_exit(2);
+		fd = open("/dev/bcast-ctl", O_RDWR);
+		if (fd < 0 || ioctl(fd, BCAST_CTL_CREATE, &req))
+			_exit(1);
+		_exit(write(pipefd[1], &req.minor, sizeof(req.minor)) ==
+		      sizeof(req.minor) ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	ASSERT_EQ(sizeof(req.minor), read(pipefd[0], &req.minor, sizeof(req.minor)));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	snprintf(path, sizeof(path), "/dev/bcast%u", req.minor);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(4321, st.st_gid);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0640, st.st_mode & 0777);
+	EXPECT_EQ(0, ctl_destroy("t-group"));
 }
 
 /* ---- one writer, read-only readers ---- */
