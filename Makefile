@@ -1,24 +1,41 @@
 # bcast: make (into build/, O= to change) | make check | make install PREFIX=... DESTDIR=... | make demo
-VERSION     := 0.1.0
-SOVERSION   := 0
+# The one version number (the VERSION file): the soname, bcast.pc, the
+# tools' --version, bcast.ko's modinfo, dkms.conf, the manual pages and
+# debian/changelog (which the package build checks) all take it from there.
+VERSION     := $(shell cat VERSION)
+VERSION_NUMS := $(subst ., ,$(VERSION))
+ifneq ($(words $(VERSION_NUMS)),3)
+$(error VERSION must hold MAJOR.MINOR.PATCH, not '$(VERSION)')
+endif
+SOVERSION   := $(word 1,$(VERSION_NUMS))
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/bcast
+# bcast.ko's sources for DKMS (dkms add DKMSSRCDIR; /usr/src/bcast-VERSION
+# with PREFIX=/usr is where dkms looks by itself).
+DKMSSRCDIR  ?= $(PREFIX)/src/bcast-$(VERSION)
+# udev reads rules from /etc, /run and /usr/lib (or /lib): not from /usr/local.
+UDEVRULESDIR ?= /etc/udev/rules.d
 # O: where objects, libraries, tools and test programs go; the source
 # folders hold sources only (sanitizer builds use their own folder, e.g.
 # O=build/asan SAN=address,undefined).
 O           ?= build
 SAN         ?=
-# LDFLAGS: extra flags when linking the programs (tests, tools), e.g. -static.
+# LDFLAGS: extra flags when linking the programs (tests, tools), e.g. -static;
+# LIB_LDFLAGS when linking libbcast.so (e.g. -Wl,-z,relro).
 LDFLAGS     ?=
+LIB_LDFLAGS ?=
 
 CC          ?= cc
 OPT         ?= -O2
 # Every C program of the tree: the common part, then what each kind adds.
 BASE_CFLAGS := -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	       -Iinclude -Iinclude/uapi
-CFLAGS_ALL  := -std=c11 $(OPT) $(BASE_CFLAGS) -Wshadow -Wstrict-prototypes $(CFLAGS)
+CFLAGS_ALL  := -std=c11 $(OPT) $(BASE_CFLAGS) -Wshadow -Wstrict-prototypes $(CPPFLAGS) $(CFLAGS)
 ifneq ($(SAN),)
 CFLAGS_ALL  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=$(SAN)
@@ -28,6 +45,10 @@ endif
 NO_SLP      := $(firstword $(foreach f,-fno-tree-slp-vectorize -fno-slp-vectorize,\
 		 $(shell $(CC) -Werror $(f) -E -x c /dev/null >/dev/null 2>&1 && echo $(f))))
 LIB_CFLAGS  := $(CFLAGS_ALL) $(NO_SLP) -fPIC -fvisibility=hidden
+VERSION_DEFS := -DBCAST_BUILD_VERSION='"$(VERSION)"' \
+	-DBCAST_BUILD_MAJOR=$(word 1,$(VERSION_NUMS)) \
+	-DBCAST_BUILD_MINOR=$(word 2,$(VERSION_NUMS)) \
+	-DBCAST_BUILD_PATCH=$(word 3,$(VERSION_NUMS))
 
 LIB_SRCS    := $(wildcard lib/*.c)
 LIB_OBJS    := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
@@ -64,6 +85,7 @@ module:
 		mkdir -p "$(MODULE_DIR)/kmod" && \
 		ln -sfn "$(CURDIR)/include" "$(MODULE_DIR)/include" && \
 		ln -sf "$(CURDIR)/Kbuild" "$(MODULE_DIR)/Kbuild" && \
+		ln -sf "$(CURDIR)/VERSION" "$(MODULE_DIR)/VERSION" && \
 		for f in $(KMOD_SRCS); do ln -sf "$(CURDIR)/$$f" "$(MODULE_DIR)/$$f"; done && \
 		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -C "$(KDIR)" M="$(MODULE_DIR)" $(if $(C),C=$(C)) modules; \
 	else \
@@ -79,13 +101,17 @@ $(O)/lib/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
+$(O)/lib/version.o: VERSION
+$(O)/lib/version.o: LIB_CFLAGS += $(VERSION_DEFS)
+
 $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS) lib/libbcast.map
 	$(CC) -shared -Wl,-soname,libbcast.so.$(SOVERSION) \
-		-Wl,--version-script=lib/libbcast.map $(LDFLAGS_SAN) -o $@ $(LIB_OBJS)
+		-Wl,--version-script=lib/libbcast.map $(LDFLAGS_SAN) $(LIB_LDFLAGS) \
+		-o $@ $(LIB_OBJS)
 	ln -sf libbcast.so.$(VERSION) $(O)/lib/libbcast.so.$(SOVERSION)
 	ln -sf libbcast.so.$(SOVERSION) $(O)/lib/libbcast.so
 
@@ -243,18 +269,72 @@ vm-demo: lib tools
 		    BCAST_DEMO_SECONDS=$${BCAST_DEMO_SECONDS:-5} \
 		    BCAST_DEMO_SIZE=$${BCAST_DEMO_SIZE:-64} sh /opt/demo.sh"
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(BINDIR)
+# make install / make uninstall: uninstall removes exactly what install
+# put there (the same lists), and the directories that are bcast's own.
+MAN_PAGES     := $(wildcard man/man*/*.[1-8])
+DKMS_FILES    := Kbuild VERSION include/uapi/linux/bcast.h $(KMOD_SRCS)
+INSTALL_TOOLS := $(notdir $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN))
+INSTALLED     := $(INCLUDEDIR)/bcast.h $(INCLUDEDIR)/bcast/linux/bcast.h \
+	$(addprefix $(LIBDIR)/,libbcast.a libbcast.so.$(VERSION) \
+	  libbcast.so.$(SOVERSION) libbcast.so pkgconfig/bcast.pc) \
+	$(addprefix $(BINDIR)/,$(INSTALL_TOOLS)) \
+	$(foreach p,$(MAN_PAGES),$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))/$(notdir $(p))) \
+	$(UDEVRULESDIR)/60-bcast.rules $(DOCDIR)/examples/modprobe.d/bcast.conf \
+	$(addprefix $(DKMSSRCDIR)/,dkms.conf $(DKMS_FILES))
+# bcast's own directories, deepest first.
+OWN_DIRS      := $(INCLUDEDIR)/bcast/linux $(INCLUDEDIR)/bcast \
+	$(DOCDIR)/examples/modprobe.d $(DOCDIR)/examples $(DOCDIR) \
+	$(addprefix $(DKMSSRCDIR)/,include/uapi/linux include/uapi include kmod) \
+	$(DKMSSRCDIR)
+
+.PHONY: install-files
+install: lib tools
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -d $(DESTDIR)$(INCLUDEDIR)/bcast/linux $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/modprobe.d \
+		$(DESTDIR)$(DKMSSRCDIR)/kmod $(DESTDIR)$(DKMSSRCDIR)/include/uapi/linux \
+		$(addprefix $(DESTDIR),$(sort $(dir $(filter $(MANDIR)/%,$(INSTALLED)))))
 	install -m 644 include/bcast.h $(DESTDIR)$(INCLUDEDIR)/bcast.h
-	install -m 644 include/uapi/linux/bcast.h $(DESTDIR)$(INCLUDEDIR)/linux/bcast.h
+	install -m 644 include/uapi/linux/bcast.h $(DESTDIR)$(INCLUDEDIR)/bcast/linux/bcast.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbcast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbcast.so.$(SOVERSION)
 	ln -sf libbcast.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libbcast.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    lib/bcast.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bcast.pc
 	install -m 755 $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
+	for p in $(MAN_PAGES); do \
+		s=$$(basename $$(dirname $$p)); \
+		install -m 644 $$p $(DESTDIR)$(MANDIR)/$$s/ || exit 1; \
+	done
+	install -m 644 udev/60-bcast.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 644 udev/modprobe-bcast.conf $(DESTDIR)$(DOCDIR)/examples/modprobe.d/bcast.conf
+	for f in $(DKMS_FILES); do \
+		install -m 644 $$f $(DESTDIR)$(DKMSSRCDIR)/$$f || exit 1; \
+	done
+	sed -e 's|@VERSION@|$(VERSION)|' kmod/dkms.conf.in > $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+
+# Into a DESTDIR (a staging tree), the directories install made are
+# removed too once empty; on the live system only bcast's own.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(addprefix $(DESTDIR),$(OWN_DIRS)); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d || exit 1; \
+	done
+	$(if $(DESTDIR),for f in $(INSTALLED); do \
+		d=$$(dirname $$f); \
+		while [ "$$d" != / ]; do \
+			if [ -d "$(DESTDIR)$$d" ]; then \
+				rmdir "$(DESTDIR)$$d" 2>/dev/null || break; \
+			fi; \
+			d=$$(dirname $$d); \
+		done; \
+	done)
+
 
 clean:
 	rm -rf $(O) build

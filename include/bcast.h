@@ -56,8 +56,14 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header: the VERSION file of the source tree, which
+ * the library checks these against when it is built.  bcast_version()
+ * says which library a program runs with.
+ */
 #define BCAST_VERSION_MAJOR 0
 #define BCAST_VERSION_MINOR 1
+#define BCAST_VERSION_PATCH 0
 
 /* Error codes beyond errno, returned negated. */
 #define BCAST_EOVERRUN		5001	/* the writer lapped this reader */
@@ -660,6 +666,10 @@ void bcast_poller_destroy(struct bcast_poller *p);
 /* A description of any return value of this library (err or -err), never
  * NULL; unknown values as strerror() describes them. */
 const char *bcast_strerror(int err);
+
+/* The library's version, "MAJOR.MINOR.PATCH": that of the libbcast a
+ * program runs with, which may be newer than the header it was built with. */
+const char *bcast_version(void);
 
 /* ---- in line: the per-message steps of lazy and bulk reads ---- */
 

@@ -255,3 +255,4 @@ module_exit(bcast_exit);
 MODULE_DESCRIPTION("Single-producer / many-consumer broadcast rings in shared memory");
 MODULE_AUTHOR("bcast project");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(BCAST_VERSION);

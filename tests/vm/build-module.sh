@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 [ -d "$kdir" ] || { echo "build-module: no kernel build directory '$kdir'" >&2; exit 1; }
 command -v sparse >/dev/null || install_packages build-module sparse || exit 1
 mkdir -p "$out/src"
-cp -r "$top/Kbuild" "$top/kmod" "$top/include" "$out/src/"
+cp -r "$top/Kbuild" "$top/VERSION" "$top/kmod" "$top/include" "$out/src/"
 rm -f "$out"/src/kmod/*.o "$out"/src/kmod/*.ko "$out"/src/kmod/*.mod* \
       "$out"/src/kmod/.*.cmd
 echo "build-module: building bcast.ko against $kdir (with sparse)" >&2

@@ -69,8 +69,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help"))
 			help(usage_main);
 		if (!strcmp(argv[a], "--version")) {
-			printf("bcastctl %d.%d (ring ABI %d)\n",
-			       BCAST_VERSION_MAJOR, BCAST_VERSION_MINOR,
+			printf("bcastctl %s (ring ABI %d)\n", bcast_version(),
 			       BCAST_ABI_VERSION);
 			return EXIT_SUCCESS;
 		}

@@ -65,6 +65,7 @@ static void usage(FILE *f)
 "                    with gnuplot\n"
 "  -v, --verbose     print every round on stderr\n"
 "  -h, --help        show this help\n"
+"  -V, --version     the version\n"
 "\n"
 "Throughput:\n"
 "  --sizes LIST      message sizes in bytes (default 8,64,255,4096)\n"
@@ -340,6 +341,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const test_names[] = { "throughput", "latency",
@@ -351,7 +353,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 	set_defaults(o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			parse_sizes(optarg, o);
@@ -469,6 +471,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("bcast-bench %s\n", bcast_version());
 			exit(0);
 		case ':':
 			cli_usage_error("option '%s' needs an argument",

@@ -123,8 +123,7 @@ double cli_seconds(const char *opt, const char *arg)
 void cli_common_option(int c, char **argv, int optind_now)
 {
 	if (c == 'V') {
-		printf("%s %d.%d\n", cli_prog, BCAST_VERSION_MAJOR,
-		       BCAST_VERSION_MINOR);
+		printf("%s %s\n", cli_prog, bcast_version());
 		exit(0);
 	}
 	if (c == ':')
