@@ -336,5 +336,16 @@ uninstall:
 	done)
 
 
+# Debian packages (debian/): built in a copy of the tree, so that the
+# package's clean step leaves this build/ alone; the .deb files land in
+# build/deb/.
+DEB_DIR := build/deb
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/bcast-$(VERSION)
+	tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C $(DEB_DIR)/bcast-$(VERSION)
+	cd $(DEB_DIR)/bcast-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
+
 clean:
 	rm -rf $(O) build
