@@ -86,12 +86,15 @@ extern "C" {
 /* bcast_commit() flags */
 #define BCAST_DEFER		0x1	/* make visible at the next bcast_flush()
 					 * at the latest (the writer publishes
-					 * deferred frames itself every
-					 * capacity/256 bytes) */
+					 * deferred frames itself at every
+					 * frontier step: capacity/256 bytes,
+					 * capacity/32 on gated rings) */
 
 /* bcast_reader_open() `from` */
 #define BCAST_FROM_LATEST	0x0	/* only messages committed after opening */
-#define BCAST_FROM_OLDEST	0x1	/* the oldest intact message first */
+#define BCAST_FROM_OLDEST	0x1	/* the oldest intact message first (once
+					 * the ring has been lapped: from the
+					 * oldest intact sync point) */
 #define BCAST_RESYNC_LATEST	0x10	/* after an overrun, skip to the newest
 					 * message (default: to a point at most
 					 * an eighth of the ring back) */
@@ -122,7 +125,8 @@ struct bcast_ring_opts {
 	mode_t mode;		/* permissions of the ring; 0 means 0600 */
 	size_t mtu;		/* largest frame payload; 0 = default */
 	/* BCAST_READER_SLOTS: registry slots, 0..65536 (without the flag:
-	 * 1024 for shm and file rings, none in memory handed to us) */
+	 * 1024 for shm and file rings, 16 for bcast.ko rings, none in
+	 * memory handed to us) */
 	unsigned reader_slots;
 	/* BCAST_EVICT (gated rings): a gated writer stops waiting for a
 	 * reader more than evict_bytes behind it, or that has kept it
@@ -143,7 +147,9 @@ struct bcast_ring_info {
 	const char *backend;	/* "device", "shm", "file", "memory" */
 	const void *metadata;
 	size_t metadata_len;
-	size_t map_size;	/* bytes mapped: header + data */
+	size_t map_size;	/* the ring's bytes: header, data, registry
+				 * (the mapping may be rounded up to its
+				 * page size) */
 	const char *path;	/* the file or device node mapped; NULL for
 				 * memory rings */
 	const char *sysfs;	/* device rings: /sys/class/bcast/bcastN as
@@ -483,7 +489,9 @@ int bcast_writer_set_timeout(struct bcast_writer *w, int timeout_ms);
 /* bcast_claim() that never waits: -EAGAIN when the ring has no room. */
 int bcast_try_claim(struct bcast_writer *w, size_t len, struct bcast_claim *c);
 /* bcast_publish() that never waits: -EAGAIN when the ring has no room for
- * the whole message (and then nothing of it was published). */
+ * the whole message, and then nothing of it was published if it is at
+ * most half the ring; of a larger one, the fragments that had room may
+ * have gone out, and readers count it in dropped_partial. */
 int bcast_try_publish(struct bcast_writer *w, const void *p, size_t len,
 		      uint32_t type);
 
@@ -645,7 +653,7 @@ int bcast_poller_add_reader(struct bcast_poller *p, struct bcast_reader *rd,
  * -EINVAL, -EEXIST, -ENOMEM, -EBUSY. */
 int bcast_poller_add_fd(struct bcast_poller *p, int fd, uint32_t events,
 			uint64_t tag);
-/* 0, -ENOENT, -EBUSY.  The fd is the caller's to close afterwards. */
+/* 0, -ENOENT, -EBUSY.  A removed fd is the caller's to close afterwards. */
 int bcast_poller_remove_reader(struct bcast_poller *p, struct bcast_reader *rd);
 int bcast_poller_remove_fd(struct bcast_poller *p, int fd);
 /*

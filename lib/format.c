@@ -86,6 +86,9 @@ int ring_format(void *mem, size_t len, const struct bcast_ring_opts *o,
 	/* Unknown flags may be options this library does not have. */
 	if (o && ring_opts_check(o))
 		return -EINVAL;
+	/* Gated without slots: memory rings have none unless asked for. */
+	if (o && (o->flags & BCAST_GATED) && !slots)
+		return -EINVAL;
 	if (len < BCAST_MAP_SIZE(BCAST_MIN_CAPACITY) + registry)
 		return -EINVAL;
 	if (o && o->size) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make check: install what is missing, build, run every host test (normal,
-# ASan+UBSan, TSan, arm64 under qemu-user, fuzz) and the VM tests on Debian's
-# 6.1 and 6.12 kernels, then print "N passed, N failed".
+# ASan+UBSan, TSan, arm64 under qemu-user, fuzz), the packaging tests
+# (install/uninstall, manual pages, DKMS, Debian packages) and the VM tests
+# on Debian's 6.1 and 6.12 kernels, then print "N passed, N failed".
 #
 # Environment: BCAST_CHECK_QUICK=1 skips the sanitizer builds, arm64, the
 # fuzzer and the VM (for a fast local loop); BCAST_FUZZ_SECONDS (default 60);
@@ -36,6 +37,14 @@ need_packages() {
         missing+=(qemu-user)
     # The models of writer ownership and the wake-up handshake.
     command -v spin >/dev/null || missing+=(spin)
+    # Packaging: the manual pages' lint, pkg-config, DKMS, the Debian
+    # packages and their clean-root install, the udev daemon for the VM.
+    command -v mandoc >/dev/null || missing+=(mandoc)
+    command -v pkg-config >/dev/null || missing+=(pkgconf)
+    local p
+    for p in dkms dh-dkms debhelper dpkg-dev fakeroot lintian debootstrap udev; do
+        pkg_installed "$p" || missing+=("$p")
+    done
     install_packages check ${missing[@]+"${missing[@]}"}
 }
 
@@ -73,6 +82,9 @@ fi
 if build default all tests; then
     say "host tests"
     host_tests build host
+    say "installing: make install/uninstall, manual pages"
+    run "install" 600 bash tests/install/test-install.sh
+    run "man pages" 600 env BCAST_TOOLS=build/tools sh tests/man/test-manpages.sh
 fi
 
 if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
@@ -113,9 +125,18 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
     say "fuzzing the reader for ${BCAST_FUZZ_SECONDS:-60}s"
     BCAST_FUZZ_STRICT=1 run "fuzz fuzz-reader" 900 bash tests/fuzz/run.sh "${BCAST_FUZZ_SECONDS:-60}"
 
+    # DKMS builds bcast.ko for every installed kernel (the VM boots those
+    # with udevd); the Debian packages, lintian and a clean-root install.
+    say "packaging: DKMS, Debian packages"
+    run "dkms" 900 bash tests/install/test-dkms.sh build/dkms
+    run "deb" 1200 bash tests/install/test-deb.sh
+
     say "VM tests"
     for k in ${BCAST_VM_KERNELS:-6.1 6.12}; do
         run "vm $k" 1800 bash tests/vm/check-vm.sh --kernel "$k"
+        krel=$(bash tests/vm/run.sh --kernel "$k" --print-release 2>/dev/null)
+        run "vm $k udev, DKMS-built module" 900 bash tests/vm/udev/test-udev.sh \
+            --kernel "$k" --module "build/dkms/modules/$krel/bcast.ko"
     done
 fi
 

@@ -79,6 +79,13 @@ TEST(which_rings_have_a_registry)
 	o.flags = BCAST_EVICT;		/* a policy for a lossy ring */
 	o.evict_bytes = 4096;
 	CHECK_EQ(bcast_ring_create(shm_name("reg-bad"), &o, &r), -EINVAL);
+	/* Gated memory without BCAST_READER_SLOTS has no slots: refused as
+	 * bad options, before the memory is written. */
+	memset(mem, 0x5a, len);
+	o.flags = BCAST_GATED;
+	CHECK_EQ(bcast_ring_format(mem, len, &o, &r), -EINVAL);
+	CHECK_EQ(((unsigned char *)mem)[0], 0x5a);
+	CHECK_EQ(((unsigned char *)mem)[len - 1], 0x5a);
 	free(mem);
 }
 

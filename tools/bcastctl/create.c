@@ -28,7 +28,7 @@ static const char usage_create[] =
 "      --mode OCTAL      permissions of the file or device node (default 0600)\n"
 "      --metadata TEXT   up to 1024 bytes stored in the header for readers\n"
 "      --reader-slots N  slots in the reader registry, 0 to 65536 (default\n"
-"                        1024; shm and file rings only)\n"
+"                        1024 on shm and file rings, 16 on bcast.ko rings)\n"
 "      --gated           lossless: the writer never overwrites what a\n"
 "                        registered reader has not read (it waits instead)\n"
 "      --evict-bytes BYTES  gated: stop waiting for a reader this far behind\n"
@@ -195,9 +195,10 @@ static void __attribute__((noreturn)) create_failed(const struct target *t,
 				  t->loc.path);
 		break;
 	case EOPNOTSUPP:
-		cli_error("cannot create ring '%s': bcast.ko rings have no reader "
-			  "registry yet, so neither --gated nor --reader-slots "
-			  "(use shm:%s or file:PATH)", t->arg, t->arg);
+		cli_error("cannot create ring '%s': bcast.ko has a reader "
+			  "registry only with 4 KiB pages, so neither --gated "
+			  "nor --reader-slots here (use shm:%s or file:PATH)",
+			  t->arg, t->arg);
 		break;
 	case EFBIG:
 		cli_error("cannot create ring '%s': --size %s is above "
