@@ -203,7 +203,7 @@ FUZZ_SRCS    := tests/fuzz/fuzz-reader.c tests/fuzz/fuzz-input.c
 FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
 FUZZ_HELPERS := $(patsubst %,build/fuzz/helpers/%.o,failure payload process reading)
 FUZZ_CFLAGS  := -std=c11 -O1 $(BASE_CFLAGS) -Itests/helpers -DBCAST_COUNT_FRAMES \
-		-fno-sanitize-recover=all
+		-fno-sanitize-recover=all $(VERSION_DEFS)
 fuzz: $(FUZZ_BIN)
 build/fuzz/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) $(FUZZ_HDRS) $(HDRS)
 	@mkdir -p $(dir $@)
