@@ -320,7 +320,7 @@ fi
 # ---- stat ----
 run "$CTL" stat "$R" --count 3 --interval 0.1
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 3 ] &&
-   [ "$(grep -c "committed=0 claimed=0 messages=0 messages_per_sec=0 bytes_per_sec=0 writer_alive=0 .*readers=0" "$tmp/out")" -eq 3 ]; then
+   [ "$(grep -c "committed=0 claimed=0 messages=0 messages_per_sec=0 payload_bytes=0 payload_bytes_per_sec=0 bytes_per_sec=0 writer_alive=0 .*readers=0" "$tmp/out")" -eq 3 ]; then
 	pass "stat --count 3: three lines"
 else
 	fail "stat --count 3: three lines" "exit $rc"
@@ -471,10 +471,11 @@ if [ -x "$PUB" ]; then
 	run "$CTL" stat "$W" --count 3 --interval 0.5
 	if [ "$rc" -eq 0 ] && grep -q "writer_alive=1 writer_pid=$pub " "$tmp/out" &&
 	   grep -v -q "bytes_per_sec=0 " "$tmp/out" &&
-	   grep -q "messages_per_sec=[1-9]" "$tmp/out"; then
-		pass "stat: the writer, a message rate and a byte rate"
+	   grep -q "messages_per_sec=[1-9]" "$tmp/out" &&
+	   grep -q "payload_bytes=[1-9][0-9]* payload_bytes_per_sec=[1-9]" "$tmp/out"; then
+		pass "stat: the writer, a message rate, a payload rate and a byte rate"
 	else
-		fail "stat: the writer, a message rate and a byte rate" "exit $rc"
+		fail "stat: the writer, a message rate, a payload rate and a byte rate" "exit $rc"
 	fi
 	run "$CTL" destroy --force "$W"
 	check "destroy --force with a live writer" 0 out "destroyed"

@@ -123,27 +123,41 @@ static int stat_json(const struct view *v, const struct snap *s, double dt,
 	return json_finish(&j);
 }
 
+/* A count or a rate for KEY=VALUE, "?" when it is not known. */
+static void count_text(char *buf, size_t size, bool known, uint64_t v)
+{
+	if (known)
+		snprintf(buf, size, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, size, "?");
+}
+
+static void rate_text(char *buf, size_t size, double v)
+{
+	if (v >= 0)
+		snprintf(buf, size, "%.0f", v);
+	else
+		snprintf(buf, size, "?");
+}
+
 static void stat_line(const struct snap *s, const struct rates *r,
 		      bool readers)
 {
-	char clk[16], rd[24], msgs[32], mrate[32];
+	char clk[16], rd[24], msgs[32], mrate[32], pay[32], prate[32];
 
 	clock_text(clk, sizeof(clk));
 	readers_text(s, rd, sizeof(rd));
-	if (s->have_count)
-		snprintf(msgs, sizeof(msgs), "%llu", (unsigned long long)s->messages);
-	else
-		snprintf(msgs, sizeof(msgs), "?");
-	if (r->messages >= 0)
-		snprintf(mrate, sizeof(mrate), "%.0f", r->messages);
-	else
-		snprintf(mrate, sizeof(mrate), "?");
+	count_text(msgs, sizeof(msgs), s->have_count, s->messages);
+	rate_text(mrate, sizeof(mrate), r->messages);
+	count_text(pay, sizeof(pay), s->have_count, s->payload);
+	rate_text(prate, sizeof(prate), r->payload);
 	printf("time=%s committed=%llu claimed=%llu messages=%s "
-	       "messages_per_sec=%s bytes_per_sec=%.0f writer_alive=%d "
+	       "messages_per_sec=%s payload_bytes=%s payload_bytes_per_sec=%s "
+	       "bytes_per_sec=%.0f writer_alive=%d "
 	       "writer_pid=%ld writer_epoch=%llu hugepage=%d readers=%s "
 	       "registered=%u max_lag_bytes=%llu max_lag_messages=%llu\n",
 	       clk, (unsigned long long)s->committed,
-	       (unsigned long long)s->claimed, msgs, mrate, r->bytes,
+	       (unsigned long long)s->claimed, msgs, mrate, pay, prate, r->bytes,
 	       s->writer_alive, s->writer_alive ? s->writer_pid : 0,
 	       (unsigned long long)s->epoch, s->hugepage, rd, s->registered,
 	       (unsigned long long)s->max_lag_bytes,
