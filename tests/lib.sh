@@ -81,6 +81,15 @@ tap_result() {
 	fi
 }
 
+# tap_check LOG DESCRIPTION CMD...: run CMD, its output appended to LOG,
+# and say how it went as one TAP line.
+tap_check() {
+	local log=$1 what=$2
+	shift 2
+	"$@" >>"$log" 2>&1
+	tap_result $? "$what"
+}
+
 # tap_todo FAILED DESCRIPTION: a known bug, counted neither way; it says so
 # when it no longer fails (FAILED is 0).
 tap_todo() {

@@ -36,7 +36,7 @@ done
 install_packages test-deb ${missing[@]+"${missing[@]}"} || exit 1
 
 # check WHAT CMD...: one TAP line; the command's output goes to the log.
-check() { local what=$1; shift; "$@" >>"$log" 2>&1; tap_result $? "$what"; }
+check() { tap_check "$log" "$@"; }
 
 # ---- build ----
 make deb >"$CACHE/deb.log" 2>&1

@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 make -s lib tools >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 
-check() { local what=$1; shift; "$@" >>"$work/log" 2>&1; tap_result $? "$what"; }
+check() { tap_check "$work/log" "$@"; }
 # tree DIR: every file and link under DIR, relative, sorted.
 tree() { (cd "$1" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort); }
 
