@@ -605,9 +605,11 @@ struct bcast_poller;
 #define BCAST_POLL_WRITER_GONE	0x2	/* its writer went and everything it
 					 * committed was read (once per writer,
 					 * like bcast_wait()'s) */
-#define BCAST_POLL_WRITER_NEW	0x4	/* a writer came since the last one
-					 * this poller saw go (or since the
-					 * reader was added without one) */
+#define BCAST_POLL_WRITER_NEW	0x4	/* a writer came since the reader was
+					 * opened, or since the last arrival
+					 * or departure reported for it (once
+					 * per writer, even if it came before
+					 * the reader joined the poller) */
 #define BCAST_POLL_FD		0x8	/* an added fd is ready: see revents */
 
 struct bcast_poller_event {

@@ -129,6 +129,9 @@ struct bcast_reader {
 	bool no_membarrier;	/* our membarrier() failed: writers must fence */
 	bool gone_known;	/* bcast_wait() reported the writer of */
 	uint64_t gone_epoch;	/* this epoch gone */
+	uint64_t epoch_known;	/* the writer epoch at open, or the last one a
+				 * poller reported: any other that lives is
+				 * news (BCAST_POLL_WRITER_NEW) */
 	/* reassembly of fragmented messages */
 	unsigned char *asm_buf;
 	size_t asm_cap;

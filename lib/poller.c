@@ -10,7 +10,8 @@
  * What it reports about writers follows bcast_wait(): a departure once per
  * writer after everything it committed was read (the reader's own record,
  * so that bcast_wait() and the poller agree), an arrival when a writer of
- * another epoch than the last one seen is alive.
+ * another epoch than the reader last knew (at its opening, or from a
+ * report) is alive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,7 +167,6 @@ BCAST_EXPORT int bcast_poller_add_reader(struct bcast_poller *p,
 		return err;
 	proto.kind = rd->fd >= 0 ? ENTRY_DEVICE : ENTRY_FUTEX;
 	proto.fd = rd->fd;
-	proto.epoch_seen = load_acquire(&rd->hdr->writer_epoch);
 	err = add_entry(p, &proto);
 	if (!err)
 		rd->poller = p;
@@ -303,16 +303,16 @@ static uint32_t reader_events(struct bcast_poller *p, struct poller_entry *e)
 
 	/* Waiting with a poller consumes what was read, as bcast_wait(). */
 	reader_consumed(rd);
-	if (alive && epoch != e->epoch_seen) {
+	if (alive && epoch != rd->epoch_known) {
 		ev |= BCAST_POLL_WRITER_NEW;
-		e->epoch_seen = epoch;
+		rd->epoch_known = epoch;
 	}
 	if (reader_ready(rd))
 		return ev | BCAST_POLL_DATA;
 	if (!alive && epoch && !(rd->gone_known && rd->gone_epoch == epoch)) {
 		rd->gone_known = true;
 		rd->gone_epoch = epoch;
-		e->epoch_seen = epoch;
+		rd->epoch_known = epoch;
 		ev |= BCAST_POLL_WRITER_GONE;
 	}
 	return ev;

@@ -27,7 +27,6 @@ struct poller_entry {
 	int fd;			/* ENTRY_FD's, or the device reader's */
 	uint32_t events;	/* ENTRY_FD: what to watch */
 	uint32_t revents;	/* ENTRY_FD: ready, not reported yet */
-	uint64_t epoch_seen;	/* the last writer epoch reported or known */
 	/* futex rings: the last liveness verdict, for alive_epoch */
 	bool alive;
 	uint64_t alive_epoch;

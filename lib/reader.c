@@ -38,6 +38,9 @@ BCAST_EXPORT int bcast_reader_open(struct bcast_ring *r, int from,
 	rd->from_oldest = from & BCAST_FROM_OLDEST;
 	rd->fd = -1;
 	rd->slot_lock_fd = -1;
+	/* A writer there already is not news to this reader; one that
+	 * comes later is, whenever the reader joins a poller. */
+	rd->epoch_known = load_acquire(&r->hdr->writer_epoch);
 	if (r->ops->reader_open) {
 		err = r->ops->reader_open(rd);
 		if (err)

@@ -552,7 +552,7 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:61: reader_ready(), internal.h:501-511 */
+		/* bcast_wait(), wait.c:61: reader_ready(), internal.h:504-514 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */

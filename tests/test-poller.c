@@ -6,6 +6,7 @@
  * and the same through each way it sleeps (futex_waitv(), io_uring, epoll
  * with threads).
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -304,6 +305,110 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	CHECK_EQ(bcast_wait(s.rd[5], 0), -ETIMEDOUT);
 	bcast_poller_destroy(p);
 	set_close(&s);
+}
+
+/*
+ * A writer that came after the reader was opened is news, even if it came
+ * before the reader joined the poller; one that was there already is not.
+ */
+TEST(an_arrival_before_the_reader_joined_is_reported)
+{
+	struct bcast_poller *p, *q;
+	struct bcast_poller_event ev[2];
+	struct ring_set s = { 0 };
+	struct bcast_reader *late;
+	struct bcast_writer *w;
+
+	CHECK_OK(set_open(&s, "poll-early", 1));
+	CHECK_OK(bcast_writer_open(s.r[0], &w));
+	CHECK_OK(bcast_poller_create(0, &p));
+	CHECK_OK(set_add(p, &s));
+	CHECK_EQ(poll_again(p, ev, 2, 1000), 1);
+	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_NEW);
+	CHECK_EQ(poll_again(p, ev, 2, 20), 0);
+	/* Opened while the writer lives: it knew it from the start. */
+	CHECK_OK(bcast_reader_open(s.r[0], BCAST_FROM_OLDEST, &late));
+	CHECK_OK(bcast_poller_create(0, &q));
+	CHECK_OK(bcast_poller_add_reader(q, late, 1));
+	CHECK_EQ(poll_again(q, ev, 2, 20), 0);
+	/* Its departure, to both. */
+	bcast_writer_close(w);
+	CHECK_EQ(poll_again(p, ev, 2, 1000), 1);
+	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
+	CHECK_EQ(poll_again(q, ev, 2, 1000), 1);
+	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
+	/* A writer that came and went before the reader joined: only its
+	 * departure is left to say. */
+	CHECK_OK(bcast_poller_remove_reader(q, late));
+	CHECK_OK(bcast_writer_open(s.r[0], &w));
+	bcast_writer_close(w);
+	CHECK_OK(bcast_poller_add_reader(q, late, 1));
+	CHECK_EQ(poll_again(q, ev, 2, 1000), 1);
+	CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
+	CHECK_EQ(poll_again(q, ev, 2, 20), 0);
+	bcast_poller_destroy(q);
+	bcast_reader_close(late);
+	bcast_poller_destroy(p);
+	set_close(&s);
+}
+
+/*
+ * Another process becomes the writer at a random moment: before the
+ * reader joins the poller, while it joins, while the poller goes to sleep
+ * or sleeps.  Its arrival is reported every time, through each way of
+ * sleeping.
+ */
+TEST(an_arrival_racing_the_poller_is_never_lost)
+{
+	struct bcast_poller_event ev[2];
+	unsigned round, rounds = 60;
+	int hold[2], got;
+	pid_t pid;
+
+	srand(1234);
+	for (round = 0; round < rounds; round++) {
+		unsigned flags = round & 1 ? BCAST_POLLER_NO_URING : 0;
+		useconds_t writer_delay = (useconds_t)rand() % 2000;
+		useconds_t poller_delay = (useconds_t)rand() % 1000;
+		struct ring_set s = { 0 };
+		struct bcast_poller *p;
+
+		/* A ring of its own: no departure of an earlier round. */
+		CHECK_OK(set_open(&s, "poll-race", 1));
+		CHECK(!pipe2(hold, O_CLOEXEC));
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct bcast_writer *w;
+			char c;
+
+			close(hold[1]);
+			usleep(writer_delay);
+			if (bcast_writer_open(s.r[0], &w))
+				_exit(1);
+			/* Alive until the parent has seen it. */
+			_exit(read(hold[0], &c, 1) == 0 ? 0 : 1);
+		}
+		close(hold[0]);
+		usleep(poller_delay);
+		CHECK_OK(bcast_poller_create(flags, &p));
+		CHECK_OK(bcast_poller_add_reader(p, s.rd[0], round));
+		got = poll_again(p, ev, 2, 3000);
+		if (got != 1 || ev[0].events != BCAST_POLL_WRITER_NEW)
+			FAILF("round %u (writer after %u us, poller after %u us, "
+			      "flags %#x): %d events, %#x", round, writer_delay,
+			      poller_delay, flags, got, got > 0 ? ev[0].events : 0);
+		close(hold[1]);
+		CHECK_EQ(waitpid(pid, &got, 0), pid);
+		CHECK(WIFEXITED(got) && WEXITSTATUS(got) == 0);
+		/* Its clean departure, and nothing more. */
+		got = poll_again(p, ev, 2, 3000);
+		CHECK_EQ(got, 1);
+		CHECK_EQ(ev[0].events, BCAST_POLL_WRITER_GONE);
+		CHECK_EQ(poll_again(p, ev, 2, 0), 0);
+		bcast_poller_destroy(p);
+		set_close(&s);
+	}
 }
 
 /* Rings beside a socket and a timerfd, each reported as itself. */

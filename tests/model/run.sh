@@ -201,7 +201,7 @@ anchors=(
 "wait.c:63|look_at_writer"
 "wait.c:69|gone_epoch = epoch"
 "wait.c:79|hangup = err == 1"
-"internal.h:501|committed"
+"internal.h:504|committed"
 "device.c:439|DEVICE_POLL_HANGUP"
 "file.c:51|bcast_ws_epoch(ws) + 1"
 "file.c:56|atomic64_set(&ring->writer_state, epoch << 1 | BCAST_WRITER_PRESENT)"

@@ -264,6 +264,40 @@ TEST(writer_death_is_reported_for_that_ring_only)
 	set_close(&s);
 }
 
+/*
+ * A device writer that came after the reader was opened, but before the
+ * reader joined the poller, is still news; through each way of sleeping.
+ */
+static void early_arrival(struct __test_metadata *_metadata, unsigned flags)
+{
+	struct bcast_poller_event ev[2];
+	struct ring_set s = { 0 };
+	struct bcast_poller *p;
+	struct bcast_writer *w;
+	struct bcast_ring *dr;
+
+	ASSERT_EQ(0, set_open(&s, "pde", 1));
+	ASSERT_EQ(0, bcast_ring_open(s.names[0], BCAST_RDWR, &dr));
+	ASSERT_EQ(0, bcast_writer_open(dr, &w));
+	ASSERT_EQ(0, bcast_poller_create(flags, &p));
+	ASSERT_EQ(0, set_add(p, &s));
+	ASSERT_EQ(1, poll_again(p, ev, 2, 2000));
+	EXPECT_EQ(BCAST_POLL_WRITER_NEW, ev[0].events);
+	EXPECT_EQ(0, poll_again(p, ev, 2, 50));
+	bcast_writer_close(w);
+	ASSERT_EQ(1, poll_again(p, ev, 2, 2000));
+	EXPECT_EQ(BCAST_POLL_WRITER_GONE, ev[0].events);
+	bcast_poller_destroy(p);
+	bcast_ring_close(dr);
+	set_close(&s);
+}
+
+TEST(an_arrival_before_the_reader_joined_is_reported)
+{
+	early_arrival(_metadata, 0);
+	early_arrival(_metadata, BCAST_POLLER_NO_URING);
+}
+
 /* Device rings, a shm ring, a socket and a timerfd in one poller. */
 static void mixed(struct __test_metadata *_metadata, unsigned flags)
 {
