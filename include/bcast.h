@@ -295,7 +295,8 @@ struct bcast_writer_stats {
 				 * the writer back to its own system calls */
 	uint64_t gate_waits;	/* gated rings: times it found no room */
 	uint64_t evictions;	/* ... and evicted a reader (its policy) */
-	uint64_t reserved_[1];	/* 0: room for counts to come */
+	uint64_t gap_messages;	/* numbered by bcast_publish_gap(), not in
+				 * `messages` */
 };
 
 /* ---- rings ---- */
@@ -430,6 +431,20 @@ int bcast_flush(struct bcast_writer *w);
 /* Publish an empty liveness frame (deferred commits first): 0, -EINVAL,
  * -EBUSY (a claim is open). */
 int bcast_heartbeat(struct bcast_writer *w);
+/*
+ * Number `messages` messages that this writer will never publish: lost
+ * upstream of it (a bridge's source overran it, a network dropped them).
+ * Readers that reach this point get -BCAST_EOVERRUN once, with the
+ * messages counted in lost_messages (their bytes are not known), and the
+ * messages after it keep their numbers (bcast_msg_seq()).  With
+ * BCAST_GAP_QUIET the numbers move and no reader is told: a stream joined
+ * partway, whose earlier messages were never this ring's.  Deferred
+ * commits go first.  0, -EINVAL (w NULL, messages 0, unknown flags),
+ * -EBUSY (a claim is open); gated rings: what waiting for room returns.
+ */
+#define BCAST_GAP_QUIET		0x1
+int bcast_publish_gap(struct bcast_writer *w, uint64_t messages,
+		      unsigned flags);
 /* This writer's counts since it opened: 0, -EINVAL (w or st NULL).  From
  * the writer's own thread (the counts are plain fields). */
 int bcast_writer_stats(const struct bcast_writer *w,
@@ -544,6 +559,16 @@ static inline ssize_t bcast_msg_read(const struct bcast_msg *m, void *buf,
  * trust what was read through it if bcast_msg_valid() then returns 1.
  * Messages of a bulk read (BCAST_MSG_COPIED) point into its buffer. */
 static inline const void *bcast_msg_peek(const struct bcast_msg *m);
+/*
+ * The message's number in its ring: how many messages came before it,
+ * from every writer the ring has had, gaps included (bcast_publish_gap()).
+ * Set by bcast_receive() (when given a bcast_msg) and bcast_batch_next();
+ * handles of bcast_bulk_next() carry 0.
+ */
+static inline uint64_t bcast_msg_seq(const struct bcast_msg *m)
+{
+	return m->seq_;
+}
 /* 1 if the message's bytes are still intact (always, for a bulk read's),
  * 0 if overwritten (then counted lost, once) or m is NULL. */
 int bcast_msg_valid(const struct bcast_msg *m);

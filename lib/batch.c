@@ -143,8 +143,10 @@ BCAST_EXPORT int bcast_batch_next_slow_(struct bcast_batch *b,
 			return reader_overrun(rd);
 		if (err)
 			return err;
-		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT | BCAST_FRAME_CONT)) {
-			reader_skip(rd, &f);
+		if (f.flags & (BCAST_FRAME_PAD | FRAME_MARKS | BCAST_FRAME_CONT)) {
+			err = reader_skip(rd, &f);
+			if (err)
+				return err;
 			continue;
 		}
 		rd->orphans_lost = false;
@@ -200,7 +202,7 @@ static ssize_t copy_fragments(const struct bcast_msg *m, unsigned char *dst)
 			goto changed;
 		pad = f.flags & BCAST_FRAME_PAD;
 		if ((pad && (padded || !frames)) ||
-		    (!pad && ((f.flags & BCAST_FRAME_HEARTBEAT) ||
+		    (!pad && ((f.flags & FRAME_MARKS) ||
 			      !(f.flags & BCAST_FRAME_CONT) != !frames ||
 			      (frames && f.word1 != got) ||
 			      f.len > m->len - got)))

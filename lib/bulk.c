@@ -100,9 +100,28 @@ static ssize_t whole_messages(struct bcast_reader *rd, const unsigned char *dst,
 			return boundary ? (ssize_t)boundary : -BCAST_ECORRUPT;
 		if (f.total > n - off)
 			break;	/* cut short by the window */
+		if (f.flags & BCAST_FRAME_GAP) {
+			if (boundary)	/* what came before it first */
+				break;
+			/* First (after what a dead writer left unfinished):
+			 * reported alone, as an overrun. */
+			frame_account(&f, &seq, &bytes);
+			rd->seq = seq;
+			rd->bytes = bytes;
+			rd->st.lost_messages += lost + f.word1;
+			rd->st.lost_bytes += lost_bytes;
+			rd->st.heartbeats += beats;
+			rd->st.dropped_partial += partial + (in_msg ? frames : 0);
+			rd->st.overruns++;
+			rd->orphans_lost = false;
+			rd->pos = pos + off + f.total;
+			return -BCAST_EOVERRUN;
+		}
 		if (f.flags & BCAST_FRAME_HEARTBEAT)
 			beats++;
-		if (!(f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))) {
+		if (f.flags & BCAST_FRAME_SKIP)
+			frame_account(&f, &seq, &bytes);
+		if (!(f.flags & (BCAST_FRAME_PAD | FRAME_MARKS))) {
 			if (!(f.flags & BCAST_FRAME_CONT)) {
 				if (in_msg)
 					partial += frames;
@@ -215,8 +234,7 @@ BCAST_EXPORT int bcast_bulk_next_slow_(struct bcast_bulk *bulk,
 				 rd->cap, rd->mtu, bulk->pos_ + bulk->len_, &f))
 			return -BCAST_ECORRUPT;
 		bulk->off_ += f.total;
-		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT |
-			       BCAST_FRAME_CONT))
+		if (f.flags & (BCAST_FRAME_PAD | FRAME_MARKS | BCAST_FRAME_CONT))
 			continue;
 		start = bulk->buf_ + off + BCAST_FRAME_HDR;
 		len = f.len;
@@ -228,7 +246,7 @@ BCAST_EXPORT int bcast_bulk_next_slow_(struct bcast_bulk *bulk,
 					 rd->cap, rd->mtu,
 					 bulk->pos_ + bulk->len_, &f))
 				return -BCAST_ECORRUPT;
-			if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT))
+			if (f.flags & (BCAST_FRAME_PAD | FRAME_MARKS))
 				continue;
 			if (!(f.flags & BCAST_FRAME_CONT)) {
 				/* abandoned by a dead writer: go on from here */

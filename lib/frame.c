@@ -38,6 +38,11 @@ int frame_decode(uint64_t word, uint64_t pos, uint64_t cap, uint32_t mtu,
 		if ((f->flags & BCAST_FRAME_HEARTBEAT) &&
 		    (f->flags != BCAST_FRAME_HEARTBEAT || f->len))
 			return -BCAST_ECORRUPT;
+		/* Gaps: alone, empty, at least one message. */
+		if ((f->flags & FRAME_GAPS) &&
+		    ((f->flags != BCAST_FRAME_GAP &&
+		      f->flags != BCAST_FRAME_SKIP) || f->len || !f->word1))
+			return -BCAST_ECORRUPT;
 		if ((f->flags & BCAST_FRAME_CONT) && !f->word1)
 			return -BCAST_ECORRUPT;
 		f->total = frame_total(f->len);
@@ -63,6 +68,8 @@ int frame_at(const struct bcast_ring *r, uint64_t pos, uint64_t committed,
 /* Count a frame into the writer's running message and byte totals. */
 void frame_account(const struct frame *f, uint64_t *seq, uint64_t *bytes)
 {
+	if (f->flags & FRAME_GAPS)
+		*seq += f->word1;	/* numbered, not in the ring */
 	if (!(f->flags & BCAST_FRAME_FIN))
 		return;
 	(*seq)++;

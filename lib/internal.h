@@ -160,6 +160,10 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(((struct bcast_reader *)0
 	       "bcast.h loads the header's claimed word by its own type");
 
 /* A frame header as read from the ring, before validation. */
+/* Frames that hold no message: heartbeats and gaps. */
+#define FRAME_GAPS	(BCAST_FRAME_GAP | BCAST_FRAME_SKIP)
+#define FRAME_MARKS	(BCAST_FRAME_HEARTBEAT | FRAME_GAPS)
+
 struct frame {
 	uint32_t len;
 	uint32_t flags;
@@ -410,7 +414,7 @@ int ring_locate(const struct bcast_ring *r, enum locate where, uint64_t *pos,
 int reader_overrun(struct bcast_reader *rd);
 int reader_resync(struct bcast_reader *rd);
 int reader_lapped(struct bcast_reader *rd, uint64_t committed);
-void reader_skip(struct bcast_reader *rd, const struct frame *f);
+int reader_skip(struct bcast_reader *rd, const struct frame *f);
 void reader_delivered(struct bcast_reader *rd, uint64_t len);
 void reader_stalled(struct bcast_reader *rd, uint64_t committed);
 ssize_t reader_idle(struct bcast_reader *rd);

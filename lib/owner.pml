@@ -102,8 +102,8 @@
  *     that it is the only holder.
  *   - The reader reports gone only a writer that left: at the step at which
  *     it concludes "gone", the writer of the epoch it read must not be
- *     between its epoch bump (owner.c:301, after its alive=1 store at writer.c:592)
- *     and its alive=0 store (writer.c:629) or death.  That epoch is the one
+ *     between its epoch bump (owner.c:301, after its alive=1 store at writer.c:621)
+ *     and its alive=0 store (writer.c:658) or death.  That epoch is the one
  *     bcast_wait() reports gone and remembers (wait.c:42, 279-281): were
  *     it the arriving writer's, its real departure would never be
  *     reported.  -DEPOCH_FIRST, the order before 1eb3adf (the bump, then
@@ -143,7 +143,7 @@
  *     who holds the OFD lock): the memory model cannot matter for it.  The
  *     reader's loads are acquire loads in program order (wait.c:38,
  *     owner.c:198, 202) and each writer's stores are ordered (release
- *     stores, writer.c:592 and 541, the release fetch-add of writer_epoch,
+ *     stores, writer.c:621 and 541, the release fetch-add of writer_epoch,
  *     owner.c:301, and the acq_rel CAS that chains one writer to the
  *     next), so on x86-TSO and on arm64 (other-multi-copy atomic) a reader
  *     observes a state of this sequentially consistent model.  What the
@@ -429,17 +429,17 @@ proctype Contender(byte me)
 
 	{
 		skip;
-open:		/* bcast_writer_open(), writer.c:539-607 */
+open:		/* bcast_writer_open(), writer.c:568-636 */
 		CLAIM;
-		/* owner.c:294 writer_pid, writer.c:582-583 writer_flags:
-		 * nothing judges them.  writer.c:584 resume_positions() may
+		/* owner.c:294 writer_pid, writer.c:611-612 writer_flags:
+		 * nothing judges them.  writer.c:613 resume_positions() may
 		 * fail (504-505): writer_release (owner_release()) at 519 */
 		if
 		:: RELEASE; goto leave
 		:: skip
 		fi;
 #ifndef EPOCH_FIRST
-		/* writer.c:592 store_release(writer_alive, 1), before the new
+		/* writer.c:621 store_release(writer_alive, 1), before the new
 		 * epoch: until the bump a reader sees the new owner alive with
 		 * the old epoch, never "gone" */
 		atomic { AS_WRITER; alive = 1 };
@@ -453,11 +453,11 @@ open:		/* bcast_writer_open(), writer.c:539-607 */
 		atomic { AS_WRITER; alive = 1 };
 #endif
 		/* bcast_publish() and friends, then bcast_writer_close():
-		 * writer.c:625 bcast_flush(), 541 store_release(writer_alive, 0) */
+		 * writer.c:654 bcast_flush(), 541 store_release(writer_alive, 0) */
 		atomic { AS_WRITER; alive = 0; set_epoch = 0; set_by = 0 };
-		/* writer.c:630 the backend's writer_release: owner_release() */
+		/* writer.c:659 the backend's writer_release: owner_release() */
 		RELEASE;
-		/* writer.c:631-632 fence, the backend's wake_readers: no
+		/* writer.c:660-661 fence, the backend's wake_readers: no
 		 * ownership state */
 		goto leave;
 busy:		/* -EBUSY: the caller tries again */
@@ -599,10 +599,10 @@ proctype Contender(byte me)
 	atomic { STATE_THEN mtx = 0; e = 0 };
 	/* The process may die at any point: the kernel releases its file. */
 	if
-	:: /* bcast_writer_open(), writer.c:592 store_release(writer_alive, 1) */
+	:: /* bcast_writer_open(), writer.c:621 store_release(writer_alive, 1) */
 	   alive = 1;
 	   if
-	   :: /* bcast_writer_close(), writer.c:629 writer_alive = 0 */
+	   :: /* bcast_writer_close(), writer.c:658 writer_alive = 0 */
 	      atomic { alive = 0; DEPART }
 	   :: skip
 	   fi

@@ -185,8 +185,9 @@ int reader_lapped(struct bcast_reader *rd, uint64_t committed)
 	return 0;
 }
 
-/* Step over a frame that carries no deliverable message. */
-void reader_skip(struct bcast_reader *rd, const struct frame *f)
+/* Step over a frame that carries no deliverable message: 0, or
+ * -BCAST_EOVERRUN for a gap, its messages counted as lost. */
+int reader_skip(struct bcast_reader *rd, const struct frame *f)
 {
 	if (f->flags & BCAST_FRAME_HEARTBEAT)
 		rd->st.heartbeats++;
@@ -198,6 +199,11 @@ void reader_skip(struct bcast_reader *rd, const struct frame *f)
 	}
 	frame_account(f, &rd->seq, &rd->bytes);
 	rd->pos += f->total;
+	if (!(f->flags & BCAST_FRAME_GAP))
+		return 0;
+	rd->st.overruns++;
+	rd->st.lost_messages += f->word1;
+	return -BCAST_EOVERRUN;
 }
 
 /* Batch and bulk reads leave an unfinished message in the ring: wait for
@@ -260,6 +266,7 @@ static ssize_t deliver_assembled(struct bcast_reader *rd, void *buf, size_t cap,
 		info->type = rd->asm_type;
 		info->flags = BCAST_MSG_FRAGMENTED;
 		info->frames_ = rd->asm_frames;
+		info->seq_ = rd->seq - 1;	/* its last fragment counted */
 	}
 	if (rd->asm_len > cap)
 		return -EMSGSIZE;
@@ -316,6 +323,7 @@ static ssize_t deliver_frame(struct bcast_reader *rd, const struct frame *f,
 		info->len = f->len;
 		info->type = f->word1;
 		info->frames_ = 1;
+		info->seq_ = rd->seq;
 	}
 	if (f->len > cap) {
 		if (!frame_intact(rd->r, rd->pos))
@@ -378,6 +386,7 @@ copy_out(struct bcast_reader *rd, void *buf, struct bcast_msg *info,
 		info->type = (uint32_t)(word >> 32);
 		info->flags = 0;
 		info->frames_ = 1;
+		info->seq_ = rd->seq - 1;
 		info->rd_ = NULL;
 		info->data_ = NULL;
 	}
@@ -474,11 +483,13 @@ receive_general(struct bcast_reader *rd, void *buf, size_t cap,
 			return err;
 		}
 		payload = rd->data + (rd->pos & rd->mask) + BCAST_FRAME_HDR;
-		if (f.flags & (BCAST_FRAME_PAD | BCAST_FRAME_HEARTBEAT) ||
+		if (f.flags & (BCAST_FRAME_PAD | FRAME_MARKS) ||
 		    ((f.flags & BCAST_FRAME_CONT) && !rd->assembling)) {
 			if (!frame_intact(rd->r, rd->pos))
 				return reader_overrun(rd);
-			reader_skip(rd, &f);
+			err = reader_skip(rd, &f);
+			if (err)
+				return err;
 			continue;
 		}
 		rd->orphans_lost = false;

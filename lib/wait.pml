@@ -54,7 +54,7 @@
  *   MB_FAIL_IGNORED  MB_FAIL, but the failure is ignored (the bug of issue
  *                    8 point 8): the reader sleeps without timeout. must FAIL
  *   NO_OPEN_FENCE    MEMBARRIER without bcast_writer_open()'s fence_full()
- *                    (writer.c:596): a reader that saw the old
+ *                    (writer.c:625): a reader that saw the old
  *                    writer_flags relies on a fence that never comes. must FAIL
  *   DEVICE           device rings: the reader arms (BCAST_IOC_ARM) and
  *                    poll()s; the writer calls BCAST_IOC_NOTIFY, which
@@ -449,12 +449,12 @@ active proctype Writer()
 	byte i, j, k, v;
 	bool membarrier;	/* w->membarrier */
 
-	/* bcast_writer_open(), writer.c:581: readers_fence_for_us(), 82-86 */
+	/* bcast_writer_open(), writer.c:610: readers_fence_for_us(), 82-86 */
 	atomic { membarrier = REGISTERED && !no_mb };
-	/* writer.c:582-583 store writer_flags */
+	/* writer.c:611-612 store writer_flags */
 	STORE(WCPU, A_WFLAGS, membarrier);
 #ifndef NO_OPEN_FENCE
-	/* writer.c:596 fence_full(): readers that saw the old writer_flags
+	/* writer.c:625 fence_full(): readers that saw the old writer_flags
 	 * must be seen sleeping by the first wake-up check */
 	d_step { DRAIN(WCPU) };
 #endif
@@ -552,7 +552,7 @@ proctype Reader(byte me)
 	do
 	:: pos == M -> break
 	:: else ->
-		/* bcast_wait(), wait.c:61: reader_ready(), internal.h:504-514 */
+		/* bcast_wait(), wait.c:61: reader_ready(), internal.h:508-518 */
 		d_step { LOAD(me, A_COMMITTED, c) };
 		if
 		:: c != pos -> atomic { pos = c; c = 0 }	/* return 0: read */

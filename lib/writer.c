@@ -298,6 +298,35 @@ BCAST_EXPORT int bcast_heartbeat(struct bcast_writer *w)
 	return 0;
 }
 
+BCAST_EXPORT int bcast_publish_gap(struct bcast_writer *w, uint64_t messages,
+				   unsigned flags)
+{
+	uint32_t kind = flags & BCAST_GAP_QUIET ? BCAST_FRAME_SKIP :
+						  BCAST_FRAME_GAP;
+	uint64_t idx;
+	int err = 0;
+
+	if (!w || !messages || (flags & ~BCAST_GAP_QUIET))
+		return -EINVAL;
+	if (w->claim_open)
+		return -EBUSY;
+	/* word 1 holds 32 bits: a larger gap takes several frames */
+	while (messages) {
+		uint32_t n = messages > UINT32_MAX ? UINT32_MAX :
+						     (uint32_t)messages;
+
+		err = place_frame(w, 0, &idx);
+		if (err)
+			break;
+		finish_frame(w, w->pos, 0, kind, n);
+		w->seq += n;
+		w->st.gap_messages += n;
+		messages -= n;
+	}
+	publish_position(w);
+	return err;
+}
+
 /*
  * Gated rings: room for a whole fragmented message before its first
  * fragment, so that a writer that cannot have it publishes none of it
@@ -473,7 +502,7 @@ BCAST_EXPORT int bcast_writer_stats(const struct bcast_writer *w,
 	if (!w || !st)
 		return -EINVAL;
 	*st = w->st;
-	st->messages = w->seq - w->seq0;
+	st->messages = w->seq - w->seq0 - w->st.gap_messages;
 	st->bytes = w->bytes - w->bytes0;
 	st->frames = st->messages + w->extra_frames;
 	return 0;

@@ -348,6 +348,16 @@ static void seeds_heartbeats(void)
 	emit("heartbeats-only-4k", &s, FIX_HDR, 0x41, 20);
 	seed_free(&s);
 
+	/* gaps, loud and quiet, between messages */
+	seed_new(&s, 4096, 0);
+	seed_writer(&s);
+	for (i = 0; i < 6; i++) {
+		publish(&s, 24 * i, i);
+		OK(bcast_publish_gap(s.w, 1 + i * 1000, i & 1 ? BCAST_GAP_QUIET : 0));
+	}
+	emit("gaps-4k", &s, FIX_HDR, 0x43, 31);
+	seed_free(&s);
+
 	/* zero-length messages filling the ring */
 	seed_new(&s, 4096, 0);
 	for (i = 0; i < 600; i++)

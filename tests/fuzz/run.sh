@@ -51,13 +51,22 @@ ensure_clang() {
     install_packages fuzz clang libclang-rt-14-dev && fuzzer_works
 }
 
-if [ "${1:-}" = "--make-corpus" ]; then
-    set -e
-    make make-corpus >/dev/null
-    rm -rf "$CORPUS"
-    build/tests/fuzz/make-corpus "$CORPUS"
-    exit 0
-fi
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0 ;;
+    --make-corpus)
+        # The seeds anew; regress-* are inputs that once failed: kept.
+        set -e
+        make make-corpus >/dev/null
+        seeds=$(mktemp -d)
+        build/tests/fuzz/make-corpus "$seeds"
+        mkdir -p "$CORPUS"
+        find "$CORPUS" -maxdepth 1 -type f ! -name 'regress-*' -delete
+        cp "$seeds"/* "$CORPUS"/
+        rm -rf "$seeds"
+        exit 0 ;;
+esac
 
 SECONDS_TO_RUN=${1:-60}
 case $SECONDS_TO_RUN in

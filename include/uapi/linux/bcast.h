@@ -114,7 +114,11 @@ static __inline__ int bcast_chunk_shift_valid(__u64 shift, __u64 cap)
 #define BCAST_FRAME_CONT	0x02	/* not the first fragment; word 1 = offset */
 #define BCAST_FRAME_PAD		0x04	/* filler up to the end of the data area */
 #define BCAST_FRAME_HEARTBEAT	0x08	/* liveness frame, no payload */
-#define BCAST_FRAME_KNOWN	0x0f
+#define BCAST_FRAME_GAP		0x10	/* word 1 = messages lost upstream of
+					 * the writer: an overrun to readers */
+#define BCAST_FRAME_SKIP	0x20	/* word 1 = messages numbered without
+					 * being in the ring: counted only */
+#define BCAST_FRAME_KNOWN	0x3f
 
 /* Ring header flags. */
 #define BCAST_RING_HUGEPAGE	0x01	/* data area is backed by huge pages */
