@@ -123,7 +123,16 @@ HELPER_OBJS := $(patsubst %.c,$(O)/%.o,$(HELPER_SRCS))
 HELPERS_A   := $(O)/tests/helpers/libhelpers.a
 TEST_CFLAGS := $(CFLAGS_ALL) -Itests/helpers
 
-tests: $(TEST_BINS)
+# bcast-bridge's tests: its packet format alone (a host test), and both
+# ends of a bridged stream (tests/bridge/test-bridge.sh).
+BRIDGE_TESTS := $(O)/tests/test-bridge-wire $(O)/tests/bridge/bridge-check
+
+tests: $(TEST_BINS) $(BRIDGE_TESTS)
+
+$(O)/tests/test-bridge-wire: tests/bridge/test-wire.c tools/bridge/wire.c tools/bridge/wire.h $(HELPER_HDRS) $(HELPERS_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itools/bridge -o $@ tests/bridge/test-wire.c \
+		tools/bridge/wire.c $(HELPERS_A) $(LIB_A) $(LDFLAGS_SAN) $(LDFLAGS) $(LDLIBS)
 
 $(O)/tests/helpers/%.o: tests/helpers/%.c $(HELPER_HDRS) include/bcast.h include/uapi/linux/bcast.h
 	@mkdir -p $(dir $@)
@@ -157,7 +166,11 @@ ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
 URING_FLAGS := $(if $(wildcard /usr/include/liburing.h),-DBCAST_HAVE_LIBURING)
 URING_LIBS  := $(if $(wildcard /usr/include/liburing.h),-luring)
 
-tools: $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN)
+# bcast-bridge needs nats.c (libnats-dev): built where its header is.
+BRIDGE_SRCS := $(wildcard tools/bridge/*.c)
+BRIDGE_BIN  := $(if $(wildcard /usr/include/nats/nats.h),$(O)/tools/bcast-bridge)
+
+tools: $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(BRIDGE_BIN)
 
 # README.md's examples, whole (tests/tools/test-examples.sh runs them and
 # checks that README.md shows them as they are); the io_uring one needs
@@ -188,6 +201,10 @@ $(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) $(COMMON_HDRS) $(COMMON_
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) $(URING_FLAGS) -o $@ $(BENCH_SRCS) \
 		$(TOOL_LIBS) $(ZMQ_LIBS) $(URING_LIBS)
+
+$(O)/tools/bcast-bridge: $(BRIDGE_SRCS) $(wildcard tools/bridge/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -o $@ $(BRIDGE_SRCS) $(TOOL_LIBS) -lnats
 
 $(O)/tools/%: tools/%.c $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
