@@ -12,6 +12,7 @@ set -u -o pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . tests/bridge/nats-cluster.sh
+. tests/bridge/bridge-lib.sh
 
 TOOLS=${BCAST_TOOLS:-build/tools}
 BRIDGE=$TOOLS/bcast-bridge
@@ -46,41 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME CMD...: run CMD in the background, its output in $WORK/NAME.*;
-# its pid in $LAST.
-start() {
-	local name=$1
-	shift
-	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-	LAST=$!
-	PIDS+=("$LAST")
-}
-
-# wait_line FILE TEXT SECONDS: until FILE has TEXT.
-wait_line() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "# $1 never said '$2':"; sed 's/^/#   /' "$1" | tail -n 5
-	return 1
-}
-
 # stop PID: SIGTERM, and its exit status.
 stop() {
 	kill -TERM "$1" 2>/dev/null
 	wait "$1"
-}
-
-# json_field FILE KEY: a number of a one-line JSON object.
-json_field() {
-	grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2
-}
-
-# field LINE KEY: KEY=VALUE out of bridge-check's line.
-field() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
 echo "TAP version 13"
@@ -139,8 +109,8 @@ bridge() {
 	start "out$sfx" "$BRIDGE" out "shm:$TAG-src$sfx" "$NATS_URLS" "$subj" \
 		--json -v --reconnect-wait-ms 50 "$@"
 	OUT=$LAST
-	wait_line "$WORK/in$sfx.err" "connected to" 10 &&
-		wait_line "$WORK/out$sfx.err" "connected to" 10 || return 1
+	wait_line "$WORK/in$sfx.err" "bridging" 10 &&
+		wait_line "$WORK/out$sfx.err" "bridging" 10 || return 1
 	sleep 1		# the subscription reaches every node
 }
 
@@ -154,7 +124,7 @@ if bridge "" "$TAG.all"; then
 	rc=$?
 	t1=$(date +%s.%N)
 	line=$(cat "$WORK/verify.out")
-	echo "# $N messages (every $BIG_EVERY-th 1.5 MiB): $line, $(echo "$t1 - $t0" | bc) s"
+	echo "# $N messages (every $BIG_EVERY-th 1.5 MiB): $line, $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
 	[ $rc -eq 0 ] && [ "$(field "$line" delivered)" = "$N" ]
 	tap_result $? "$N messages through the cluster, every payload checked, none lost"
 	stop "$OUT"; rc_out=$?

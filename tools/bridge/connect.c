@@ -26,6 +26,8 @@ static void disconnected(natsConnection *nc, void *arg)
 {
 	struct bridge *br = arg;
 
+	if (__atomic_load_n(&br->closing, __ATOMIC_ACQUIRE))
+		return;
 	__atomic_add_fetch(&br->st.disconnects, 1, __ATOMIC_RELAXED);
 	if (br->o.verbose)
 		cli_error("disconnected from the NATS server: reconnecting");
@@ -51,12 +53,15 @@ static void async_error(natsConnection *nc, natsSubscription *sub,
 			  br->o.subject);
 }
 
-/* After each pass over the servers the wait doubles, up to the most. */
+/*
+ * After each pass over the servers (nats.c counts passes in @attempts,
+ * from 1) the wait doubles, up to the most.
+ */
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {
 	struct bridge *br = arg;
 	int64_t wait = br->o.reconnect_wait_ms;
-	int rounds = attempts / 3;
+	int rounds = attempts - 1;
 
 	while (rounds-- > 0 && wait < br->o.reconnect_max_ms)
 		wait *= 2;
@@ -186,6 +191,10 @@ out:
 
 void bridge_disconnect(struct bridge *br)
 {
+	if (br->js)
+		jsCtx_Destroy(br->js);
+	br->js = NULL;
+	__atomic_store_n(&br->closing, true, __ATOMIC_RELEASE);
 	if (br->nc) {
 		natsConnection_Flush(br->nc);
 		natsConnection_Destroy(br->nc);

@@ -262,6 +262,64 @@ static void measure_lag(struct in *in)
 		in->br->st.lag = (uint64_t)msgs;
 }
 
+/*
+ * JetStream: packets from the durable consumer, in stream order,
+ * acknowledged once the ring has their messages (`acked`: the last
+ * stream sequence taken).  One seen before (a
+ * redelivery) is acknowledged again; one past a hole (the consumer's
+ * leader moved, a fetch was lost) makes the consumer deliver again from
+ * the hole: message numbers that jump over contiguous stream sequences
+ * are real losses, told as such by take_packet().
+ */
+static int run_stream(struct in *in, uint64_t acked)
+{
+	const struct bridge_opts *o = &in->br->o;
+	uint64_t lag_at = 0;
+
+	while (!cli_stop_requested &&
+	       !(o->count && in->br->st.messages >= o->count)) {
+		natsMsgList list = { 0 };
+		int got = bridge_jetstream_fetch(in->br, in->sub, &list), i, rc = 0;
+
+		if (got < 0)
+			return 1;
+		for (i = 0; i < list.Count && !rc; i++) {
+			uint64_t sseq = bridge_jetstream_seq(list.Msgs[i]);
+
+			if (sseq && acked && sseq <= acked) {
+				natsMsg_Ack(list.Msgs[i], NULL);
+				continue;
+			}
+			if (sseq && acked && sseq > acked + 1) {
+				rc = bridge_jetstream_rewind(in->br, &in->sub,
+							     acked + 1) ? 1 : 0;
+				break;
+			}
+			rc = on_message(in, list.Msgs[i]);
+			if (rc)
+				break;
+			/* acknowledging one acknowledges all before it: not
+			 * in the middle of a message, whose first pieces a
+			 * restart needs again */
+			if (!in->assembling)
+				natsMsg_Ack(list.Msgs[i], NULL);
+			if (sseq)
+				acked = sseq;
+		}
+		natsMsgList_Destroy(&list);
+		if (rc)
+			return rc;
+		/* a round trip: once a second */
+		if (cli_now_ns() - lag_at >= 1000000000ULL) {
+			bridge_jetstream_lag(in->br, in->sub);
+			lag_at = cli_now_ns();
+		}
+		bridge_report_tick(in->br);
+	}
+	bridge_jetstream_lag(in->br, in->sub);
+	return 0;
+}
+
 static int run(struct in *in)
 {
 	const struct bridge_opts *o = &in->br->o;
@@ -315,6 +373,20 @@ static int open_ring(struct in *in)
 		return EXIT_NORING;
 	}
 	in->mtu = info.mtu;
+	/* JetStream sends again what was not acknowledged: the ring follows
+	 * the source's numbers, so its count is the next one it needs. */
+	if (o->stream) {
+		uint64_t have, bytes;
+
+		if (!bcast_ring_count(in->r, &have, &bytes) && have) {
+			in->next = have;
+			in->next_known = true;
+			if (o->verbose)
+				cli_error("'%s' has messages up to %llu: going on "
+					  "from there", o->ring,
+					  (unsigned long long)have);
+		}
+	}
 	/* the only writer from the start: a second bridge is refused now */
 	return open_writer(in);
 }
@@ -322,6 +394,7 @@ static int open_ring(struct in *in)
 int bridge_in(struct bridge *br)
 {
 	struct in in = { .br = br };
+	uint64_t acked;
 	char url[256];
 	natsStatus s;
 	int rc;
@@ -332,6 +405,14 @@ int bridge_in(struct bridge *br)
 	rc = 1;
 	if (bridge_connect(br))
 		goto out;
+	if (br->o.stream) {
+		if (bridge_jetstream(br, true) ||
+		    bridge_jetstream_consumer(br, &in.sub, &acked))
+			goto out;
+		bridge_report_ready(br);
+		rc = run_stream(&in, acked);
+		goto done;
+	}
 	s = natsConnection_SubscribeSync(&in.sub, br->nc, br->o.subject);
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(in.sub, 1 << 20, 1 << 30);
@@ -341,7 +422,9 @@ int bridge_in(struct bridge *br)
 			  natsStatus_GetText(s));
 		goto out;
 	}
+	bridge_report_ready(br);
 	rc = run(&in);
+done:
 	bridge_report_end(br, cli_stop_requested ? "signal" :
 			  rc ? "error" : "count");
 out:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* bcast-bridge: the command line. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@ static void usage(void)
 "out:\n"
 "  -f, --from WHERE        latest (default): what is published from now;\n"
 "                          oldest: the oldest message the ring still has\n"
-"      --batch BYTES       largest packet (default 64K, at most the\n"
-"                          server's max_payload; suffixes K M)\n"
+"      --batch BYTES       largest packet (default 64K, with --jetstream\n"
+"                          1M: one round trip each; at most the server's\n"
+"                          max_payload; suffixes K M)\n"
 "      --flush-us US       a batch waits at most US microseconds for more\n"
 "                          messages (default 100; 0: no batching, one NATS\n"
 "                          message per ring message)\n"
@@ -42,6 +44,17 @@ static void usage(void)
 "      --ring-size BYTES   its data capacity (default 16M, power of two)\n"
 "\n"
 "Both:\n"
+"  -j, --jetstream STREAM  through JetStream: out stores every packet in\n"
+"                          STREAM before it counts as sent (sent again\n"
+"                          until stored, stored once), and a restarted out\n"
+"                          goes on after what STREAM has; in reads through\n"
+"                          a durable consumer and acknowledges what RING\n"
+"                          has, and a restarted in goes on where it was:\n"
+"                          nothing lost, nothing twice.  STREAM is created\n"
+"                          if missing (subject SUBJECT, file storage, a\n"
+"                          2-minute duplicate window)\n"
+"      --replicas N        ... with N replicas (default 1)\n"
+"      --durable NAME      in: the consumer (default bcast-bridge-RING)\n"
 "  -n, --count N           stop after N messages (suffixes k m g)\n"
 "      --name NAME         the connection's name, as servers show it\n"
 "      --tls               TLS even for nats:// URLs\n"
@@ -57,7 +70,10 @@ static void usage(void)
 "      --reconnect-wait-ms MS   first back-off (default 100), doubling per\n"
 "                          round of the server list up to\n"
 "      --reconnect-max-ms MS    (default 2000)\n"
-"      --max-reconnect N   give up after N attempts (default: never)\n"
+"      --max-reconnect N   give up once every server has failed N\n"
+"                          reconnection attempts in a row (default: never;\n"
+"                          at start each server is tried once: none\n"
+"                          answering is an error)\n"
 "  -s, --stats             a line on stderr every --stats-every seconds\n"
 "                          (default 1) and a summary at the end: messages,\n"
 "                          bytes, packets, fragments, gaps and messages\n"
@@ -79,7 +95,8 @@ enum {
 	O_BATCH = 256, O_FLUSH_US, O_HEARTBEAT_MS, O_RING_SIZE, O_NAME, O_TLS,
 	O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TLS_INSECURE, O_CREDS, O_USER,
 	O_PASSWORD, O_TOKEN, O_CONNECT_TIMEOUT, O_RECONNECT_WAIT,
-	O_RECONNECT_MAX, O_MAX_RECONNECT, O_STATS_EVERY, O_JSON,
+	O_RECONNECT_MAX, O_MAX_RECONNECT, O_STATS_EVERY, O_JSON, O_REPLICAS,
+	O_DURABLE,
 };
 
 static const struct option longopts[] = {
@@ -90,6 +107,9 @@ static const struct option longopts[] = {
 	{ "create", no_argument, NULL, 'c' },
 	{ "ring-size", required_argument, NULL, O_RING_SIZE },
 	{ "count", required_argument, NULL, 'n' },
+	{ "jetstream", required_argument, NULL, 'j' },
+	{ "replicas", required_argument, NULL, O_REPLICAS },
+	{ "durable", required_argument, NULL, O_DURABLE },
 	{ "name", required_argument, NULL, O_NAME },
 	{ "tls", no_argument, NULL, O_TLS },
 	{ "tls-ca", required_argument, NULL, O_TLS_CA },
@@ -156,6 +176,11 @@ static bool option(struct bridge_opts *o, int c, bool *out_only, bool *in_only)
 	case 'n':
 		o->count = cli_number("--count", optarg, false, 1, UINT64_MAX);
 		break;
+	case 'j': o->stream = optarg; break;
+	case O_REPLICAS:
+		o->replicas = (int)cli_number("--replicas", optarg, false, 1, 5);
+		break;
+	case O_DURABLE: o->durable = optarg; break;
 	case O_NAME: o->name = optarg; break;
 	case O_TLS: o->tls = true; break;
 	case O_TLS_CA: o->tls_ca = optarg; break;
@@ -191,6 +216,27 @@ static bool option(struct bridge_opts *o, int c, bool *out_only, bool *in_only)
 	return true;
 }
 
+/* What NATS takes as a stream or consumer name. */
+static bool valid_name(const char *s)
+{
+	if (!*s || strlen(s) > 200)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789-_") == strlen(s);
+}
+
+/* bcast-bridge-RING, what NATS does not take in RING made '_'. */
+static const char *default_durable(const char *ring)
+{
+	static char name[160];
+	size_t n = (size_t)snprintf(name, sizeof(name), "bcast-bridge-%.140s", ring);
+
+	for (size_t i = 0; i < n && i < sizeof(name) - 1; i++)
+		if (!strchr("-_", name[i]) && !isalnum((unsigned char)name[i]))
+			name[i] = '_';
+	return name;
+}
+
 static void parse(int argc, char **argv, struct bridge_opts *o)
 {
 	bool out_only = false, in_only = false;
@@ -198,14 +244,14 @@ static void parse(int argc, char **argv, struct bridge_opts *o)
 	int c, n;
 
 	*o = (struct bridge_opts){
-		.batch_bytes = 64 << 10, .flush_us = 100, .heartbeat_ms = 1000,
+		.flush_us = 100, .heartbeat_ms = 1000,
 		.ring_size = 16 << 20, .name = PROG,
 		.connect_timeout_ms = 2000, .reconnect_wait_ms = 100,
 		.reconnect_max_ms = 2000, .max_reconnect = -1,
-		.stats_every = 1,
+		.stats_every = 1, .replicas = 1,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:cn:svhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:cj:n:svhV", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage();
 			exit(0);
@@ -240,10 +286,24 @@ static void parse(int argc, char **argv, struct bridge_opts *o)
 	if (!o->out && out_only)
 		cli_usage_error("--from, --batch, --flush-us and --heartbeat-ms "
 				"are for 'out'");
+	if (!o->batch_bytes)
+		o->batch_bytes = o->stream ? 1 << 20 : 64 << 10;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL))
 		cli_usage_error("--tls-cert and --tls-key go together");
 	if (o->password && !o->user)
 		cli_usage_error("--password needs --user");
+	if (o->stream && !valid_name(o->stream))
+		cli_usage_error("--jetstream: '%s' is no stream name (letters, "
+				"digits, '-' and '_')", o->stream);
+	if (o->durable && !valid_name(o->durable))
+		cli_usage_error("--durable: '%s' is no consumer name (letters, "
+				"digits, '-' and '_')", o->durable);
+	if (!o->stream && (o->durable || o->replicas != 1))
+		cli_usage_error("--durable and --replicas need --jetstream");
+	if (o->durable && o->out)
+		cli_usage_error("--durable is for 'in'");
+	if (o->stream && !o->out && !o->durable)
+		o->durable = default_durable(o->ring);
 	if (o->reconnect_max_ms < o->reconnect_wait_ms)
 		o->reconnect_max_ms = o->reconnect_wait_ms;
 }

@@ -9,12 +9,15 @@
  * a state packet every --heartbeat-ms, so that losses at the very end are
  * seen too, and one goes out at once when the ring's writer leaves.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "bridge.h"
 #include "wire.h"
+
+#define JS_HEADER_ROOM	256
 
 struct out {
 	struct bridge *br;
@@ -29,27 +32,42 @@ struct out {
 	uint64_t lost_seen;	/* the reader's lost_messages, counted */
 	bool gone;		/* the writer left, and we said so */
 	bool gone_told;		/* ... in the last state packet */
+	uint64_t told_next;	/* where the last packet left the numbers */
+	uint64_t resume;	/* JetStream: the stream has what is below */
+	uint64_t epoch_seen;	/* the last writer epoch counted */
 	unsigned char *big;	/* a message larger than a packet */
 	size_t big_cap;
 	unsigned char *piece;	/* one fragment of it */
 };
 
-static uint64_t writer_epoch(const struct out *o)
+/* The source writer's epoch; each new one is counted. */
+static uint64_t writer_epoch(struct out *o)
 {
 	struct bcast_ring_info info;
+	uint64_t epoch = bcast_ring_info(o->r, &info) ? 0 : info.writer_epoch;
 
-	return bcast_ring_info(o->r, &info) ? 0 : info.writer_epoch;
+	if (epoch && epoch != o->epoch_seen) {
+		o->epoch_seen = epoch;
+		o->br->st.epochs++;
+	}
+	return epoch;
 }
 
-/* One packet: 0, or -1 when the connection is closed for good. */
-static int publish(struct out *o, const void *p, size_t len)
+/* One packet, ending the numbers at `next`; JetStream stores it under
+ * message id `id`.  0, or -1 when it cannot go (said). */
+static int publish(struct out *o, const void *p, size_t len, uint64_t next,
+		   const char *id)
 {
 	struct bridge *br = o->br;
-	natsStatus s = natsConnection_Publish(br->nc, br->o.subject, p, (int)len);
+	natsStatus s;
 	char url[256];
 
 	o->sent_at_ns = cli_now_ns();
+	o->told_next = next;
 	br->st.packets++;
+	if (br->js)
+		return bridge_jetstream_publish(br, p, len, id);
+	s = natsConnection_Publish(br->nc, br->o.subject, p, (int)len);
 	if (s == NATS_OK)
 		return 0;
 	/* What NATS refused, the receiver counts as lost. */
@@ -72,13 +90,15 @@ static void measure_lag(struct out *o)
 
 static int send_batch(struct out *o)
 {
+	char id[32];
 	int rc;
 
 	if (!o->b.count)
 		return 0;
 	measure_lag(o);
+	snprintf(id, sizeof(id), "%" PRIu64, o->b.seq);
 	wire_batch_seal(&o->b);
-	rc = publish(o, o->b.buf, o->b.len);
+	rc = publish(o, o->b.buf, o->b.len, o->b.seq + o->b.count, id);
 	o->br->st.messages += o->b.count;
 	o->br->st.bytes += o->batch_payload;
 	wire_batch_start(&o->b, 0, 0);
@@ -88,14 +108,20 @@ static int send_batch(struct out *o)
 
 static int send_state(struct out *o)
 {
+	uint16_t flags = o->gone ? WIRE_WRITER_GONE : 0;
 	unsigned char p[WIRE_HDR];
+	char id[32];
 
 	if (!o->next_known)
 		return 0;	/* nothing to say where the numbers stand */
+	/* A stream loses nothing it stored: only news goes there. */
+	if (o->br->js && o->next == o->told_next && o->gone == o->gone_told)
+		return 0;
 	o->br->st.states++;
 	o->gone_told = o->gone;
-	return publish(o, p, wire_state(p, writer_epoch(o), o->next,
-					o->gone ? WIRE_WRITER_GONE : 0));
+	snprintf(id, sizeof(id), "%" PRIu64 ".s%u", o->next, flags);
+	return publish(o, p, wire_state(p, writer_epoch(o), o->next, flags),
+		       o->next, id);
 }
 
 /* The ring lapped us: the messages it skipped are the receiver's gap. */
@@ -139,15 +165,20 @@ static int send_large(struct out *o, size_t len)
 	n = bcast_receive(o->rd, o->big, o->big_cap, &m);
 	if (n < 0)
 		return (int)n;	/* overwritten meanwhile, ...: the caller's */
+	if (bcast_msg_seq(&m) < o->resume)
+		return 0;	/* the stream has it */
 	epoch = writer_epoch(o);
 	for (off = 0; off < (size_t)n || !off; off += piece) {
 		size_t k = (size_t)n - off < piece ? (size_t)n - off : piece;
 		size_t plen = wire_fragment(o->piece, epoch, bcast_msg_seq(&m),
 					    m.type, (uint32_t)n, (uint32_t)off,
 					    o->big + off, k);
+		char id[48];
 
+		snprintf(id, sizeof(id), "%" PRIu64 ".%zu", bcast_msg_seq(&m), off);
 		o->br->st.fragments++;
-		if (publish(o, o->piece, plen))
+		if (publish(o, o->piece, plen, bcast_msg_seq(&m) +
+			    (off + k == (size_t)n), id))
 			return 1;
 		if (!n)
 			break;
@@ -165,6 +196,8 @@ static int add_message(struct out *o, const struct bcast_msg *m, size_t len)
 {
 	uint64_t seq = bcast_msg_seq(m);
 
+	if (seq < o->resume)
+		return 0;	/* the stream has it */
 	if (o->b.count && seq != o->b.seq + o->b.count) {
 		unsigned char *at = wire_batch_tail(&o->b);
 
@@ -181,10 +214,7 @@ static int add_message(struct out *o, const struct bcast_msg *m, size_t len)
 	o->batch_payload += len;
 	o->next = seq + 1;
 	o->next_known = true;
-	if (o->gone) {
-		o->gone = false;	/* a new writer */
-		o->br->st.epochs++;
-	}
+	o->gone = false;
 	return o->br->o.flush_us ? 0 : send_batch(o);
 }
 
@@ -278,6 +308,8 @@ static int idle(struct out *o)
 
 static int run(struct out *o)
 {
+	unsigned reads = 0;
+
 	while (!done(o)) {
 		int rc = pump(o);
 
@@ -288,6 +320,8 @@ static int run(struct out *o)
 					      o->br->o.flush_us * 1000 &&
 			    send_batch(o))
 				return -1;
+			if ((++reads & 1023) == 0)
+				bridge_report_tick(o->br);	/* busy too */
 			continue;
 		}
 		if (idle(o))
@@ -295,6 +329,7 @@ static int run(struct out *o)
 	}
 	if (send_batch(o) || send_state(o))
 		return -1;
+	measure_lag(o);
 	return 0;
 }
 
@@ -313,6 +348,36 @@ static int open_ring(struct out *o)
 	return 0;
 }
 
+/*
+ * JetStream: the stream, and where it stops.  What it holds is not sent
+ * again: the ring is read from its oldest message on, and messages below
+ * that number are skipped.
+ */
+static int start_stream(struct out *o)
+{
+	bool have;
+	int err;
+
+	if (bridge_jetstream(o->br, true) ||
+	    bridge_jetstream_resume(o->br, &o->resume, &have))
+		return -1;
+	if (!have)
+		return 0;
+	bcast_reader_close(o->rd);
+	o->rd = NULL;
+	err = bcast_reader_open(o->r, BCAST_FROM_OLDEST, &o->rd);
+	if (err) {
+		cli_error("cannot read '%s': %s", o->br->o.ring, bcast_strerror(err));
+		return -1;
+	}
+	o->next = o->told_next = o->resume;
+	o->next_known = true;
+	if (o->br->o.verbose)
+		cli_error("stream '%s' has messages up to %" PRIu64 ": going on "
+			  "from there", o->br->o.stream, o->resume);
+	return 0;
+}
+
 int bridge_out(struct bridge *br)
 {
 	struct out o = { .br = br };
@@ -325,6 +390,10 @@ int bridge_out(struct bridge *br)
 		goto out;
 	if (cap > br->max_payload)
 		cap = br->max_payload;
+	/* the message id travels in a header, inside max_payload */
+	if (br->o.stream && cap > br->max_payload - JS_HEADER_ROOM)
+		cap = br->max_payload > JS_HEADER_ROOM ?
+		      br->max_payload - JS_HEADER_ROOM : 0;
 	if (cap < WIRE_HDR + WIRE_FRAGMENT_HDR + 64) {
 		cli_error("the server's max_payload (%zu bytes) is too small",
 			  br->max_payload);
@@ -338,7 +407,10 @@ int bridge_out(struct bridge *br)
 		goto out;
 	}
 	wire_batch_start(&o.b, 0, 0);
+	if (br->o.stream && start_stream(&o))
+		goto out;
 	o.sent_at_ns = cli_now_ns();
+	bridge_report_ready(br);
 	rc = run(&o) ? 1 : 0;
 	bridge_report_end(br, cli_stop_requested ? "signal" :
 			  rc ? "error" : "count");

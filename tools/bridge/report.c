@@ -36,6 +36,24 @@ static void line(struct bridge *br, const char *what)
 		(unsigned long long)st->lag, br->o.out ? " bytes" : " packets");
 }
 
+void bridge_report_ready(struct bridge *br)
+{
+	const struct bridge_opts *o = &br->o;
+	char url[256];
+
+	if (!o->verbose)
+		return;
+	if (o->out)
+		cli_error("bridging '%s' to '%s'%s%s%s on %s", o->ring, o->subject,
+			  o->stream ? " (stream '" : "", o->stream ? o->stream : "",
+			  o->stream ? "')" : "", bridge_server(br, url, sizeof(url)));
+	else
+		cli_error("bridging '%s'%s%s%s on %s to '%s'", o->subject,
+			  o->stream ? " (stream '" : "", o->stream ? o->stream : "",
+			  o->stream ? "')" : "", bridge_server(br, url, sizeof(url)),
+			  o->ring);
+}
+
 void bridge_report_tick(struct bridge *br)
 {
 	uint64_t now;
