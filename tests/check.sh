@@ -35,6 +35,10 @@ need_packages() {
     pkg_installed libc6-dev-arm64-cross || missing+=(libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         missing+=(qemu-user)
+    # bcast-bridge: the NATS client library, and the servers its tests run.
+    [ -f /usr/include/nats/nats.h ] || missing+=(libnats-dev)
+    command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] ||
+        missing+=(nats-server)
     # The models of writer ownership and the wake-up handshake.
     command -v spin >/dev/null || missing+=(spin)
     # Packaging: the manual pages' lint, pkg-config, DKMS, the Debian
@@ -71,6 +75,17 @@ host_tests() {
     done
 }
 
+# bcast-bridge through NATS clusters on 127.0.0.1: the cluster script's own
+# tests, core NATS, JetStream.  Message counts scaled by the caller.
+bridge_tests() {
+    local dir=$1 label=$2
+    [ "$label" != host ] || run "$label bridge nats-cluster" 600 bash tests/bridge/test-nats-cluster.sh
+    run "$label bridge core" 900 env BCAST_TOOLS="$dir/tools" \
+        BCAST_BRIDGE_CHECK="$dir/tests/bridge/bridge-check" bash tests/bridge/test-bridge.sh
+    run "$label bridge jetstream" 900 env BCAST_TOOLS="$dir/tools" \
+        BCAST_BRIDGE_CHECK="$dir/tests/bridge/bridge-check" bash tests/bridge/test-bridge-jetstream.sh
+}
+
 need_packages 2>&1 | tee "$LOGDIR/packages.log"
 status=${PIPESTATUS[0]}
 record packages "$status" "$LOGDIR/packages.log"
@@ -82,6 +97,8 @@ fi
 if build default all tests; then
     say "host tests"
     host_tests build host
+    say "bcast-bridge through NATS"
+    bridge_tests build host
     say "installing: make install/uninstall, manual pages"
     run "install" 600 bash tests/install/test-install.sh
     run "man pages" 600 env BCAST_TOOLS=build/tools sh tests/man/test-manpages.sh
@@ -100,6 +117,11 @@ if [ -z "${BCAST_CHECK_QUICK:-}" ]; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             host_tests build/asan asan
+        BCAST_BRIDGE_MESSAGES=${BCAST_ASAN_BRIDGE_MESSAGES:-200000} \
+        BCAST_BRIDGE_JS_MESSAGES=${BCAST_ASAN_BRIDGE_MESSAGES:-200000} \
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            bridge_tests build/asan asan
     fi
     # The non-lapping multi-threaded stress, the poller with its helper
     # threads and the gated writer blocked in a thread, under ThreadSanitizer.

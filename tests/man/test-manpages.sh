@@ -24,6 +24,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 T=${BCAST_TOOLS:-$top/build/tools}
 MAN=${BCAST_MAN:-$top/man}
 TOOLS="bcastctl bcast-pub bcast-sub bcast-bench"
+# built where libnats-dev is (tests/check.sh installs it)
+[ -x "$T/bcast-bridge" ] && TOOLS="$TOOLS bcast-bridge"
 # The extraction must find at least this many options per help text and
 # per page section, and in all (each side): fewer means a broken parser.
 MIN_SCOPE=3
