@@ -166,7 +166,10 @@ ZMQ_LIBS    := $(if $(wildcard /usr/include/zmq.h),-lzmq)
 URING_FLAGS := $(if $(wildcard /usr/include/liburing.h),-DBCAST_HAVE_LIBURING)
 URING_LIBS  := $(if $(wildcard /usr/include/liburing.h),-luring)
 
-# bcast-bridge needs nats.c (libnats-dev): built where its header is.
+# bcast-bridge needs nats.c (libnats-dev): built where its header is;
+# bcast-bench's bridge test too.
+NATS_FLAGS  := $(if $(wildcard /usr/include/nats/nats.h),-DBCAST_HAVE_NATS)
+NATS_LIBS   := $(if $(wildcard /usr/include/nats/nats.h),-lnats)
 BRIDGE_SRCS := $(wildcard tools/bridge/*.c)
 BRIDGE_BIN  := $(if $(wildcard /usr/include/nats/nats.h),$(O)/tools/bcast-bridge)
 
@@ -199,8 +202,8 @@ $(CTL_BIN): $(CTL_SRCS) tools/bcastctl/bcastctl.h $(COMMON_HDRS) $(COMMON_A) $(L
 
 $(BENCH_BIN): $(BENCH_SRCS) $(wildcard tools/bench/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) $(URING_FLAGS) -o $@ $(BENCH_SRCS) \
-		$(TOOL_LIBS) $(ZMQ_LIBS) $(URING_LIBS)
+	$(CC) $(TOOL_CFLAGS) $(ZMQ_FLAGS) $(URING_FLAGS) $(NATS_FLAGS) -o $@ $(BENCH_SRCS) \
+		$(TOOL_LIBS) $(ZMQ_LIBS) $(URING_LIBS) $(NATS_LIBS)
 
 $(O)/tools/bcast-bridge: $(BRIDGE_SRCS) $(wildcard tools/bridge/*.h) $(COMMON_HDRS) $(COMMON_A) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -288,9 +291,11 @@ vm-demo: lib tools
 
 # make install / make uninstall: uninstall removes exactly what install
 # put there (the same lists), and the directories that are bcast's own.
-MAN_PAGES     := $(wildcard man/man*/*.[1-8])
+# bcast-bridge and its page only where libnats-dev is
+MAN_PAGES     := $(filter-out $(if $(BRIDGE_BIN),,man/man1/bcast-bridge.1),\
+	$(wildcard man/man*/*.[1-8]))
 DKMS_FILES    := Kbuild VERSION include/uapi/linux/bcast.h $(KMOD_SRCS)
-INSTALL_TOOLS := $(notdir $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN))
+INSTALL_TOOLS := $(notdir $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(BRIDGE_BIN))
 INSTALLED     := $(INCLUDEDIR)/bcast.h $(INCLUDEDIR)/bcast/linux/bcast.h \
 	$(addprefix $(LIBDIR)/,libbcast.a libbcast.so.$(VERSION) \
 	  libbcast.so.$(SOVERSION) libbcast.so pkgconfig/bcast.pc) \
@@ -323,7 +328,7 @@ install-files:
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    lib/bcast.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bcast.pc
-	install -m 755 $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(TOOL_BINS) $(CTL_BIN) $(BENCH_BIN) $(BRIDGE_BIN) $(DESTDIR)$(BINDIR)/
 	for p in $(MAN_PAGES); do \
 		s=$$(basename $$(dirname $$p)); \
 		install -m 644 $$p $(DESTDIR)$(MANDIR)/$$s/ || exit 1; \

@@ -62,7 +62,7 @@ extern "C" {
  * says which library a program runs with.
  */
 #define BCAST_VERSION_MAJOR 0
-#define BCAST_VERSION_MINOR 1
+#define BCAST_VERSION_MINOR 2
 #define BCAST_VERSION_PATCH 0
 
 /* Error codes beyond errno, returned negated. */

@@ -3,7 +3,7 @@
 # with no error, then an operator's install into a clean Debian root (a
 # debootstrap minbase chroot of bookworm, cached under build/chroot):
 #   apt-get install ./libbcast0_*.deb ./libbcast-dev_*.deb ./bcast-tools_*.deb
-#                   ./bcast-dkms_*.deb
+#                   ./bcast-bridge_*.deb ./bcast-dkms_*.deb
 # with kernel headers there, so that DKMS builds bcast.ko on installation.
 # In the root: the group, the rule, the module, the pages, the tools, and a
 # program built with pkg-config (shared and --static) running against a
@@ -29,7 +29,7 @@ log=$CACHE/test-deb.log
 : >"$log"
 
 missing=()
-for p in dpkg-dev debhelper dh-dkms lintian fakeroot; do
+for p in dpkg-dev debhelper dh-dkms lintian fakeroot libnats-dev; do
     pkg_installed "$p" || missing+=("$p")
 done
 [ -z "$CHROOT" ] || command -v debootstrap >/dev/null || missing+=(debootstrap)
@@ -43,7 +43,7 @@ make deb >"$CACHE/deb.log" 2>&1
 tap_result $? "dpkg-buildpackage -us -uc -b (make deb)" ||
     { tail -n 30 "$CACHE/deb.log"; tap_summary deb; exit 1; }
 debs=()
-for p in libbcast0 libbcast-dev bcast-tools; do
+for p in libbcast0 libbcast-dev bcast-tools bcast-bridge; do
     debs+=("build/deb/${p}_${VERSION}_amd64.deb")
 done
 debs+=("build/deb/bcast-dkms_${VERSION}_all.deb")
@@ -107,11 +107,12 @@ check "apt-get update in the root" in_root apt-get -q update
 # what building the test program takes.
 in_root apt-get -y -q --no-install-recommends install \
     ./debs/libbcast0_"$VERSION"_amd64.deb ./debs/libbcast-dev_"$VERSION"_amd64.deb \
-    ./debs/bcast-tools_"$VERSION"_amd64.deb ./debs/bcast-dkms_"$VERSION"_all.deb \
+    ./debs/bcast-tools_"$VERSION"_amd64.deb ./debs/bcast-bridge_"$VERSION"_amd64.deb \
+    ./debs/bcast-dkms_"$VERSION"_all.deb \
     linux-headers-amd64 gcc libc6-dev pkgconf >"$CACHE/apt-install.log" 2>&1
 tap_result $? "apt-get install ./*.deb into the clean root" ||
     tail -n 30 "$CACHE/apt-install.log"
-for p in libbcast0 libbcast-dev bcast-tools bcast-dkms; do
+for p in libbcast0 libbcast-dev bcast-tools bcast-bridge bcast-dkms; do
     check "$p is installed" sh -c "chroot '$root' dpkg-query -W -f='\${Status}' $p | grep -q 'install ok installed'"
 done
 check "bcast-dkms created the bcast system group" in_root getent group bcast
@@ -121,9 +122,9 @@ krel=$(ls "$root/lib/modules" 2>/dev/null | head -n 1)
 check "DKMS built and installed bcast.ko for the root's kernel headers (${krel:-none})" \
     sh -c "[ -n '$krel' ] && ls '$root/lib/modules/$krel/updates/dkms/'bcast.ko* &&
            chroot '$root' dkms status bcast | grep -q 'bcast/$VERSION, $krel, .*installed'"
-check "man pages: bcastctl(8), bcast-sub(1), bcast(7), libbcast(3), bcast_publish(3)" \
-    sh -c "cd '$root/usr/share/man' && ls man8/bcastctl.8.gz man1/bcast-sub.1.gz man7/bcast.7.gz man3/libbcast.3.gz man3/bcast_publish.3.gz"
-for t in bcastctl bcast-pub bcast-sub bcast-bench; do
+check "man pages: bcastctl(8), bcast-sub(1), bcast-bridge(1), bcast(7), libbcast(3), bcast_publish(3)" \
+    sh -c "cd '$root/usr/share/man' && ls man8/bcastctl.8.gz man1/bcast-sub.1.gz man1/bcast-bridge.1.gz man7/bcast.7.gz man3/libbcast.3.gz man3/bcast_publish.3.gz"
+for t in bcastctl bcast-pub bcast-sub bcast-bench bcast-bridge; do
     check "$t --version says $VERSION in the root" sh -c "chroot '$root' $t --version | grep -qw '$VERSION'"
 done
 check "bcastctl creates, shows and destroys a ring in the root" \
@@ -139,10 +140,10 @@ check "a program built with pkg-config --static runs in the root" \
     in_root sh -c 'cd /test && cc -Wall -Werror -static -o ring-user-static ring-user.c $(pkg-config --static --cflags --libs bcast) &&
                    ! ldd ./ring-user-static 2>/dev/null | grep -q libbcast && ./ring-user-static shm:deb-static'
 
-files=$(in_root dpkg -L libbcast0 libbcast-dev bcast-tools bcast-dkms 2>/dev/null |
+files=$(in_root dpkg -L libbcast0 libbcast-dev bcast-tools bcast-bridge bcast-dkms 2>/dev/null |
         grep -vE '^/(\.|usr|usr/lib|usr/share|usr/share/doc|usr/share/man|usr/share/man/man[0-9]|usr/bin|usr/include|usr/src|lib|lib/udev|lib/udev/rules.d|lib/modprobe.d|usr/lib/x86_64-linux-gnu|usr/lib/x86_64-linux-gnu/pkgconfig)$')
-in_root apt-get -y -q purge libbcast0 libbcast-dev bcast-tools bcast-dkms >"$CACHE/apt-purge.log" 2>&1
-tap_result $? "apt-get purge of the four packages" || tail -n 20 "$CACHE/apt-purge.log"
+in_root apt-get -y -q purge libbcast0 libbcast-dev bcast-tools bcast-bridge bcast-dkms >"$CACHE/apt-purge.log" 2>&1
+tap_result $? "apt-get purge of the five packages" || tail -n 20 "$CACHE/apt-purge.log"
 left=
 for f in $files; do [ -e "$root$f" ] && [ ! -d "$root$f" ] && left+=" $f"; done
 [ -z "$left" ] || echo "# left after purge:$left"

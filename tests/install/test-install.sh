@@ -45,8 +45,8 @@ expect_files defaults "$d" /usr/local/include/bcast.h /usr/local/include/bcast/l
     /usr/local/lib/libbcast.a /usr/local/lib/libbcast.so.$VERSION \
     /usr/local/lib/libbcast.so.$MAJOR /usr/local/lib/libbcast.so \
     /usr/local/lib/pkgconfig/bcast.pc /usr/local/bin/bcastctl /usr/local/bin/bcast-pub \
-    /usr/local/bin/bcast-sub /usr/local/bin/bcast-bench \
-    /usr/local/share/man/man8/bcastctl.8 /usr/local/share/man/man1/bcast-pub.1 \
+    /usr/local/bin/bcast-sub /usr/local/bin/bcast-bench /usr/local/bin/bcast-bridge \
+    /usr/local/share/man/man1/bcast-bridge.1 /usr/local/share/man/man8/bcastctl.8 /usr/local/share/man/man1/bcast-pub.1 \
     /usr/local/share/man/man3/libbcast.3 /usr/local/share/man/man7/bcast.7 \
     /etc/udev/rules.d/60-bcast.rules \
     /usr/local/share/doc/bcast/examples/modprobe.d/bcast.conf \
@@ -65,7 +65,7 @@ check "defaults: libbcast.so -> libbcast.so.$MAJOR -> libbcast.so.$VERSION" \
          "$(readlink "$d/usr/local/lib/libbcast.so.$MAJOR")" = "libbcast.so.$VERSION"
 check "defaults: dkms.conf names version $VERSION" \
     grep -qx "PACKAGE_VERSION=\"$VERSION\"" "$d/usr/local/src/bcast-$VERSION/dkms.conf"
-for t in bcastctl bcast-pub bcast-sub bcast-bench; do
+for t in bcastctl bcast-pub bcast-sub bcast-bench bcast-bridge; do
     check "defaults: $t --version says $VERSION" \
         sh -c "'$d/usr/local/bin/$t' --version | grep -qw '$VERSION'"
 done
