@@ -38,6 +38,7 @@ extern const char *const mode_name[3];
 #define TEST_FANOUT	0x8
 #define TEST_INSTRUCTIONS 0x10
 #define TEST_NOTIFY	0x20
+#define TEST_BRIDGE	0x40	/* not by default: it starts nats-server */
 
 #define REGIME_HELD	0x1	/* the harness holds the writer back */
 #define REGIME_FREE	0x2	/* the writer never waits */
@@ -234,6 +235,7 @@ void wakeup_run(const struct options *o, struct figures *fig,
 void instructions_run(const struct options *o, struct figures *fig,
 		      struct json *json);
 void notify_run(const struct options *o, struct json *json);
+void bridge_run(const struct options *o, struct json *json);
 int icount_child(const char *phase, size_t size);
 int plot_write(const struct options *o, struct figures *fig);
 

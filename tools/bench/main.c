@@ -55,10 +55,15 @@ static void usage(FILE *f)
 "              wakes readers asleep in bcast_wait(), with each mode of\n"
 "              bcast_writer_set_notify() (sync, io_uring, sqpoll), on a shm\n"
 "              ring and, when bcast.ko is loaded, a device ring\n"
+"  bridge      ring -> bcast-bridge -> NATS -> bcast-bridge -> ring through\n"
+"              a nats-server it starts on 127.0.0.1, batching and not,\n"
+"              beside a nats.c publisher -> subscriber: msgs/s at 64 B and\n"
+"              4 KiB (--messages: per round), latency at --rate/--size\n"
+"              (--samples); needs nats-server and bcast-bridge\n"
 "\n"
 "Options:\n"
 "  --tests LIST      what to run: throughput,fanout,latency,wakeup,\n"
-"                    instructions,notify (default: all)\n"
+"                    instructions,notify,bridge (default: all but bridge)\n"
 "  --baselines LIST  kernel channels to compare with: pipe,unix,zeromq or\n"
 "                    none (default: all that are built)\n"
 "  --cpus W,R        CPUs of the writer and the reader (default 0,1)\n"
@@ -349,7 +354,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	};
 	static const char *const test_names[] = { "throughput", "latency",
 						  "wakeup", "fanout",
-						  "instructions", "notify" };
+						  "instructions", "notify", "bridge" };
 	bool sizes_given = false;
 	const char *why;
 	int c, k;
@@ -406,7 +411,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 						"of wait, none, both", optarg);
 			break;
 		case OPT_TESTS:
-			o->tests = parse_list("--tests", optarg, test_names, 6, 0);
+			o->tests = parse_list("--tests", optarg, test_names, 7, 0);
 			break;
 		case OPT_BASELINES:
 			o->impls = (1u << IMPL_BCAST) | (1u << IMPL_REF) |
@@ -638,6 +643,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (o.tests & TEST_NOTIFY)
 		notify_run(&o, &json);
+	fflush(stdout);
+	if (o.tests & TEST_BRIDGE)
+		bridge_run(&o, &json);
 	n = collect_verdicts(&o, &fig, v);
 	if (o.json) {
 		json_verdicts(&json, v, n);
