@@ -39,6 +39,7 @@ need_packages() {
     [ -f /usr/include/nats/nats.h ] || missing+=(libnats-dev)
     command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] ||
         missing+=(nats-server)
+    command -v openssl >/dev/null || missing+=(openssl)	# its TLS test's certificates
     # The models of writer ownership and the wake-up handshake.
     command -v spin >/dev/null || missing+=(spin)
     # Packaging: the manual pages' lint, pkg-config, DKMS, the Debian
@@ -84,6 +85,8 @@ bridge_tests() {
         BCAST_BRIDGE_CHECK="$dir/tests/bridge/bridge-check" bash tests/bridge/test-bridge.sh
     run "$label bridge jetstream" 900 env BCAST_TOOLS="$dir/tools" \
         BCAST_BRIDGE_CHECK="$dir/tests/bridge/bridge-check" bash tests/bridge/test-bridge-jetstream.sh
+    run "$label bridge tls, auth" 300 env BCAST_TOOLS="$dir/tools" \
+        BCAST_BRIDGE_CHECK="$dir/tests/bridge/bridge-check" bash tests/bridge/test-bridge-auth.sh
 }
 
 need_packages 2>&1 | tee "$LOGDIR/packages.log"

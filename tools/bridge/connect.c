@@ -173,8 +173,16 @@ int bridge_connect(struct bridge *br)
 		goto out;
 	s = natsConnection_Connect(&br->nc, no);
 	if (s != NATS_OK) {
-		cli_error("cannot connect to %s: %s (%s)", br->o.servers,
-			  natsStatus_GetText(s), nats_GetLastError(NULL));
+		const struct bridge_opts *o = &br->o;
+		/* a server that wants a client certificate just hangs up */
+		bool tls = o->tls || o->tls_ca || o->tls_insecure ||
+			   strstr(o->servers, "tls://");
+
+		cli_error("cannot connect to %s: %s (%s)%s", o->servers,
+			  natsStatus_GetText(s), nats_GetLastError(NULL),
+			  tls && !o->tls_cert && s == NATS_PROTOCOL_ERROR ?
+			  "; does the server want a client certificate "
+			  "(--tls-cert, --tls-key)?" : "");
 		br->nc = NULL;
 		goto out;
 	}

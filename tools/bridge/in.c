@@ -32,6 +32,9 @@ struct in {
 	bool assembling;
 	uint64_t asm_seq;
 	uint32_t asm_type, asm_total, asm_have;
+	/* JetStream: the stream sequence of the packet being taken, and of
+	 * the first piece of the message being assembled */
+	uint64_t packet_sseq, asm_sseq;
 };
 
 static int open_writer(struct in *in)
@@ -156,6 +159,7 @@ static int take_fragment(struct in *in, const struct wire_packet *pk)
 			in->asm_cap = pk->total;
 		}
 		in->assembling = true;
+		in->asm_sseq = in->packet_sseq;
 		in->asm_seq = pk->seq;
 		in->asm_type = pk->type;
 		in->asm_total = pk->total;
@@ -291,10 +295,17 @@ static int run_stream(struct in *in, uint64_t acked)
 				continue;
 			}
 			if (sseq && acked && sseq > acked + 1) {
+				/* a message in pieces starts again whole */
+				uint64_t from = in->assembling && in->asm_sseq ?
+						in->asm_sseq : acked + 1;
+
+				in->assembling = false;
+				acked = from - 1;
 				rc = bridge_jetstream_rewind(in->br, &in->sub,
-							     acked + 1) ? 1 : 0;
+							     from) ? 1 : 0;
 				break;
 			}
+			in->packet_sseq = sseq;
 			rc = on_message(in, list.Msgs[i]);
 			if (rc)
 				break;
