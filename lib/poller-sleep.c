@@ -344,6 +344,25 @@ static void barrier_all(struct bcast_poller *p, bool membarrier)
 	}
 }
 
+/*
+ * News of a writer on a wake-page ring that the last look did not report:
+ * one that came (another epoch, alive) or left.  A writer wakes sleepers
+ * on arrival only if it saw need_wakeup: one that came just before we set
+ * it is seen here, after the barrier, or not at all.
+ */
+static bool writer_news(const struct poller_entry *e)
+{
+	const struct bcast_reader *rd = e->rd;
+	const struct bcast_ring_hdr *h = rd->r->hdr;
+	uint64_t epoch = load_acquire(&h->writer_epoch);
+
+	if (e->kind != ENTRY_FUTEX || !epoch)
+		return false;
+	if (!load_acquire(&h->writer_alive))
+		return !(rd->gone_known && rd->gone_epoch == epoch);
+	return epoch != rd->epoch_known;
+}
+
 /* The look after the barrier, at every reader armed since the last one:
  * one with a message makes the next look include the quiet ones, as it may
  * be one of them (its wake-up not in yet). */
@@ -357,7 +376,7 @@ static bool any_ready(struct bcast_poller *p)
 		if ((e->kind != ENTRY_FUTEX && e->kind != ENTRY_DEVICE) ||
 		    entry_settled(p, e))
 			continue;
-		if (reader_ready(e->rd)) {
+		if (reader_ready(e->rd) || writer_news(e)) {
 			p->scan_all = true;
 			return true;
 		}
